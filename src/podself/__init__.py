@@ -1,11 +1,95 @@
 """podself: a Python process on Kubernetes learns who and where it is, and what it may use.
 
-Standard library only; importing it costs well under a millisecond and never raises.
+>>> import podself
+>>> info = podself.current()          # cached; never raises
+>>> info.name, info.namespace, info.resources.memory_limit
+>>> info.source_of("resources.memory_limit")
+
+Standard library only. Importing costs well under a millisecond: everything but the core
+reader is loaded on first use.
 """
 
 from __future__ import annotations
 
 from podself.errors import PodselfError
+from podself.pod import PodInfo, Resources, Source, Workload, read
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from podself.atomic import Snapshot
+    from podself.watch import ChangeSet, Watcher, awatch, watch
 
 __version__ = "0.1.0"
-__all__ = ["PodselfError", "__version__"]
+__all__ = [
+    "ChangeSet",
+    "PodInfo",
+    "PodselfError",
+    "Resources",
+    "Snapshot",
+    "Source",
+    "Watcher",
+    "Workload",
+    "__version__",
+    "awatch",
+    "cpu_count",
+    "current",
+    "read",
+    "refresh",
+    "watch",
+]
+
+_current: PodInfo | None = None
+
+
+def current() -> PodInfo:
+    """This process's ``PodInfo``, read once from the real environment and then cached.
+
+    Never raises: problems are on ``info.warnings`` and the ``podself`` logger.
+    """
+    info = _current
+    if info is None:
+        info = refresh()
+    return info
+
+
+def refresh() -> PodInfo:
+    """Re-read the real environment (e.g. after labels changed) and replace the cache."""
+    global _current
+    _current = read()
+    return _current
+
+
+def cpu_count() -> int:
+    """The container-aware replacement for ``os.cpu_count()``.
+
+    CPU limit (rounded up, at least 1), else CPU request, else the CPU affinity mask, else
+    ``os.cpu_count()``.
+    """
+    import os
+
+    millicores = current().resources.cpu_limit or current().resources.cpu_request
+    if millicores:
+        return max(1, -(-millicores // 1000))
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+_LAZY = {
+    "watch": "podself.watch",
+    "awatch": "podself.watch",
+    "Watcher": "podself.watch",
+    "ChangeSet": "podself.watch",
+    "Snapshot": "podself.atomic",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'podself' has no attribute {name!r}"
+        raise AttributeError(msg)
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

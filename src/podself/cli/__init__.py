@@ -1,0 +1,55 @@
+"""The ``podself`` command: one module per subcommand, imported only when it runs.
+
+Exit codes: 0 ok, 1 findings or failure of the wrapped work, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["COMMANDS", "main"]
+
+# name -> (module, one-line help). Each module has configure(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("podself.cli.info", "show who and where this pod is, and where each value came from"),
+}
+
+
+def _parser(selected: str | None) -> argparse.ArgumentParser:
+    from podself import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="podself",
+        description="Self-aware Python apps on Kubernetes: pod identity, limits and live "
+        "labels from the Downward API and cgroups, without calling the API server.",
+        epilog="Run 'podself COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"podself {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == selected:
+            importlib.import_module(module).configure(command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``podself`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    selected = next((a for a in args_list if not a.startswith("-")), None)
+    parser = _parser(selected if selected in COMMANDS else None)
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        code: int = module.run(args)
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code

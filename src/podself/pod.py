@@ -1,0 +1,1070 @@
+"""Who and where this pod is, and what it may use, with the provenance of every value.
+
+``read()`` gathers identity and limits from, in order: env vars (every common naming
+convention, see ``podself.names``), Downward API volume files (read through ``..data`` so a
+concurrent kubelet update is never seen half-written), then fallbacks (the service-account
+``namespace`` file and token claims, ``HOSTNAME``, the kubelet-managed ``/etc/hosts``, the pod
+UID and limits in cgroups) and finally caller-supplied defaults. It never raises for missing or
+malformed data: each problem becomes a warning on the result and on the ``podself`` logger;
+``strict=True`` raises instead.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+
+from podself import names as _names
+from podself._record import Record
+from podself.errors import CgroupError, FormatError, SourceError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+
+    from podself.cgroups import CgroupLimits
+
+__all__ = [
+    "DEFAULT_PODINFO_DIRS",
+    "DEFAULT_SERVICEACCOUNT_DIR",
+    "PodInfo",
+    "Resources",
+    "Source",
+    "Workload",
+    "read",
+]
+
+DEFAULT_PODINFO_DIRS = ("/etc/podinfo",)
+DEFAULT_SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+DEFAULT_HOSTS_FILE = "/etc/hosts"
+
+_EMPTY: Mapping[str, str] = types.MappingProxyType({})
+_INT64_MAX = (1 << 63) - 1
+# The safe-encoding alphabet of generated name suffixes and pod-template hashes.
+_SAFE_ALPHABET = frozenset("bcdfghjklmnpqrstvwxz2456789")
+
+
+class Source(Record):
+    """Where one value came from: a ``kind`` (one of the constants below) and an ``origin``.
+
+    ``origin`` names the exact place: ``"env POD_NAME"``, ``"/etc/podinfo/labels"``,
+    ``"/sys/fs/cgroup/memory.max"``, ``"serviceaccount token claims"``.
+    """
+
+    __slots__ = ("kind", "origin")
+    kind: str
+    origin: str
+
+    ARGUMENT = "argument"
+    ENV = "env"
+    DOWNWARD = "downward"
+    CGROUP = "cgroup"
+    FALLBACK = "fallback"
+    DEFAULT = "default"
+    UNKNOWN = "unknown"
+
+    def __init__(self, kind: str, origin: str) -> None:
+        self._init(kind=kind, origin=origin)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.origin}" if self.origin else self.kind
+
+
+_UNKNOWN = Source(Source.UNKNOWN, "")
+
+
+class Resources(Record):
+    """CPU in millicores, memory and ephemeral storage in bytes; ``None`` when unknown/unset."""
+
+    __slots__ = (
+        "cpu_limit",
+        "cpu_request",
+        "ephemeral_storage_limit",
+        "ephemeral_storage_request",
+        "memory_limit",
+        "memory_request",
+    )
+    cpu_limit: int | None
+    cpu_request: int | None
+    memory_limit: int | None
+    memory_request: int | None
+    ephemeral_storage_limit: int | None
+    ephemeral_storage_request: int | None
+
+    def __init__(
+        self,
+        *,
+        cpu_limit: int | None = None,
+        cpu_request: int | None = None,
+        memory_limit: int | None = None,
+        memory_request: int | None = None,
+        ephemeral_storage_limit: int | None = None,
+        ephemeral_storage_request: int | None = None,
+    ) -> None:
+        self._init(
+            cpu_limit=cpu_limit,
+            cpu_request=cpu_request,
+            memory_limit=memory_limit,
+            memory_request=memory_request,
+            ephemeral_storage_limit=ephemeral_storage_limit,
+            ephemeral_storage_request=ephemeral_storage_request,
+        )
+
+    def to_dict(self) -> dict[str, int | None]:
+        """The six values by attribute name."""
+        return dict(self._items())  # type: ignore[arg-type]
+
+
+class Workload(Record):
+    """The controller that owns the pod, as far as names and controller labels tell.
+
+    ``kind`` is ``"StatefulSet"``, ``"Deployment"``, ``"DaemonSet"``, ``"Job"``,
+    ``"ReplicaSet"``, ``"Pod"`` (no controller) or ``None`` (cannot tell); ``ordinal`` is a
+    StatefulSet pod's ordinal, ``index`` an Indexed Job's completion index; ``service`` and
+    ``cluster_domain`` come from the kubelet-managed ``/etc/hosts`` when the pod has a
+    subdomain (a StatefulSet's governing service).
+    """
+
+    __slots__ = ("cluster_domain", "index", "kind", "name", "ordinal", "service")
+    kind: str | None
+    name: str | None
+    ordinal: int | None
+    index: int | None
+    service: str | None
+    cluster_domain: str | None
+
+    def __init__(
+        self,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        ordinal: int | None = None,
+        index: int | None = None,
+        service: str | None = None,
+        cluster_domain: str | None = None,
+    ) -> None:
+        self._init(
+            kind=kind,
+            name=name,
+            ordinal=ordinal,
+            index=index,
+            service=service,
+            cluster_domain=cluster_domain,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """The values by attribute name."""
+        return dict(self._items())
+
+
+class PodInfo(Record):
+    """What the process knows about its pod. Plain values; ``None`` when unknown.
+
+    ``labels``/``annotations`` are read-only mappings (empty when unknown: see
+    ``source_of("labels")``). ``app`` holds the ``APP_*`` env settings (``APP_VERSION`` ->
+    ``"version"``). ``warnings`` lists every problem met while reading.
+    """
+
+    __slots__ = (
+        "_args",
+        "_sources",
+        "annotations",
+        "app",
+        "container",
+        "host_ip",
+        "host_ips",
+        "in_kubernetes",
+        "labels",
+        "name",
+        "namespace",
+        "node_name",
+        "pod_ip",
+        "pod_ips",
+        "resources",
+        "service_account",
+        "uid",
+        "warnings",
+        "workload",
+    )
+    name: str | None
+    namespace: str | None
+    uid: str | None
+    pod_ip: str | None
+    pod_ips: tuple[str, ...]
+    host_ip: str | None
+    host_ips: tuple[str, ...]
+    node_name: str | None
+    service_account: str | None
+    container: str | None
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    resources: Resources
+    workload: Workload
+    app: Mapping[str, str]
+    in_kubernetes: bool
+    warnings: tuple[str, ...]
+    _sources: Mapping[str, Source]
+    _args: Mapping[str, object]
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        namespace: str | None = None,
+        uid: str | None = None,
+        pod_ip: str | None = None,
+        pod_ips: tuple[str, ...] = (),
+        host_ip: str | None = None,
+        host_ips: tuple[str, ...] = (),
+        node_name: str | None = None,
+        service_account: str | None = None,
+        container: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        resources: Resources | None = None,
+        workload: Workload | None = None,
+        app: Mapping[str, str] | None = None,
+        in_kubernetes: bool = False,
+        warnings: tuple[str, ...] = (),
+        sources: Mapping[str, Source] | None = None,
+        read_args: Mapping[str, object] | None = None,
+    ) -> None:
+        self._init(
+            name=name,
+            namespace=namespace,
+            uid=uid,
+            pod_ip=pod_ip,
+            pod_ips=tuple(pod_ips),
+            host_ip=host_ip,
+            host_ips=tuple(host_ips),
+            node_name=node_name,
+            service_account=service_account,
+            container=container,
+            labels=types.MappingProxyType(dict(labels or {})),
+            annotations=types.MappingProxyType(dict(annotations or {})),
+            resources=resources or Resources(),
+            workload=workload or Workload(),
+            app=types.MappingProxyType(dict(app or {})),
+            in_kubernetes=in_kubernetes,
+            warnings=tuple(warnings),
+            _sources=types.MappingProxyType(dict(sources or {})),
+            _args=types.MappingProxyType(dict(read_args or {})),
+        )
+
+    @classmethod
+    def _fields(cls) -> tuple[str, ...]:
+        # Equality, hashing and repr cover the values, not how they were read.
+        return tuple(n for n in super()._fields() if not n.startswith("_"))
+
+    def source_of(self, attribute: str) -> Source:
+        """The ``Source`` of one value: ``"name"``, ``"labels"``, ``"resources.cpu_limit"``…
+
+        Raises ``KeyError`` naming the valid attributes for a name podself does not know.
+        """
+        if attribute not in _SOURCE_KEYS:
+            msg = f"unknown PodInfo attribute {attribute!r}; known: {', '.join(_SOURCE_KEYS)}"
+            raise KeyError(msg)
+        return self._sources.get(attribute, _UNKNOWN)
+
+    @property
+    def sources(self) -> Mapping[str, Source]:
+        """Every known value's ``Source`` by attribute path."""
+        return self._sources
+
+    def refreshed(self) -> PodInfo:
+        """Read again with the same arguments, e.g. after a Downward API volume changed."""
+        return read(**self._args)  # type: ignore[arg-type]
+
+    def dns_name(self, service: str | None = None, cluster_domain: str | None = None) -> str | None:
+        """This pod's stable DNS name ``<pod>.<service>.<ns>.svc.<domain>`` (StatefulSets).
+
+        ``service`` defaults to the governing service found in ``/etc/hosts``; the domain to
+        the one found there, else ``cluster.local``. ``None`` when name, namespace or
+        service is unknown.
+        """
+        service = service or self.workload.service
+        domain = cluster_domain or self.workload.cluster_domain or "cluster.local"
+        if not (self.name and self.namespace and service):
+            return None
+        return f"{self.name}.{service}.{self.namespace}.svc.{domain}"
+
+    def peer_dns_names(
+        self,
+        replicas: int,
+        service: str | None = None,
+        cluster_domain: str | None = None,
+        start: int = 0,
+    ) -> list[str]:
+        """Stable DNS names of every StatefulSet replica ``start … start+replicas-1``.
+
+        Empty when this pod is not a known StatefulSet member or the service is unknown.
+        """
+        service = service or self.workload.service
+        domain = cluster_domain or self.workload.cluster_domain or "cluster.local"
+        if self.workload.kind != "StatefulSet" or not (
+            self.workload.name and self.namespace and service
+        ):
+            return []
+        base = f"{service}.{self.namespace}.svc.{domain}"
+        return [f"{self.workload.name}-{i}.{base}" for i in range(start, start + replicas)]
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict with the attribute names above, plus ``sources``."""
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": self.uid,
+            "pod_ip": self.pod_ip,
+            "pod_ips": list(self.pod_ips),
+            "host_ip": self.host_ip,
+            "host_ips": list(self.host_ips),
+            "node_name": self.node_name,
+            "service_account": self.service_account,
+            "container": self.container,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "resources": self.resources.to_dict(),
+            "workload": self.workload.to_dict(),
+            "app": dict(self.app),
+            "in_kubernetes": self.in_kubernetes,
+            "warnings": list(self.warnings),
+            "sources": {k: {"kind": v.kind, "origin": v.origin} for k, v in self._sources.items()},
+        }
+
+
+_IDENTITY = tuple(_names.IDENTITY_ENV)
+_SOURCE_KEYS = (
+    *_IDENTITY,
+    "labels",
+    "annotations",
+    *(f"resources.{a}" for a in _names.RESOURCE_ATTRIBUTES),
+    "workload",
+)
+
+
+def read(
+    *,
+    environ: Mapping[str, str] | None = None,
+    podinfo_dirs: Iterable[str | os.PathLike[str]] | None = None,
+    cgroup_root: str | os.PathLike[str] | None = None,
+    proc_root: str | os.PathLike[str] | None = None,
+    serviceaccount_dir: str | os.PathLike[str] | None = None,
+    hosts_file: str | os.PathLike[str] | None = None,
+    env_map: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    defaults: Mapping[str, object] | None = None,
+    strict: bool = False,
+) -> PodInfo:
+    """Read this pod's identity and limits; never raises unless ``strict``.
+
+    Args:
+        environ: env vars to read (default ``os.environ``).
+        podinfo_dirs: Downward API volume directories (default ``$PODSELF_PODINFO_DIR``
+            split on ``os.pathsep``, else ``/etc/podinfo``); earlier directories win.
+        cgroup_root: prepended to the cgroup mount points found in mountinfo (default ``/``).
+        proc_root: replaces ``/proc``.
+        serviceaccount_dir: replaces ``/var/run/secrets/kubernetes.io/serviceaccount``.
+        hosts_file: replaces ``/etc/hosts``.
+        env_map: extra env names -> target, e.g. ``{"CPU_LIMIT": "resources.cpu_limit@1m"}``;
+            the divisor after ``@`` is the one in your manifest. These win over built-in names.
+        overrides: attribute path -> value that wins over every source (``Source.ARGUMENT``).
+        defaults: attribute path -> value used when no source knows it (``Source.DEFAULT``).
+        strict: raise ``podself.errors.SourceError`` / ``FormatError`` / ``CgroupError`` at
+            the first malformed value instead of warning and falling back.
+
+    With ``$PODSELF_ROOT`` set (a local emulator without mount namespaces), default paths
+    are looked up under that root; ``$PODSELF_PROC_ROOT`` likewise replaces ``/proc``.
+    """
+    args: dict[str, object] = {
+        "environ": environ,
+        "podinfo_dirs": None if podinfo_dirs is None else tuple(podinfo_dirs),
+        "cgroup_root": cgroup_root,
+        "proc_root": proc_root,
+        "serviceaccount_dir": serviceaccount_dir,
+        "hosts_file": hosts_file,
+        "env_map": env_map,
+        "overrides": overrides,
+        "defaults": defaults,
+        "strict": strict,
+    }
+    reader = _Reader(environ if environ is not None else os.environ, strict)
+    root = reader.env.get("PODSELF_ROOT", "")
+    if podinfo_dirs is None:
+        configured = reader.env.get("PODSELF_PODINFO_DIR", "")
+        dirs = [d for d in configured.split(os.pathsep) if d] or [
+            root + d for d in DEFAULT_PODINFO_DIRS
+        ]
+    else:
+        dirs = [os.fspath(d) for d in podinfo_dirs]
+    sa_dir = (
+        os.fspath(serviceaccount_dir)
+        if serviceaccount_dir is not None
+        else root + DEFAULT_SERVICEACCOUNT_DIR
+    )
+    hosts = os.fspath(hosts_file) if hosts_file is not None else root + DEFAULT_HOSTS_FILE
+
+    if overrides:
+        reader.apply(overrides, Source.ARGUMENT, "read(overrides=...)")
+    reader.read_env(env_map)
+    for directory in dirs:
+        reader.read_podinfo(directory)
+    limits = reader.read_cgroups(
+        os.fspath(proc_root) if proc_root is not None else reader.env.get("PODSELF_PROC_ROOT", "/proc"),
+        os.fspath(cgroup_root) if cgroup_root is not None else (root or "/"),
+    )
+    reader.read_fallbacks(sa_dir, hosts, limits)
+    if defaults:
+        reader.apply(defaults, Source.DEFAULT, "read(defaults=...)", only_missing=True)
+    return reader.build(args)
+
+
+class _Reader:
+    """Accumulates values, sources and warnings for one ``read()``."""
+
+    def __init__(self, env: Mapping[str, str], strict: bool) -> None:
+        self.env = env
+        self.strict = strict
+        self.values: dict[str, object] = {}
+        self.sources: dict[str, Source] = {}
+        self.warnings: list[str] = []
+        self.labels: dict[str, str] | None = None
+        self.annotations: dict[str, str] | None = None
+        self.workload: Workload | None = None
+        self.limits: CgroupLimits | None = None
+        self.otel_workload: tuple[str, str, str] | None = None
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def warn(self, message: str, error: type[Exception] = SourceError) -> None:
+        if self.strict:
+            raise error(message)
+        self.warnings.append(message)
+
+    def set(self, key: str, value: object, source: Source) -> bool:
+        """Record ``value`` unless a higher-priority source already set ``key``."""
+        if key in self.values:
+            return False
+        self.values[key] = value
+        self.sources[key] = source
+        return True
+
+    def apply(
+        self, values: Mapping[str, object], kind: str, origin: str, only_missing: bool = False
+    ) -> None:
+        for key, value in values.items():
+            path = key if key in _SOURCE_KEYS else f"resources.{key}"
+            if path not in _SOURCE_KEYS:
+                msg = f"{origin}: unknown attribute {key!r}; known: {', '.join(_SOURCE_KEYS)}"
+                raise ValueError(msg)
+            if only_missing and path in self.values:
+                continue
+            if path in ("labels", "annotations") and isinstance(value, dict):
+                setattr(self, path, dict(value))
+            self.values.setdefault(path, value)
+            self.sources.setdefault(path, Source(kind, origin))
+
+    # -- env ---------------------------------------------------------------------------
+
+    def read_env(self, env_map: Mapping[str, str] | None) -> None:
+        table = _names.env_table()
+        hits: dict[str, list[tuple[int, str, str, int]]] = {}
+        for var, target in (env_map or {}).items():
+            attr, divisor = _names.parse_target(target)
+            unit = _unit_of(attr, divisor) if divisor else 1
+            hits.setdefault(attr, []).append((-1, var, divisor, unit))
+        env = self.env
+        for var in env:
+            entry = table.get(var)
+            if entry is not None:
+                attr, rank, divisor, unit = entry
+                hits.setdefault(attr, []).append((rank, var, divisor, unit))
+        for attr, candidates in hits.items():
+            candidates.sort()
+            chosen: tuple[str, str, object] | None = None
+            for _, var, divisor, unit in candidates:
+                if var not in env:
+                    continue
+                raw = env[var]
+                value = self._env_value(attr, var, raw, divisor, unit)
+                if value is None:
+                    continue
+                if chosen is None:
+                    chosen = (var, raw, value)
+                    key = attr if attr in _names.IDENTITY_ENV else f"resources.{attr}"
+                    detail = f" ({divisor} units)" if divisor else ""
+                    self.set(key, value, Source(Source.ENV, f"{var}{detail}"))
+                elif value != chosen[2]:
+                    self.warn(
+                        f"env {var}={raw!r} disagrees with {chosen[0]}={chosen[1]!r}; "
+                        f"using {chosen[0]}"
+                    )
+        self._read_otel()
+        self.app = {
+            k[4:].lower(): v for k, v in env.items() if k.startswith("APP_") and len(k) > 4
+        }
+
+    def _env_value(self, attr: str, var: str, raw: str, divisor: str, unit: int) -> object:
+        where = f"env {var}"
+        if not divisor:
+            return self._identity_value(attr, raw, where)
+        return self._resource_value(attr, raw, unit, where)
+
+    def _identity_value(self, attr: str, raw: str, where: str) -> object:
+        value = raw.strip()
+        if not value:
+            hint = ""
+            if attr in ("name", "namespace", "uid", "node_name"):
+                hint = " (check the fieldRef fieldPath, e.g. metadata.name, not metadata.pod.name)"
+            self.warn(f"{where} is set but empty; ignored{hint}")
+            return None
+        if "$(" in value:
+            self.warn(f"{where}={raw!r} holds an unexpanded $(VAR) reference; ignored")
+            return None
+        if attr in ("pod_ip", "host_ip"):
+            if not _is_ip(value):
+                self.warn(f"{where}={raw!r} is not an IP address; ignored")
+                return None
+        elif attr in ("pod_ips", "host_ips"):
+            ips = tuple(p.strip() for p in value.split(","))
+            bad = [p for p in ips if not _is_ip(p)]
+            if bad:
+                self.warn(f"{where}={raw!r}: {bad[0]!r} is not an IP address; ignored")
+                return None
+            return ips
+        elif any(c.isspace() for c in value):
+            self.warn(f"{where}={raw!r} contains whitespace, which no Kubernetes name does; ignored")
+            return None
+        return value
+
+    def _resource_value(self, attr: str, raw: str, unit: int, where: str) -> int | None:
+        """Millicores or bytes from an integer in ``unit``s (what a divisor produces)."""
+        text = raw.strip()
+        if text.isdigit() and text.isascii():
+            amount = int(text) * unit
+        elif text[:1] == "-" and text[1:].isdigit():
+            self.warn(f"{where}={raw!r} is negative; a resource amount is >= 0; ignored")
+            return None
+        else:
+            quantity_amount = self._quantity_with_unit(attr, text, where, raw)
+            if quantity_amount is None:
+                return None
+            amount = quantity_amount
+        if amount > _INT64_MAX:
+            self.warn(f"{where}={raw!r} is larger than any Kubernetes quantity (int64); ignored")
+            return None
+        return amount
+
+    def _quantity_with_unit(self, attr: str, text: str, where: str, raw: str) -> int | None:
+        """Accept a value that carries its own unit (``512Mi``) when the name implied another."""
+        if not text:
+            self.warn(f"{where} is set but empty; expected an integer; ignored")
+            return None
+        from podself.quantity import Quantity  # only for the rare unit-carrying value
+
+        try:
+            quantity = Quantity.parse(text)
+        except ValueError:
+            self.warn(f"{where}={raw!r} is not an integer or a Kubernetes quantity; ignored")
+            return None
+        if quantity.sign() < 0:
+            self.warn(f"{where}={raw!r} is negative; a resource amount is >= 0; ignored")
+            return None
+        amount = quantity.milli_value() if attr.startswith("cpu") else quantity.value()
+        self.warn(
+            f"{where}={raw!r} carries its own unit; read as {text} although the name implies "
+            "a plain number (use the divisor in the manifest instead)"
+        )
+        return amount
+
+    def _read_otel(self) -> None:
+        attributes = self.env.get("OTEL_RESOURCE_ATTRIBUTES")
+        if not attributes:
+            return
+        for item in attributes.split(","):
+            key, sep, value = item.partition("=")
+            key, value = key.strip(), _percent_decode(value.strip())
+            if not sep or not key:
+                continue
+            if "$(" in value:
+                self.warn(
+                    f"env OTEL_RESOURCE_ATTRIBUTES: {key}={value!r} holds an unexpanded "
+                    "$(VAR) reference; ignored"
+                )
+                continue
+            attr = _names.OTEL_KEYS.get(key)
+            if attr is not None and value:
+                self.set(attr, value, Source(Source.ENV, f"OTEL_RESOURCE_ATTRIBUTES {key}"))
+            elif key.startswith("k8s.") and key.endswith(".name") and value:
+                kind = _OTEL_WORKLOADS.get(key[4:-5])
+                if kind and self.otel_workload is None:
+                    self.otel_workload = (kind, value, key)
+
+    # -- Downward API volume ------------------------------------------------------------
+
+    def read_podinfo(self, directory: str) -> None:
+        from podself.atomic import read_snapshot
+
+        try:
+            snapshot = read_snapshot(directory)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self.warn(f"podinfo dir {directory}: cannot read: {exc.strerror or exc}")
+            return
+        for missing in snapshot.missing:
+            self.warn(f"podinfo file {directory}/{missing}: unreadable; ignored")
+        table = _names.file_table()
+        for file_name, data in snapshot.files.items():
+            where = f"{directory}/{file_name}"
+            source = Source(Source.DOWNWARD, where)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                self.warn(f"podinfo file {where}: not UTF-8; ignored", FormatError)
+                continue
+            if file_name in ("labels", "annotations"):
+                self._read_map(file_name, text, where, source)
+                continue
+            entry = table.get(file_name)
+            if entry is None:
+                continue
+            attr, divisor = entry
+            if not divisor:
+                value = self._identity_value(attr, text, f"podinfo file {where}")
+                if value is not None:
+                    self._set_checked(attr, value, source)
+                continue
+            amount = self._resource_value(
+                attr, text, _unit_of(attr, divisor), f"podinfo file {where}"
+            )
+            if amount is not None:
+                self._set_resource_from_volume(attr, amount, source)
+
+    def _read_map(self, kind: str, text: str, where: str, source: Source) -> None:
+        from podself.downward import parse_map
+
+        if getattr(self, kind) is not None:
+            return
+        try:
+            mapping = parse_map(text, source=f"{kind} file")
+        except FormatError as exc:
+            self.warn(f"podinfo file {where}: {exc}; ignored", FormatError)
+            return
+        setattr(self, kind, mapping)
+        self.set(kind, mapping, source)
+
+    def _set_checked(self, attr: str, value: object, source: Source) -> None:
+        if not self.set(attr, value, source) and self.values[attr] != value:
+            first = self.sources[attr]
+            self.warn(
+                f"{source.origin}={value!r} disagrees with {first.origin}="
+                f"{self.values[attr]!r}; using {first.origin}"
+            )
+
+    def _set_resource_from_volume(self, attr: str, amount: int, source: Source) -> None:
+        # A volume file is refreshed after an in-place resize while env stays as it was at
+        # container start, so a disagreeing volume value is the newer one.
+        key = f"resources.{attr}"
+        previous = self.sources.get(key)
+        if previous is None:
+            self.set(key, amount, source)
+        elif previous.kind == Source.ENV and self.values[key] != amount:
+            self.warnings.append(
+                f"{source.origin} says {attr}={amount} but {previous.origin} says "
+                f"{self.values[key]}; believing the volume (refreshed after an in-place "
+                "resize; env is fixed at container start)"
+            )
+            self.values[key] = amount
+            self.sources[key] = source
+
+    # -- cgroups -----------------------------------------------------------------------
+
+    def read_cgroups(self, proc_root: str, fs_root: str) -> CgroupLimits | None:
+        from podself.cgroups import read_limits
+
+        try:
+            limits = read_limits(proc_root=proc_root, fs_root=fs_root, strict=self.strict)
+        except CgroupError:
+            raise
+        except OSError as exc:  # read_limits reports problems itself; this is a last guard
+            self.warn(f"cgroups: {exc}", CgroupError)
+            return None
+        self.warnings.extend(limits.warnings)
+        self.limits = limits
+        self._cross_check("cpu_limit", limits.cpu_limit_millicores, limits.cpu_source, "m")
+        self._cross_check("memory_limit", limits.memory_limit_bytes, limits.memory_source, "B")
+        if limits.cpu_request_millicores is not None and limits.pod_uid is not None:
+            self.set(
+                "resources.cpu_request",
+                limits.cpu_request_millicores,
+                Source(Source.CGROUP, "cpu.weight / cpu.shares of the pod's cgroup (approximate)"),
+            )
+        return limits
+
+    def _cross_check(self, attr: str, kernel: int | None, origin: str | None, unit: str) -> None:
+        key = f"resources.{attr}"
+        limits = self.limits
+        assert limits is not None
+        declared = self.values.get(key)
+        if declared is None:
+            if kernel is not None:
+                self.set(key, kernel, Source(Source.CGROUP, origin or "cgroup"))
+            return
+        source = self.sources[key]
+        if source.kind not in (Source.ENV, Source.DOWNWARD):
+            return
+        assert isinstance(declared, int)
+        if kernel is None:
+            if limits.pod_uid is not None:
+                # In a Kubernetes pod cgroup with no limit anywhere: the kubelet reported node
+                # allocatable because the container sets no limit.
+                self.warnings.append(
+                    f"{source.origin} says {attr}={declared}{unit} but the pod's cgroup sets no "
+                    "limit: Kubernetes reports node allocatable when a container has no limit; "
+                    "treating it as unlimited"
+                )
+                self.values[key] = None
+                self.sources[key] = Source(Source.CGROUP, "no limit in the pod's cgroup")
+            return
+        # Divisors round up, so the declared value may exceed the kernel's by one unit.
+        tolerance = _declared_unit(source.origin, attr)
+        if abs(declared - kernel) < max(tolerance, 4096 if unit == "B" else 1):
+            return
+        self.warnings.append(
+            f"{source.origin} says {attr}={declared}{unit} but {origin} enforces {kernel}{unit}; "
+            "believing the cgroup (the kernel enforces it; env is fixed at container start and "
+            "reports node allocatable when no limit is set)"
+        )
+        self.values[key] = kernel
+        self.sources[key] = Source(Source.CGROUP, origin or "cgroup")
+
+    # -- fallbacks ---------------------------------------------------------------------
+
+    def read_fallbacks(self, sa_dir: str, hosts_file: str, limits: CgroupLimits | None) -> None:
+        from podself.atomic import read_text
+
+        self.in_kubernetes = bool(
+            self.env.get("KUBERNETES_SERVICE_HOST")
+            or (limits is not None and limits.pod_uid)
+            or os.path.isdir(sa_dir)
+        )
+        if "namespace" not in self.values:
+            try:
+                text = read_text(sa_dir, "namespace")
+            except OSError as exc:
+                self.warn(f"serviceaccount namespace file in {sa_dir}: {exc.strerror or exc}")
+                text = None
+            if text:
+                self._fallback("namespace", text.strip(), f"{sa_dir}/namespace")
+        if any(k not in self.values for k in ("name", "uid", "namespace", "service_account")):
+            self._read_token_claims(sa_dir)
+        if "uid" not in self.values and limits is not None and limits.pod_uid:
+            self.set("uid", limits.pod_uid, Source(Source.FALLBACK, "pod UID in /proc/self/cgroup"))
+        hostname = self.env.get("HOSTNAME") or (os.uname().nodename if self.in_kubernetes else "")
+        if "name" not in self.values and self.in_kubernetes and hostname:
+            self._fallback(
+                "name",
+                hostname,
+                "env HOSTNAME (the pod name unless spec.hostname is set)",
+            )
+        self._read_hosts(hosts_file, hostname)
+
+    def _fallback(self, attr: str, value: str, origin: str) -> None:
+        checked = self._identity_value(attr, value, origin)
+        if checked is not None:
+            self.set(attr, checked, Source(Source.FALLBACK, origin))
+
+    def _read_token_claims(self, sa_dir: str) -> None:
+        """Identity claims of the projected service-account token (decoded, not verified)."""
+        from podself.atomic import read_text
+
+        try:
+            token = read_text(sa_dir, "token")
+        except OSError:
+            return
+        if not token:
+            return
+        claims = _jwt_claims(token.strip())
+        if claims is None:
+            self.warnings.append(f"serviceaccount token in {sa_dir}: not a readable JWT; ignored")
+            return
+        origin = f"{sa_dir}/token claims"
+        k8s = claims.get("kubernetes.io")
+        if isinstance(k8s, dict):
+            pod = k8s.get("pod") if isinstance(k8s.get("pod"), dict) else {}
+            account = k8s.get("serviceaccount") if isinstance(k8s.get("serviceaccount"), dict) else {}
+            node = k8s.get("node") if isinstance(k8s.get("node"), dict) else {}
+            found = {
+                "namespace": k8s.get("namespace"),
+                "name": pod.get("name"),
+                "uid": pod.get("uid"),
+                "service_account": account.get("name"),
+                "node_name": node.get("name"),
+            }
+        else:
+            sub = claims.get("sub")
+            parts = sub.split(":") if isinstance(sub, str) else []
+            found = {
+                "namespace": claims.get("kubernetes.io/serviceaccount/namespace"),
+                "service_account": claims.get("kubernetes.io/serviceaccount/service-account.name")
+                or (parts[3] if len(parts) == 4 and parts[1] == "serviceaccount" else None),
+            }
+        for attr, value in found.items():
+            if isinstance(value, str) and value and attr not in self.values:
+                self._fallback(attr, value, origin)
+
+    def _read_hosts(self, hosts_file: str, hostname: str) -> None:
+        """The kubelet-managed /etc/hosts names the pod IPs and, with a subdomain, the FQDN."""
+        if not hostname:
+            return
+        try:
+            with open(hosts_file, encoding="utf-8", errors="replace") as fh:
+                text = fh.read(1 << 16)
+        except OSError:
+            return
+        if "Kubernetes-managed hosts file" not in text:
+            return
+        ips: list[str] = []
+        fqdn = None
+        for line in text.splitlines():
+            fields = line.split("#", 1)[0].split()
+            if len(fields) >= 2 and hostname in fields[1:] and _is_ip(fields[0]):
+                if fields[0] not in ips:
+                    ips.append(fields[0])
+                for name in fields[1:]:
+                    if name.startswith(hostname + ".") and ".svc." in name:
+                        fqdn = name
+        if ips and "pod_ip" not in self.values:
+            self.set("pod_ip", ips[0], Source(Source.FALLBACK, f"{hosts_file} (kubelet-managed)"))
+        if ips and "pod_ips" not in self.values:
+            self.set(
+                "pod_ips", tuple(ips), Source(Source.FALLBACK, f"{hosts_file} (kubelet-managed)")
+            )
+        if fqdn:
+            # <hostname>.<subdomain>.<namespace>.svc.<cluster domain>
+            rest = fqdn[len(hostname) + 1 :]
+            subdomain, _, rest = rest.partition(".")
+            _namespace, _, rest = rest.partition(".svc.")
+            self.hosts_service = (subdomain, rest, hosts_file)
+
+    hosts_service: tuple[str, str, str] | None = None
+    app: dict[str, str]
+    in_kubernetes: bool = False
+
+    # -- result ------------------------------------------------------------------------
+
+    def build(self, args: Mapping[str, object]) -> PodInfo:
+        values = self.values
+        if "pod_ips" in values and "pod_ip" not in values:
+            ips = values["pod_ips"]
+            assert isinstance(ips, tuple)
+            self.set("pod_ip", ips[0], self.sources["pod_ips"])
+        if "host_ips" in values and "host_ip" not in values:
+            ips = values["host_ips"]
+            assert isinstance(ips, tuple)
+            self.set("host_ip", ips[0], self.sources["host_ips"])
+        for single, plural in (("pod_ip", "pod_ips"), ("host_ip", "host_ips")):
+            if single in values and plural not in values:
+                self.set(plural, (values[single],), self.sources[single])
+            elif single in values and values[plural] and values[single] != values[plural][0]:  # type: ignore[index]
+                self.warnings.append(
+                    f"{self.sources[single].origin}={values[single]!r} is not the first of "
+                    f"{self.sources[plural].origin}={values[plural]!r}; Kubernetes lists "
+                    f"{single} first"
+                )
+        workload = self._workload()
+        if self.warnings:
+            _log_warnings(self.warnings)
+        resources = Resources(
+            **{a: values.get(f"resources.{a}") for a in _names.RESOURCE_ATTRIBUTES}  # type: ignore[arg-type]
+        )
+        return PodInfo(
+            name=values.get("name"),  # type: ignore[arg-type]
+            namespace=values.get("namespace"),  # type: ignore[arg-type]
+            uid=values.get("uid"),  # type: ignore[arg-type]
+            pod_ip=values.get("pod_ip"),  # type: ignore[arg-type]
+            pod_ips=values.get("pod_ips", ()),  # type: ignore[arg-type]
+            host_ip=values.get("host_ip"),  # type: ignore[arg-type]
+            host_ips=values.get("host_ips", ()),  # type: ignore[arg-type]
+            node_name=values.get("node_name"),  # type: ignore[arg-type]
+            service_account=values.get("service_account"),  # type: ignore[arg-type]
+            container=values.get("container"),  # type: ignore[arg-type]
+            labels=self.labels or values.get("labels"),  # type: ignore[arg-type]
+            annotations=self.annotations or values.get("annotations"),  # type: ignore[arg-type]
+            resources=resources,
+            workload=workload,
+            app=self.app,
+            in_kubernetes=self.in_kubernetes,
+            warnings=tuple(self.warnings),
+            sources=self.sources,
+            read_args=args,
+        )
+
+    def _workload(self) -> Workload:
+        name = self.values.get("name")
+        labels = self.labels or {}
+        annotations = self.annotations or {}
+        service, domain = None, None
+        if self.hosts_service is not None:
+            service, domain, _ = self.hosts_service
+        kind, owner, ordinal, index, origin = _infer_workload(
+            name if isinstance(name, str) else None, labels, annotations, self.env
+        )
+        if kind is None and self.otel_workload is not None:
+            kind, owner, key = self.otel_workload
+            origin = f"env OTEL_RESOURCE_ATTRIBUTES {key}"
+        if kind is None and self.labels is not None and isinstance(name, str):
+            kind, owner, origin = "Pod", name, "no controller labels"
+        if kind is not None:
+            self.sources.setdefault("workload", Source(Source.FALLBACK, origin))
+        return Workload(
+            kind=kind,
+            name=owner,
+            ordinal=ordinal,
+            index=index,
+            service=service,
+            cluster_domain=domain or None,
+        )
+
+
+_OTEL_WORKLOADS = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+    "daemonset": "DaemonSet",
+    "job": "Job",
+    "replicaset": "ReplicaSet",
+    "cronjob": "CronJob",
+}
+
+
+def _infer_workload(
+    name: str | None,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    env: Mapping[str, str],
+) -> tuple[str | None, str | None, int | None, int | None, str]:
+    """(kind, name, ordinal, index, how) from controller labels, then name patterns."""
+    index_text = (
+        labels.get("batch.kubernetes.io/job-completion-index")
+        or annotations.get("batch.kubernetes.io/job-completion-index")
+        or env.get("JOB_COMPLETION_INDEX")
+    )
+    job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+    if job or index_text is not None and (job or env.get("JOB_COMPLETION_INDEX")):
+        index = int(index_text) if index_text and index_text.isdigit() else None
+        return "Job", job, None, index, "job labels / JOB_COMPLETION_INDEX"
+    sts_pod = labels.get("statefulset.kubernetes.io/pod-name")
+    if sts_pod:
+        owner, _, ordinal_text = sts_pod.rpartition("-")
+        pod_index = labels.get("apps.kubernetes.io/pod-index", ordinal_text)
+        ordinal = int(pod_index) if pod_index.isdigit() else None
+        return "StatefulSet", owner or None, ordinal, None, "statefulset.kubernetes.io/pod-name"
+    if "pod-template-generation" in labels and "controller-revision-hash" in labels:
+        owner = name.rpartition("-")[0] if name else None
+        return "DaemonSet", owner or None, None, None, "pod-template-generation label"
+    template_hash = labels.get("pod-template-hash")
+    if template_hash:
+        owner = None
+        if name:
+            prefix, _, _suffix = name.rpartition("-")
+            if prefix.endswith("-" + template_hash):
+                owner = prefix[: -len(template_hash) - 1]
+        return "Deployment", owner, None, None, "pod-template-hash label"
+    if name and not labels:
+        # <deployment>-<pod-template-hash>-<5 chars>, both parts from the safe alphabet.
+        parts = name.rsplit("-", 2)
+        if (
+            len(parts) == 3
+            and len(parts[2]) == 5
+            and 6 <= len(parts[1]) <= 10
+            and set(parts[1] + parts[2]) <= _SAFE_ALPHABET
+        ):
+            return "Deployment", parts[0], None, None, "name pattern <deployment>-<hash>-<xxxxx>"
+    return None, None, None, None, ""
+
+
+def _unit_of(attr: str, divisor: str) -> int:
+    return _names.DIVISOR_UNITS["cpu" if attr.startswith("cpu") else "bytes"][divisor]
+
+
+def _declared_unit(origin: str, attr: str) -> int:
+    """The rounding unit of a declared value, from its origin's divisor note or file name."""
+    for divisor in ("1Ei", "1Pi", "1Ti", "1Gi", "1Mi", "1Ki", "1E", "1P", "1T", "1G", "1M", "1k"):
+        if f"({divisor} units)" in origin:
+            return _unit_of(attr, divisor)
+    if attr.startswith("cpu") and "(1 units)" in origin:
+        return 1000
+    entry = _names.file_table().get(origin.rpartition("/")[2])
+    if entry is not None and entry[1]:
+        return _unit_of(attr, entry[1])
+    return 1
+
+
+def _is_ip(text: str) -> bool:
+    """A cheap IPv4/IPv6 literal check (``ipaddress`` costs milliseconds to import)."""
+    if ":" not in text:
+        parts = text.split(".")
+        return len(parts) == 4 and all(
+            p.isdigit() and p.isascii() and len(p) <= 3 and int(p) <= 255 for p in parts
+        )
+    head, sep, tail = text.partition("::")
+    if "::" in tail:
+        return False
+    groups = [g for g in (head.split(":") if head else [])] + (
+        [g for g in tail.split(":")] if sep and tail else []
+    )
+    if groups and "." in groups[-1]:
+        if not _is_ip(groups[-1]):
+            return False
+        groups[-1:] = ["0", "0"]
+    if not sep and len(groups) != 8:
+        return False
+    if sep and len(groups) > 7:
+        return False
+    hexdigits = "0123456789abcdefABCDEF"
+    return all(0 < len(g) <= 4 and all(c in hexdigits for c in g) for g in groups)
+
+
+def _percent_decode(text: str) -> str:
+    """W3C baggage-style %XX decoding for OTEL_RESOURCE_ATTRIBUTES values."""
+    if "%" not in text:
+        return text
+    out = bytearray()
+    i = 0
+    raw = text.encode("utf-8")
+    while i < len(raw):
+        if raw[i] == 0x25 and i + 2 < len(raw) + 0 and _is_hex(raw[i + 1 : i + 3]):
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", errors="replace")
+
+
+def _is_hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(c in b"0123456789abcdefABCDEF" for c in pair)
+
+
+def _jwt_claims(token: str) -> dict[str, object] | None:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    import binascii
+    import json
+
+    payload = parts[1].replace("-", "+").replace("_", "/")
+    payload += "=" * (-len(payload) % 4)
+    try:
+        claims = json.loads(binascii.a2b_base64(payload))
+    except (ValueError, binascii.Error):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _log_warnings(warnings: Iterator[str] | list[str]) -> None:
+    import logging
+
+    logger = logging.getLogger("podself")
+    for message in warnings:
+        logger.warning("%s", message)

@@ -1,0 +1,662 @@
+"""Tests for podself.pod: sources, provenance, fallbacks, cross-checks and bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import podself
+from podself.errors import FormatError, SourceError
+from podself.pod import PodInfo, Source, read
+from podself.testing import FakePod
+
+MiB = 1 << 20
+
+
+def bare(tmp_path: Path, environ: dict[str, str], **kwargs: Any) -> PodInfo:
+    """read() with only ``environ``: no volume, no cgroups, no service account."""
+    args: dict[str, Any] = {
+        "environ": environ,
+        "podinfo_dirs": [tmp_path / "none"],
+        "proc_root": tmp_path / "no-proc",
+        "cgroup_root": tmp_path,
+        "serviceaccount_dir": tmp_path / "no-sa",
+        "hosts_file": tmp_path / "no-hosts",
+    }
+    args.update(kwargs)
+    return read(**args)
+
+
+class TestEnvNames:
+    def test_seed_names(self, tmp_path: Path) -> None:
+        """The names used in the seed's exercises are recognised with their units."""
+        info = bare(
+            tmp_path,
+            {
+                "POD_NAME": "env-downward-demo",
+                "POD_NAMESPACE": "default",
+                "POD_IP": "10.244.0.7",
+                "NODE_NAME": "minikube",
+                "MEMORY_LIMIT_MB": "256",
+                "CPU_LIMIT_MILLICORES": "200",
+                "APP_VERSION": "1.0",
+            },
+        )
+        assert info.name == "env-downward-demo"
+        assert info.namespace == "default"
+        assert info.pod_ip == "10.244.0.7"
+        assert info.pod_ips == ("10.244.0.7",)
+        assert info.node_name == "minikube"
+        assert info.resources.memory_limit == 256 * MiB
+        assert info.resources.cpu_limit == 200
+        assert info.app == {"version": "1.0"}
+        assert info.source_of("name") == Source("env", "POD_NAME")
+        assert info.source_of("resources.memory_limit") == Source("env", "MEMORY_LIMIT_MB (1Mi units)")
+        assert info.warnings == ()
+
+    def test_recommended_convention(self, tmp_path: Path) -> None:
+        """K8S_* and RESOURCE_* names are recognised, GB meaning GiB."""
+        info = bare(
+            tmp_path,
+            {
+                "K8S_POD_NAME": "api-0",
+                "K8S_NAMESPACE": "prod",
+                "K8S_POD_UID": "abc-123",
+                "K8S_SERVICE_ACCOUNT": "api",
+                "RESOURCE_MEMORY_LIMIT_GB": "2",
+                "RESOURCE_CPU_REQUEST_MILLICORES": "250",
+                "RESOURCE_EPHEMERAL_STORAGE_LIMIT_MB": "1024",
+            },
+        )
+        assert (info.name, info.namespace, info.uid, info.service_account) == (
+            "api-0",
+            "prod",
+            "abc-123",
+            "api",
+        )
+        assert info.resources.memory_limit == 2 << 30
+        assert info.resources.cpu_request == 250
+        assert info.resources.ephemeral_storage_limit == 1 << 30
+
+    def test_kubernetes_docs_names_use_default_divisor(self, tmp_path: Path) -> None:
+        """MY_CPU_LIMIT has no divisor in the docs, so it is in cores; MY_MEM_LIMIT in bytes."""
+        info = bare(
+            tmp_path,
+            {"MY_POD_NAME": "p", "MY_CPU_LIMIT": "2", "MY_MEM_LIMIT": "67108864"},
+        )
+        assert info.name == "p"
+        assert info.resources.cpu_limit == 2000
+        assert info.resources.memory_limit == 64 * MiB
+
+    def test_bare_cpu_limit_is_not_guessed(self, tmp_path: Path) -> None:
+        """CPU_LIMIT without a unit is ambiguous and ignored unless mapped explicitly."""
+        assert bare(tmp_path, {"CPU_LIMIT": "1000"}).resources.cpu_limit is None
+        mapped = bare(
+            tmp_path, {"CPU_LIMIT": "1000"}, env_map={"CPU_LIMIT": "resources.cpu_limit@1m"}
+        )
+        assert mapped.resources.cpu_limit == 1000
+        assert mapped.source_of("resources.cpu_limit") == Source("env", "CPU_LIMIT (1m units)")
+
+    def test_env_map_wins_over_builtin_names(self, tmp_path: Path) -> None:
+        """A user's mapping is preferred to the built-in names for the same attribute."""
+        info = bare(
+            tmp_path,
+            {"POD_NAME": "builtin", "MY_APP_POD": "mine"},
+            env_map={"MY_APP_POD": "name"},
+        )
+        assert info.name == "mine"
+        assert any("disagrees" in w for w in info.warnings)
+
+    @pytest.mark.parametrize(
+        "target",
+        ["resources.cpu_limit@1Mi", "resources.nope", "name@1m", "memory_limit@2Gi"],
+    )
+    def test_env_map_bad_target_is_rejected(self, tmp_path: Path, target: str) -> None:
+        """A mapping target podself cannot interpret is a programming error, raised at once."""
+        with pytest.raises(ValueError, match="env_map target"):
+            bare(tmp_path, {"X": "1"}, env_map={"X": target})
+
+    def test_priority_and_disagreement(self, tmp_path: Path) -> None:
+        """The recommended name wins and a disagreeing alias is reported."""
+        info = bare(tmp_path, {"K8S_POD_NAME": "a", "POD_NAME": "b", "MY_POD_NAME": "a"})
+        assert info.name == "a"
+        assert info.warnings == ("env POD_NAME='b' disagrees with K8S_POD_NAME='a'; using K8S_POD_NAME",)
+
+    def test_opentelemetry_attributes(self, tmp_path: Path) -> None:
+        """OTEL_RESOURCE_ATTRIBUTES k8s.* keys give identity and workload, percent-decoded."""
+        info = bare(
+            tmp_path,
+            {
+                "OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.name=web-7d4b9c6f5-x2k4p,"
+                "k8s.namespace.name=shop%2Dprod,k8s.container.name=app,"
+                "k8s.deployment.name=web,service.name=web",
+                "OTEL_RESOURCE_ATTRIBUTES_NODE_NAME": "node-3",
+            },
+        )
+        assert info.name == "web-7d4b9c6f5-x2k4p"
+        assert info.namespace == "shop-prod"
+        assert info.container == "app"
+        assert info.node_name == "node-3"
+        assert (info.workload.kind, info.workload.name) == ("Deployment", "web")
+
+    def test_unexpanded_reference_is_ignored(self, tmp_path: Path) -> None:
+        """A $(VAR) the kubelet could not expand is not taken as a value."""
+        info = bare(
+            tmp_path,
+            {"OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.name=$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME)"},
+        )
+        assert info.name is None
+        assert "unexpanded" in info.warnings[0]
+
+
+BAD_ENV = [
+    # (var, value, expected attribute value, warning fragment)
+    ("RESOURCE_MEMORY_LIMIT_MB", "abc", None, "not an integer or a Kubernetes quantity"),
+    ("RESOURCE_MEMORY_LIMIT_MB", "-1", None, "is negative"),
+    ("RESOURCE_MEMORY_LIMIT_MB", "", None, "set but empty"),
+    ("RESOURCE_MEMORY_LIMIT_MB", "9" * 30, None, "larger than any Kubernetes quantity"),
+    ("RESOURCE_CPU_LIMIT_MILLICORES", "0.5", 500, "carries its own unit"),
+    ("RESOURCE_MEMORY_LIMIT_MB", "512Mi", 512 * MiB, "carries its own unit"),
+    ("RESOURCE_MEMORY_LIMIT_MB", "12Q", None, "not an integer or a Kubernetes quantity"),
+    ("RESOURCE_MEMORY_LIMIT_MB", "-5Mi", None, "is negative"),
+    ("K8S_POD_NAME", "", None, "metadata.pod.name"),
+    ("K8S_POD_NAME", "two words", None, "whitespace"),
+    ("K8S_POD_IP", "10.0.0.300", None, "not an IP address"),
+    ("K8S_POD_IP", "fe80::1::2", None, "not an IP address"),
+    ("K8S_POD_IPS", "10.0.0.1,nope", None, "not an IP address"),
+]
+
+
+class TestBadEnv:
+    @pytest.mark.parametrize(("var", "value", "expected", "fragment"), BAD_ENV)
+    def test_fallback_and_warning(
+        self, tmp_path: Path, var: str, value: str, expected: object, fragment: str
+    ) -> None:
+        """A malformed env value falls back (or is read leniently) and says why."""
+        info = bare(tmp_path, {var: value})
+        attr = {
+            "RESOURCE_MEMORY_LIMIT_MB": "resources.memory_limit",
+            "RESOURCE_CPU_LIMIT_MILLICORES": "resources.cpu_limit",
+            "K8S_POD_NAME": "name",
+            "K8S_POD_IP": "pod_ip",
+            "K8S_POD_IPS": "pod_ips",
+        }[var]
+        obj: Any = info
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        assert obj == (expected if expected is not None or attr != "pod_ips" else ())
+        assert any(fragment in w and var in w for w in info.warnings), info.warnings
+
+    @pytest.mark.parametrize(("var", "value", "expected", "fragment"), BAD_ENV)
+    def test_strict_raises(
+        self, tmp_path: Path, var: str, value: str, expected: object, fragment: str
+    ) -> None:
+        """strict=True turns the same problem into SourceError naming the variable."""
+        with pytest.raises(SourceError, match=var):
+            bare(tmp_path, {var: value}, strict=True)
+
+    def test_falls_back_to_next_name(self, tmp_path: Path) -> None:
+        """A malformed preferred name does not hide a good alias."""
+        info = bare(tmp_path, {"RESOURCE_MEMORY_LIMIT_MB": "abc", "MEMORY_LIMIT_MB": "128"})
+        assert info.resources.memory_limit == 128 * MiB
+        assert info.source_of("resources.memory_limit").origin.startswith("MEMORY_LIMIT_MB")
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(st.sampled_from(sorted(podself.names.env_table())), st.text()))
+    def test_never_raises(self, env: dict[str, str]) -> None:
+        """Any values under any recognised names never make read() raise."""
+        info = read(
+            environ=env,
+            podinfo_dirs=[],
+            proc_root="/nonexistent",
+            serviceaccount_dir="/nonexistent",
+            hosts_file="/nonexistent",
+        )
+        assert isinstance(info, PodInfo)
+
+
+class TestPodinfoVolume:
+    def test_fake_pod_roundtrip(self, tmp_path: Path) -> None:
+        """Every value written by a fake kubelet is read back with its source."""
+        pod = FakePod(
+            tmp_path,
+            name="volume-downward-demo",
+            labels={"app": "myapp", "version": "2.0", "environment": "production"},
+            annotations={"team": "platform-team", "build-id": "build-456"},
+            limits={"cpu": "1", "memory": "1Gi"},
+            requests={"cpu": "250m", "memory": "256Mi"},
+            env=None,
+        )
+        info = pod.read()
+        assert info.name == "volume-downward-demo"
+        assert info.labels == {"app": "myapp", "version": "2.0", "environment": "production"}
+        assert info.annotations == {"team": "platform-team", "build-id": "build-456"}
+        assert info.uid == pod.uid
+        assert info.resources.cpu_limit == 1000
+        assert info.resources.memory_limit == 1 << 30
+        assert info.source_of("labels") == Source("downward", f"{pod.podinfo_dir}/labels")
+        assert info.source_of("name").kind == "downward"
+        assert info.source_of("resources.cpu_limit").kind == "downward"
+        assert info.warnings == ()
+
+    def test_env_wins_for_identity(self, tmp_path: Path) -> None:
+        """Env is read first; an agreeing volume file adds nothing and warns nothing."""
+        pod = FakePod(tmp_path)
+        info = pod.read()
+        assert info.source_of("name") == Source("env", "K8S_POD_NAME")
+        assert info.warnings == ()
+
+    def test_volume_disagreeing_with_env_identity_is_reported(self, tmp_path: Path) -> None:
+        """Different names in env and volume mean a misconfiguration; env is kept."""
+        pod = FakePod(tmp_path)
+        info = pod.read(environ={**pod.environ, "K8S_POD_NAME": "other"})
+        assert info.name == "other"
+        assert any("disagrees" in w for w in info.warnings)
+
+    def test_resized_volume_beats_stale_env(self, tmp_path: Path) -> None:
+        """After an in-place resize the refreshed volume value wins over env, with a note."""
+        pod = FakePod(tmp_path, limits={"cpu": "500m", "memory": "512Mi"}, cgroup=None)
+        env = dict(pod.environ)
+        pod.limits = {"cpu": "1", "memory": "512Mi"}
+        pod.write_volume()
+        info = pod.read(environ=env)
+        assert info.resources.cpu_limit == 1000
+        assert info.source_of("resources.cpu_limit").kind == "downward"
+        assert any("in-place" in w for w in info.warnings)
+
+    def test_several_dirs_first_wins(self, tmp_path: Path) -> None:
+        """With several podinfo dirs, the first that has a value wins."""
+        first = FakePod(tmp_path / "a", labels={"from": "a"}, env=None)
+        second = FakePod(tmp_path / "b", labels={"from": "b"}, name="b-pod", env=None)
+        info = first.read(podinfo_dirs=[first.podinfo_dir, second.podinfo_dir])
+        assert info.labels == {"from": "a"}
+
+    def test_plain_directory_without_data_link(self, tmp_path: Path) -> None:
+        """A hand-made directory (no ..data) is read too; a trailing newline is tolerated."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        (directory / "labels").write_text('app="x"\n', encoding="utf-8")
+        (directory / "pod-name").write_text("p-1\n", encoding="utf-8")
+        (directory / "memory-limit-mb").write_text("64", encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.labels == {"app": "x"}
+        assert info.name == "p-1"
+        assert info.resources.memory_limit == 64 * MiB
+
+    @pytest.mark.parametrize(
+        ("file_name", "content", "fragment"),
+        [
+            ("labels", "app=myapp", "labels"),
+            ("labels", 'app="unterminated', "labels"),
+            ("annotations", 'a="\\q"', "annotations"),
+            ("cpu_limit", "lots", "cpu_limit"),
+            ("mem_limit", "-3", "mem_limit"),
+            ("name", "", "name"),
+        ],
+    )
+    def test_malformed_files(
+        self, tmp_path: Path, file_name: str, content: str, fragment: str
+    ) -> None:
+        """A malformed file is ignored with a warning naming it; other files still count."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        (directory / file_name).write_text(content, encoding="utf-8")
+        (directory / "namespace").write_text("ok-ns", encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.namespace == "ok-ns"
+        assert any(fragment in w for w in info.warnings), info.warnings
+
+    def test_malformed_labels_strict(self, tmp_path: Path) -> None:
+        """strict=True raises FormatError for a labels file FormatMap could not have written."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        (directory / "labels").write_text("app=myapp", encoding="utf-8")
+        with pytest.raises(FormatError, match="labels"):
+            bare(tmp_path, {}, podinfo_dirs=[directory], strict=True)
+
+    def test_non_utf8_file(self, tmp_path: Path) -> None:
+        """Bytes that are not UTF-8 are reported, not decoded into garbage."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        (directory / "labels").write_bytes(b'app="\xff"')
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert dict(info.labels) == {}
+        assert any("not UTF-8" in w for w in info.warnings)
+
+    def test_unreadable_entry(self, tmp_path: Path) -> None:
+        """An entry that cannot be read (here a directory named like a file) is reported."""
+        directory = tmp_path / "podinfo"
+        (directory / "labels").mkdir(parents=True)
+        (directory / "namespace").write_text("ns", encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.namespace == "ns"
+
+    def test_missing_dir_is_silent(self, tmp_path: Path) -> None:
+        """No volume is normal outside a pod: nothing known, nothing to warn about."""
+        info = bare(tmp_path, {})
+        assert info.labels == {}
+        assert info.source_of("labels").kind == "unknown"
+        assert info.warnings == ()
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    def part(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
+
+
+class TestFallbacks:
+    def test_serviceaccount_namespace_file(self, tmp_path: Path) -> None:
+        """The namespace file of the service-account mount fills a missing namespace."""
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        (sa / "namespace").write_text("team-a", encoding="utf-8")
+        info = bare(tmp_path, {}, serviceaccount_dir=sa)
+        assert info.namespace == "team-a"
+        assert info.source_of("namespace") == Source("fallback", f"{sa}/namespace")
+        assert info.in_kubernetes
+
+    def test_token_claims(self, tmp_path: Path) -> None:
+        """A bound service-account token's claims name the pod, its uid, account and node."""
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        claims = {
+            "kubernetes.io": {
+                "namespace": "shop",
+                "pod": {"name": "web-0", "uid": "1111-2222"},
+                "serviceaccount": {"name": "web", "uid": "x"},
+                "node": {"name": "node-9", "uid": "y"},
+            },
+            "sub": "system:serviceaccount:shop:web",
+        }
+        (sa / "token").write_text(_jwt(claims), encoding="utf-8")
+        info = bare(tmp_path, {}, serviceaccount_dir=sa)
+        assert (info.name, info.uid, info.namespace, info.service_account) == (
+            "web-0",
+            "1111-2222",
+            "shop",
+            "web",
+        )
+        assert info.node_name == "node-9"
+        assert info.source_of("name").origin == f"{sa}/token claims"
+
+    def test_legacy_token_claims(self, tmp_path: Path) -> None:
+        """A legacy secret token gives namespace and service account."""
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        token = _jwt(
+            {
+                "kubernetes.io/serviceaccount/namespace": "old",
+                "sub": "system:serviceaccount:old:builder",
+            }
+        )
+        (sa / "token").write_text(token, encoding="utf-8")
+        info = bare(tmp_path, {}, serviceaccount_dir=sa)
+        assert (info.namespace, info.service_account) == ("old", "builder")
+
+    def test_garbage_token(self, tmp_path: Path) -> None:
+        """A token that is not a JWT is reported and ignored."""
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        (sa / "token").write_text("not-a-jwt", encoding="utf-8")
+        info = bare(tmp_path, {}, serviceaccount_dir=sa)
+        assert info.name is None
+        assert any("not a readable JWT" in w for w in info.warnings)
+
+    def test_hostname_only_inside_kubernetes(self, tmp_path: Path) -> None:
+        """HOSTNAME is the pod name only when there is evidence of Kubernetes."""
+        outside = bare(tmp_path, {"HOSTNAME": "laptop"})
+        assert outside.name is None
+        inside = bare(tmp_path, {"HOSTNAME": "web-0", "KUBERNETES_SERVICE_HOST": "10.96.0.1"})
+        assert inside.name == "web-0"
+        assert inside.source_of("name").kind == "fallback"
+
+    def test_hosts_file_gives_ip_and_service(self, tmp_path: Path) -> None:
+        """The kubelet-managed /etc/hosts names the pod IP and the governing service."""
+        hosts = tmp_path / "hosts"
+        hosts.write_text(
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"
+            "10.244.1.5\tdb-1.db.data.svc.cluster.local\tdb-1\n",
+            encoding="utf-8",
+        )
+        info = bare(
+            tmp_path,
+            {"HOSTNAME": "db-1", "POD_NAMESPACE": "data", "KUBERNETES_SERVICE_HOST": "x"},
+            hosts_file=hosts,
+        )
+        assert info.pod_ip == "10.244.1.5"
+        assert info.workload.service == "db"
+        assert info.dns_name() == "db-1.db.data.svc.cluster.local"
+
+    def test_unmanaged_hosts_file_ignored(self, tmp_path: Path) -> None:
+        """An ordinary /etc/hosts (no kubelet header) is not taken as pod data."""
+        hosts = tmp_path / "hosts"
+        hosts.write_text("10.0.0.9\tlaptop\n", encoding="utf-8")
+        info = bare(tmp_path, {"HOSTNAME": "laptop"}, hosts_file=hosts)
+        assert info.pod_ip is None
+
+    def test_defaults_and_overrides(self, tmp_path: Path) -> None:
+        """Defaults fill only the unknown; overrides win over everything; both say so."""
+        info = bare(
+            tmp_path,
+            {"POD_NAME": "from-env"},
+            defaults={"namespace": "default", "name": "unused", "memory_limit": 512 * MiB},
+            overrides={"node_name": "pinned"},
+        )
+        assert info.name == "from-env"
+        assert info.namespace == "default"
+        assert info.source_of("namespace").kind == "default"
+        assert info.resources.memory_limit == 512 * MiB
+        assert info.node_name == "pinned"
+        assert info.source_of("node_name").kind == "argument"
+
+    def test_unknown_default_key(self, tmp_path: Path) -> None:
+        """A default for an attribute that does not exist is refused with the known list."""
+        with pytest.raises(ValueError, match="unknown attribute 'colour'"):
+            bare(tmp_path, {}, defaults={"colour": "blue"})
+
+
+class TestCgroupCrossChecks:
+    def test_limits_from_cgroup_when_no_env(self, tmp_path: Path) -> None:
+        """Without env or volume, the cgroup limits are used and their files named."""
+        pod = FakePod(tmp_path, env=None, limits={"cpu": "1500m", "memory": "768Mi"})
+        for path in pod.podinfo_dir.iterdir():
+            if path.name in ("cpu_limit", "mem_limit"):
+                path.unlink()
+        info = pod.read()
+        assert info.resources.cpu_limit == 1500
+        assert info.resources.memory_limit == 768 * MiB
+        assert info.source_of("resources.memory_limit").kind == "cgroup"
+        assert info.uid == pod.uid
+
+    @pytest.mark.parametrize("version", ["v1", "v2"])
+    def test_agreement_within_rounding(self, tmp_path: Path, version: str) -> None:
+        """100M shown as 96 MiB (divisor rounds up) agrees with the cgroup's exact bytes."""
+        pod = FakePod(tmp_path, limits={"cpu": "250m", "memory": "100M"}, cgroup=version)
+        info = pod.read()
+        assert info.resources.memory_limit == 96 * MiB
+        assert info.source_of("resources.memory_limit").kind == "env"
+        assert info.warnings == ()
+
+    def test_node_allocatable_trap(self, tmp_path: Path) -> None:
+        """An env limit with no limit in the pod's cgroup is node allocatable: unlimited."""
+        pod = FakePod(tmp_path, limits={"cpu": "500m"}, cgroup="v2")
+        assert pod.environ["RESOURCE_MEMORY_LIMIT_MB"] == str(8 * 1024)
+        info = pod.read()
+        assert info.resources.memory_limit is None
+        assert any("node allocatable" in w for w in info.warnings)
+        assert info.resources.cpu_limit == 500
+
+    def test_disagreement_believes_the_kernel(self, tmp_path: Path) -> None:
+        """When env and cgroup disagree beyond rounding, the enforced cgroup value wins."""
+        pod = FakePod(tmp_path, limits={"cpu": "2", "memory": "1Gi"}, cgroup="v1")
+        env = {**pod.environ, "RESOURCE_CPU_LIMIT_MILLICORES": "4000"}
+        info = pod.read(environ=env, podinfo_dirs=[])
+        assert info.resources.cpu_limit == 2000
+        assert info.source_of("resources.cpu_limit").kind == "cgroup"
+        assert any("believing the cgroup" in w for w in info.warnings)
+
+
+class TestWorkload:
+    @pytest.mark.parametrize(
+        ("name", "labels", "env", "expected"),
+        [
+            (
+                "web-0",
+                {
+                    "statefulset.kubernetes.io/pod-name": "web-0",
+                    "apps.kubernetes.io/pod-index": "0",
+                    "controller-revision-hash": "web-6b8f7",
+                },
+                {},
+                ("StatefulSet", "web", 0, None),
+            ),
+            (
+                "api-7d4b9c6f5-x2k4p",
+                {"app": "api", "pod-template-hash": "7d4b9c6f5"},
+                {},
+                ("Deployment", "api", None, None),
+            ),
+            (
+                "agent-8kz2q",
+                {"controller-revision-hash": "5d9f", "pod-template-generation": "3"},
+                {},
+                ("DaemonSet", "agent", None, None),
+            ),
+            (
+                "train-3-abcde",
+                {
+                    "batch.kubernetes.io/job-name": "train",
+                    "batch.kubernetes.io/job-completion-index": "3",
+                },
+                {},
+                ("Job", "train", None, 3),
+            ),
+            ("solo", {"app": "solo"}, {}, ("Pod", "solo", None, None)),
+        ],
+    )
+    def test_from_labels(
+        self,
+        tmp_path: Path,
+        name: str,
+        labels: dict[str, str],
+        env: dict[str, str],
+        expected: tuple[object, ...],
+    ) -> None:
+        """Controller labels identify the owning workload and the pod's ordinal or index."""
+        pod = FakePod(tmp_path, name=name, labels=labels, extra_env=env)
+        workload = pod.read().workload
+        assert (workload.kind, workload.name, workload.ordinal, workload.index) == expected
+
+    def test_deployment_from_name_pattern(self, tmp_path: Path) -> None:
+        """Without labels, a <deploy>-<hash>-<5> name still reveals the Deployment."""
+        info = bare(tmp_path, {"POD_NAME": "api-server-5d8c7f6b9-xk2jp"})
+        assert (info.workload.kind, info.workload.name) == ("Deployment", "api-server")
+        assert "name pattern" in info.source_of("workload").origin
+
+    def test_unknown_without_evidence(self, tmp_path: Path) -> None:
+        """An ordinary name and no labels means the workload is unknown, not guessed."""
+        info = bare(tmp_path, {"POD_NAME": "my-app"})
+        assert info.workload.kind is None
+
+    def test_job_completion_index_env(self, tmp_path: Path) -> None:
+        """JOB_COMPLETION_INDEX alone marks an Indexed Job member."""
+        info = bare(tmp_path, {"JOB_COMPLETION_INDEX": "7", "POD_NAME": "etl-7-q2w4e"})
+        assert (info.workload.kind, info.workload.index) == ("Job", 7)
+
+    def test_peer_dns_names(self, tmp_path: Path) -> None:
+        """A StatefulSet member lists its peers' stable DNS names given the service."""
+        pod = FakePod(
+            tmp_path,
+            name="db-1",
+            namespace="data",
+            labels={"statefulset.kubernetes.io/pod-name": "db-1"},
+        )
+        info = pod.read()
+        assert info.dns_name("db") == "db-1.db.data.svc.cluster.local"
+        assert info.peer_dns_names(3, "db") == [
+            "db-0.db.data.svc.cluster.local",
+            "db-1.db.data.svc.cluster.local",
+            "db-2.db.data.svc.cluster.local",
+        ]
+        assert info.workload.ordinal == 1
+
+
+class TestPodInfo:
+    def test_immutable(self, tmp_path: Path) -> None:
+        """PodInfo and its mappings cannot be changed."""
+        info = FakePod(tmp_path).read()
+        with pytest.raises(AttributeError):
+            info.name = "x"  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            info.labels["x"] = "y"  # type: ignore[index]
+
+    def test_source_of_unknown_attribute(self, tmp_path: Path) -> None:
+        """Asking for the source of a non-attribute names the valid ones."""
+        info = bare(tmp_path, {})
+        with pytest.raises(KeyError, match="resources.cpu_limit"):
+            info.source_of("cpu")
+
+    def test_to_dict_is_json(self, tmp_path: Path) -> None:
+        """to_dict() is JSON-serialisable and uses the attribute names."""
+        data = FakePod(tmp_path).read().to_dict()
+        text = json.dumps(data)
+        assert json.loads(text)["resources"]["cpu_limit"] == 500
+        assert data["sources"]["name"] == {"kind": "env", "origin": "K8S_POD_NAME"}  # type: ignore[index]
+
+    def test_refreshed_reads_again(self, tmp_path: Path) -> None:
+        """refreshed() re-reads with the same arguments and sees new labels."""
+        pod = FakePod(tmp_path, labels={"stage": "alpha"})
+        info = pod.read()
+        pod.set_labels({"stage": "beta", "feature": "new-api"})
+        assert info.refreshed().labels == {"stage": "beta", "feature": "new-api"}
+        assert info.labels == {"stage": "alpha"}
+
+
+class TestCurrent:
+    def test_cached_and_refreshed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """current() caches; refresh() re-reads the real environment."""
+        monkeypatch.setenv("K8S_POD_NAME", "first")
+        monkeypatch.setattr(podself, "_current", None)
+        assert podself.current().name == "first"
+        monkeypatch.setenv("K8S_POD_NAME", "second")
+        assert podself.current().name == "first"
+        assert podself.refresh().name == "second"
+        assert podself.current() is podself.current()
+
+    def test_cpu_count(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """cpu_count() rounds the CPU limit up and never returns less than 1."""
+        monkeypatch.setattr(podself, "_current", None)
+        monkeypatch.setenv("RESOURCE_CPU_LIMIT_MILLICORES", "1500")
+        assert podself.cpu_count() == 2
+        monkeypatch.setenv("RESOURCE_CPU_LIMIT_MILLICORES", "100")
+        podself.refresh()
+        assert podself.cpu_count() == 1
+
+
+class TestImportCost:
+    def test_no_third_party_and_no_heavy_stdlib(self) -> None:
+        """import podself + current() loads no third-party module and none of the costly stdlib ones."""
+        code = (
+            "import sys; before = set(sys.modules); import podself; podself.current(); "
+            "print('\\n'.join(sorted(set(sys.modules) - before)))"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("POD", "K8S", "PODSELF"))}
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        ).stdout.split()
+        top = {name.split(".")[0] for name in out}
+        stdlib = set(sys.stdlib_module_names)
+        assert top - stdlib == {"podself"}
+        heavy = {"typing", "dataclasses", "re", "enum", "json", "decimal", "asyncio", "threading"}
+        assert not (top & heavy), sorted(top & heavy)
