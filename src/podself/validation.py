@@ -1,0 +1,1005 @@
+"""The API server's validation of Downward API usage, reproduced rule for rule.
+
+Env vars (``fieldRef``, ``resourceFieldRef`` and the ``valueFrom`` rules around them),
+``downwardAPI`` volumes and ``projected`` volumes give the same errors — field path, type, bad
+value and detail — as ``pkg/apis/core/validation`` after v1 defaulting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Final
+
+from podself.downward import (
+    CPU_DIVISORS,
+    ENV_FIELD_PATHS,
+    HUGEPAGES_PREFIXES,
+    MEMORY_DIVISORS,
+    RESOURCE_NAMES,
+    VOLUME_FIELD_PATHS,
+    divisor_error_detail,
+    go_quote,
+    qualified_name_errors,
+    split_maybe_subscripted_path,
+)
+from podself.errors import FieldPathError, QuantityError
+from podself.quantity import ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX, Quantity
+
+__all__ = [
+    "DUPLICATE",
+    "FORBIDDEN",
+    "INVALID",
+    "NOT_SUPPORTED",
+    "REQUIRED",
+    "TYPE_INVALID",
+    "FieldError",
+    "convert_downward_api_field_label",
+    "validate_env",
+    "validate_pod_spec_downward",
+    "validate_volume",
+]
+
+# field.ErrorType values, as Kubernetes spells them in API responses (Status.details.causes).
+REQUIRED: Final = "FieldValueRequired"
+INVALID: Final = "FieldValueInvalid"
+NOT_SUPPORTED: Final = "FieldValueNotSupported"
+FORBIDDEN: Final = "FieldValueForbidden"
+DUPLICATE: Final = "FieldValueDuplicate"
+# A value of the wrong JSON type: the API server fails such a request while decoding it, before
+# validation, with no field error; it is reported here on the field instead.
+TYPE_INVALID: Final = "FieldValueTypeInvalid"
+
+_TYPE_STRINGS: Final = {
+    REQUIRED: "Required value",
+    INVALID: "Invalid value",
+    NOT_SUPPORTED: "Unsupported value",
+    FORBIDDEN: "Forbidden",
+    DUPLICATE: "Duplicate value",
+    TYPE_INVALID: "Invalid value",
+}
+_VALUELESS_TYPES: Final = frozenset({REQUIRED, FORBIDDEN})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One validation error, as ``k8s.io/apimachinery/pkg/util/validation/field.Error``.
+
+    ``type`` is the Kubernetes ``ErrorType`` (``"FieldValueInvalid"``…), ``field`` the full
+    path, ``bad_value`` the offending value (``None`` for Required and Forbidden, which never
+    show one) and ``detail`` the explanation. ``str(err)`` is ``field.Error.Error()``.
+    """
+
+    type: str
+    field: str
+    bad_value: object = None
+    detail: str = ""
+
+    @property
+    def body(self) -> str:
+        """``ErrorBody()``: the message without the leading field path."""
+        kind = _TYPE_STRINGS.get(self.type, f"<unknown error {go_quote(self.type)}>")
+        if self.type not in _VALUELESS_TYPES:
+            kind = f"{kind}: {_go_value(self.bad_value)}"
+        return f"{kind}: {self.detail}" if self.detail else kind
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.body}"
+
+
+# --- Go rendering of bad values (field.Error.ErrorBody) ------------------------------------------
+
+
+def _go_float(value: float) -> str:
+    # fmt %v of a float64: strconv 'g' with the shortest digits, exponent when < -4 or >= 6.
+    if math.isnan(value):
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits)) or "0"
+    point = len(text) + exponent  # decimal point position, as strconv's digs.dp
+    exp = point - 1
+    prefix = "-" if sign else ""
+    if value == 0:
+        return prefix + "0"
+    if exp < -4 or exp >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{prefix}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{prefix}0.{'0' * -point}{text}"
+    if point >= len(text):
+        return prefix + text + "0" * (point - len(text))
+    return f"{prefix}{text[:point]}.{text[point:]}"
+
+
+def _go_value(value: object) -> str:
+    # int64/int32/float64/bool print with %v, strings with %q, anything else as JSON.
+    if isinstance(value, str):
+        return go_quote(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float(value)
+    try:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(value)
+    # encoding/json escapes these for HTML safety.
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+# --- messages and rule tables ------------------------------------------------------------------
+
+_FILE_MODE_MSG: Final = "must be a number between 0 and 0777 (octal), both inclusive"
+_MAX_MODE: Final = 0o777
+_INT32_MIN: Final = -(2**31)
+_INT32_MAX: Final = 2**31 - 1
+
+_ENV_PATHS: Final = frozenset(ENV_FIELD_PATHS)
+_VOLUME_PATHS: Final = frozenset(VOLUME_FIELD_PATHS)
+_RESOURCES: Final = frozenset(RESOURCE_NAMES)
+_HUGEPAGES: Final = tuple(HUGEPAGES_PREFIXES)
+_CPU_DIVISORS: Final = frozenset(CPU_DIVISORS)
+_MEMORY_DIVISORS: Final = frozenset(MEMORY_DIVISORS)
+
+
+def _supported(values: Sequence[str]) -> str:
+    # field.NotSupported's detail: each value strconv.Quote'd, ", "-joined, sorted.
+    return "supported values: " + ", ".join(go_quote(v) for v in sorted(values))
+
+
+_ENV_PATHS_DETAIL: Final = _supported(ENV_FIELD_PATHS)
+_VOLUME_PATHS_DETAIL: Final = _supported(VOLUME_FIELD_PATHS)
+_RESOURCES_DETAIL: Final = _supported(RESOURCE_NAMES)
+
+_CPU_DIVISOR_MSG: Final = divisor_error_detail("limits.cpu")
+_MEMORY_DIVISOR_MSG: Final = divisor_error_detail("limits.memory")
+_STORAGE_DIVISOR_MSG: Final = divisor_error_detail("limits.ephemeral-storage")
+_HUGEPAGES_DIVISOR_MSG: Final = divisor_error_detail("limits.hugepages-2Mi")
+
+# validateContainerResourceDivisor's switch; hugepages-* is checked separately after it.
+_DIVISOR_RULES: Final = {
+    "limits.cpu": (_CPU_DIVISORS, _CPU_DIVISOR_MSG),
+    "requests.cpu": (_CPU_DIVISORS, _CPU_DIVISOR_MSG),
+    "limits.memory": (_MEMORY_DIVISORS, _MEMORY_DIVISOR_MSG),
+    "requests.memory": (_MEMORY_DIVISORS, _MEMORY_DIVISOR_MSG),
+    "limits.ephemeral-storage": (_MEMORY_DIVISORS, _STORAGE_DIVISOR_MSG),
+    "requests.ephemeral-storage": (_MEMORY_DIVISORS, _STORAGE_DIVISOR_MSG),
+}
+
+_VALUE_FROM_NONE_MSG: Final = (
+    "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"
+)
+_VALUE_FROM_WITH_VALUE_MSG: Final = "may not be specified when `value` is not empty"
+_VALUE_FROM_MANY_MSG: Final = "may not have more than one field specified at a time"
+_BOTH_REFS_MSG: Final = "fieldRef and resourceFieldRef can not be specified simultaneously"
+_NO_REF_MSG: Final = "one of fieldRef and resourceFieldRef is required"
+_DUPLICATE_PATHS_MSG: Final = "conflicting duplicate paths"
+# Since Kubernetes 1.31; 1.30 and older said "may not specify more than 1 volume type".
+_SOURCE_KINDS_MSG: Final = "may not specify more than 1 volume type per source"
+_VOLUME_KINDS_MSG: Final = "may not specify more than 1 volume type"
+_NO_VOLUME_KIND_MSG: Final = "must specify a volume type"
+
+# ConvertDownwardAPIFieldLabel's accepted labels (a superset of what env and volumes allow).
+_CONVERTIBLE_LABELS: Final = frozenset(
+    {
+        "metadata.annotations",
+        "metadata.labels",
+        "metadata.name",
+        "metadata.namespace",
+        "metadata.uid",
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.serviceAccountName",
+        "spec.schedulerName",
+        "status.phase",
+        "status.hostIP",
+        "status.hostIPs",
+        "status.podIP",
+        "status.podIPs",
+    }
+)
+
+# validateVolumeSource checks the kinds in this order; the first one set is "the" type and
+# every later one is Forbidden at the child name Kubernetes uses (note its "downwarAPI" typo).
+_VOLUME_KINDS: Final = (
+    ("emptyDir", "emptyDir"),
+    ("hostPath", "hostPath"),
+    ("gitRepo", "gitRepo"),
+    ("gcePersistentDisk", "gcePersistentDisk"),
+    ("awsElasticBlockStore", "awsElasticBlockStore"),
+    ("secret", "secret"),
+    ("nfs", "nfs"),
+    ("iscsi", "iscsi"),
+    ("glusterfs", "glusterfs"),
+    ("flocker", "flocker"),
+    ("persistentVolumeClaim", "persistentVolumeClaim"),
+    ("rbd", "rbd"),
+    ("cinder", "cinder"),
+    ("cephfs", "cephFS"),
+    ("quobyte", "quobyte"),
+    ("downwardAPI", "downwarAPI"),
+    ("fc", "fc"),
+    ("flexVolume", "flexVolume"),
+    ("configMap", "configMap"),
+    ("azureFile", "azureFile"),
+    ("vsphereVolume", "vsphereVolume"),
+    ("photonPersistentDisk", "photonPersistentDisk"),
+    ("portworxVolume", "portworxVolume"),
+    ("azureDisk", "azureDisk"),
+    ("storageos", "storageos"),
+    ("projected", "projected"),
+    ("scaleIO", "scaleIO"),
+    ("csi", "csi"),
+    ("ephemeral", "ephemeral"),
+    ("image", "image"),
+)
+
+# --- apimachinery name checks (k8s.io/apimachinery/pkg/util/validation) -------------------------
+
+
+def _regex_error(msg: str, fmt: str, *examples: str) -> str:
+    # validation.RegexError, including the doubled space between examples.
+    shown = "".join(("" if i == 0 else " or ") + f"'{e}', " for i, e in enumerate(examples))
+    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
+
+
+_DNS1123_LABEL_FMT: Final = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN_FMT: Final = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
+_DNS1123_LABEL_RE: Final = re.compile(_DNS1123_LABEL_FMT)
+_DNS1123_SUBDOMAIN_RE: Final = re.compile(_DNS1123_SUBDOMAIN_FMT)
+_DNS1123_LABEL_MSG: Final = _regex_error(
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character",
+    _DNS1123_LABEL_FMT,
+    "my-name",
+    "123-abc",
+)
+_DNS1123_SUBDOMAIN_MSG: Final = _regex_error(
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character",
+    _DNS1123_SUBDOMAIN_FMT,
+    "example.com",
+)
+_ENV_NAME_FMT: Final = "[-._a-zA-Z][-._a-zA-Z0-9]*"
+_ENV_NAME_RE: Final = re.compile(_ENV_NAME_FMT)
+_ENV_NAME_MSG: Final = _regex_error(
+    "a valid environment variable name must consist of alphabetic characters, digits, '_', "
+    "'-', or '.', and must not start with a digit",
+    _ENV_NAME_FMT,
+    "my.env-name",
+    "MY_ENV.NAME",
+    "MyEnvName1",
+)
+# Printable ASCII other than '=' (IsRelaxedEnvVarName).
+_RELAXED_ENV_NAME_RE: Final = re.compile("[\x20-\x3c\x3e-\x7e]*")
+_RELAXED_ENV_NAME_MSG: Final = (
+    "a valid environment variable name must consist only of printable ASCII characters other "
+    "than '='"
+)
+_CONFIG_KEY_FMT: Final = "[-._a-zA-Z0-9]+"
+_CONFIG_KEY_RE: Final = re.compile(_CONFIG_KEY_FMT)
+_CONFIG_KEY_MSG: Final = _regex_error(
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+    _CONFIG_KEY_FMT,
+    "key.name",
+    "KEY_NAME",
+    "key-name",
+)
+
+
+def _byte_len(value: str) -> int:
+    # Go's len() counts UTF-8 bytes.
+    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+
+
+def _max_len_error(length: int) -> str:
+    return f"must be no more than {length} characters"
+
+
+def _chdir_prefix_errors(value: str) -> list[str]:
+    if value == ".":
+        return ["must not be '.'"]
+    if value == "..":
+        return ["must not be '..'"]
+    if value.startswith(".."):
+        return ["must not start with '..'"]
+    return []
+
+
+def _dns1123_label_errors(value: str) -> list[str]:
+    errs = []
+    if _byte_len(value) > 63:
+        errs.append(_max_len_error(63))
+    if _DNS1123_LABEL_RE.fullmatch(value) is None:
+        if _DNS1123_SUBDOMAIN_RE.fullmatch(value) is not None:
+            errs.append("must not contain dots")
+        else:
+            errs.append(_DNS1123_LABEL_MSG)
+    return errs
+
+
+def _dns1123_subdomain_errors(value: str) -> list[str]:
+    errs = []
+    if _byte_len(value) > 253:
+        errs.append(_max_len_error(253))
+    if _DNS1123_SUBDOMAIN_RE.fullmatch(value) is None:
+        errs.append(_DNS1123_SUBDOMAIN_MSG)
+    return errs
+
+
+def _env_name_errors(name: str, relaxed: bool) -> list[str]:
+    if relaxed:
+        return [] if _RELAXED_ENV_NAME_RE.fullmatch(name) else [_RELAXED_ENV_NAME_MSG]
+    errs = [] if _ENV_NAME_RE.fullmatch(name) else [_ENV_NAME_MSG]
+    errs.extend(_chdir_prefix_errors(name))
+    return errs
+
+
+def _config_key_errors(key: str) -> list[str]:
+    errs = []
+    if _byte_len(key) > 253:
+        errs.append(_max_len_error(253))
+    if _CONFIG_KEY_RE.fullmatch(key) is None:
+        errs.append(_CONFIG_KEY_MSG)
+    errs.extend(_chdir_prefix_errors(key))
+    return errs
+
+
+@lru_cache(maxsize=1024)
+def _key_errors(key: str) -> tuple[str, ...]:
+    # Subscript keys repeat across manifests; the check is pure.
+    return tuple(qualified_name_errors(key))
+
+
+def _go_lower(text: str) -> str:
+    # strings.ToLower maps rune by rune with simple case mapping (no final sigma, İ -> i).
+    if text.isascii():
+        return text.lower()
+    out = []
+    for ch in text:
+        low = ch.lower()
+        out.append(low if len(low) == 1 else ("i" if ch == "\u0130" else ch))
+    return "".join(out)
+
+
+# --- ConvertDownwardAPIFieldLabel --------------------------------------------------------------
+
+
+def _convert_label(version: str, label: str) -> tuple[str, str]:
+    # (converted label, "") on success, ("", Go error text) on failure.
+    if version != "v1":
+        return "", f"unsupported pod version: {version}"
+    path, _, subscripted = split_maybe_subscripted_path(label)
+    if subscripted:
+        if path in ("metadata.annotations", "metadata.labels"):
+            return label, ""
+        return "", f"field label does not support subscript: {label}"
+    if label in _CONVERTIBLE_LABELS:
+        return label, ""
+    if label == "spec.host":  # old v1 clients sent spec.host
+        return "spec.nodeName", ""
+    return "", f"field label not supported: {label}"
+
+
+def convert_downward_api_field_label(version: str, label: str, value: str) -> tuple[str, str]:
+    """Convert a v1 Downward API field label as ``pods.ConvertDownwardAPIFieldLabel`` does.
+
+    Returns ``(label, value)``; the legacy ``spec.host`` becomes ``spec.nodeName``. Raises
+    ``FieldPathError`` with the Kubernetes message (``unsupported pod version: v2``, ``field
+    label does not support subscript: …``, ``field label not supported: …``).
+    """
+    converted, error = _convert_label(version, label)
+    if error:
+        raise FieldPathError(error)
+    return converted, value
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _is_map(value: object) -> bool:
+    return isinstance(value, (dict, Mapping))
+
+
+def _is_list(value: object) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def _type_error(field: str, value: object, kind: str) -> FieldError:
+    return FieldError(TYPE_INVALID, field, value, f"must be of type {kind}")
+
+
+def _string(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldError]) -> str | None:
+    """The string at ``key`` ("" when absent or null), or None after reporting a wrong type."""
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    errs.append(_type_error(f"{field}.{key}", value, "string"))
+    return None
+
+
+def _int32(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldError]) -> int | None:
+    """The int32 at ``key`` (None when absent, null or after reporting a wrong type)."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if _INT32_MIN <= value <= _INT32_MAX:
+            return value
+        errs.append(_type_error(f"{field}.{key}", value, "int32"))
+        return None
+    errs.append(_type_error(f"{field}.{key}", value, "integer"))
+    return None
+
+
+def _check_mode(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldError]) -> None:
+    mode = _int32(obj, key, field, errs)
+    if mode is not None and not 0 <= mode <= _MAX_MODE:
+        errs.append(FieldError(INVALID, f"{field}.{key}", mode, _FILE_MODE_MSG))
+
+
+def _local_non_reserved_path(path: str, field: str, errs: list[FieldError]) -> None:
+    # ValidateLocalNonReservedPath = validateLocalDescendingPath + the AtomicWriter's ".." prefix.
+    if path.startswith("/"):
+        errs.append(FieldError(INVALID, field, path, "must be a relative path"))
+    if ".." in path and ".." in path.split("/"):
+        errs.append(FieldError(INVALID, field, path, "must not contain '..'"))
+    if path.startswith("..") and not path.startswith("../"):
+        errs.append(FieldError(INVALID, field, path, "must not start with '..'"))
+
+
+def _divisor(value: object) -> tuple[str, bool, str]:
+    # (String(), is zero, "") or ("", False, the decoding error); Quantity caches parses.
+    try:
+        quantity = Quantity.from_json(value)  # type: ignore[arg-type]
+    except QuantityError as exc:
+        message = str(exc)
+        # The API server's decode error ends with apimachinery's bare parse error.
+        for rule in (ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX):
+            if message.endswith(rule):
+                return "", False, rule
+        return "", False, message
+    return str(quantity), quantity.is_zero(), ""
+
+
+# --- selectors ---------------------------------------------------------------------------------
+
+
+def _object_field_selector(
+    selector: Mapping[str, Any],
+    allowed: frozenset[str],
+    allowed_detail: str,
+    field: str,
+    errs: list[FieldError],
+    *,
+    defaults: bool,
+) -> None:
+    # validateObjectFieldSelector
+    version = _string(selector, "apiVersion", field, errs)
+    if version is None:
+        return
+    if not version:
+        if not defaults:
+            errs.append(FieldError(REQUIRED, f"{field}.apiVersion"))
+            return
+        version = "v1"  # SetDefaults_ObjectFieldSelector
+    field_path = _string(selector, "fieldPath", field, errs)
+    if field_path is None:
+        return
+    if not field_path:
+        errs.append(FieldError(REQUIRED, f"{field}.fieldPath"))
+        return
+    if field_path in allowed and version == "v1":
+        return  # the common case: an allowed plain path converts to itself
+    internal, error = _convert_label(version, field_path)
+    if error:
+        errs.append(
+            FieldError(
+                INVALID, f"{field}.fieldPath", field_path, f"error converting fieldPath: {error}"
+            )
+        )
+        return
+    path, key, subscripted = split_maybe_subscripted_path(internal)
+    if subscripted:
+        if path == "metadata.annotations":
+            key = _go_lower(key)
+        elif path != "metadata.labels":
+            # Unreachable in practice: the conversion above already refused the subscript.
+            errs.append(FieldError(INVALID, field, path, "does not support subscript"))
+            return
+        errs.extend(FieldError(INVALID, field, key, msg) for msg in _key_errors(key))
+    elif path not in allowed:
+        errs.append(FieldError(NOT_SUPPORTED, f"{field}.fieldPath", path, allowed_detail))
+
+
+def _resource_field_selector(
+    selector: Mapping[str, Any], field: str, errs: list[FieldError], volume: bool
+) -> None:
+    # validateContainerResourceFieldSelector + validateContainerResourceDivisor
+    container = _string(selector, "containerName", field, errs)
+    resource = _string(selector, "resource", field, errs)
+    if volume and container == "":
+        errs.append(FieldError(REQUIRED, f"{field}.containerName"))
+    elif resource == "":
+        errs.append(FieldError(REQUIRED, f"{field}.resource"))
+    elif (
+        resource is not None and resource not in _RESOURCES and not resource.startswith(_HUGEPAGES)
+    ):
+        errs.append(FieldError(NOT_SUPPORTED, f"{field}.resource", resource, _RESOURCES_DETAIL))
+    divisor = selector.get("divisor")
+    if divisor is None or resource is None:
+        return
+    canonical, zero, error = _divisor(divisor)
+    if error:
+        # The API server refuses the whole request while decoding the quantity.
+        errs.append(FieldError(TYPE_INVALID, f"{field}.divisor", divisor, error))
+        return
+    if zero:
+        return
+    rule = _DIVISOR_RULES.get(resource)
+    if rule is not None and canonical not in rule[0]:
+        errs.append(FieldError(INVALID, f"{field}.divisor", resource, rule[1]))
+    if resource.startswith(_HUGEPAGES) and canonical not in _MEMORY_DIVISORS:
+        errs.append(FieldError(INVALID, f"{field}.divisor", resource, _HUGEPAGES_DIVISOR_MSG))
+
+
+def _key_selector(selector: Mapping[str, Any], field: str, errs: list[FieldError]) -> None:
+    # validateConfigMapKeySelector / validateSecretKeySelector: the name is checked even empty.
+    name = _string(selector, "name", field, errs)
+    if name is not None:
+        errs.extend(
+            FieldError(INVALID, f"{field}.name", name, msg)
+            for msg in _dns1123_subdomain_errors(name)
+        )
+    key = _string(selector, "key", field, errs)
+    if key == "":
+        errs.append(FieldError(REQUIRED, f"{field}.key"))
+    elif key is not None:
+        errs.extend(
+            FieldError(INVALID, f"{field}.key", key, msg) for msg in _config_key_errors(key)
+        )
+
+
+# --- env ---------------------------------------------------------------------------------------
+
+
+def _value_from(
+    value_from: Mapping[str, Any],
+    value: str | None,
+    field: str,
+    errs: list[FieldError],
+    defaults: bool,
+) -> None:
+    # validateEnvVarValueFrom
+    sources = 0
+    for key in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"):
+        selector = value_from.get(key)
+        if selector is None:
+            continue
+        sources += 1
+        child = f"{field}.{key}"
+        if not _is_map(selector):
+            errs.append(_type_error(child, selector, "object"))
+        elif key == "fieldRef":
+            _object_field_selector(
+                selector, _ENV_PATHS, _ENV_PATHS_DETAIL, child, errs, defaults=defaults
+            )
+        elif key == "resourceFieldRef":
+            _resource_field_selector(selector, child, errs, volume=False)
+        else:
+            _key_selector(selector, child, errs)
+    if sources == 0:
+        errs.append(FieldError(INVALID, field, "", _VALUE_FROM_NONE_MSG))
+    elif value:
+        errs.append(FieldError(INVALID, field, "", _VALUE_FROM_WITH_VALUE_MSG))
+    elif sources > 1:
+        errs.append(FieldError(INVALID, field, "", _VALUE_FROM_MANY_MSG))
+
+
+def _validate_env_into(
+    env: object, path: str, errs: list[FieldError], defaults: bool, relaxed: bool
+) -> None:
+    if env is None:
+        return
+    if not _is_list(env):
+        errs.append(_type_error(path, env, "array"))
+        return
+    assert isinstance(env, (list, tuple))
+    for index, var in enumerate(env):
+        item = f"{path}[{index}]"
+        if not _is_map(var):
+            errs.append(_type_error(item, var, "object"))
+            continue
+        name = _string(var, "name", item, errs)
+        if name == "":
+            errs.append(FieldError(REQUIRED, f"{item}.name"))
+        elif name is not None:
+            errs.extend(
+                FieldError(INVALID, f"{item}.name", name, msg)
+                for msg in _env_name_errors(name, relaxed)
+            )
+        value = _string(var, "value", item, errs)
+        value_from = var.get("valueFrom")
+        if value_from is None:
+            continue
+        if not _is_map(value_from):
+            errs.append(_type_error(f"{item}.valueFrom", value_from, "object"))
+            continue
+        _value_from(value_from, value, f"{item}.valueFrom", errs, defaults)
+
+
+def validate_env(
+    env: Sequence[Mapping[str, Any]],
+    path: str,
+    *,
+    apply_defaults: bool = True,
+    relaxed_names: bool = True,
+) -> list[FieldError]:
+    """Validate one container's ``env`` list (v1 JSON shape) as ``ValidateEnv`` does.
+
+    ``path`` is where the list sits, e.g. ``"spec.containers[0].env"``. With
+    ``apply_defaults`` (the default) the input is treated as a v1 request, so an empty
+    ``fieldRef.apiVersion`` means ``"v1"``; ``relaxed_names=False`` applies the pre-1.34
+    C-identifier-like name rule instead of "printable ASCII other than '='".
+    """
+    errs: list[FieldError] = []
+    _validate_env_into(env, path, errs, apply_defaults, relaxed_names)
+    return errs
+
+
+# --- volumes -----------------------------------------------------------------------------------
+
+
+def _downward_api_file(
+    item: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
+) -> str:
+    # validateDownwardAPIVolumeFile; errors sit at the downwardAPI path itself, no items[i].
+    path = _string(item, "path", field, errs)
+    if path == "":
+        errs.append(FieldError(REQUIRED, f"{field}.path"))
+    elif path is not None:
+        _local_non_reserved_path(path, f"{field}.path", errs)
+    field_ref = item.get("fieldRef")
+    resource_ref = item.get("resourceFieldRef")
+    if field_ref is not None:
+        if _is_map(field_ref):
+            _object_field_selector(
+                field_ref,
+                _VOLUME_PATHS,
+                _VOLUME_PATHS_DETAIL,
+                f"{field}.fieldRef",
+                errs,
+                defaults=defaults,
+            )
+        else:
+            errs.append(_type_error(f"{field}.fieldRef", field_ref, "object"))
+        if resource_ref is not None:
+            errs.append(FieldError(INVALID, field, "resource", _BOTH_REFS_MSG))
+    elif resource_ref is not None:
+        if _is_map(resource_ref):
+            _resource_field_selector(resource_ref, f"{field}.resourceFieldRef", errs, volume=True)
+        else:
+            errs.append(_type_error(f"{field}.resourceFieldRef", resource_ref, "object"))
+    else:
+        errs.append(FieldError(REQUIRED, field, None, _NO_REF_MSG))
+    _check_mode(item, "mode", field, errs)
+    return path or ""
+
+
+def _items(source: Mapping[str, Any], field: str, errs: list[FieldError]) -> Sequence[Any]:
+    items = source.get("items")
+    if items is None:
+        return ()
+    if not _is_list(items):
+        errs.append(_type_error(f"{field}.items", items, "array"))
+        return ()
+    assert isinstance(items, (list, tuple))
+    return items
+
+
+def _downward_api_volume(
+    source: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
+) -> None:
+    # validateDownwardAPIVolumeSource: no duplicate-path check (the last item wins at run time).
+    _check_mode(source, "defaultMode", field, errs)
+    for item in _items(source, field, errs):
+        if _is_map(item):
+            _downward_api_file(item, field, errs, defaults)
+        else:
+            errs.append(_type_error(f"{field}.items", item, "object"))
+
+
+def _key_to_path(item: Mapping[str, Any], field: str, errs: list[FieldError]) -> str:
+    # validateKeyToPath, for secret and configMap projections.
+    key = _string(item, "key", field, errs)
+    if key == "":
+        errs.append(FieldError(REQUIRED, f"{field}.key"))
+    path = _string(item, "path", field, errs)
+    if path == "":
+        errs.append(FieldError(REQUIRED, f"{field}.path"))
+    if path is not None:
+        _local_non_reserved_path(path, f"{field}.path", errs)
+    _check_mode(item, "mode", field, errs)
+    return path or ""
+
+
+def _projection_sources(
+    projected: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
+) -> None:
+    # validateProjectionSources: one kind per source, paths unique across every source.
+    sources = projected.get("sources")
+    if sources is None:
+        return
+    if not _is_list(sources):
+        errs.append(_type_error(f"{field}.sources", sources, "array"))
+        return
+    assert isinstance(sources, (list, tuple))
+    seen: set[str] = set()
+
+    def claim(path: str, bad_value: object) -> None:
+        if path in seen:
+            errs.append(FieldError(INVALID, field, bad_value, _DUPLICATE_PATHS_MSG))
+        else:
+            seen.add(path)
+
+    for index, source in enumerate(sources):
+        src = f"{field}.sources[{index}]"
+        if not _is_map(source):
+            errs.append(_type_error(src, source, "object"))
+            continue
+        kinds = 0
+        for kind in ("secret", "configMap"):
+            ref = source.get(kind)
+            if ref is None:
+                continue
+            kinds += 1
+            child = f"{src}.{kind}"
+            if not _is_map(ref):
+                errs.append(_type_error(child, ref, "object"))
+                continue
+            name = _string(ref, "name", child, errs)
+            if name == "":
+                errs.append(FieldError(REQUIRED, f"{child}.name"))
+            for position, item in enumerate(_items(ref, child, errs)):
+                item_field = f"{child}.items[{position}]"
+                if not _is_map(item):
+                    errs.append(_type_error(item_field, item, "object"))
+                    continue
+                path = _key_to_path(item, item_field, errs)
+                if path:
+                    # Kubernetes reports the secret/configMap name here, not the path.
+                    claim(path, name or "")
+        downward = source.get("downwardAPI")
+        if downward is not None:
+            kinds += 1
+            child = f"{src}.downwardAPI"
+            if not _is_map(downward):
+                errs.append(_type_error(child, downward, "object"))
+            else:
+                for item in _items(downward, child, errs):
+                    if not _is_map(item):
+                        errs.append(_type_error(f"{child}.items", item, "object"))
+                        continue
+                    path = _downward_api_file(item, child, errs, defaults)
+                    if path:
+                        claim(path, path)
+        token = source.get("serviceAccountToken")
+        if token is not None:
+            kinds += 1
+            child = f"{src}.serviceAccountToken"
+            if not _is_map(token):
+                errs.append(_type_error(child, token, "object"))
+            else:
+                _service_account_token(token, child, field, errs, defaults)
+        bundle = source.get("clusterTrustBundle")
+        if bundle is not None:
+            kinds += 1
+            child = f"{src}.clusterTrustBundle"
+            if not _is_map(bundle):
+                errs.append(_type_error(child, bundle, "object"))
+            else:
+                # Claimed even when empty, as Kubernetes does.
+                bundle_path = _cluster_trust_bundle(bundle, child, errs)
+                if bundle_path is not None:
+                    claim(bundle_path, bundle_path)
+        if kinds > 1:
+            errs.append(FieldError(FORBIDDEN, src, None, _SOURCE_KINDS_MSG))
+
+
+def _service_account_token(
+    token: Mapping[str, Any],
+    field: str,
+    projected_field: str,
+    errs: list[FieldError],
+    defaults: bool,
+) -> None:
+    value = token.get("expirationSeconds")
+    if value is None:
+        seconds = 3600 if defaults else 0  # SetDefaults_ServiceAccountTokenProjection
+    elif isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    else:
+        errs.append(_type_error(f"{field}.expirationSeconds", value, "integer"))
+        seconds = 3600
+    if seconds < 10 * 60:
+        errs.append(
+            FieldError(
+                INVALID,
+                f"{field}.expirationSeconds",
+                seconds,
+                "may not specify a duration less than 10 minutes",
+            )
+        )
+    if seconds > 1 << 32:
+        errs.append(
+            FieldError(
+                INVALID,
+                f"{field}.expirationSeconds",
+                seconds,
+                "may not specify a duration larger than 2^32 seconds",
+            )
+        )
+    # Kubernetes reports the token path at the projected volume, not at the source.
+    path = _string(token, "path", field, errs)
+    if path == "":
+        errs.append(FieldError(REQUIRED, f"{projected_field}.path"))
+    elif path is not None:
+        _local_non_reserved_path(path, f"{projected_field}.path", errs)
+
+
+def _cluster_trust_bundle(
+    bundle: Mapping[str, Any], field: str, errs: list[FieldError]
+) -> str | None:
+    # The selection rules; name and signer-name formats are not reproduced.
+    name = bundle.get("name")
+    signer = bundle.get("signerName")
+    if name is None and signer is None:
+        errs.append(
+            FieldError(REQUIRED, field, None, "either name or signerName must be specified")
+        )
+    elif name is not None and signer is not None:
+        errs.append(
+            FieldError(INVALID, field, dict(bundle), "only one of name and signerName may be used")
+        )
+    elif name == "":
+        errs.append(FieldError(REQUIRED, f"{field}.name", None, "must be a valid object name"))
+    elif signer == "":
+        errs.append(
+            FieldError(REQUIRED, f"{field}.signerName", None, "must be a valid signer name")
+        )
+    path = _string(bundle, "path", field, errs)
+    if path is None:
+        return None
+    if path == "":
+        errs.append(FieldError(REQUIRED, f"{field}.path"))
+    _local_non_reserved_path(path, f"{field}.path", errs)
+    return path
+
+
+def _projected_volume(
+    projected: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
+) -> None:
+    # validateProjectedVolumeSource
+    _check_mode(projected, "defaultMode", field, errs)
+    _projection_sources(projected, field, errs, defaults)
+
+
+def _validate_volume_into(
+    volume: object, path: str, errs: list[FieldError], defaults: bool
+) -> str | None:
+    """Append the volume's errors and return its name (None when it is not a string)."""
+    if not _is_map(volume):
+        errs.append(_type_error(path, volume, "object"))
+        return None
+    assert isinstance(volume, Mapping)
+    kinds = 0
+    for key, child_name in _VOLUME_KINDS:
+        source = volume.get(key)
+        if source is None:
+            continue
+        if kinds:
+            errs.append(FieldError(FORBIDDEN, f"{path}.{child_name}", None, _VOLUME_KINDS_MSG))
+            continue
+        kinds += 1
+        if key == "downwardAPI":
+            if _is_map(source):
+                _downward_api_volume(source, f"{path}.downwardAPI", errs, defaults)
+            else:
+                errs.append(_type_error(f"{path}.downwardAPI", source, "object"))
+        elif key == "projected":
+            if _is_map(source):
+                _projected_volume(source, f"{path}.projected", errs, defaults)
+            else:
+                errs.append(_type_error(f"{path}.projected", source, "object"))
+    if not kinds:
+        errs.append(FieldError(REQUIRED, path, None, _NO_VOLUME_KIND_MSG))
+    name = _string(volume, "name", path, errs)
+    if name == "":
+        errs.append(FieldError(REQUIRED, f"{path}.name"))
+    elif name is not None:
+        errs.extend(
+            FieldError(INVALID, f"{path}.name", name, msg) for msg in _dns1123_label_errors(name)
+        )
+    return name
+
+
+def validate_volume(
+    volume: Mapping[str, Any], path: str, *, apply_defaults: bool = True
+) -> list[FieldError]:
+    """Validate one pod volume as ``ValidateVolumes`` does, at ``path`` (e.g. ``spec.volumes[0]``).
+
+    ``downwardAPI`` and ``projected`` sources are validated fully; for every volume the name
+    and the one-volume-type rule are checked, other sources' own fields are not.
+    """
+    errs: list[FieldError] = []
+    _validate_volume_into(volume, path, errs, apply_defaults)
+    return errs
+
+
+def validate_pod_spec_downward(
+    spec: Mapping[str, Any],
+    path: str = "spec",
+    *,
+    apply_defaults: bool = True,
+    relaxed_names: bool = True,
+) -> list[FieldError]:
+    """Validate every volume and every container's ``env`` in a pod spec, in the API's order.
+
+    Volumes first (with the duplicate-name check), then ``containers``, ``initContainers`` and
+    ``ephemeralContainers``. As in Kubernetes, a ``resourceFieldRef.containerName`` is not
+    checked against the pod's containers.
+    """
+    errs: list[FieldError] = []
+    if not _is_map(spec):
+        errs.append(_type_error(path, spec, "object"))
+        return errs
+    volumes = spec.get("volumes")
+    if volumes is not None:
+        if _is_list(volumes):
+            names: set[str] = set()
+            for index, volume in enumerate(volumes):
+                vol_path = f"{path}.volumes[{index}]"
+                start = len(errs)
+                name = _validate_volume_into(volume, vol_path, errs, apply_defaults)
+                if name is not None and name in names:
+                    errs.append(FieldError(DUPLICATE, f"{vol_path}.name", name))
+                # Only a volume without errors claims its name.
+                if name is not None and len(errs) == start:
+                    names.add(name)
+        else:
+            errs.append(_type_error(f"{path}.volumes", volumes, "array"))
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        containers = spec.get(key)
+        if containers is None:
+            continue
+        if not _is_list(containers):
+            errs.append(_type_error(f"{path}.{key}", containers, "array"))
+            continue
+        for index, container in enumerate(containers):
+            if not _is_map(container):
+                errs.append(_type_error(f"{path}.{key}[{index}]", container, "object"))
+                continue
+            env = container.get("env")
+            if env is not None:
+                _validate_env_into(
+                    env, f"{path}.{key}[{index}].env", errs, apply_defaults, relaxed_names
+                )
+    return errs

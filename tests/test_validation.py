@@ -1,0 +1,750 @@
+"""Tests for podself.validation beyond the conformance vectors: combinations and edge cases."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from podself.errors import FieldPathError, QuantityError
+from podself.quantity import ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX, Quantity
+from podself.validation import (
+    DUPLICATE,
+    FORBIDDEN,
+    INVALID,
+    NOT_SUPPORTED,
+    REQUIRED,
+    TYPE_INVALID,
+    FieldError,
+    convert_downward_api_field_label,
+    validate_env,
+    validate_pod_spec_downward,
+    validate_volume,
+)
+
+ENV_SUPPORTED = (
+    'supported values: "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", '
+    '"spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", '
+    '"status.podIPs"'
+)
+VOLUME_SUPPORTED = (
+    'supported values: "metadata.annotations", "metadata.labels", "metadata.name", '
+    '"metadata.namespace", "metadata.uid"'
+)
+MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
+MEMORY_DIVISOR_MSG = (
+    "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei "
+    "are supported with the memory resource"
+)
+CPU_DIVISOR_MSG = "only divisor's values 1m and 1 are supported with the cpu resource"
+NAME_PART_MSG = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+    "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+
+
+def field_env(path: str, name: str = "X", **extra: Any) -> dict[str, Any]:
+    """One env var reading ``path`` through fieldRef."""
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path, **extra}}}
+
+
+def resource_env(resource: str, divisor: Any = None, name: str = "X") -> dict[str, Any]:
+    """One env var reading ``resource`` through resourceFieldRef."""
+    ref: dict[str, Any] = {"resource": resource}
+    if divisor is not None:
+        ref["divisor"] = divisor
+    return {"name": name, "valueFrom": {"resourceFieldRef": ref}}
+
+
+def downward_volume(*items: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A downwardAPI volume named ``podinfo`` holding ``items``."""
+    return {"name": "podinfo", "downwardAPI": {"items": list(items), **extra}}
+
+
+def field_item(path: str, field_path: str, **extra: Any) -> dict[str, Any]:
+    """A downwardAPI item writing ``field_path`` to ``path``."""
+    return {"path": path, "fieldRef": {"fieldPath": field_path}, **extra}
+
+
+def rendered(errors: list[FieldError]) -> list[str]:
+    """The errors as Kubernetes prints them."""
+    return [str(e) for e in errors]
+
+
+class TestFieldError:
+    """FieldError renders exactly like field.Error.Error()."""
+
+    def test_required_without_detail(self) -> None:
+        """A Required error shows no value and no detail."""
+        assert str(FieldError(REQUIRED, "spec.x")) == "spec.x: Required value"
+
+    def test_required_with_detail(self) -> None:
+        """A Required error appends its detail."""
+        err = FieldError(REQUIRED, "v", None, "one of fieldRef and resourceFieldRef is required")
+        assert str(err) == "v: Required value: one of fieldRef and resourceFieldRef is required"
+
+    def test_forbidden(self) -> None:
+        """A Forbidden error shows its detail but never a value."""
+        err = FieldError(FORBIDDEN, "p.sources[1]", "ignored", "may not")
+        assert str(err) == "p.sources[1]: Forbidden: may not"
+
+    def test_invalid_int_prints_decimal(self) -> None:
+        """An int bad value prints in decimal, as Go's %v of an int32."""
+        err = FieldError(INVALID, "v.mode", 512, MODE_MSG)
+        assert str(err) == f"v.mode: Invalid value: 512: {MODE_MSG}"
+
+    def test_not_supported_quotes_string(self) -> None:
+        """A string bad value is %q-quoted."""
+        err = FieldError(NOT_SUPPORTED, "f", 'a"b', 'supported values: "x"')
+        assert str(err) == 'f: Unsupported value: "a\\"b": supported values: "x"'
+
+    def test_duplicate(self) -> None:
+        """A Duplicate error shows the value and no detail."""
+        assert str(FieldError(DUPLICATE, "spec.volumes[1].name", "abc")) == (
+            'spec.volumes[1].name: Duplicate value: "abc"'
+        )
+
+    def test_type_invalid_prints_as_invalid_value(self) -> None:
+        """FieldValueTypeInvalid renders like Go's TypeInvalid: "Invalid value"."""
+        err = FieldError(TYPE_INVALID, "f.name", 5, "must be of type string")
+        assert str(err) == "f.name: Invalid value: 5: must be of type string"
+
+    @pytest.mark.parametrize(
+        ("value", "text"),
+        [
+            (True, "true"),
+            (False, "false"),
+            (1.5, "1.5"),
+            (1e6, "1e+06"),
+            (123456.0, "123456"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.5e-7, "-2.5e-07"),
+            (None, "null"),
+            ({"b": 1, "a": "<&>"}, '{"a":"\\u003c\\u0026\\u003e","b":1}'),
+            (["x", 1], '["x",1]'),
+            ("tab\there", '"tab\\there"'),
+            ("\x00\x7f", '"\\x00\\x7f"'),
+            ("\u00ad", '"\\u00ad"'),
+            ("한글", '"한글"'),
+        ],
+    )
+    def test_bad_value_rendering(self, value: object, text: str) -> None:
+        """Bad values render as Go prints them: %v for scalars, %q for strings, JSON otherwise."""
+        assert FieldError(INVALID, "f", value).body == f"Invalid value: {text}"
+
+    def test_unknown_type(self) -> None:
+        """An unknown error type renders as apimachinery's ErrorType.String() does."""
+        assert FieldError("Bogus", "f", "v").body == '<unknown error "Bogus">: "v"'
+
+    def test_frozen_and_comparable(self) -> None:
+        """FieldError is immutable, equal by value and hashable."""
+        err = FieldError(REQUIRED, "a")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            err.field = "b"  # type: ignore[misc]
+        assert err == FieldError(REQUIRED, "a", None, "")
+        assert len({err, FieldError(REQUIRED, "a")}) == 1
+
+
+class TestConvertDownwardAPIFieldLabel:
+    """convert_downward_api_field_label mirrors pods.ConvertDownwardAPIFieldLabel."""
+
+    def test_legacy_spec_host(self) -> None:
+        """spec.host is converted to spec.nodeName; the value passes through."""
+        assert convert_downward_api_field_label("v1", "spec.host", "n1") == ("spec.nodeName", "n1")
+
+    @pytest.mark.parametrize(
+        "label",
+        ["metadata.labels['a/b']", "metadata.annotations['X']", "status.phase", "spec.nodeName"],
+    )
+    def test_accepted(self, label: str) -> None:
+        """Known labels and label/annotation subscripts come back unchanged."""
+        assert convert_downward_api_field_label("v1", label, "") == (label, "")
+
+    @pytest.mark.parametrize(
+        ("version", "label", "message"),
+        [
+            ("v2", "metadata.name", "unsupported pod version: v2"),
+            ("", "metadata.name", "unsupported pod version: "),
+            (
+                "v1",
+                "metadata.name['x']",
+                "field label does not support subscript: metadata.name['x']",
+            ),
+            ("v1", "metadata.whoops", "field label not supported: metadata.whoops"),
+            ("v1", "metadata.labels[x]", "field label not supported: metadata.labels[x]"),
+        ],
+    )
+    def test_rejected(self, version: str, label: str, message: str) -> None:
+        """Refused labels raise FieldPathError (a ValueError) with the Go message."""
+        with pytest.raises(FieldPathError) as info:
+            convert_downward_api_field_label(version, label, "")
+        assert str(info.value) == message
+        assert isinstance(info.value, ValueError)
+
+
+class TestValidateEnv:
+    """validate_env reproduces ValidateEnv for one container's env list."""
+
+    def test_several_errors_keep_their_indexes(self) -> None:
+        """Errors from several entries are reported in order, each at its own index."""
+        env = [
+            {"name": "OK", "value": "x"},
+            {"name": ""},
+            field_env("status.phase"),
+            {"name": "Y", "valueFrom": {}},
+            field_env("metadata.labels['Bad Key']"),
+        ]
+        assert rendered(validate_env(env, "spec.containers[2].env")) == [
+            "spec.containers[2].env[1].name: Required value",
+            "spec.containers[2].env[2].valueFrom.fieldRef.fieldPath: Unsupported value: "
+            f'"status.phase": {ENV_SUPPORTED}',
+            'spec.containers[2].env[3].valueFrom: Invalid value: "": must specify one of: '
+            "`fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+            f'spec.containers[2].env[4].valueFrom.fieldRef: Invalid value: "Bad Key": '
+            f"{NAME_PART_MSG}",
+        ]
+
+    def test_empty_and_missing_env(self) -> None:
+        """An absent or empty env list has nothing to report."""
+        assert validate_env([], "e") == []
+        assert validate_env(None, "e") == []  # type: ignore[arg-type]
+
+    def test_missing_api_version_is_defaulted(self) -> None:
+        """A v1 request's empty apiVersion is defaulted to v1; bare validation requires it."""
+        env = [field_env("metadata.name")]
+        assert validate_env(env, "e") == []
+        assert validate_env(env, "e", apply_defaults=False) == [
+            FieldError(REQUIRED, "e[0].valueFrom.fieldRef.apiVersion")
+        ]
+
+    def test_spec_host_is_accepted_in_env(self) -> None:
+        """The legacy spec.host converts to spec.nodeName, which env allows."""
+        assert validate_env([field_env("spec.host", apiVersion="v1")], "e") == []
+
+    def test_annotation_key_is_lowercased(self) -> None:
+        """Annotation subscripts are checked lowercased, and the bad value is the lowercased key."""
+        errors = validate_env([field_env("metadata.annotations['Bad~KEY']")], "e")
+        assert [(e.type, e.field, e.bad_value) for e in errors] == [
+            (INVALID, "e[0].valueFrom.fieldRef", "bad~key")
+        ]
+
+    def test_annotation_lowercasing_is_per_rune(self) -> None:
+        """Lowercasing is Go's rune-by-rune mapping: no final sigma, dotted I becomes i."""
+        errors = validate_env([field_env("metadata.annotations['ΑΣ']")], "e")
+        assert {e.bad_value for e in errors} == {"ασ"}
+        errors = validate_env([field_env("metadata.annotations['\u0130~']")], "e")
+        assert {e.bad_value for e in errors} == {"i~"}
+
+    def test_uppercase_annotation_prefix_is_accepted(self) -> None:
+        """An annotation key with an upper-case prefix passes once lowercased."""
+        assert validate_env([field_env("metadata.annotations['Example.COM/Key']")], "e") == []
+
+    def test_label_key_with_two_slashes_gives_one_error(self) -> None:
+        """A label key with two slashes is one error from the label-key rule."""
+        errors = validate_env([field_env("metadata.labels['a/b/c']")], "e")
+        assert len(errors) == 1
+        assert errors[0].detail.startswith("a valid label key must consist of")
+        assert errors[0].bad_value == "a/b/c"
+
+    def test_label_key_with_bad_prefix_and_name(self) -> None:
+        """A bad prefix and a bad name part are reported separately, prefix first."""
+        errors = validate_env([field_env("metadata.labels['-x-/-y-']")], "e")
+        assert [e.detail.split(" ")[0:2] for e in errors] == [["prefix", "part"], ["name", "part"]]
+
+    def test_whole_maps_are_volume_only(self) -> None:
+        """metadata.labels without a subscript is NotSupported in env."""
+        assert validate_env([field_env("metadata.labels")], "e") == [
+            FieldError(
+                NOT_SUPPORTED, "e[0].valueFrom.fieldRef.fieldPath", "metadata.labels", ENV_SUPPORTED
+            )
+        ]
+
+    def test_relaxed_names_by_default(self) -> None:
+        """Since Kubernetes 1.34 any printable ASCII but '=' is a valid name."""
+        env = [{"name": n, "value": "v"} for n in ("1ABC", "a b", "$X", "..", "a:b")]
+        assert validate_env(env, "e") == []
+
+    @pytest.mark.parametrize("name", ["a=b", "tab\there", "é", "\x7f"])
+    def test_relaxed_name_rejections(self, name: str) -> None:
+        """'=' and anything outside printable ASCII is still refused."""
+        assert validate_env([{"name": name}], "e") == [
+            FieldError(
+                INVALID,
+                "e[0].name",
+                name,
+                "a valid environment variable name must consist only of printable ASCII "
+                "characters other than '='",
+            )
+        ]
+
+    def test_strict_names(self) -> None:
+        """relaxed_names=False applies the older C-identifier-like rule and the '..' rules."""
+        errors = validate_env(
+            [{"name": "1ABC"}, {"name": ".."}, {"name": "..x"}, {"name": "a.b-c_D"}],
+            "e",
+            relaxed_names=False,
+        )
+        assert [(e.field, e.detail[:40]) for e in errors] == [
+            ("e[0].name", "a valid environment variable name must c"),
+            ("e[1].name", "must not be '..'"),
+            ("e[2].name", "must not start with '..'"),
+        ]
+
+    def test_value_with_value_from(self) -> None:
+        """A non-empty value next to valueFrom is refused; an empty one is not."""
+        var = field_env("metadata.name")
+        assert rendered(validate_env([{**var, "value": "x"}], "e")) == [
+            'e[0].valueFrom: Invalid value: "": may not be specified when `value` is not empty'
+        ]
+        assert validate_env([{**var, "value": ""}], "e") == []
+
+    def test_key_selectors(self) -> None:
+        """configMapKeyRef/secretKeyRef need a key; the name is checked as a DNS subdomain."""
+        env = [
+            {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg"}}},
+            {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "a/b"}}},
+            {"name": "C", "valueFrom": {"secretKeyRef": {"key": "k"}}},
+        ]
+        errors = validate_env(env, "e")
+        assert [(e.type, e.field, e.bad_value) for e in errors] == [
+            (REQUIRED, "e[0].valueFrom.configMapKeyRef.key", None),
+            (INVALID, "e[1].valueFrom.secretKeyRef.key", "a/b"),
+            (INVALID, "e[2].valueFrom.secretKeyRef.name", ""),
+        ]
+        assert errors[1].detail.startswith("a valid config key must consist of alphanumeric")
+        assert errors[2].detail.startswith("a lowercase RFC 1123 subdomain must consist")
+
+    def test_resource_field_ref_without_container_is_fine_in_env(self) -> None:
+        """containerName is optional in env; it defaults to the container itself."""
+        assert validate_env([resource_env("limits.memory", "1Mi")], "e") == []
+
+    @pytest.mark.parametrize(
+        ("resource", "divisor"),
+        [
+            ("limits.cpu", "1000m"),
+            ("requests.cpu", "0.001"),
+            ("limits.cpu", " 1m "),
+            ("limits.cpu", 1),
+            ("limits.memory", "1024Mi"),
+            ("limits.memory", "1000"),
+            ("limits.memory", 1000),
+            ("requests.memory", "0.001k"),
+            ("limits.ephemeral-storage", "1048576Ki"),
+            ("limits.hugepages-2Mi", "1Mi"),
+            ("requests.hugepages-1Gi", "1024Mi"),
+            ("limits.cpu", "0"),
+            ("limits.memory", "0Gi"),
+        ],
+    )
+    def test_divisor_accepted(self, resource: str, divisor: object) -> None:
+        """Divisors are compared by canonical String(), so equivalent spellings pass."""
+        assert validate_env([resource_env(resource, divisor)], "e") == []
+
+    @pytest.mark.parametrize(
+        ("resource", "divisor", "message"),
+        [
+            ("limits.memory", "1024", MEMORY_DIVISOR_MSG),
+            ("limits.memory", "1e3", MEMORY_DIVISOR_MSG),
+            ("limits.memory", "1m", MEMORY_DIVISOR_MSG),
+            ("limits.cpu", "1Ki", CPU_DIVISOR_MSG),
+            ("limits.cpu", "1e0", CPU_DIVISOR_MSG),
+            ("requests.cpu", "-1", CPU_DIVISOR_MSG),
+            ("requests.cpu", "+1", CPU_DIVISOR_MSG),
+        ],
+    )
+    def test_divisor_rejected(self, resource: str, divisor: str, message: str) -> None:
+        """Other canonical forms are Invalid at .divisor with the resource as the bad value."""
+        assert validate_env([resource_env(resource, divisor)], "e") == [
+            FieldError(INVALID, "e[0].valueFrom.resourceFieldRef.divisor", resource, message)
+        ]
+
+    def test_hugepages_divisor_message(self) -> None:
+        """A hugepages resource takes the memory divisors with its own message."""
+        errors = validate_env([resource_env("limits.hugepages-2Mi", "2Mi")], "e")
+        assert [e.detail for e in errors] == [
+            MEMORY_DIVISOR_MSG.replace("memory resource", "hugepages resource")
+        ]
+
+    def test_unknown_resource_skips_divisor(self) -> None:
+        """An unsupported resource gets NotSupported and no divisor error."""
+        errors = validate_env([resource_env("limits.nvidia.com/gpu", "7")], "e")
+        assert [e.type for e in errors] == [NOT_SUPPORTED]
+
+    @pytest.mark.parametrize("divisor", [True, [1], {"a": 1}, "", "1.2.3", "1Qi"])
+    def test_divisor_that_cannot_be_decoded(self, divisor: object) -> None:
+        """Any divisor the API server could not decode is one FieldValueTypeInvalid error."""
+        errors = validate_env([resource_env("limits.memory", divisor)], "e")
+        assert [(e.type, e.bad_value) for e in errors] == [(TYPE_INVALID, divisor)]
+
+    def test_unparsable_divisor(self) -> None:
+        """A divisor that is not a quantity is reported at .divisor; other checks still run."""
+        with pytest.raises(QuantityError) as info:
+            Quantity.from_json("12Q")
+        env = [resource_env("limits.cpu", "12Q"), field_env("status.phase")]
+        errors = validate_env(env, "e")
+        assert (errors[0].type, errors[0].field, errors[0].bad_value) == (
+            TYPE_INVALID,
+            "e[0].valueFrom.resourceFieldRef.divisor",
+            "12Q",
+        )
+        # The detail is apimachinery's bare parse error, as the API server's decode error ends.
+        assert errors[0].detail in (ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX)
+        assert str(info.value).endswith(errors[0].detail)
+        assert [e.field for e in errors[1:]] == ["e[1].valueFrom.fieldRef.fieldPath"]
+
+    @pytest.mark.parametrize(
+        ("env", "field", "kind"),
+        [
+            ([{"name": 5}], "e[0].name", "string"),
+            ([{"name": "A", "value": 5}], "e[0].value", "string"),
+            (["A=1"], "e[0]", "object"),
+            ([{"name": "A", "valueFrom": "x"}], "e[0].valueFrom", "object"),
+            ([{"name": "A", "valueFrom": {"fieldRef": []}}], "e[0].valueFrom.fieldRef", "object"),
+            (
+                [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": 1}}}],
+                "e[0].valueFrom.fieldRef.fieldPath",
+                "string",
+            ),
+            ({"name": "A"}, "e", "array"),
+        ],
+    )
+    def test_wrong_json_types(self, env: Any, field: str, kind: str) -> None:
+        """A value of the wrong JSON type is one FieldValueTypeInvalid error at its field."""
+        assert [(e.type, e.field, e.detail) for e in validate_env(env, "e")] == [
+            (TYPE_INVALID, field, f"must be of type {kind}")
+        ]
+
+
+class TestValidateVolume:
+    """validate_volume reproduces ValidateVolumes for one downwardAPI or projected volume."""
+
+    def test_item_errors_have_no_index(self) -> None:
+        """Item errors sit at the downwardAPI path itself, whichever item caused them."""
+        volume = downward_volume(
+            field_item("ok", "metadata.name"),
+            field_item("..data", "metadata.name", mode=0o1000),
+            field_item("x", "status.podIP"),
+        )
+        assert rendered(validate_volume(volume, "spec.volumes[3]")) == [
+            "spec.volumes[3].downwardAPI.path: Invalid value: \"..data\": must not start with '..'",
+            f"spec.volumes[3].downwardAPI.mode: Invalid value: 512: {MODE_MSG}",
+            'spec.volumes[3].downwardAPI.fieldRef.fieldPath: Unsupported value: "status.podIP": '
+            f"{VOLUME_SUPPORTED}",
+        ]
+
+    @pytest.mark.parametrize(
+        ("path", "details"),
+        [
+            ("...", ["must not start with '..'"]),
+            ("a/..", ["must not contain '..'"]),
+            ("/..", ["must be a relative path", "must not contain '..'"]),
+            ("./a", []),
+            ("a/..b/c", []),
+            ("a\\..\\b", []),
+        ],
+    )
+    def test_item_paths(self, path: str, details: list[str]) -> None:
+        """Item paths follow ValidateLocalNonReservedPath on a Linux API server."""
+        errors = validate_volume(downward_volume(field_item(path, "metadata.name")), "v")
+        assert [e.detail for e in errors] == details
+
+    def test_modes(self) -> None:
+        """Modes 0 and 0777 pass; 0o1000, -1 and non-integers do not."""
+        good = downward_volume(
+            field_item("a", "metadata.name", mode=0), field_item("b", "metadata.uid", mode=0o777)
+        )
+        assert validate_volume(good, "v") == []
+        bad = downward_volume(
+            field_item("a", "metadata.name", mode=True),
+            field_item("b", "metadata.name", mode="0644"),
+            field_item("c", "metadata.name", mode=2**40),
+            defaultMode=-1,
+        )
+        assert [(e.type, e.field, e.bad_value) for e in validate_volume(bad, "v")] == [
+            (INVALID, "v.downwardAPI.defaultMode", -1),
+            (TYPE_INVALID, "v.downwardAPI.mode", True),
+            (TYPE_INVALID, "v.downwardAPI.mode", "0644"),
+            (TYPE_INVALID, "v.downwardAPI.mode", 2**40),
+        ]
+
+    def test_volume_resource_ref_needs_container_but_divisor_is_still_checked(self) -> None:
+        """A missing containerName hides the resource check, not the divisor check."""
+        volume = downward_volume(
+            {"path": "cpu", "resourceFieldRef": {"resource": "limits.cpu", "divisor": "2"}}
+        )
+        assert [(e.type, e.field) for e in validate_volume(volume, "v")] == [
+            (REQUIRED, "v.downwardAPI.resourceFieldRef.containerName"),
+            (INVALID, "v.downwardAPI.resourceFieldRef.divisor"),
+        ]
+
+    def test_hugepages_in_volume(self) -> None:
+        """hugepages-* resources with a memory divisor are valid in volumes."""
+        volume = downward_volume(
+            {
+                "path": "hp",
+                "resourceFieldRef": {
+                    "containerName": "app",
+                    "resource": "limits.hugepages-1Gi",
+                    "divisor": "1Gi",
+                },
+            }
+        )
+        assert validate_volume(volume, "v") == []
+
+    def test_subscripts_in_volume(self) -> None:
+        """Volumes accept whole maps and subscripts; keys are checked like in env."""
+        volume = downward_volume(
+            field_item("labels", "metadata.labels"),
+            field_item("app", "metadata.labels['app.kubernetes.io/name']"),
+            field_item("bad", "metadata.labels['Www.k8s.io/test']"),
+        )
+        errors = validate_volume(volume, "v")
+        assert [(e.field, e.bad_value) for e in errors] == [
+            ("v.downwardAPI.fieldRef", "Www.k8s.io/test")
+        ]
+
+    def test_volume_name(self) -> None:
+        """The volume name is required and must be a DNS-1123 label."""
+        base: dict[str, Any] = {"downwardAPI": {}}
+        assert rendered(validate_volume(base, "v")) == ["v.name: Required value"]
+        assert [e.detail for e in validate_volume({**base, "name": "a.b"}, "v")] == [
+            "must not contain dots"
+        ]
+        errors = validate_volume({**base, "name": "My_Vol"}, "v")
+        assert [e.detail[:40] for e in errors] == ["a lowercase RFC 1123 label must consist "]
+        long_name = "a" * 64
+        assert [e.detail for e in validate_volume({**base, "name": long_name}, "v")] == [
+            "must be no more than 63 characters"
+        ]
+
+    def test_volume_types(self) -> None:
+        """One volume type exactly; a second one is Forbidden at Kubernetes' (misspelt) child."""
+        assert rendered(validate_volume({"name": "v"}, "s.volumes[0]")) == [
+            "s.volumes[0]: Required value: must specify a volume type"
+        ]
+        two = {"name": "v", "emptyDir": {}, "downwardAPI": {"items": []}}
+        assert rendered(validate_volume(two, "s.volumes[0]")) == [
+            "s.volumes[0].downwarAPI: Forbidden: may not specify more than 1 volume type"
+        ]
+        null_kind: dict[str, Any] = {"name": "v", "emptyDir": None, "downwardAPI": {}}
+        assert validate_volume(null_kind, "s.volumes[0]") == []
+
+    def test_other_volume_types_are_not_inspected(self) -> None:
+        """Sources other than downwardAPI and projected are not validated field by field."""
+        assert validate_volume({"name": "c", "configMap": {"name": ""}}, "v") == []
+
+    def test_duplicate_paths_not_checked_in_downward_volume(self) -> None:
+        """A downwardAPI volume may repeat a path (the last item wins at run time)."""
+        volume = downward_volume(field_item("a", "metadata.name"), field_item("a", "metadata.uid"))
+        assert validate_volume(volume, "v") == []
+
+
+def kube_api_access() -> dict[str, Any]:
+    """The projected volume the ServiceAccount admission plugin adds to every pod."""
+    return {
+        "name": "kube-api-access-x7k2p",
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {
+                    "configMap": {
+                        "name": "kube-root-ca.crt",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
+                },
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {
+                                "path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                            }
+                        ]
+                    }
+                },
+            ],
+        },
+    }
+
+
+class TestProjectedVolume:
+    """Projected volumes: several sources, one kind each, unique paths across all of them."""
+
+    def test_service_account_volume_is_valid(self) -> None:
+        """The kube-api-access volume (token, CA, namespace) passes."""
+        assert validate_volume(kube_api_access(), "spec.volumes[0]") == []
+
+    def test_several_sources_with_errors(self) -> None:
+        """Errors from several sources come in source order with source indexes."""
+        volume = {
+            "name": "p",
+            "projected": {
+                "sources": [
+                    {"secret": {"name": "s", "items": [{"key": "", "path": "/abs"}]}},
+                    {
+                        "downwardAPI": {
+                            "items": [{"path": "x", "fieldRef": {"fieldPath": "spec.nodeName"}}]
+                        }
+                    },
+                    {"configMap": {"name": "c"}, "downwardAPI": {}},
+                ]
+            },
+        }
+        assert rendered(validate_volume(volume, "v")) == [
+            "v.projected.sources[0].secret.items[0].key: Required value",
+            'v.projected.sources[0].secret.items[0].path: Invalid value: "/abs": '
+            "must be a relative path",
+            "v.projected.sources[1].downwardAPI.fieldRef.fieldPath: Unsupported value: "
+            f'"spec.nodeName": {VOLUME_SUPPORTED}',
+            "v.projected.sources[2]: Forbidden: may not specify more than 1 volume type per source",
+        ]
+
+    def test_duplicate_paths_report_the_source_name_for_secrets(self) -> None:
+        """A path repeated by a secret or configMap reports that object's name as bad value."""
+        volume = {
+            "name": "p",
+            "projected": {
+                "sources": [
+                    {"downwardAPI": {"items": [field_item("a", "metadata.name")]}},
+                    {"secret": {"name": "creds", "items": [{"key": "k", "path": "a"}]}},
+                    {"downwardAPI": {"items": [field_item("a", "metadata.uid")]}},
+                    {"downwardAPI": {"items": [field_item("./a", "metadata.uid")]}},
+                ]
+            },
+        }
+        assert rendered(validate_volume(volume, "v")) == [
+            'v.projected: Invalid value: "creds": conflicting duplicate paths',
+            'v.projected: Invalid value: "a": conflicting duplicate paths',
+        ]
+
+    def test_service_account_token_rules(self) -> None:
+        """Token expiry bounds apply; a missing path is reported at the projected volume."""
+        volume = {
+            "name": "p",
+            "projected": {
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 60, "path": ""}},
+                    {"serviceAccountToken": {"expirationSeconds": 2**33, "path": "../t"}},
+                ]
+            },
+        }
+        assert rendered(validate_volume(volume, "v")) == [
+            "v.projected.sources[0].serviceAccountToken.expirationSeconds: Invalid value: 60: "
+            "may not specify a duration less than 10 minutes",
+            "v.projected.path: Required value",
+            "v.projected.sources[1].serviceAccountToken.expirationSeconds: Invalid value: "
+            "8589934592: may not specify a duration larger than 2^32 seconds",
+            "v.projected.path: Invalid value: \"../t\": must not contain '..'",
+        ]
+
+    def test_token_expiry_defaults_to_an_hour(self) -> None:
+        """An omitted expirationSeconds is defaulted to 3600 for v1 requests only."""
+        volume = {"name": "p", "projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}}
+        assert validate_volume(volume, "v") == []
+        assert [e.bad_value for e in validate_volume(volume, "v", apply_defaults=False)] == [0]
+
+    def test_cluster_trust_bundle_paths(self) -> None:
+        """clusterTrustBundle sources take part in the path and one-of rules."""
+        volume = {
+            "name": "p",
+            "projected": {
+                "sources": [
+                    {"clusterTrustBundle": {"signerName": "example.com/s", "path": "ca.pem"}},
+                    {"clusterTrustBundle": {"path": "ca.pem"}},
+                ]
+            },
+        }
+        assert rendered(validate_volume(volume, "v")) == [
+            "v.projected.sources[1].clusterTrustBundle: Required value: either name or signerName "
+            "must be specified",
+            'v.projected: Invalid value: "ca.pem": conflicting duplicate paths',
+        ]
+
+
+def pod_spec() -> dict[str, Any]:
+    """A typical spec: six env references and one downwardAPI volume of four items."""
+    return {
+        "containers": [
+            {
+                "name": "app",
+                "env": [
+                    field_env("metadata.name", "POD_NAME"),
+                    field_env("metadata.namespace", "POD_NAMESPACE"),
+                    field_env("status.podIP", "POD_IP"),
+                    field_env("spec.nodeName", "NODE_NAME"),
+                    resource_env("limits.cpu", "1m", "CPU_LIMIT"),
+                    resource_env("limits.memory", "1Mi", "MEMORY_LIMIT"),
+                ],
+            }
+        ],
+        "volumes": [
+            downward_volume(
+                field_item("labels", "metadata.labels"),
+                field_item("annotations", "metadata.annotations"),
+                field_item("uid", "metadata.uid"),
+                {
+                    "path": "mem",
+                    "resourceFieldRef": {"containerName": "app", "resource": "limits.memory"},
+                },
+            )
+        ],
+    }
+
+
+class TestValidatePodSpec:
+    """validate_pod_spec_downward walks volumes and every kind of container."""
+
+    def test_typical_spec_is_valid(self) -> None:
+        """The typical spec passes."""
+        assert validate_pod_spec_downward(pod_spec()) == []
+
+    def test_paths_and_order(self) -> None:
+        """Volumes come first, then containers, initContainers and ephemeralContainers."""
+        spec = pod_spec()
+        spec["initContainers"] = [{"name": "i0"}, {"name": "i1", "env": [{"name": ""}]}]
+        spec["ephemeralContainers"] = [{"name": "d", "env": [field_env("metadata.labels")]}]
+        spec["containers"].append({"name": "c1", "env": [field_env("status.phase")]})
+        spec["volumes"].append({"name": "bad", "downwardAPI": {"items": [{"path": "x"}]}})
+        errors = validate_pod_spec_downward(spec, "spec.template.spec")
+        assert [e.field for e in errors] == [
+            "spec.template.spec.volumes[1].downwardAPI",
+            "spec.template.spec.containers[1].env[0].valueFrom.fieldRef.fieldPath",
+            "spec.template.spec.initContainers[1].env[0].name",
+            "spec.template.spec.ephemeralContainers[0].env[0].valueFrom.fieldRef.fieldPath",
+        ]
+
+    def test_duplicate_volume_names(self) -> None:
+        """A repeated volume name is a Duplicate error carrying the name."""
+        spec = {"volumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]}
+        assert rendered(validate_pod_spec_downward(spec)) == [
+            'spec.volumes[1].name: Duplicate value: "a"'
+        ]
+
+    def test_invalid_volume_does_not_claim_its_name(self) -> None:
+        """A volume with errors does not take its name, so a later namesake is not a duplicate."""
+        spec = {"volumes": [{"name": "a"}, {"name": "a", "emptyDir": {}}]}
+        assert [e.field for e in validate_pod_spec_downward(spec)] == ["spec.volumes[0]"]
+
+    def test_container_name_is_not_cross_checked(self) -> None:
+        """Like the API server, a resourceFieldRef naming no existing container passes."""
+        spec = pod_spec()
+        spec["volumes"][0]["downwardAPI"]["items"][3]["resourceFieldRef"]["containerName"] = "nope"
+        spec["containers"][0]["env"].append(
+            {
+                "name": "OTHER",
+                "valueFrom": {
+                    "resourceFieldRef": {"containerName": "nope", "resource": "limits.cpu"}
+                },
+            }
+        )
+        assert validate_pod_spec_downward(spec) == []
+
+    def test_wrong_types(self) -> None:
+        """Non-object specs and non-list members are reported, not raised."""
+        assert [e.field for e in validate_pod_spec_downward([], "s")] == ["s"]  # type: ignore[arg-type]
+        errors = validate_pod_spec_downward({"containers": {}, "volumes": "x"})
+        assert [e.field for e in errors] == ["spec.volumes", "spec.containers"]
