@@ -27,7 +27,6 @@ import threading
 import time
 import timeit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import podself
 from podself.testing import FakePod
@@ -112,7 +111,7 @@ def main() -> int:
             url = f"http://127.0.0.1:{server.server_address[1]}"
             commands["kubernetes"] = [python, "-c", KUBERNETES_CLIENT, url]
         samples: dict[str, list[float]] = {name: [] for name in commands}
-        for name, argv in commands.items():  # warm-up: page cache, .pyc files
+        for argv in commands.values():  # warm-up: page cache, .pyc files
             _time_process(argv, env)
         for _ in range(args.runs):
             for name, argv in commands.items():
@@ -152,8 +151,9 @@ def main() -> int:
                 "python + kubernetes client + read_namespaced_pod",
                 f"{kube:.1f} ms",
                 f"{kube / base:.2f}x",
-                f"adds {kube - base:.1f} ms; podself is {(kube - base) / max(ours - base, 0.01):.0f}x "
-                f"less added start-up ({kube / ours:.1f}x faster end to end)",
+                f"adds {kube - base:.1f} ms; podself adds "
+                f"{(kube - base) / max(ours - base, 0.01):.0f}x less "
+                f"({kube / ours:.1f}x faster end to end)",
             )
         )
     else:
@@ -167,7 +167,12 @@ def main() -> int:
         )
     rows += [
         ("os.environ.get x10 (baseline)", f"{plain_us:.2f} us", "1.00x", ""),
-        ("podself.current() cached", f"{cached_us:.3f} us", f"{cached_us / plain_us:.2f}x", "target < 1 us"),
+        (
+            "podself.current() cached",
+            f"{cached_us:.3f} us",
+            f"{cached_us / plain_us:.2f}x",
+            "target < 1 us",
+        ),
         (
             "podself.read() fresh (env + podinfo + cgroups)",
             f"{fresh_us:.1f} us",
@@ -175,8 +180,10 @@ def main() -> int:
             "target < 200 us",
         ),
     ]
-    print(f"podself {podself.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-          f"{args.runs} process runs per row (median)")
+    print(
+        f"podself {podself.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+        f"{args.runs} process runs per row (median)"
+    )
     if args.markdown:
         print("\n| measurement | value | ratio to baseline | note |\n|---|---:|---:|---|")
         for row in rows:

@@ -4,7 +4,7 @@
 
     PodselfError
     ├── QuantityError      (ValueError)  text that is not a Kubernetes resource.Quantity
-    ├── FormatError        (ValueError)  a labels/annotations file that FormatMap cannot have written
+    ├── FormatError        (ValueError)  labels/annotations text FormatMap cannot have written
     ├── FieldPathError     (ValueError)  a Downward API field path, subscript, resource or divisor
     │                                    the API server would reject
     ├── ResourceFieldError (ValueError)  a resourceFieldRef the kubelet cannot resolve

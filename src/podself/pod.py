@@ -409,7 +409,9 @@ def read(
     for directory in dirs:
         reader.read_podinfo(directory)
     limits = reader.read_cgroups(
-        os.fspath(proc_root) if proc_root is not None else reader.env.get("PODSELF_PROC_ROOT", "/proc"),
+        os.fspath(proc_root)
+        if proc_root is not None
+        else reader.env.get("PODSELF_PROC_ROOT", "/proc"),
         os.fspath(cgroup_root) if cgroup_root is not None else (root or "/"),
     )
     reader.read_fallbacks(sa_dir, hosts, limits)
@@ -499,9 +501,7 @@ class _Reader:
                         f"using {chosen[0]}"
                     )
         self._read_otel()
-        self.app = {
-            k[4:].lower(): v for k, v in env.items() if k.startswith("APP_") and len(k) > 4
-        }
+        self.app = {k[4:].lower(): v for k, v in env.items() if k.startswith("APP_") and len(k) > 4}
 
     def _env_value(self, attr: str, var: str, raw: str, divisor: str, unit: int) -> object:
         where = f"env {var}"
@@ -532,7 +532,9 @@ class _Reader:
                 return None
             return ips
         elif any(c.isspace() for c in value):
-            self.warn(f"{where}={raw!r} contains whitespace, which no Kubernetes name does; ignored")
+            self.warn(
+                f"{where}={raw!r} contains whitespace, which no Kubernetes name does; ignored"
+            )
             return None
         return value
 
@@ -791,15 +793,12 @@ class _Reader:
         origin = f"{sa_dir}/token claims"
         k8s = claims.get("kubernetes.io")
         if isinstance(k8s, dict):
-            pod = k8s.get("pod") if isinstance(k8s.get("pod"), dict) else {}
-            account = k8s.get("serviceaccount") if isinstance(k8s.get("serviceaccount"), dict) else {}
-            node = k8s.get("node") if isinstance(k8s.get("node"), dict) else {}
             found = {
                 "namespace": k8s.get("namespace"),
-                "name": pod.get("name"),
-                "uid": pod.get("uid"),
-                "service_account": account.get("name"),
-                "node_name": node.get("name"),
+                "name": _claim(k8s, "pod", "name"),
+                "uid": _claim(k8s, "pod", "uid"),
+                "service_account": _claim(k8s, "serviceaccount", "name"),
+                "node_name": _claim(k8s, "node", "name"),
             }
         else:
             sub = claims.get("sub")
@@ -950,26 +949,26 @@ def _infer_workload(
         or env.get("JOB_COMPLETION_INDEX")
     )
     job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
-    if job or index_text is not None and (job or env.get("JOB_COMPLETION_INDEX")):
+    if job or index_text is not None:
         index = int(index_text) if index_text and index_text.isdigit() else None
         return "Job", job, None, index, "job labels / JOB_COMPLETION_INDEX"
     sts_pod = labels.get("statefulset.kubernetes.io/pod-name")
     if sts_pod:
-        owner, _, ordinal_text = sts_pod.rpartition("-")
+        sts, _, ordinal_text = sts_pod.rpartition("-")
         pod_index = labels.get("apps.kubernetes.io/pod-index", ordinal_text)
         ordinal = int(pod_index) if pod_index.isdigit() else None
-        return "StatefulSet", owner or None, ordinal, None, "statefulset.kubernetes.io/pod-name"
+        return "StatefulSet", sts or None, ordinal, None, "statefulset.kubernetes.io/pod-name"
     if "pod-template-generation" in labels and "controller-revision-hash" in labels:
-        owner = name.rpartition("-")[0] if name else None
-        return "DaemonSet", owner or None, None, None, "pod-template-generation label"
+        daemonset = name.rpartition("-")[0] if name else None
+        return "DaemonSet", daemonset or None, None, None, "pod-template-generation label"
     template_hash = labels.get("pod-template-hash")
     if template_hash:
-        owner = None
+        deployment = None
         if name:
-            prefix, _, _suffix = name.rpartition("-")
+            prefix = name.rpartition("-")[0]
             if prefix.endswith("-" + template_hash):
-                owner = prefix[: -len(template_hash) - 1]
-        return "Deployment", owner, None, None, "pod-template-hash label"
+                deployment = prefix[: -len(template_hash) - 1]
+        return "Deployment", deployment, None, None, "pod-template-hash label"
     if name and not labels:
         # <deployment>-<pod-template-hash>-<5 chars>, both parts from the safe alphabet.
         parts = name.rsplit("-", 2)
@@ -1010,9 +1009,7 @@ def _is_ip(text: str) -> bool:
     head, sep, tail = text.partition("::")
     if "::" in tail:
         return False
-    groups = [g for g in (head.split(":") if head else [])] + (
-        [g for g in tail.split(":")] if sep and tail else []
-    )
+    groups = (head.split(":") if head else []) + (tail.split(":") if sep and tail else [])
     if groups and "." in groups[-1]:
         if not _is_ip(groups[-1]):
             return False
@@ -1060,6 +1057,11 @@ def _jwt_claims(token: str) -> dict[str, object] | None:
     except (ValueError, binascii.Error):
         return None
     return claims if isinstance(claims, dict) else None
+
+
+def _claim(claims: Mapping[str, object], section: str, key: str) -> object:
+    part = claims.get(section)
+    return part.get(key) if isinstance(part, dict) else None
 
 
 def _log_warnings(warnings: Iterator[str] | list[str]) -> None:

@@ -15,6 +15,8 @@ __all__ = ["COMMANDS", "main"]
 # name -> (module, one-line help). Each module has configure(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("podself.cli.info", "show who and where this pod is, and where each value came from"),
+    "tune": ("podself.cli.tune", "size workers, threads, cache, pools and heap from the limits"),
+    "exec": ("podself.cli.exec", "run a command sized for this pod ({workers}, {heap_mb}, env)"),
 }
 
 

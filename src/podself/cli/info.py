@@ -100,7 +100,7 @@ def render(info: PodInfo) -> str:
     ):
         origin = info.source_of(attr)
         suffix = f"  [{origin}]" if origin.kind != Source.UNKNOWN else "  (unknown)"
-        lines += ["", f"{title}:{suffix if mapping or origin.kind == Source.UNKNOWN else suffix}"]
+        lines += ["", f"{title}:{suffix}"]
         lines += [f"  {k}: {v}" for k, v in sorted(mapping.items())]
     if info.app:
         lines += ["", "Application (APP_* env):"]
