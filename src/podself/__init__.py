@@ -17,11 +17,12 @@ from podself.pod import PodInfo, Resources, Source, Workload, read
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from podself.atomic import Snapshot
-    from podself.watch import ChangeSet, Watcher, awatch, watch
+    from podself.watcher import ChangeSet, MapDiff, Watcher, awatch, watch
 
 __version__ = "0.1.0"
 __all__ = [
     "ChangeSet",
+    "MapDiff",
     "PodInfo",
     "PodselfError",
     "Resources",
@@ -77,10 +78,11 @@ def cpu_count() -> int:
 
 
 _LAZY = {
-    "watch": "podself.watch",
-    "awatch": "podself.watch",
-    "Watcher": "podself.watch",
-    "ChangeSet": "podself.watch",
+    "watch": "podself.watcher",
+    "awatch": "podself.watcher",
+    "Watcher": "podself.watcher",
+    "ChangeSet": "podself.watcher",
+    "MapDiff": "podself.watcher",
     "Snapshot": "podself.atomic",
 }
 

@@ -765,7 +765,7 @@ def shares_to_weight(shares: int, formula: str = "quadratic") -> int:
         return MIN_WEIGHT
     if shares == MAX_SHARES:
         return MAX_WEIGHT
-    import math  # noqa: PLC0415 -- only this estimate needs logarithms; keeps import cheap
+    import math
 
     log = math.log2(shares)
     exponent = (log * log + 125 * log) / 612.0 - 7.0 / 34.0
@@ -790,7 +790,7 @@ def _first_shares(weight: int, formula: str) -> int:
     if formula == "linear":
         steps = -(-(weight - 1) * (MAX_SHARES - MIN_SHARES) // (MAX_WEIGHT - 1))
         return MIN_SHARES + steps
-    import math  # noqa: PLC0415 -- as in shares_to_weight
+    import math
 
     # Solve l*l + 125*l = 612*(log10(weight-1) + 7/34) for l = log2(shares), then settle the
     # last step of floating-point rounding against the forward formula itself.

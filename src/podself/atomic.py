@@ -1,0 +1,599 @@
+"""The kubelet's ``..data`` volume protocol: the writer (for the emulator and tests) and a
+reader that never returns a torn mix of two versions.
+
+Downward API, ConfigMap, Secret and projected volumes are written by the kubelet's
+``AtomicWriter`` (``pkg/volume/util/atomic_writer.go``). For the payload ``{"labels": …,
+"podinfo/annotations": …}`` the target directory looks like this::
+
+    /etc/podinfo/
+    ├── ..2016_02_01_15_04_05.12345678/      the real files of one version (0755)
+    │   ├── labels                           regular file, chmod'ed to its mode
+    │   └── podinfo/
+    │       └── annotations
+    ├── ..data -> ..2016_02_01_15_04_05.12345678
+    ├── labels -> ..data/labels              one link per FIRST path element
+    └── podinfo -> ..data/podinfo
+
+An update writes a new timestamp directory, points ``..data_tmp`` at it and renames
+``..data_tmp`` over ``..data`` (atomic on POSIX), then prunes links and the old directory.
+Every name starting with ``..`` belongs to the protocol. The twelve steps are listed on
+:func:`write` and marked ``# (1)`` … ``# (12)`` in its body, as in the kubelet's source.
+
+Readers: one ``open()`` of ``<dir>/<file>`` resolves ``..data`` once, so it never sees a torn
+file; several files are read consistently by :func:`read_snapshot` (readlink ``..data``, read
+``<dir>/<target>/…``, readlink again, retry on change or ``ENOENT``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import types
+
+from podself._record import Record
+from podself.errors import PayloadError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+__all__ = [
+    "DATA_DIR_NAME",
+    "MAX_FILE_NAME_LENGTH",
+    "MAX_PATH_LENGTH",
+    "NEW_DATA_DIR_NAME",
+    "FileProjection",
+    "Snapshot",
+    "paths_to_remove",
+    "read_snapshot",
+    "read_text",
+    "validate_path",
+    "validate_payload",
+    "write",
+]
+
+DATA_DIR_NAME = "..data"
+NEW_DATA_DIR_NAME = "..data_tmp"
+MAX_FILE_NAME_LENGTH = 255
+MAX_PATH_LENGTH = 4096
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+class FileProjection(Record):
+    """One file of a payload: its bytes and the mode it gets whatever the umask."""
+
+    __slots__ = ("data", "mode")
+    data: bytes
+    mode: int
+
+    def __init__(self, data: bytes | bytearray | memoryview, mode: int = 0o644) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            msg = f"file projection data {type(data).__name__}: must be bytes"
+            raise TypeError(msg)
+        if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o7777:
+            msg = f"file projection mode {mode!r}: must be an int between 0 and 0o7777"
+            raise PayloadError(msg)
+        self._init(data=bytes(data), mode=mode)
+
+
+class Snapshot(Record):
+    """Files read from one version of a volume directory, never a mix of two versions.
+
+    ``version`` is the ``..data`` target (``None`` for a plain directory), ``files`` maps each
+    name read to its bytes, ``missing`` names what was asked for (or listed) but could not be
+    read, and ``unreadable`` is the part of ``missing`` that exists but failed (``EACCES``…).
+    """
+
+    __slots__ = ("files", "missing", "unreadable", "version")
+    files: Mapping[str, bytes]
+    missing: tuple[str, ...]
+    unreadable: tuple[str, ...]
+    version: str | None
+
+    def __init__(
+        self,
+        version: str | None,
+        files: Mapping[str, bytes],
+        missing: tuple[str, ...] = (),
+        unreadable: tuple[str, ...] = (),
+    ) -> None:
+        self._init(
+            version=version,
+            files=types.MappingProxyType(dict(files)),
+            missing=tuple(missing),
+            unreadable=tuple(unreadable),
+        )
+
+    def text(self, name: str) -> str | None:
+        """The file ``name`` decoded as UTF-8 (bad bytes replaced), or ``None`` if absent."""
+        data = self.files.get(name)
+        return None if data is None else data.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------------------------
+# Reader (runtime path: os, errno, stat and types only)
+
+
+def read_snapshot(
+    directory: str | os.PathLike[str],
+    names: Iterable[str] | None = None,
+    *,
+    retries: int = 10,
+) -> Snapshot:
+    """Read ``names`` (or every user-visible file) from one version of ``directory``.
+
+    With ``..data`` present: readlink it to get the version T, read ``<directory>/T/<name>``,
+    readlink again and start over if it changed or a read hit ``ENOENT`` because the old
+    version was being removed. A directory without ``..data`` (hand-made, or a plain copy)
+    is read directly, with no consistency guarantee. After ``retries`` restarts (with a short
+    back-off) it raises ``OSError(EAGAIN)`` rather than return a torn snapshot. A missing
+    ``directory`` raises ``FileNotFoundError``.
+    """
+    root = os.fspath(directory)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        msg = f"retries {retries!r}: must be an int >= 0"
+        raise ValueError(msg)
+    wanted: tuple[str, ...] | None = None
+    if names is not None:
+        wanted = tuple(names)
+        for name in wanted:
+            validate_path(name)
+    data_link = os.path.join(root, DATA_DIR_NAME)
+    for attempt in range(retries + 1):
+        if attempt > 1:
+            _backoff(attempt)
+        version = _readlink(data_link)
+        if version is None:
+            return _read_plain(root, wanted)
+        try:
+            files, missing, unreadable = _read_tree(os.path.join(root, version), wanted)
+        except FileNotFoundError:
+            continue  # the version was removed under us (step 12): start over
+        if _readlink(data_link) != version:
+            continue
+        return Snapshot(version, files, missing, unreadable)
+    msg = f'read "{root}": {DATA_DIR_NAME} changed during each of {retries + 1} attempts'
+    raise OSError(errno.EAGAIN, msg, root)
+
+
+def read_text(directory: str | os.PathLike[str], name: str) -> str | None:
+    """One file of ``directory`` as text (UTF-8, bad bytes replaced), or ``None`` when the
+    file or the directory is missing or unreadable."""
+    try:
+        snapshot = read_snapshot(directory, (name,))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return snapshot.text(name)
+
+
+def _backoff(attempt: int) -> None:
+    import time
+
+    time.sleep(min(0.001 * (1 << (attempt - 2)), 0.05))
+
+
+def _readlink(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno == errno.EINVAL:  # exists but is not a symlink: not the protocol
+            return None
+        raise
+
+
+def _read_plain(root: str, wanted: tuple[str, ...] | None) -> Snapshot:
+    files, missing, unreadable = _read_tree(root, wanted)
+    if missing and wanted is not None and not stat.S_ISDIR(os.stat(root).st_mode):
+        # a vanished directory is an error, not "every file is missing"
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), root)
+    return Snapshot(None, files, missing, unreadable)
+
+
+def _read_tree(
+    base: str, wanted: tuple[str, ...] | None
+) -> tuple[dict[str, bytes], tuple[str, ...], tuple[str, ...]]:
+    # An ENOENT caused by the writer removing this version (step 12) can only happen after
+    # the rename (step 9), so the caller's second readlink always catches it.
+    names = wanted if wanted is not None else sorted(_list_files(base, ""))
+    files: dict[str, bytes] = {}
+    missing: list[str] = []
+    unreadable: list[str] = []
+    for name in names:
+        try:
+            files[name] = _read_file(os.path.join(base, name))
+        except (FileNotFoundError, NotADirectoryError):
+            missing.append(name)
+        except OSError:  # EACCES, EISDIR, ELOOP...: there, but not readable
+            missing.append(name)
+            unreadable.append(name)
+    return files, tuple(missing), tuple(unreadable)
+
+
+def _list_files(root: str, prefix: str) -> Iterator[str]:
+    try:
+        entries = os.scandir(os.path.join(root, prefix) if prefix else root)
+    except FileNotFoundError:
+        if not prefix:
+            raise
+        return  # a subdirectory removed while listing
+    with entries:
+        for entry in entries:
+            if not prefix and entry.name.startswith(".."):
+                continue  # top-level ".." names are reserved by the protocol
+            rel = prefix + entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from _list_files(root, rel + "/")
+                elif entry.is_file():
+                    yield rel
+            except FileNotFoundError:
+                continue
+
+
+def _read_file(path: str) -> bytes:
+    # O_NONBLOCK and the S_ISREG check: a FIFO or device among the names must not hang us.
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation (kubelet's validatePath / validatePayload, same messages)
+
+
+def validate_path(target_path: str) -> None:
+    """Raise :class:`PayloadError` when the kubelet's ``validatePath`` refuses the path.
+
+    A path must be non-empty, relative, at most 4096 bytes, have no element equal to ``..``
+    nor longer than 255 bytes, and its first element must not start with ``..``.
+    """
+    if target_path == "":
+        msg = 'invalid path: must not be empty: ""'
+        raise PayloadError(msg)
+    if target_path.startswith("/"):
+        msg = f"invalid path: must be relative path: {target_path}"
+        raise PayloadError(msg)
+    if _byte_len(target_path) > MAX_PATH_LENGTH:
+        msg = f"invalid path: must be less than or equal to {MAX_PATH_LENGTH} characters"
+        raise PayloadError(msg)
+    items = target_path.split("/")
+    for item in items:
+        if item == "..":
+            msg = f"invalid path: must not contain '..': {target_path}"
+            raise PayloadError(msg)
+        if _byte_len(item) > MAX_FILE_NAME_LENGTH:
+            msg = (
+                "invalid path: filenames must be less than or equal to "
+                f"{MAX_FILE_NAME_LENGTH} characters"
+            )
+            raise PayloadError(msg)
+    if items[0].startswith("..") and len(items[0]) > 2:
+        msg = f"invalid path: must not start with '..': {target_path}"
+        raise PayloadError(msg)
+
+
+def _byte_len(text: str) -> int:
+    # Go's len() counts bytes; ASCII (the common case) needs no encoding.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
+def validate_payload(
+    payload: Mapping[str, FileProjection | bytes | str],
+) -> dict[str, FileProjection]:
+    """Validate every path (:func:`validate_path`) and return the payload with clean keys
+    (Go's ``filepath.Clean``: ``foo////bar`` becomes ``foo/bar``, ``./bar`` becomes ``bar``).
+    ``str`` values are encoded as UTF-8 and get mode 0644."""
+    clean: dict[str, FileProjection] = {}
+    for key, content in payload.items():
+        if not isinstance(key, str):
+            msg = f"invalid path: must be a str: {key!r}"
+            raise PayloadError(msg)
+        validate_path(key)
+        clean[os.path.normpath(key)] = _projection(content)
+    return clean
+
+
+def _projection(content: FileProjection | bytes | str) -> FileProjection:
+    if isinstance(content, FileProjection):
+        return content
+    if isinstance(content, str):
+        return FileProjection(content.encode("utf-8"))
+    return FileProjection(content)
+
+
+def paths_to_remove(paths: Iterable[str], old_dir: str | os.PathLike[str]) -> set[str]:
+    """The kubelet's ``pathsToRemove``: every file and directory under the old version
+    ``old_dir`` minus the new (clean) ``paths`` and all their parent directories."""
+    return set(_walk_version(os.fspath(old_dir))) - _with_parents(paths)
+
+
+def _with_parents(paths: Iterable[str]) -> set[str]:
+    # parents too, so that non-empty directories are never scheduled for removal
+    result: set[str] = set()
+    for path in paths:
+        sub = path
+        while sub:
+            result.add(sub)
+            sub = sub.rpartition("/")[0]
+    return result
+
+
+def _walk_version(root: str) -> dict[str, bool]:
+    """Relative path -> "is a regular file" for everything under ``root`` (no symlink is
+    followed; a missing ``root`` is an empty version)."""
+    found: dict[str, bool] = {}
+
+    def visit(prefix: str) -> None:
+        with os.scandir(os.path.join(root, prefix) if prefix else root) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                is_dir = entry.is_dir(follow_symlinks=False)
+                found[rel] = not is_dir and entry.is_file(follow_symlinks=False)
+                if is_dir:
+                    visit(rel + "/")
+
+    try:
+        visit("")
+    except FileNotFoundError:
+        return {}
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Writer
+
+
+def write(
+    target_dir: str | os.PathLike[str],
+    payload: Mapping[str, FileProjection | bytes | str],
+    *,
+    set_perms: Callable[[str], None] | None = None,
+) -> bool:
+    """Project ``payload`` into ``target_dir`` atomically; return whether a new version was
+    committed (``False`` when the data already on disk is identical).
+
+    The algorithm, numbered as in the kubelet's ``AtomicWriter.Write``:
+
+    1.  Validate the payload and clean its paths; an invalid payload changes nothing.
+    2.  Read ``..data`` to find the current timestamp directory (none on the first write).
+    3.  If there is one, walk it: the paths to remove are its files and directories minus the
+        new paths and their parents.
+    4.  Compare only the DATA of each new file with the current version (a missing file
+        counts as changed; a mode-only change does not). Nothing changed and nothing to
+        remove: skip 5-9 and 12, but still run 10.
+    5.  Create the timestamp directory ``..YYYY_MM_DD_HH_MM_SS.<random digits>`` (UTC), 0755.
+    6.  Write every file into it, then chmod it to its mode.
+    7.  Call ``set_perms(<timestamp dir name>)`` if given (fsGroup ownership, before publish).
+    8.  Create the symlink ``..data_tmp`` -> the timestamp directory name.
+    9.  Rename ``..data_tmp`` over ``..data``: the atomic commit.
+    10. Create the missing top-level links ``<first element> -> ..data/<first element>``.
+    11. Remove the obsolete top-level entries (paths from 3 without ``/``).
+    12. Remove the old timestamp directory.
+
+    Like the kubelet's writer it is not safe for concurrent use on one directory: callers
+    serialise writes. Nothing is ever written outside ``target_dir``.
+    """
+    import shutil
+
+    target = os.fspath(target_dir)
+    st = os.stat(target)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), target)
+
+    # (1)
+    clean = validate_payload(payload)
+    if "." in clean:
+        msg = "invalid path: must name a file, not the volume itself: ."
+        raise PayloadError(msg)
+
+    # (2)
+    data_dir_path = os.path.join(target, DATA_DIR_NAME)
+    old_ts_dir = _readlink(data_dir_path) or ""
+    old_ts_path = os.path.join(target, old_ts_dir) if old_ts_dir else ""
+    if old_ts_dir:
+        _check_old_version(target, old_ts_dir)
+
+    to_remove: set[str] = set()
+    should_write = True
+    if old_ts_dir:
+        # (3)
+        old_entries = _walk_version(old_ts_path)
+        to_remove = set(old_entries) - _with_parents(clean)
+
+        # (4)
+        if not _should_write_payload(clean, old_ts_path, old_entries) and not to_remove:
+            # Up to date, but the top-level links may have been deleted (kubernetes#121472):
+            # step 10 still runs, and the current version must not be removed in step 12.
+            should_write = False
+            old_ts_dir = ""
+
+    if should_write:
+        # (5)
+        ts_dir = _new_timestamp_dir(target)
+        ts_dir_name = os.path.basename(ts_dir)
+        tmp_link = os.path.join(target, NEW_DATA_DIR_NAME)
+        try:
+            # (6)
+            _write_payload_to_dir(clean, ts_dir)
+
+            # (7)
+            if set_perms is not None:
+                set_perms(ts_dir_name)
+
+            # (8)
+            if os.path.islink(tmp_link):
+                os.unlink(tmp_link)  # left by a writer that died between 8 and 9
+            os.symlink(ts_dir_name, tmp_link)
+
+            # (9)
+            os.rename(tmp_link, data_dir_path)
+        except BaseException:
+            if os.path.islink(tmp_link):
+                os.unlink(tmp_link)
+            shutil.rmtree(ts_dir, ignore_errors=True)
+            raise
+
+    # (10)
+    _create_user_visible_files(target, clean)
+
+    # (11)
+    _remove_user_visible_paths(target, to_remove)
+
+    # (12)
+    if old_ts_dir and os.path.lexists(old_ts_path):
+        shutil.rmtree(old_ts_path)
+
+    return should_write
+
+
+def _check_old_version(target: str, old_ts_dir: str) -> None:
+    # The kubelet trusts ..data; we refuse anything that would make steps 3, 4 or 12 reach
+    # outside the target directory (an absolute or nested target, a symlinked version).
+    bad = (
+        "/" in old_ts_dir
+        or not old_ts_dir.startswith("..")
+        or old_ts_dir in {"..", DATA_DIR_NAME, NEW_DATA_DIR_NAME}
+    )
+    if not bad:
+        try:
+            bad = not stat.S_ISDIR(os.lstat(os.path.join(target, old_ts_dir)).st_mode)
+        except FileNotFoundError:
+            return  # dangling ..data: treat as no previous data (the kubelet does the same)
+    if bad:
+        msg = (
+            f'atomic write "{target}": {DATA_DIR_NAME} -> {old_ts_dir!r}: '
+            "must name a timestamp directory inside the target"
+        )
+        raise PayloadError(msg)
+
+
+def _should_write_payload(
+    payload: Mapping[str, FileProjection], old_ts_path: str, old_entries: Mapping[str, bool]
+) -> bool:
+    for path, projection in payload.items():
+        if not old_entries.get(path, False):
+            return True  # missing (or not a regular file): write
+        try:
+            if _read_file_nofollow(os.path.join(old_ts_path, path)) != projection.data:
+                return True
+        except (FileNotFoundError, PermissionError):
+            return True  # a 0000 file is unreadable to a non-root writer: just rewrite it
+    return False
+
+
+def _read_file_nofollow(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _new_timestamp_dir(target: str) -> str:
+    import time
+
+    # Go's os.MkdirTemp(dir, prefix): prefix + decimal random uint32, created 0700...
+    prefix = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime())
+    for _ in range(10000):
+        name = prefix + str(int.from_bytes(os.urandom(4), "little"))
+        path = os.path.join(target, name)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        # ...then 0755 so group and other can traverse it whatever the umask.
+        os.chmod(path, 0o755)
+        return path
+    msg = f'atomic write "{target}": no free timestamp directory name for prefix {prefix!r}'
+    raise FileExistsError(errno.EEXIST, msg)
+
+
+def _write_payload_to_dir(payload: Mapping[str, FileProjection], ts_dir: str) -> None:
+    for path, projection in payload.items():
+        full_path = os.path.join(ts_dir, path)
+        parent = os.path.dirname(full_path)
+        if parent != ts_dir:
+            os.makedirs(parent, 0o777, exist_ok=True)  # subject to the umask, like MkdirAll
+        # O_EXCL|O_NOFOLLOW: the directory is brand new, so anything already there is foul play.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+        fd = os.open(full_path, flags, projection.mode)
+        try:
+            view = memoryview(projection.data)
+            while view:
+                view = view[os.write(fd, view) :]
+            # open(2) applied "mode & ~umask"; the payload's mode must win whatever the umask.
+            os.fchmod(fd, projection.mode)
+        finally:
+            os.close(fd)
+
+
+def _create_user_visible_files(target: str, payload: Iterable[str]) -> None:
+    # For "bar", "foo/bar", "baz/bar", "foo/baz/blah":
+    #     bar -> ..data/bar,  foo -> ..data/foo,  baz -> ..data/baz
+    for path in payload:
+        link_name = os.path.normpath(path).partition("/")[0]
+        link_path = os.path.join(target, link_name)
+        wanted = f"{DATA_DIR_NAME}/{link_name}"
+        current = _readlink_or_blocked(link_path)
+        if current is None:
+            os.symlink(wanted, link_path)
+        elif current != wanted and current is not _NOT_A_LINK:
+            # A link we did not make points elsewhere: repoint it atomically.
+            tmp = os.path.join(target, NEW_DATA_DIR_NAME)
+            if os.path.islink(tmp):
+                os.unlink(tmp)
+            os.symlink(wanted, tmp)
+            os.rename(tmp, link_path)
+        # A real file or directory of that name is left alone, as the kubelet does.
+
+
+_NOT_A_LINK = "\0not-a-link"
+
+
+def _readlink_or_blocked(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno == errno.EINVAL:
+            return _NOT_A_LINK
+        raise
+
+
+def _remove_user_visible_paths(target: str, paths: Iterable[str]) -> None:
+    last_error: OSError | None = None
+    for path in sorted(paths):
+        # Only top-level entries are links; deeper paths go with the old version (step 12).
+        if "/" in path or path.startswith(".."):
+            continue
+        full_path = os.path.join(target, path)
+        try:
+            os.unlink(full_path)
+        except FileNotFoundError:
+            pass  # already gone: the goal of this step is reached
+        except (IsADirectoryError, PermissionError) as err:
+            try:
+                os.rmdir(full_path)  # Go's os.Remove also removes an empty directory
+            except OSError:
+                last_error = err
+        except OSError as err:
+            last_error = err
+    if last_error is not None:
+        raise last_error
