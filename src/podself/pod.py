@@ -531,7 +531,7 @@ class _Reader:
                 self.warn(f"{where}={raw!r}: {bad[0]!r} is not an IP address; ignored")
                 return None
             return ips
-        elif any(c.isspace() for c in value):
+        elif len(value.split(None, 1)) > 1:
             self.warn(
                 f"{where}={raw!r} contains whitespace, which no Kubernetes name does; ignored"
             )
@@ -1003,9 +1003,12 @@ def _is_ip(text: str) -> bool:
     """A cheap IPv4/IPv6 literal check (``ipaddress`` costs milliseconds to import)."""
     if ":" not in text:
         parts = text.split(".")
-        return len(parts) == 4 and all(
-            p.isdigit() and p.isascii() and len(p) <= 3 and int(p) <= 255 for p in parts
-        )
+        if len(parts) != 4:
+            return False
+        for part in parts:
+            if not (part.isascii() and part.isdigit() and len(part) <= 3 and int(part) <= 255):
+                return False
+        return True
     head, sep, tail = text.partition("::")
     if "::" in tail:
         return False
