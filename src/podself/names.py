@@ -119,7 +119,11 @@ RESOURCE_ENV_STEMS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("MY_MEM_REQUEST", "MY_MEMORY_REQUEST"),
     ),
     "ephemeral_storage_limit": (
-        ("RESOURCE_EPHEMERAL_STORAGE_LIMIT", "K8S_EPHEMERAL_STORAGE_LIMIT", "EPHEMERAL_STORAGE_LIMIT"),
+        (
+            "RESOURCE_EPHEMERAL_STORAGE_LIMIT",
+            "K8S_EPHEMERAL_STORAGE_LIMIT",
+            "EPHEMERAL_STORAGE_LIMIT",
+        ),
         ("MY_EPHEMERAL_STORAGE_LIMIT",),
     ),
     "ephemeral_storage_request": (
