@@ -76,7 +76,8 @@ IDENTITY_ENV: Mapping[str, tuple[str, ...]] = {
         "POD_SERVICE_ACCOUNT",
         "MY_POD_SERVICE_ACCOUNT",
     ),
-    "container": ("K8S_CONTAINER_NAME", "CONTAINER_NAME", "MY_CONTAINER_NAME"),
+    # Not the bare CONTAINER_NAME: container runtimes and CI systems set it for their own use.
+    "container": ("K8S_CONTAINER_NAME", "MY_CONTAINER_NAME", "POD_CONTAINER_NAME"),
 }
 
 RESOURCE_ATTRIBUTES = (

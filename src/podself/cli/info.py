@@ -36,6 +36,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``info``'s options."""
     parser.add_argument("--json", action="store_true", help="print JSON (PodInfo attribute names)")
     parser.add_argument(
+        "--otel",
+        action="store_true",
+        help="print the OTEL_RESOURCE_ATTRIBUTES value (OpenTelemetry semantic conventions), "
+        "keeping entries already in $OTEL_RESOURCE_ATTRIBUTES",
+    )
+    parser.add_argument(
         "--podinfo-dir",
         action="append",
         metavar="DIR",
@@ -57,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
     except PodselfError as exc:
         print(f"podself info: {exc}", file=sys.stderr)
         return 1
+    if getattr(args, "otel", False):
+        from podself.logs.otel import otel_resource_attributes
+
+        print(otel_resource_attributes(info, keep_existing=True))
+        return 0
     if args.json:
         print(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     else:

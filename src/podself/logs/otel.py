@@ -1,0 +1,226 @@
+"""OpenTelemetry resource attributes for this pod (a Kubernetes resource detector): semantic-
+convention keys, ``service.*`` derived as the conventions describe, and the
+``OTEL_RESOURCE_ATTRIBUTES`` value. The OpenTelemetry SDK is imported only by ``otel_resource``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from podself.logs.fields import PRESETS, Selector, is_secret_like, workload_names
+from podself.pod import PodInfo
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+
+__all__ = [
+    "ANNOTATION_PREFIX",
+    "encode_resource_attributes",
+    "otel_attributes",
+    "otel_resource",
+    "otel_resource_attributes",
+]
+
+ANNOTATION_PREFIX = "resource.opentelemetry.io/"
+
+# service.name candidates after the annotation and the well-known labels: from the ancestor
+# to the descendant in the Kubernetes object hierarchy.
+_SERVICE_NAME_ORDER = (
+    "k8s.deployment.name",
+    "k8s.replicaset.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+)
+
+
+def _current() -> PodInfo:
+    import podself
+
+    return podself.current()
+
+
+def otel_attributes(
+    info: PodInfo | None = None,
+    *,
+    labels: bool | Iterable[str] | str | None = None,
+    annotations: bool | Iterable[str] | str | None = None,
+    deny: Iterable[str] | str = (),
+    well_known_labels: bool = False,
+) -> dict[str, str]:
+    """Resource attributes of ``info`` (default ``podself.current()``); unknown ones left out.
+
+    ``k8s.pod.name``, ``k8s.pod.uid``, ``k8s.pod.ip``, ``k8s.namespace.name``,
+    ``k8s.node.name``, ``k8s.container.name``, ``k8s.<workload>.name``; then, as the
+    semantic conventions' Kubernetes guidance says, each pod annotation
+    ``resource.opentelemetry.io/<attribute>`` sets ``<attribute>``, and:
+
+    - ``service.namespace`` = annotation, else ``k8s.namespace.name``;
+    - ``service.name`` = annotation, else (``well_known_labels``) label
+      ``app.kubernetes.io/instance``, else ``app.kubernetes.io/name``, else the deployment,
+      replicaset, statefulset, daemonset, cronjob, job, pod, container name;
+    - ``service.version`` = annotation, else (``well_known_labels``) label
+      ``app.kubernetes.io/version``;
+    - ``service.instance.id`` = annotation, else ``<namespace>.<pod>.<container>`` (left out
+      unless all three are known; the restart count is deliberately not part of it).
+
+    ``labels``/``annotations`` (``True`` or globs, ``deny`` globs) add
+    ``k8s.pod.label.<key>``/``k8s.pod.annotation.<key>``; secret-like keys never appear.
+    """
+    if info is None:
+        info = _current()
+    preset = PRESETS["otel"]
+    values: dict[str, str | None] = {
+        "name": info.name,
+        "namespace": info.namespace,
+        "node_name": info.node_name,
+        "uid": info.uid,
+        "pod_ip": info.pod_ip,
+        "container": info.container,
+    }
+    values.update(workload_names(info))
+    out: dict[str, str] = {}
+    for attribute, key in preset.fields.items():
+        value = values.get(attribute)
+        if value:
+            out[key] = value
+    for key, value in Selector.of(labels, deny).select(info.labels).items():
+        out[f"k8s.pod.label.{key}"] = value
+    for key, value in Selector.of(annotations, deny).select(info.annotations).items():
+        out[f"k8s.pod.annotation.{key}"] = value
+
+    overrides = {
+        key[len(ANNOTATION_PREFIX) :]: value
+        for key, value in sorted(info.annotations.items())
+        if key.startswith(ANNOTATION_PREFIX)
+        and len(key) > len(ANNOTATION_PREFIX)
+        and not is_secret_like(key)
+    }
+    pod_labels = info.labels if well_known_labels else {}
+    namespace = out.get("k8s.namespace.name")
+    service_namespace = overrides.get("service.namespace") or namespace
+    service_name = overrides.get("service.name") or pod_labels.get("app.kubernetes.io/instance")
+    service_name = service_name or pod_labels.get("app.kubernetes.io/name")
+    service_name = service_name or next(
+        (out[key] for key in _SERVICE_NAME_ORDER if out.get(key)), None
+    )
+    service_version = overrides.get("service.version") or pod_labels.get(
+        "app.kubernetes.io/version"
+    )
+    instance = overrides.get("service.instance.id")
+    pod, container = out.get("k8s.pod.name"), out.get("k8s.container.name")
+    if not instance and namespace and pod and container:
+        instance = f"{namespace}.{pod}.{container}"
+    for key, value in (
+        ("service.name", service_name),
+        ("service.namespace", service_namespace),
+        ("service.version", service_version),
+        ("service.instance.id", instance),
+    ):
+        if value:
+            out[key] = value
+    for key, value in overrides.items():
+        if value:
+            out[key] = value
+    return out
+
+
+def otel_resource(
+    info: PodInfo | None = None,
+    *,
+    labels: bool | Iterable[str] | str | None = None,
+    annotations: bool | Iterable[str] | str | None = None,
+    deny: Iterable[str] | str = (),
+    well_known_labels: bool = False,
+) -> Resource | dict[str, str]:
+    """An OpenTelemetry ``Resource`` for this pod, or :func:`otel_attributes` without the SDK.
+
+    With ``opentelemetry-sdk`` installed this is ``Resource.create()`` of the attributes, so
+    it carries the SDK's defaults (``telemetry.sdk.*``); what ``OTEL_RESOURCE_ATTRIBUTES`` and
+    ``OTEL_SERVICE_NAME`` set explicitly wins over what was detected here.
+    """
+    attributes = otel_attributes(
+        info,
+        labels=labels,
+        annotations=annotations,
+        deny=deny,
+        well_known_labels=well_known_labels,
+    )
+    try:
+        from opentelemetry.sdk.resources import (  # optional dependency
+            OTELResourceDetector,
+        )
+        from opentelemetry.sdk.resources import Resource as _Resource
+    except ImportError:
+        return attributes
+    explicit: dict[str, Any] = dict(OTELResourceDetector().detect().attributes)
+    return _Resource.create({**attributes, **explicit})
+
+
+# W3C baggage value octets (RFC: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E), less "%"
+# (the escape itself) and "=" (the key/value separator OTEL_RESOURCE_ATTRIBUTES also escapes).
+_PLAIN = frozenset(
+    chr(c)
+    for c in (0x21, *range(0x23, 0x2C), *range(0x2D, 0x3B), *range(0x3C, 0x5C), *range(0x5D, 0x7F))
+) - {"%", "="}
+
+
+def _percent_encode(text: str) -> str:
+    if all(c in _PLAIN for c in text):
+        return text
+    return "".join(
+        c if c in _PLAIN else "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+        for c in text
+    )
+
+
+def encode_resource_attributes(attributes: Mapping[str, object]) -> str:
+    """``key=value,…`` with keys and values percent-encoded as W3C baggage requires
+    (``,`` ``=`` ``%`` spaces, quotes, backslashes, controls and non-ASCII as UTF-8 ``%XX``)."""
+    return ",".join(
+        f"{_percent_encode(str(key))}={_percent_encode(str(value))}"
+        for key, value in attributes.items()
+    )
+
+
+def otel_resource_attributes(
+    info: PodInfo | None = None,
+    *,
+    labels: bool | Iterable[str] | str | None = None,
+    annotations: bool | Iterable[str] | str | None = None,
+    deny: Iterable[str] | str = (),
+    well_known_labels: bool = False,
+    keep_existing: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The ``OTEL_RESOURCE_ATTRIBUTES`` value for :func:`otel_attributes`.
+
+    With ``keep_existing``, entries already in ``$OTEL_RESOURCE_ATTRIBUTES`` (of ``environ``,
+    default ``os.environ``) are kept as written and win over detected ones with the same key,
+    so ``export OTEL_RESOURCE_ATTRIBUTES="$(podself info --otel)"`` loses nothing.
+    """
+    attributes = otel_attributes(
+        info,
+        labels=labels,
+        annotations=annotations,
+        deny=deny,
+        well_known_labels=well_known_labels,
+    )
+    encoded = encode_resource_attributes(attributes)
+    if not keep_existing:
+        return encoded
+    existing = (os.environ if environ is None else environ).get("OTEL_RESOURCE_ATTRIBUTES", "")
+    items = [item.strip() for item in existing.split(",") if item.strip()]
+    if not items:
+        return encoded
+    taken = {item.partition("=")[0].strip() for item in items}
+    ours = [
+        f"{_percent_encode(k)}={_percent_encode(v)}"
+        for k, v in attributes.items()
+        if _percent_encode(k) not in taken
+    ]
+    return ",".join([*ours, *items])
