@@ -17,11 +17,13 @@ from podself.pod import PodInfo, Resources, Source, Workload, read
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from podself.atomic import Snapshot
+    from podself.flags import Flags
     from podself.watcher import ChangeSet, MapDiff, Watcher, awatch, watch
 
 __version__ = "0.1.0"
 __all__ = [
     "ChangeSet",
+    "Flags",
     "MapDiff",
     "PodInfo",
     "PodselfError",
@@ -83,6 +85,7 @@ _LAZY = {
     "Watcher": "podself.watcher",
     "ChangeSet": "podself.watcher",
     "MapDiff": "podself.watcher",
+    "Flags": "podself.flags",
     "Snapshot": "podself.atomic",
 }
 

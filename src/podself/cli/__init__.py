@@ -15,8 +15,15 @@ __all__ = ["COMMANDS", "main"]
 # name -> (module, one-line help). Each module has configure(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("podself.cli.info", "show who and where this pod is, and where each value came from"),
+    "lint": ("podself.cli.lint", "find Downward API mistakes in manifests before kubectl apply"),
+    "inject": ("podself.cli.inject", "add the Downward API env and podinfo volume to workloads"),
     "tune": ("podself.cli.tune", "size workers, threads, cache, pools and heap from the limits"),
     "exec": ("podself.cli.exec", "run a command sized for this pod ({workers}, {heap_mb}, env)"),
+    "watch": ("podself.cli.watch", "act on each volume update: run, signal or POST (sidecar)"),
+    "run": ("podself.cli.run", "run a pod locally with the env and volumes a node gives it"),
+    "label": ("podself.cli.label", "update the labels of a pod run by 'podself run'"),
+    "annotate": ("podself.cli.label", "update the annotations of a pod run by 'podself run'"),
+    "get": ("podself.cli.get", "list the pods 'podself run' is running (get pods)"),
 }
 
 
