@@ -1,0 +1,703 @@
+"""Safe loading of Kubernetes manifests (YAML streams, JSON) with a line and column per field.
+
+Input size, alias expansion and nesting are bounded, and malformed input becomes a
+:class:`LoadIssue` at file:line instead of an exception from deep inside a parser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Final
+
+from podself.errors import ManifestError
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "MANIFEST_SUFFIXES",
+    "STDIN",
+    "STDIN_NAME",
+    "Document",
+    "Limits",
+    "LoadIssue",
+    "discover",
+    "load_documents",
+    "load_file",
+    "read_source",
+    "scan_documents",
+    "scan_file",
+    "source_name",
+    "split_field_path",
+    "too_large",
+    "yaml_available",
+]
+
+STDIN: Final = "-"
+STDIN_NAME: Final = "<stdin>"
+MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
+_INSTALL_HINT: Final = "YAML input needs PyYAML: pip install 'podself[yaml]'"
+
+_STR: Final = "tag:yaml.org,2002:str"
+_MAP: Final = "tag:yaml.org,2002:map"
+_SEQ: Final = "tag:yaml.org,2002:seq"
+_NULL: Final = "tag:yaml.org,2002:null"
+_MERGE: Final = "tag:yaml.org,2002:merge"
+# Kept as their text: Kubernetes reads YAML into JSON, where a date or !!binary is a string.
+_TEXT_TAGS: Final = frozenset({_STR, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"})
+# Left to PyYAML's own constructor (rare in manifests).
+_DELEGATED_TAGS: Final = frozenset(
+    {
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:set",
+        "tag:yaml.org,2002:omap",
+        "tag:yaml.org,2002:pairs",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds applied to untrusted input.
+
+    ``max_bytes`` caps one input (file or stdin); ``max_alias_nodes`` caps how many nodes YAML
+    aliases may add to a document once expanded (a "billion laughs" document adds billions).
+    """
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_alias_nodes: int = 100_000
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadIssue:
+    """Why (part of) an input could not be loaded, and where.
+
+    ``kind`` is ``"syntax"`` (invalid YAML or JSON), ``"encoding"`` (not UTF-8), ``"limit"``
+    (size, alias expansion or nesting over the bounds) or ``"dependency"`` (YAML input without
+    PyYAML installed). ``line`` and ``column`` are 1-based.
+    """
+
+    source: str
+    line: int
+    column: int
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.column}: {self.message}"
+
+
+class Document:
+    """One document of a stream: its ``data`` and where each of its fields was written.
+
+    ``index`` counts documents from 0 in their stream (empty documents included); ``line`` and
+    ``column`` (1-based) are where its content starts. ``locate(path)`` returns the position of
+    a Kubernetes field path such as ``spec.containers[0].env[1].valueFrom`` (or a sequence of
+    keys and indexes); a path that does not exist resolves to its nearest existing ancestor.
+    """
+
+    __slots__ = ("_locator", "column", "data", "index", "line", "source")
+
+    def __init__(
+        self,
+        source: str,
+        index: int,
+        line: int,
+        column: int,
+        data: Any,
+        *,
+        locator: _Locator | None = None,
+    ) -> None:
+        self.source = source
+        self.index = index
+        self.line = line
+        self.column = column
+        self.data = data
+        self._locator = locator
+
+    def locate(self, path: str | Sequence[str | int]) -> tuple[int, int]:
+        """Return the 1-based (line, column) of ``path``, or of its nearest existing ancestor."""
+        segments = split_field_path(path) if isinstance(path, str) else tuple(path)
+        if self._locator is None or not segments:
+            return self.line, self.column
+        try:
+            return self._locator.locate(segments)
+        except RecursionError:
+            return self.line, self.column
+
+    def __repr__(self) -> str:
+        return f"Document({self.source!r}, index={self.index}, line={self.line})"
+
+
+class _Locator:
+    def locate(self, segments: Sequence[str | int]) -> tuple[int, int]:
+        raise NotImplementedError
+
+
+@lru_cache(maxsize=2048)
+def split_field_path(path: str) -> tuple[str | int, ...]:
+    """Split ``a.b[0].c`` into ``("a", "b", 0, "c")``; ``[key]`` with a non-number is a key."""
+    out: list[str | int] = []
+    for part in path.split("."):
+        if not part:
+            continue
+        bracket = part.find("[")
+        if bracket < 0:
+            out.append(part)
+            continue
+        if bracket:
+            out.append(part[:bracket])
+        for piece in part[bracket + 1 :].split("["):
+            text = piece.rstrip("]")
+            out.append(int(text) if text.isdigit() else text)
+    return tuple(out)
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+
+def yaml_available() -> bool:
+    """Whether PyYAML can be imported (YAML input needs it; JSON does not)."""
+    try:
+        import yaml  # noqa: F401 - an optional dependency, imported only when needed
+    except ImportError:
+        return False
+    return True
+
+
+class _YamlLocator(_Locator):
+    __slots__ = ("_root",)
+
+    def __init__(self, root: Any) -> None:
+        self._root = root
+
+    def locate(self, segments: Sequence[str | int]) -> tuple[int, int]:
+        node = self._root
+        mark = node.start_mark
+        for segment in segments:
+            value = node.value
+            if isinstance(segment, int):
+                if not isinstance(value, list) or not 0 <= segment < len(value):
+                    break
+                node = value[segment]
+                mark = node.start_mark
+                continue
+            if not isinstance(value, list) or not value or not isinstance(value[0], tuple):
+                break
+            found = None
+            for key, child in value:
+                if key.value == segment:
+                    found = (key, child)  # the last duplicate wins, as in the data
+            if found is None:
+                break
+            key, node = found
+            # A scalar is pointed at where its value is written; a block at its key.
+            mark = node.start_mark if isinstance(node.value, str) else key.start_mark
+        return mark.line + 1, mark.column + 1
+
+
+class _BuildError(Exception):
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.mark = mark
+
+
+def _node_builder(loader: Any, yaml: Any) -> Any:
+    """Return a function that turns a composed node tree into plain data, fast.
+
+    Equivalent to PyYAML's SafeConstructor for everything a manifest holds, with dates and
+    ``!!binary`` kept as text and unknown tags built by node kind instead of refused.
+    """
+    scalar_cls = yaml.ScalarNode
+    mapping_cls = yaml.MappingNode
+    constructors = loader.yaml_constructors
+    flatten = loader.flatten_mapping
+    yaml_error = yaml.YAMLError
+
+    def delegate(node: Any) -> Any:
+        # PyYAML's own constructor for ints, floats, booleans, sets and ordered maps; an
+        # explicit tag on text it cannot read (`!!int abc`) is a syntax problem, not a crash.
+        try:
+            if type(node) is scalar_cls:
+                return constructors[node.tag](loader, node)
+            return loader.construct_object(node, deep=True)
+        except yaml_error:
+            raise
+        except Exception as exc:
+            msg = (
+                f"cannot read {node.value!r} as {node.tag}"
+                if type(node) is scalar_cls
+                else (f"cannot read the node as {node.tag}: {exc}")
+            )
+            raise _BuildError(msg, node.start_mark) from None
+
+    def build(node: Any) -> Any:
+        tag = node.tag
+        cls = type(node)
+        if cls is scalar_cls:
+            if tag in _TEXT_TAGS:
+                return node.value
+            if tag == _NULL:
+                return None
+            if tag in _DELEGATED_TAGS:
+                return delegate(node)
+            return node.value
+        if cls is mapping_cls:
+            if tag in _DELEGATED_TAGS:
+                return delegate(node)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    flatten(node)  # PyYAML's merge-key rules; rewrites node.value in place
+                    return build(node)
+                key = key_node.value if key_node.tag == _STR else build(key_node)
+                try:
+                    out[key] = value_node.value if value_node.tag == _STR else build(value_node)
+                except TypeError:
+                    msg = "found an unhashable mapping key"
+                    raise _BuildError(msg, key_node.start_mark) from None
+            return out
+        if tag in _DELEGATED_TAGS:
+            return delegate(node)
+        return [child.value if child.tag == _STR else build(child) for child in node.value]
+
+    return build
+
+
+_LOADERS: dict[Any, Any] = {}
+_RESOLVE_CACHE_SIZE: Final = 8192
+_RESOLVE_CACHE_VALUE: Final = 64  # longer scalars are rare and not worth keeping
+
+
+def _loader_class(yaml: Any) -> Any:
+    """PyYAML's safe loader (LibYAML's when built) with implicit tag resolution memoised.
+
+    Resolution is a pure function of (node kind, value, implicit flags) unless path resolvers
+    are registered; manifests repeat the same keys and values endlessly, and the regex tries
+    behind each resolution cost more than the parse itself.
+    """
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    cls = _LOADERS.get(base)
+    if cls is not None:
+        return cls
+    if base.yaml_path_resolvers:
+        _LOADERS[base] = base
+        return base
+    cache: dict[tuple[Any, Any, Any], str] = {}
+    resolve_uncached = base.resolve
+
+    def resolve(self: Any, kind: Any, value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = cache.get(key)
+        if tag is None:
+            tag = resolve_uncached(self, kind, value, implicit)
+            if len(cache) < _RESOLVE_CACHE_SIZE and (
+                value is None or len(value) <= _RESOLVE_CACHE_VALUE
+            ):
+                cache[key] = tag
+        return tag
+
+    cls = type("ManifestLoader", (base,), {"resolve": resolve})
+    _LOADERS[base] = cls
+    return cls
+
+
+def _alias_growth(root: Any) -> tuple[int, bool]:
+    """(nodes that aliases add once expanded, whether an alias loops back on itself).
+
+    Each distinct node is visited once, so even a "billion laughs" graph costs only its size.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        value = node.value
+        children: list[Any] = []
+        if isinstance(value, list):
+            if value and isinstance(value[0], tuple):
+                children = [n for pair in value for n in pair]
+            else:
+                children = value
+        if finished:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            return 0, True
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)] - len(sizes), False
+
+
+def _mark_issue(source: str, exc: Any, text: str, fallback_line: int) -> LoadIssue:
+    """Turn a PyYAML error into a one-line :class:`LoadIssue`."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        line, column = mark.line + 1, mark.column + 1
+    elif isinstance(getattr(exc, "position", None), int):
+        position = exc.position
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+    else:
+        line, column = fallback_line, 1
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"invalid YAML: {problem}"
+    context_mark = getattr(exc, "context_mark", None)
+    if context:
+        where = ""
+        if context_mark is not None and context_mark is not mark:
+            where = f" at line {context_mark.line + 1}, column {context_mark.column + 1}"
+        message += f" ({context}{where})"
+    return LoadIssue(source, line, column, "syntax", message)
+
+
+def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | LoadIssue]:
+    try:
+        import yaml  # optional dependency, loaded only for YAML input
+    except ImportError:
+        yield LoadIssue(source, 1, 1, "dependency", _INSTALL_HINT)
+        return
+    loader = _loader_class(yaml)(text)
+    build = _node_builder(loader, yaml)
+    may_alias = "*" in text  # no alias can exist without one
+    index = 0
+    line = 1
+    try:
+        while True:
+            try:
+                if not loader.check_node():
+                    return
+                node: Any = loader.get_node()
+            except yaml.YAMLError as exc:
+                yield _mark_issue(source, exc, text, line)
+                return
+            except RecursionError:
+                yield LoadIssue(source, line, 1, "limit", "YAML nesting is too deep")
+                return
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+            if may_alias:
+                growth, loops = _alias_growth(node)
+                if loops:
+                    yield LoadIssue(
+                        source, line, column, "limit", "YAML aliases refer to themselves"
+                    )
+                    return
+                if growth > limits.max_alias_nodes:
+                    yield LoadIssue(
+                        source,
+                        line,
+                        column,
+                        "limit",
+                        f"YAML aliases in document {index + 1} expand to {growth:,} extra "
+                        f"nodes, over the limit of {limits.max_alias_nodes:,}; refusing a "
+                        "possible alias bomb",
+                    )
+                    return
+            try:
+                data = build(node)
+            except _BuildError as exc:
+                yield LoadIssue(
+                    source,
+                    exc.mark.line + 1,
+                    exc.mark.column + 1,
+                    "syntax",
+                    f"invalid YAML: {exc}",
+                )
+                return
+            except yaml.YAMLError as exc:
+                yield _mark_issue(source, exc, text, line)
+                return
+            except RecursionError:
+                yield LoadIssue(source, line, column, "limit", "YAML nesting is too deep")
+                return
+            yield Document(source, index, line, column, data, locator=_YamlLocator(node))
+            index += 1
+    finally:
+        loader.dispose()
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+_JSON_WHITESPACE: Final = " \t\n\r"
+
+
+class _LineIndex:
+    """Offsets of line starts, computed once per text, for offset -> (line, column)."""
+
+    __slots__ = ("_starts", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+
+    def position(self, offset: int) -> tuple[int, int]:
+        if self._starts is None:
+            text = self._text
+            starts = [0]
+            find = text.find
+            at = find("\n")
+            while at >= 0:
+                starts.append(at + 1)
+                at = find("\n", at + 1)
+            self._starts = starts
+        from bisect import bisect_right  # only when a position is asked for
+
+        row = bisect_right(self._starts, offset) - 1
+        return row + 1, offset - self._starts[row] + 1
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    size = len(text)
+    while pos < size and text[pos] in _JSON_WHITESPACE:
+        pos += 1
+    return pos
+
+
+class _JsonLocator(_Locator):
+    """Finds a path by re-scanning the document's JSON text; runs only when asked."""
+
+    __slots__ = ("_lines", "_start", "_text")
+
+    def __init__(self, text: str, start: int, lines: _LineIndex) -> None:
+        self._text = text
+        self._start = start
+        self._lines = lines
+
+    def locate(self, segments: Sequence[str | int]) -> tuple[int, int]:
+        text = self._text
+        best = pos = self._start
+        for segment in segments:
+            pos = _skip_ws(text, pos)
+            opener = text[pos : pos + 1]
+            if opener == "{" and isinstance(segment, str):
+                found = _json_member(text, pos, segment)
+            elif opener == "[" and isinstance(segment, int):
+                found = _json_item(text, pos, segment)
+            else:
+                found = None
+            if found is None:
+                break
+            best, pos = found
+        return self._lines.position(best)
+
+
+def _json_member(text: str, pos: int, name: str) -> tuple[int, int] | None:
+    """(where to point, where the value starts) for member ``name`` of the object at ``pos``."""
+    found = None
+    pos = _skip_ws(text, pos + 1)
+    while text[pos : pos + 1] == '"':
+        key_at = pos
+        key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
+        value_at = _skip_ws(text, _skip_ws(text, pos) + 1)  # past the ':'
+        if key == name:  # the last duplicate wins, as in the data
+            found = (key_at if text[value_at] in "{[" else value_at, value_at)
+        pos = _skip_ws(text, _DECODER.raw_decode(text, value_at)[1])
+        if text[pos : pos + 1] == ",":
+            pos = _skip_ws(text, pos + 1)
+    return found
+
+
+def _json_item(text: str, pos: int, index: int) -> tuple[int, int] | None:
+    """(start, start) of item ``index`` of the array at ``pos``."""
+    pos = _skip_ws(text, pos + 1)
+    position = 0
+    while pos < len(text) and text[pos] != "]":
+        if position == index:
+            return pos, pos
+        pos = _skip_ws(text, _DECODER.raw_decode(text, pos)[1])
+        if text[pos : pos + 1] == ",":
+            pos = _skip_ws(text, pos + 1)
+        position += 1
+    return None
+
+
+_DECODER: Final = json.JSONDecoder()
+
+
+def _scan_json(text: str, source: str) -> Iterator[Document | LoadIssue]:
+    lines = _LineIndex(text)
+    pos = _skip_ws(text, 0)
+    index = 0
+    while pos < len(text):
+        try:
+            data, end = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            yield LoadIssue(source, exc.lineno, exc.colno, "syntax", f"invalid JSON: {exc.msg}")
+            return
+        except RecursionError:
+            line, column = lines.position(pos)
+            yield LoadIssue(source, line, column, "limit", "JSON nesting is too deep")
+            return
+        line, column = lines.position(pos)
+        yield Document(source, index, line, column, data, locator=_JsonLocator(text, pos, lines))
+        index += 1
+        pos = _skip_ws(text, end)
+
+
+def _json_first(text: str, source: str) -> bool:
+    """Whether to read ``text`` as JSON: a ``.json`` name, or a ``{``/``[`` start."""
+    if source.lower().endswith(".json"):
+        return True
+    start = _skip_ws(text, 0)
+    return text[start : start + 1] in ("{", "[")
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def too_large(source: str, limits: Limits = DEFAULT_LIMITS) -> LoadIssue:
+    """The issue reported for an input over ``limits.max_bytes``."""
+    return LoadIssue(
+        source,
+        1,
+        1,
+        "limit",
+        f"input is larger than the limit of {limits.max_bytes} bytes; refusing to read it",
+    )
+
+
+def _decode(data: bytes, source: str) -> str | LoadIssue:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return LoadIssue(
+            source,
+            line,
+            column,
+            "encoding",
+            f"input is not UTF-8: invalid byte at offset {exc.start}",
+        )
+
+
+def scan_documents(
+    text: str | bytes, source: str = "<string>", *, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[Document | LoadIssue]:
+    """Yield each document of ``text``; a problem ends the stream with one :class:`LoadIssue`.
+
+    Documents before the problem are still yielded, so a linter can check them and report the
+    problem at its file:line. JSON (one value or several in a row) is read without PyYAML;
+    anything else needs it. ``bytes`` must be UTF-8 (a BOM is allowed).
+    """
+    if isinstance(text, bytes):
+        if len(text) > limits.max_bytes:
+            yield too_large(source, limits)
+            return
+        decoded = _decode(text, source)
+        if isinstance(decoded, LoadIssue):
+            yield decoded
+            return
+        text = decoded
+    elif len(text) > limits.max_bytes or (
+        len(text) * 4 > limits.max_bytes
+        and len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes
+    ):
+        yield too_large(source, limits)
+        return
+    text = text.removeprefix("\ufeff")
+    if _json_first(text, source):
+        items = list(_scan_json(text, source))
+        failed = bool(items) and isinstance(items[-1], LoadIssue)
+        if not failed or source.lower().endswith(".json") or not yaml_available():
+            yield from items
+            return
+    yield from _scan_yaml(text, source, limits)
+
+
+def load_documents(
+    text: str | bytes, source: str = "<string>", *, limits: Limits = DEFAULT_LIMITS
+) -> list[Document]:
+    """Return every document of ``text``; any problem raises ``ManifestError`` with file:line."""
+    documents: list[Document] = []
+    for item in scan_documents(text, source, limits=limits):
+        if isinstance(item, LoadIssue):
+            raise ManifestError(str(item))
+        documents.append(item)
+    return documents
+
+
+def read_source(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
+    """Read a file (or stdin for ``"-"``), at most ``limits.max_bytes``; ``None`` when larger.
+
+    Raises ``OSError`` when the file cannot be read.
+    """
+    if os.fspath(path) == STDIN:
+        data = sys.stdin.buffer.read(limits.max_bytes + 1)
+    else:
+        with open(path, "rb") as handle:
+            data = handle.read(limits.max_bytes + 1)
+    return None if len(data) > limits.max_bytes else data
+
+
+def source_name(path: str | os.PathLike[str]) -> str:
+    """The name findings use for ``path``: ``<stdin>`` for ``"-"``, else the path as given."""
+    text = os.fspath(path)
+    return STDIN_NAME if text == STDIN else text
+
+
+def scan_file(
+    path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[Document | LoadIssue]:
+    """:func:`scan_documents` for a file or stdin (``"-"``); ``OSError`` if unreadable."""
+    name = source_name(path)
+    data = read_source(path, limits=limits)
+    if data is None:
+        yield too_large(name, limits)
+        return
+    yield from scan_documents(data, name, limits=limits)
+
+
+def load_file(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> list[Document]:
+    """Every document of a file (or stdin for ``"-"``); raises ``ManifestError`` on any problem."""
+    try:
+        items = list(scan_file(path, limits=limits))
+    except OSError as exc:
+        msg = f"cannot read {source_name(path)}: {exc.strerror or exc}"
+        raise ManifestError(msg) from exc
+    documents: list[Document] = []
+    for item in items:
+        if isinstance(item, LoadIssue):
+            raise ManifestError(str(item))
+        documents.append(item)
+    return documents
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+    """Expand ``paths``: folders become their ``*.yaml``/``*.yml``/``*.json`` files, recursively.
+
+    Files and ``"-"`` (stdin) pass through as given, in order; a folder's files come sorted, and
+    hidden folders (``.git``) are skipped. Errors while walking a folder raise ``OSError``.
+    """
+    for path in paths:
+        text = os.fspath(path)
+        if text != STDIN and os.path.isdir(text):
+            found: list[str] = []
+
+            def fail(exc: OSError) -> None:
+                raise exc
+
+            for root, dirs, files in os.walk(text, onerror=fail):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found.extend(
+                    os.path.join(root, name)
+                    for name in files
+                    if name.lower().endswith(MANIFEST_SUFFIXES)
+                )
+            yield from sorted(found)
+        else:
+            yield text

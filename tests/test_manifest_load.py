@@ -1,0 +1,386 @@
+"""Tests for podself.manifest.load: safe YAML/JSON loading with positions and limits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from podself.errors import ManifestError
+from podself.manifest import load
+from podself.manifest.load import (
+    Document,
+    Limits,
+    LoadIssue,
+    discover,
+    load_documents,
+    load_file,
+    scan_documents,
+    split_field_path,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  containers:
+  - name: app
+    image: app:1
+    env:
+    - name: A
+      value: "1"
+    - name: K8S_POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+"""
+
+
+def _issue(items: list[Document | LoadIssue]) -> LoadIssue:
+    assert items, "expected a load issue"
+    last = items[-1]
+    assert isinstance(last, LoadIssue), items
+    return last
+
+
+class TestImports:
+    def test_import_podself_does_not_load_yaml(self) -> None:
+        """import podself, and even the manifest modules, load PyYAML only when YAML is read."""
+        code = (
+            "import sys, podself, podself.manifest.lint, podself.manifest.report\n"
+            "assert 'yaml' not in sys.modules, 'yaml imported'\n"
+            "podself.manifest.lint.lint_text('{\"kind\": \"Pod\"}', 'a.json')\n"
+            "assert 'yaml' not in sys.modules, 'yaml imported for JSON'\n"
+            "podself.manifest.lint.lint_text('kind: Pod', 'a.yaml')\n"
+            "assert 'yaml' in sys.modules\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+
+
+class TestFieldPaths:
+    def test_split(self) -> None:
+        """Dots separate keys, [n] is an index and [key] a key."""
+        assert split_field_path("spec.containers[0].env[12].name") == (
+            "spec",
+            "containers",
+            0,
+            "env",
+            12,
+            "name",
+        )
+        assert split_field_path("metadata.labels[app]") == ("metadata", "labels", "app")
+        assert split_field_path("items[2]") == ("items", 2)
+        assert split_field_path("") == ()
+
+
+class TestYamlPositions:
+    def test_scalar_points_at_value(self) -> None:
+        """A scalar field is located at its value, 1-based."""
+        (doc,) = load_documents(POD, "pod.yaml")
+        line, column = doc.locate("spec.containers[0].env[1].valueFrom.fieldRef.fieldPath")
+        assert (line, column) == (16, 22)
+        assert POD.splitlines()[line - 1][column - 1 :] == "metadata.name"
+
+    def test_block_points_at_key(self) -> None:
+        """A mapping or list value is located at its key."""
+        (doc,) = load_documents(POD, "pod.yaml")
+        assert doc.locate("spec.containers[0].env[1].valueFrom") == (14, 7)
+        assert doc.locate("spec.containers") == (7, 3)
+
+    def test_sequence_item_points_at_item(self) -> None:
+        """A list item is located where the item starts."""
+        (doc,) = load_documents(POD, "pod.yaml")
+        assert doc.locate("spec.containers[0].env[1]") == (13, 7)
+        assert doc.locate(("spec", "containers", 0, "env", 0)) == (11, 7)
+
+    def test_missing_path_falls_back_to_ancestor(self) -> None:
+        """A path that does not exist resolves to its deepest existing ancestor."""
+        (doc,) = load_documents(POD, "pod.yaml")
+        assert doc.locate("spec.containers[0].env[1].valueFrom.fieldRef.apiVersion") == (15, 9)
+        assert doc.locate("spec.containers[7].env") == (7, 3)
+        assert doc.locate("") == (1, 1)
+
+    def test_flow_style(self) -> None:
+        """Positions work inside flow mappings too."""
+        (doc,) = load_documents(POD, "pod.yaml")
+        assert doc.locate("metadata.labels.app") == (5, 17)
+
+    def test_documents_and_lines(self) -> None:
+        """Each document knows its index and first line; empty documents are kept as None."""
+        text = "---\n# c\na: 1\n---\n---\nb: [x]\n"
+        docs = load_documents(text, "s.yaml")
+        assert [(d.index, d.line, d.data) for d in docs] == [
+            (0, 3, {"a": 1}),
+            (1, 5, None),
+            (2, 6, {"b": ["x"]}),
+        ]
+
+    def test_empty_input(self) -> None:
+        """An empty or comment-only input has no documents."""
+        assert load_documents("", "e.yaml") == []
+        assert load_documents("# nothing\n", "e.yaml") == []
+
+
+class TestYamlValues:
+    def test_matches_pyyaml(self) -> None:
+        """Data equals PyYAML's safe loader for ordinary manifests."""
+        yaml = pytest.importorskip("yaml")
+        text = POD + "---\nx: [1, 2.5, true, null, ~, 0o17, 0x1f, '08', on]\n"
+        assert [d.data for d in load_documents(text)] == list(yaml.safe_load_all(text))
+
+    def test_dates_and_binary_stay_text(self) -> None:
+        """Dates and !!binary are kept as their text, as Kubernetes reads them."""
+        (doc,) = load_documents("a: 2024-01-02\nb: !!binary aGk=\n")
+        assert doc.data == {"a": "2024-01-02", "b": "aGk="}
+
+    def test_merge_keys(self) -> None:
+        """YAML merge keys are applied and merged fields are located at their anchor."""
+        text = "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n"
+        (doc,) = load_documents(text)
+        assert doc.data["m"] == {"x": 1, "y": 3}
+        assert doc.locate("m.y") == (4, 6)
+
+    def test_unknown_tags_built_by_kind(self) -> None:
+        """Unknown tags are not refused: a tagged scalar, list or map is built as plain data."""
+        (doc,) = load_documents("a: !Ref x\nb: !Seq [1]\nc: !Map {k: v}\n")
+        assert doc.data == {"a": "x", "b": [1], "c": {"k": "v"}}
+
+    def test_shared_aliases_within_limit(self) -> None:
+        """Moderate alias use is accepted and expanded."""
+        (doc,) = load_documents("a: &a {k: v}\nb: *a\nc: [*a, *a]\n")
+        assert doc.data == {"a": {"k": "v"}, "b": {"k": "v"}, "c": [{"k": "v"}, {"k": "v"}]}
+
+    def test_pure_python_loader(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without LibYAML the pure PyYAML loader gives the same data and positions."""
+        yaml = pytest.importorskip("yaml")
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+        (doc,) = load_documents(POD, "pod.yaml")
+        assert doc.data["spec"]["containers"][0]["env"][1]["name"] == "K8S_POD_NAME"
+        assert doc.locate("spec.containers[0].env[1].valueFrom.fieldRef.fieldPath") == (16, 22)
+
+
+class TestYamlProblems:
+    def test_syntax_error_has_position(self) -> None:
+        """Invalid YAML ends the stream with a syntax issue at file:line:column."""
+        items = list(scan_documents("a: 1\n---\nb: [1\n", "bad.yaml"))
+        assert isinstance(items[0], Document)
+        issue = _issue(items)
+        assert (issue.source, issue.line, issue.kind) == ("bad.yaml", 4, "syntax")
+        assert issue.message.startswith("invalid YAML: ")
+        assert str(issue).startswith("bad.yaml:4:1: invalid YAML")
+
+    def test_bad_indent(self) -> None:
+        """A mis-indented key is reported on its own line."""
+        issue = _issue(list(scan_documents("a:\n  b: 1\n c: 2\n", "i.yaml")))
+        assert (issue.line, issue.column) == (3, 2)
+
+    def test_undefined_alias(self) -> None:
+        """An alias without an anchor is a syntax issue."""
+        issue = _issue(list(scan_documents("a: *nope\n", "u.yaml")))
+        assert issue.kind == "syntax"
+        assert "undefined alias" in issue.message
+
+    def test_unhashable_key(self) -> None:
+        """A list used as a mapping key is refused with its position."""
+        issue = _issue(list(scan_documents("x: 1\n? [a]\n: 2\n", "k.yaml")))
+        assert (issue.line, issue.column, issue.kind) == (2, 3, "syntax")
+
+    def test_control_character(self) -> None:
+        """A control character is reported where it occurs."""
+        issue = _issue(list(scan_documents("a: 1\nb: \x01\n", "c.yaml")))
+        assert (issue.line, issue.kind) == (2, "syntax")
+
+    def test_load_documents_raises(self) -> None:
+        """load_documents turns an issue into ManifestError naming file:line."""
+        with pytest.raises(ManifestError, match=r"^bad\.yaml:1:\d+: invalid YAML"):
+            load_documents("a: b: c\n", "bad.yaml")
+
+
+class TestLimits:
+    def test_billion_laughs_refused(self) -> None:
+        """A billion-laughs document is refused without being expanded."""
+        text = (FIXTURES / "bomb.yaml").read_text()
+        issue = _issue(list(scan_documents(text, "bomb.yaml")))
+        assert issue.kind == "limit"
+        assert (issue.line, issue.column) == (2, 1)
+        assert "alias bomb" in issue.message
+        assert "490,329,036 extra nodes" in issue.message
+
+    def test_alias_limit_is_configurable(self) -> None:
+        """The alias budget is a limit of the call."""
+        text = "a: &a [1, 2, 3]\nb: [*a, *a, *a]\n"
+        assert load_documents(text, limits=Limits(max_alias_nodes=100))
+        issue = _issue(list(scan_documents(text, limits=Limits(max_alias_nodes=5))))
+        assert issue.kind == "limit"
+
+    def test_recursive_alias_refused(self) -> None:
+        """An alias inside its own anchor is refused."""
+        issue = _issue(list(scan_documents("a: &a [1, *a]\n", "r.yaml")))
+        assert (issue.kind, issue.message) == ("limit", "YAML aliases refer to themselves")
+
+    def test_size_limit_text(self) -> None:
+        """Text over max_bytes is refused before parsing."""
+        issue = _issue(list(scan_documents("a: " + "x" * 200, limits=Limits(max_bytes=100))))
+        assert issue.kind == "limit"
+        assert "larger than the limit of 100 bytes" in issue.message
+
+    def test_size_limit_counts_bytes(self) -> None:
+        """Multi-byte characters count as bytes, not characters."""
+        text = "a: " + "한" * 40  # 123 bytes, 43 characters
+        assert _issue(list(scan_documents(text, limits=Limits(max_bytes=100)))).kind == "limit"
+        assert load_documents(text, limits=Limits(max_bytes=200))
+
+    def test_size_limit_file(self, tmp_path: Path) -> None:
+        """A file over the limit is refused after reading at most limit + 1 bytes."""
+        path = tmp_path / "big.yaml"
+        path.write_text("a: " + "x" * 5000)
+        with pytest.raises(ManifestError, match="larger than the limit of 1000 bytes"):
+            load_file(path, limits=Limits(max_bytes=1000))
+
+    def test_deep_nesting_refused(self) -> None:
+        """Nesting deeper than the parser allows is an issue, not a crash."""
+        issue = _issue(list(scan_documents("a: " + "[" * 5000 + "]" * 5000, "deep.yaml")))
+        assert issue.kind in ("syntax", "limit")
+        deep_json = "[" * 100_000 + "]" * 100_000
+        issue = _issue(list(scan_documents(deep_json, "deep.json")))
+        assert issue.kind in ("syntax", "limit")
+
+
+class TestEncoding:
+    def test_bytes_utf8_with_bom(self) -> None:
+        """UTF-8 bytes, with or without a BOM, are accepted."""
+        (doc,) = load_documents("\ufeffa: 한\n".encode())
+        assert doc.data == {"a": "한"}
+
+    def test_invalid_utf8(self) -> None:
+        """Bytes that are not UTF-8 are an encoding issue at their line."""
+        issue = _issue(list(scan_documents(b"a: 1\nb: \xff\n", "x.yaml")))
+        assert (issue.kind, issue.line, issue.column) == ("encoding", 2, 4)
+
+
+class TestJson:
+    def test_positions(self) -> None:
+        """JSON documents locate fields at keys (blocks) and values (scalars)."""
+        data = json.loads(json.dumps({"spec": {"containers": [{"name": "a", "env": []}]}}))
+        text = json.dumps(data, indent=2)
+        (doc,) = load_documents(text, "p.json")
+        assert doc.data == data
+        assert doc.locate("spec.containers[0].name") == (5, 17)
+        assert doc.locate("spec.containers") == (3, 5)
+        assert doc.locate("spec.containers[0]") == (4, 7)
+        assert doc.locate("spec.missing") == (2, 3)
+
+    def test_stream_of_values(self) -> None:
+        """Several JSON values in a row are separate documents."""
+        docs = load_documents('{"a": 1}\n{"b": 2}\n[3]\n', "s.json")
+        assert [(d.index, d.line, d.data) for d in docs] == [
+            (0, 1, {"a": 1}),
+            (1, 2, {"b": 2}),
+            (2, 3, [3]),
+        ]
+
+    def test_syntax_error(self) -> None:
+        """Invalid JSON is a syntax issue with JSON's own line and column."""
+        items = list(scan_documents('{"a": 1}\n{"b": [1,]}', "x.json"))
+        issue = _issue(items)
+        assert (issue.line, issue.column, issue.kind) == (2, 10, "syntax")
+        assert issue.message.startswith("invalid JSON: ")
+
+    def test_flow_yaml_is_not_json(self) -> None:
+        """Input that only looks like JSON is read as YAML when it is not a .json file."""
+        pytest.importorskip("yaml")
+        (doc,) = load_documents("{a: 1, b: [x]}", "flow.yaml")
+        assert doc.data == {"a": 1, "b": ["x"]}
+
+    def test_json_without_pyyaml(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """JSON needs no PyYAML; YAML without it is a dependency issue naming the extra."""
+        monkeypatch.setitem(sys.modules, "yaml", None)
+        (doc,) = load_documents('{"kind": "Pod"}', "p.json")
+        assert doc.data == {"kind": "Pod"}
+        issue = _issue(list(scan_documents("kind: Pod\n", "p.yaml")))
+        assert issue.kind == "dependency"
+        assert "pip install 'podself[yaml]'" in issue.message
+        assert not load.yaml_available()
+
+
+class TestFiles:
+    def test_discover_folders(self) -> None:
+        """Folders yield their manifests recursively and sorted, skipping hidden folders."""
+        found = [
+            Path(p).relative_to(FIXTURES / "tree").as_posix() for p in discover([FIXTURES / "tree"])
+        ]
+        assert found == [
+            "apps/nested/job.json",
+            "apps/nested/worker.yml",
+            "apps/web.yaml",
+            "config.yaml",
+        ]
+
+    def test_discover_passes_files_and_stdin(self) -> None:
+        """Files (any extension) and '-' pass through in order."""
+        assert list(discover(["-", "notes.txt"])) == ["-", "notes.txt"]
+
+    def test_load_file_and_stdin(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """load_file reads a path, or stdin for '-' under the name <stdin>."""
+        (doc,) = load_file(FIXTURES / "tree" / "apps" / "web.yaml")
+        assert doc.data["metadata"]["name"] == "web"
+
+        class FakeStdin:
+            buffer = __import__("io").BytesIO(b"kind: Pod\n")
+
+        monkeypatch.setattr(sys, "stdin", FakeStdin())
+        (doc,) = load_file("-")
+        assert (doc.source, doc.data) == ("<stdin>", {"kind": "Pod"})
+
+    def test_unreadable_file(self, tmp_path: Path) -> None:
+        """A missing file raises ManifestError naming it."""
+        with pytest.raises(ManifestError, match=r"cannot read .*missing\.yaml"):
+            load_file(tmp_path / "missing.yaml")
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=12))
+_TREES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+class TestProperties:
+    @settings(max_examples=150, deadline=None)
+    @given(st.text(max_size=300))
+    def test_any_text_never_raises(self, text: str) -> None:
+        """Arbitrary text yields documents and at most one final issue, never an exception."""
+        items = list(scan_documents(text, "fuzz.yaml"))
+        issues = [i for i in items if isinstance(i, LoadIssue)]
+        assert len(issues) <= 1
+        if issues:
+            assert items[-1] is issues[0]
+            assert issues[0].line >= 1
+            assert issues[0].column >= 1
+
+    @settings(max_examples=100, deadline=None)
+    @given(_TREES)
+    def test_json_round_trip(self, data: object) -> None:
+        """Any JSON value loads back equal, from JSON and from YAML."""
+        yaml = pytest.importorskip("yaml")
+        (doc,) = load_documents(json.dumps(data), "d.json")
+        assert doc.data == data
+        if data is not None:
+            (doc,) = load_documents(yaml.safe_dump(data), "d.yaml")
+            assert doc.data == data
