@@ -63,20 +63,15 @@ def refresh() -> PodInfo:
 
 
 def cpu_count() -> int:
-    """The container-aware replacement for ``os.cpu_count()``.
+    """The container-aware replacement for ``os.cpu_count()`` (see ``podself.tuning.cpu_count``).
 
-    CPU limit (rounded up, at least 1), else CPU request, else the CPU affinity mask, else
-    ``os.cpu_count()``.
+    CPU limit, else request, else the affinity mask (the seed's 500m default inside Kubernetes
+    when nothing is known), less ``PODSELF_RESERVE_MILLICORES``, rounded up, capped by the
+    affinity, at least 1.
     """
-    import os
+    from podself.tuning import cpu_count as _cpu_count
 
-    millicores = current().resources.cpu_limit or current().resources.cpu_request
-    if millicores:
-        return max(1, -(-millicores // 1000))
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    return _cpu_count(current())
 
 
 _LAZY = {

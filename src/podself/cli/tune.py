@@ -130,14 +130,16 @@ def _limits(args: argparse.Namespace) -> dict[str, object] | None:
 def run(args: argparse.Namespace) -> int:
     """Print the plan."""
     from podself.errors import PodselfError
-    from podself.tuning import plan
+    from podself.tuning import Host, plan
 
     try:
-        info, policy = load(args, _limits(args))
+        limits = _limits(args)
+        info, policy = load(args, limits)
     except PodselfError as exc:
         print(f"podself tune: {exc}", file=sys.stderr)
         return 2
-    result = plan(info, policy)
+    # --cpu/--memory describe some pod, not this machine: no affinity cap or host checks.
+    result = plan(info, policy, host=Host() if limits else None)
     if args.json:
         import json
 

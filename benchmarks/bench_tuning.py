@@ -1,0 +1,417 @@
+"""What resource-aware tuning costs and what it buys, measured side by side in one run.
+
+(a) Start-up: ``podself exec -- true`` against ``true`` run directly (and ``python -c pass``
+    for scale), median of N interleaved runs inside a fake pod with limits. The difference
+    is what ``podself exec`` adds before the wrapped command starts (target < 50 ms).
+
+(b) The "why": a CPU-bound ``ProcessPoolExecutor`` (a pure-Python loop per task) sized by
+    ``os.cpu_count()`` against one sized by ``podself.cpu_count()``, both under a CPU quota
+    imposed on this machine. As root on cgroup v1 the runs go into a child of the ``cpu``
+    controller with ``cpu.cfs_quota_us`` set (a real quota, the kernel throttles); on cgroup
+    v2 into a child with ``cpu.max``; otherwise they fall back to ``taskset -c 0`` (affinity,
+    one CPU). The load generator sizes its pool inside the quota, then leaves it to the pool's
+    worker processes. Each configuration reports saturated throughput and, at 60 % of the quota's
+    capacity in an open loop, the p50/p99 latency of a task from its arrival to its result.
+    Runs alternate between the two sizings; medians over the rounds are printed.
+
+``--node-cpus N`` sizes the ``os.cpu_count()`` pool as a pod on an N-CPU node would see it
+(this machine's own count otherwise), since the harm grows with the node/quota ratio.
+
+Usage: python benchmarks/bench_tuning.py [--runs N] [--rounds R] [--quota CPUS] [--load F]
+       [--task-ms MS] [--node-cpus N] [--skip-startup] [--skip-pool]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+from podself.testing import FakePod
+
+HERE = Path(__file__).resolve()
+SEED = 20  # arrivals are a Poisson process with a fixed seed, the same for both sizings
+
+
+# -- (a) start-up -----------------------------------------------------------------------------
+
+
+def _podself_command() -> list[str]:
+    script = Path(sys.executable).with_name("podself")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "podself"]
+
+
+def _time_run(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def bench_startup(runs: int) -> dict[str, float]:
+    """Median wall time (ms) of each command over ``runs`` interleaved runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fake = FakePod(tmp, limits={"cpu": "2", "memory": "2Gi"})
+        env = {
+            **fake.environ,
+            "PODSELF_ROOT": str(fake.root),
+            "PODSELF_PROC_ROOT": str(fake.proc_root),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        }
+        true = shutil.which("true") or "/bin/true"
+        commands = {
+            "true": [true],
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "podself exec -- true": [*_podself_command(), "exec", "--", true],
+        }
+        for argv in commands.values():  # warm the page cache and write bytecode once
+            _time_run(argv, env)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(runs):
+            for name, argv in commands.items():
+                times[name].append(_time_run(argv, env))
+    return {name: statistics.median(values) * 1e3 for name, values in times.items()}
+
+
+def print_startup(result: dict[str, float], runs: int) -> None:
+    base = result["true"]
+    print(f"(a) podself exec start-up, median of {runs} interleaved runs (fake pod 2 CPU / 2Gi)")
+    print(f"    {'command':<24}{'median ms':>11}{'vs true':>10}")
+    for name, value in result.items():
+        print(f"    {name:<24}{value:>11.1f}{value / base:>9.1f}x")
+    overhead = result["podself exec -- true"] - base
+    python = result["podself exec -- true"] - result["python -c pass"]
+    verdict = "within" if overhead < 50 else "ABOVE"
+    print(
+        f"    overhead of podself exec: {overhead:.1f} ms ({verdict} the 50 ms target); "
+        f"{python:.1f} ms above a bare interpreter start"
+    )
+
+
+# -- (b) CPU-bound pool under a quota ---------------------------------------------------------
+
+
+def work(n: int) -> int:
+    """A pure-Python CPU-bound task (holds the GIL, so only processes parallelise it)."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def calibrate(target_ms: float) -> int:
+    """Loop count whose run takes about ``target_ms`` of CPU here."""
+    n = 10_000
+    while True:
+        start = time.process_time()
+        work(n)
+        spent = (time.process_time() - start) * 1e3
+        if spent > 20:
+            return max(1, int(n * target_ms / spent))
+        n *= 2
+
+
+class Quota:
+    """A CPU quota for child processes: a real cgroup if possible, else CPU affinity."""
+
+    def __init__(self, cpus: float) -> None:
+        self.cpus = cpus
+        self.path: Path | None = None
+        self.root: Path | None = None
+        self.kind = "affinity"
+        self.detail = "taskset -c 0 (one CPU)"
+        self._setup()
+
+    def _setup(self) -> None:
+        period = 100_000
+        quota = int(self.cpus * period)
+        name = f"podself-bench-{os.getpid()}"
+        v1 = Path("/sys/fs/cgroup/cpu")
+        v2 = Path("/sys/fs/cgroup")
+        try:
+            if (v1 / "cpu.cfs_quota_us").is_file():
+                path = v1 / name
+                path.mkdir()
+                self.path, self.root = path, v1
+                (path / "cpu.cfs_period_us").write_text(f"{period}\n")
+                (path / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+                self.kind = "cgroup v1"
+                self.detail = f"{path}: cpu.cfs_quota_us={quota} cpu.cfs_period_us={period}"
+            elif (v2 / "cgroup.controllers").is_file() and "cpu" in (
+                v2 / "cgroup.subtree_control"
+            ).read_text():
+                path = v2 / name
+                path.mkdir()
+                self.path, self.root = path, v2
+                (path / "cpu.max").write_text(f"{quota} {period}\n")
+                self.kind = "cgroup v2"
+                self.detail = f"{path}: cpu.max={quota} {period}"
+        except OSError as exc:
+            self.cleanup()
+            self.kind = "affinity"
+            self.detail = f"taskset -c 0 (one CPU; no cgroup: {exc.strerror or exc})"
+
+    def argv(self, argv: list[str]) -> list[str]:
+        if self.path is None:
+            return ["taskset", "-c", "0", *argv]
+        return argv
+
+    def enter(self) -> None:
+        """Run in the child before exec: join the cgroup."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(f"{os.getpid()}\n")
+
+    def throttled(self) -> tuple[int, float] | None:
+        """(periods throttled, ms throttled) so far, from the cgroup's cpu.stat."""
+        if self.path is None:
+            return None
+        stat = dict(
+            line.split() for line in (self.path / "cpu.stat").read_text().splitlines() if line
+        )
+        if "throttled_time" in stat:  # v1: nanoseconds
+            return int(stat["nr_throttled"]), int(stat["throttled_time"]) / 1e6
+        return int(stat["nr_throttled"]), int(stat.get("throttled_usec", 0)) / 1e3
+
+    def cleanup(self) -> None:
+        if self.path is not None:
+            for _ in range(50):  # the last pool processes may still be exiting
+                try:
+                    self.path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.path = None
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class _Latency:
+    """Done-callback recording the time from a task's arrival to its result."""
+
+    def __init__(self, arrival: float, into: list[float]) -> None:
+        self.arrival = arrival
+        self.into = into
+
+    def __call__(self, _future: Future[int]) -> None:
+        self.into.append(time.perf_counter() - self.arrival)
+
+
+def pool_child(
+    sizing: str, tasks: int, loops: int, rate: float, *, leave: str | None, node_cpus: int | None
+) -> dict[str, float]:
+    """Inside the quota: size a pool, then measure throughput and open-loop latency."""
+    if sizing == "os":
+        size = node_cpus or os.cpu_count() or 1
+    else:
+        import podself
+
+        size = podself.cpu_count()
+    with ProcessPoolExecutor(max_workers=size) as pool:
+        list(pool.map(work, [1000] * size * 2))  # start every worker process first
+        rss_mb = sum(_rss_kib(pid) for pid in pool._processes) / 1024
+        if leave:  # the load generator leaves the quota to the pool's worker processes
+            Path(leave, "cgroup.procs").write_text(f"{os.getpid()}\n")
+        start = time.perf_counter()
+        list(pool.map(work, [loops] * tasks))
+        throughput = tasks / (time.perf_counter() - start)
+
+        latencies: list[float] = []
+        pending: list[Future[int]] = []
+        arrivals = random.Random(SEED)
+        arrival = time.perf_counter() + 0.05
+        for _ in range(tasks):
+            arrival += arrivals.expovariate(rate)
+            delay = arrival - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            future = pool.submit(work, loops)
+            future.add_done_callback(_Latency(arrival, latencies))
+            pending.append(future)
+        for future in pending:
+            future.result()
+        while len(latencies) < tasks:  # callbacks run on the pool's manager thread
+            time.sleep(0.001)
+    ordered = sorted(latencies)
+    return {
+        "workers": size,
+        "rss_mb": rss_mb,
+        "throughput": throughput,
+        "p50_ms": ordered[len(ordered) // 2] * 1e3,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
+    }
+
+
+def bench_pool(
+    rounds: int,
+    tasks: int,
+    quota_cpus: float,
+    *,
+    task_ms: float,
+    load: float,
+    node_cpus: int | None = None,
+) -> tuple[Quota, dict[str, dict[str, float]]]:
+    loops = calibrate(task_ms)
+    quota = Quota(quota_cpus)
+    capacity = (quota.cpus if quota.path is not None else 1.0) * 1000 / task_ms
+    rate = load * capacity
+    results: dict[str, list[dict[str, float]]] = {"os": [], "podself": []}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PODSELF_")}
+    try:
+        for _ in range(rounds):
+            for sizing in ("os", "podself"):
+                argv = quota.argv(
+                    [
+                        sys.executable,
+                        str(HERE),
+                        "--pool-child",
+                        sizing,
+                        "--tasks",
+                        str(tasks),
+                        "--loops",
+                        str(loops),
+                        "--rate",
+                        str(rate),
+                        *(["--leave", str(quota.root)] if quota.root else []),
+                        *(["--node-cpus", str(node_cpus)] if node_cpus else []),
+                    ]
+                )
+                before = quota.throttled()
+                done = subprocess.run(
+                    argv,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    preexec_fn=quota.enter,  # joins the cgroup between fork and exec
+                )
+                row = json.loads(done.stdout)
+                after = quota.throttled()
+                if before is not None and after is not None:
+                    row["throttled"] = after[0] - before[0]
+                    row["throttled_ms"] = after[1] - before[1]
+                results[sizing].append(row)
+    finally:
+        quota.cleanup()
+    medians = {
+        sizing: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        for sizing, runs in results.items()
+    }
+    return quota, medians
+
+
+def print_pool(quota: Quota, result: dict[str, dict[str, float]], setup: str) -> None:
+    print()
+    print(
+        f"(b) CPU-bound ProcessPoolExecutor under a CPU quota ({quota.kind}; {quota.detail}); "
+        f"this machine: os.cpu_count()={os.cpu_count()}"
+    )
+    print(f"    {setup}")
+    columns = [
+        ("workers", "workers", ".0f"),
+        ("rss_mb", "pool MB", ".1f"),
+        ("throughput", "tasks/s", ".1f"),
+        ("p50_ms", "p50 ms", ".1f"),
+        ("p99_ms", "p99 ms", ".1f"),
+        ("throttled", "throttled", ".0f"),
+        ("throttled_ms", "thr. ms", ".0f"),
+    ]
+    columns = [c for c in columns if c[0] in result["os"]]
+    print(f"    {'pool sized by':<22}" + "".join(f"{title:>11}" for _, title, _ in columns))
+    names = {"os": "os.cpu_count()", "podself": "podself.cpu_count()"}
+    for sizing, row in result.items():
+        cells = "".join(f"{row[key]:>11{fmt}}" for key, _, fmt in columns)
+        print(f"    {names[sizing]:<22}{cells}")
+    ratios = ""
+    for key, _, _ in columns:
+        base = result["os"][key]
+        ratios += f"{result['podself'][key] / base:>10.2f}x" if base else f"{'-':>11}"
+    print(f"    {'ratio podself / os':<22}{ratios}")
+    if "throttled" in result["os"]:
+        print(
+            "    throttled = CFS periods in which the cgroup hit its quota (cpu.stat nr_throttled);"
+            " thr. ms = time spent throttled"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=21, help="start-up runs per command")
+    parser.add_argument("--rounds", type=int, default=5, help="pool rounds per sizing")
+    parser.add_argument("--tasks", type=int, default=200, help="tasks per pool measurement")
+    parser.add_argument("--quota", type=float, default=1.0, help="CPU quota in CPUs")
+    parser.add_argument("--task-ms", type=float, default=20.0, help="CPU time of one task")
+    parser.add_argument(
+        "--load", type=float, default=0.6, help="arrival rate as a share of the quota's capacity"
+    )
+    parser.add_argument(
+        "--node-cpus",
+        type=int,
+        help="size the os.cpu_count() pool as on a node with this many CPUs (what a pod on a "
+        "big node sees) instead of this machine's count",
+    )
+    parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--skip-pool", action="store_true")
+    parser.add_argument("--pool-child", choices=("os", "podself"), help=argparse.SUPPRESS)
+    parser.add_argument("--loops", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--leave", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.pool_child:
+        row = pool_child(
+            args.pool_child,
+            args.tasks,
+            args.loops,
+            args.rate,
+            leave=args.leave,
+            node_cpus=args.node_cpus,
+        )
+        print(json.dumps(row))
+        return 0
+    if not args.skip_startup:
+        print_startup(bench_startup(args.runs), args.runs)
+    if not args.skip_pool:
+        load_before = os.getloadavg()[0]
+        quota, result = bench_pool(
+            args.rounds,
+            args.tasks,
+            args.quota,
+            task_ms=args.task_ms,
+            load=args.load,
+            node_cpus=args.node_cpus,
+        )
+        setup = (
+            f"{args.tasks} tasks of ~{args.task_ms:g} ms CPU; latency = Poisson arrival to result "
+            f"at {args.load:.0%} of the quota's capacity; median of {args.rounds} alternating "
+            "rounds"
+        )
+        if args.node_cpus:
+            setup += f"; the os.cpu_count() pool is sized as on a {args.node_cpus}-CPU node"
+        setup += (
+            f"\n    machine load average before/after: {load_before:.2f} / "
+            f"{os.getloadavg()[0]:.2f} (other processes compete for the same CPUs)"
+        )
+        print_pool(quota, result, setup)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

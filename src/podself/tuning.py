@@ -1,0 +1,1324 @@
+"""Sizing decisions from the pod's CPU and memory: workers, threads, caches, pools and heaps.
+
+A :class:`Policy` turns a :class:`~podself.pod.PodInfo` into a :class:`Plan` whose every number
+carries the reason it was chosen. The default policy reproduces the seed's exercise 4 and its
+Java example exactly; knobs come from code, ``PODSELF_*`` env vars or a small TOML/JSON file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from types import MappingProxyType
+
+import podself
+from podself._record import Record
+from podself.cgroups import cpu_affinity_count
+from podself.errors import SourceError
+from podself.pod import PodInfo, Source, read
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable, Mapping
+    from typing import Any, Final, TypeAlias
+
+__all__ = [
+    "ENV_PREFIX",
+    "KNOBS",
+    "PLACEHOLDERS",
+    "Host",
+    "Knob",
+    "Plan",
+    "PlanWatcher",
+    "Policy",
+    "cpu_count",
+    "expand",
+    "plan",
+    "watch_plan",
+]
+
+ENV_PREFIX: Final = "PODSELF_"
+MIB: Final = 1 << 20
+MILLICORES_PER_CPU: Final = 1000
+# Keys of a policy file may sit at the top level or under this table.
+_FILE_TABLE = "tuning"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_NONE = frozenset({"none", "off", "unset"})
+
+
+# -- knobs ------------------------------------------------------------------------------------
+
+
+# Value objects here use podself._record.Record, not dataclasses: `podself exec` is a container
+# entrypoint, and dataclasses (import + class creation) would double its start-up cost.
+
+
+class Knob(Record):
+    """One policy setting: its kind, default, lower bound and the seed formula it comes from.
+
+    ``kind`` is ``"int"``, ``"millicores"`` or ``"mb"`` (whole numbers; the last two also take
+    ``"250m"`` / ``"256Mi"``), ``"percent"`` (``0 < p <= 100``), ``"bool"`` or ``"choice"``.
+    ``optional`` knobs accept ``None`` (env ``none``) meaning "no such limit".
+    """
+
+    __slots__ = ("choices", "default", "help", "kind", "minimum", "name", "optional", "seed")
+    name: str
+    kind: str
+    default: object
+    help: str
+    seed: str
+    minimum: int
+    optional: bool
+    choices: tuple[str, ...]
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        default: object,
+        help: str,
+        seed: str = "",
+        *,
+        minimum: int = 0,
+        optional: bool = False,
+        choices: tuple[str, ...] = (),
+    ) -> None:
+        self._init(
+            name=name,
+            kind=kind,
+            default=default,
+            help=help,
+            seed=seed,
+            minimum=minimum,
+            optional=optional,
+            choices=choices,
+        )
+
+    @property
+    def env(self) -> str:
+        """The env var that sets this knob, e.g. ``PODSELF_MIN_WORKERS``."""
+        return ENV_PREFIX + self.name.upper()
+
+
+KNOBS: Final[Mapping[str, Knob]] = MappingProxyType(
+    {
+        k.name: k
+        for k in (
+            Knob(
+                "rounding",
+                "choice",
+                "floor",
+                "how CPU-derived counts (workers, threads, GC threads, nginx workers, "
+                "GOMAXPROCS) round fractional CPUs",
+                "WORKERS=$(($CPU_LIMIT_MILLICORES / 1000)) (shell division floors)",
+                choices=("floor", "ceil"),
+            ),
+            Knob(
+                "millicores_per_worker",
+                "millicores",
+                1000,
+                "CPU each worker process gets",
+                "/ 1000",
+                minimum=1,
+            ),
+            Knob(
+                "min_workers",
+                "int",
+                1,
+                "fewest workers (a memory cap may still go lower, never below 1)",
+                "else WORKERS=1",
+                minimum=1,
+            ),
+            Knob("max_workers", "int", None, "most workers", minimum=1, optional=True),
+            Knob(
+                "worker_memory_mb",
+                "mb",
+                None,
+                "memory one worker needs; workers never exceed (memory - reserve) // this",
+                minimum=1,
+                optional=True,
+            ),
+            Knob(
+                "threads_per_cpu",
+                "int",
+                1,
+                "threads per CPU; threads per worker = CPUs * this // workers",
+                minimum=1,
+            ),
+            Knob(
+                "reserve_millicores",
+                "millicores",
+                0,
+                "CPU kept back for sidecars and forked helpers before anything is divided",
+            ),
+            Knob(
+                "reserve_memory_mb",
+                "mb",
+                0,
+                "memory kept back (interpreter, sidecar, page cache) before ratios apply",
+            ),
+            Knob(
+                "cache_percent",
+                "percent",
+                25,
+                "share of memory for the cache",
+                "CACHE_SIZE_MB=$(($MEMORY_LIMIT_MB * 25 / 100))",
+            ),
+            Knob(
+                "connection_mb",
+                "mb",
+                32,
+                "memory per pooled connection",
+                "CONN_POOL_SIZE=$(($MEMORY_LIMIT_MB / 32))",
+                minimum=1,
+            ),
+            Knob("min_connections", "int", 1, "smallest connection pool"),
+            Knob("max_connections", "int", None, "largest connection pool", optional=True),
+            Knob(
+                "heap_percent",
+                "percent",
+                75,
+                "share of memory for a JVM heap (-Xmx and -Xms)",
+                "HEAP_SIZE=$(($MEMORY_LIMIT_MB * 75 / 100))",
+            ),
+            Knob(
+                "gomemlimit_percent",
+                "percent",
+                90,
+                "share of a memory limit for GOMEMLIMIT (automemlimit's 0.9)",
+            ),
+            Knob(
+                "use_requests",
+                "bool",
+                True,
+                "size from requests when no limit is set",
+            ),
+            Knob(
+                "respect_affinity",
+                "bool",
+                True,
+                "never count more CPUs than the process may run on (sched_getaffinity)",
+            ),
+            Knob(
+                "fallback",
+                "choice",
+                "auto",
+                "with neither limit nor request: 'host' (this machine's CPUs and memory), "
+                "'defaults' (the values below) or 'auto' (defaults inside Kubernetes, where "
+                "the host is a shared node; the host elsewhere)",
+                "get_resource_limits() error handling",
+                choices=("auto", "host", "defaults"),
+            ),
+            Knob(
+                "default_millicores",
+                "millicores",
+                500,
+                "CPU assumed when nothing is known",
+                "'cpu_millicores': 500",
+                minimum=1,
+            ),
+            Knob(
+                "default_memory_mb",
+                "mb",
+                512,
+                "memory assumed when nothing is known",
+                "'memory_mb': 512",
+                minimum=1,
+            ),
+            Knob(
+                "node_allocatable_millicores",
+                "millicores",
+                None,
+                "the node's allocatable CPU, if known: a CPU limit equal to it is taken as "
+                "'no limit set'",
+                minimum=1,
+                optional=True,
+            ),
+            Knob(
+                "node_allocatable_memory_mb",
+                "mb",
+                None,
+                "the node's allocatable memory, if known: a memory limit equal to it is taken "
+                "as 'no limit set'",
+                minimum=1,
+                optional=True,
+            ),
+        )
+    }
+)
+
+
+class _Invalid(ValueError):
+    """A knob value breaks its rule; the caller adds where it came from."""
+
+
+def _check(knob: Knob, value: object) -> object:
+    """``value`` if it satisfies ``knob``'s rule (typed values, as code would pass them)."""
+    if value is None:
+        if knob.optional:
+            return None
+        msg = f"{knob.name} must not be None"
+        raise _Invalid(msg)
+    if knob.kind == "bool":
+        if not isinstance(value, bool):
+            msg = f"{knob.name} must be true or false"
+            raise _Invalid(msg)
+        return value
+    if knob.kind == "choice":
+        if value not in knob.choices:
+            msg = f"{knob.name} must be one of {', '.join(knob.choices)}"
+            raise _Invalid(msg)
+        return value
+    if knob.kind == "percent":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            msg = f"{knob.name} must be a number above 0 and at most 100"
+            raise _Invalid(msg)
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < knob.minimum:
+        unit = {"millicores": " (millicores)", "mb": " (MiB)"}.get(knob.kind, "")
+        msg = f"{knob.name} must be a whole number >= {knob.minimum}{unit}"
+        raise _Invalid(msg)
+    return value
+
+
+def _parse(knob: Knob, raw: object) -> object:
+    """A knob value from text (env, ``--set``) or a file's typed value."""
+    if not isinstance(raw, str):
+        return _check(knob, raw)
+    text = raw.strip()
+    if knob.optional and text.lower() in _NONE:
+        return None
+    if knob.kind == "bool":
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        msg = f"{knob.name} must be one of 1/true/yes/on or 0/false/no/off"
+        raise _Invalid(msg)
+    if knob.kind == "choice":
+        return _check(knob, text.lower())
+    if knob.kind == "percent":
+        try:
+            number: float = int(text) if text.isdigit() else float(text)
+        except ValueError:
+            number = -1.0
+        if not math.isfinite(number):
+            number = -1.0
+        return _check(knob, number)
+    if text.isascii() and text.isdigit():
+        return _check(knob, int(text))
+    if knob.kind in ("millicores", "mb") and text:
+        amount = _quantity(knob, text)
+        if amount is not None:
+            return _check(knob, amount)
+    unit = {
+        "millicores": " (millicores, or a quantity like 250m)",
+        "mb": " (MiB, or a quantity like 256Mi)",
+    }.get(knob.kind, "")
+    msg = f"{knob.name} must be a whole number >= {knob.minimum}{unit}"
+    raise _Invalid(msg)
+
+
+def _quantity(knob: Knob, text: str) -> int | None:
+    """Millicores or MiB (rounded up, like a ``1Mi`` divisor) of a Kubernetes quantity."""
+    from podself.quantity import Quantity  # only for unit-carrying values
+
+    try:
+        quantity = Quantity.parse(text)
+    except ValueError:
+        return None
+    if quantity.sign() < 0:
+        return None
+    if knob.kind == "millicores":
+        return int(quantity.milli_value())
+    return -(-int(quantity.value()) // MIB)
+
+
+def _where_text(where: str, raw: object) -> str:
+    shown = raw if isinstance(raw, str) else repr(raw)
+    return f'{where}="{shown}"' if isinstance(raw, str) else f"{where}={shown}"
+
+
+# -- policy -----------------------------------------------------------------------------------
+
+
+class Policy(Record):
+    """Every knob of the sizing rules; the defaults reproduce the seed's formulas.
+
+    Build one in code (``Policy(worker_memory_mb=150)``), from env (:meth:`from_env`), from a
+    file (:meth:`from_file`) or by layering (:meth:`override`). Invalid values raise
+    :class:`~podself.errors.SourceError` naming the knob, the rule and the value. ``warnings``
+    holds the problems a non-strict load skipped (not part of equality).
+    """
+
+    __slots__ = (*KNOBS, "warnings")
+    rounding: str
+    millicores_per_worker: int
+    min_workers: int
+    max_workers: int | None
+    worker_memory_mb: int | None
+    threads_per_cpu: int
+    reserve_millicores: int
+    reserve_memory_mb: int
+    cache_percent: int | float
+    connection_mb: int
+    min_connections: int
+    max_connections: int | None
+    heap_percent: int | float
+    gomemlimit_percent: int | float
+    use_requests: bool
+    respect_affinity: bool
+    fallback: str
+    default_millicores: int
+    default_memory_mb: int
+    node_allocatable_millicores: int | None
+    node_allocatable_memory_mb: int | None
+    warnings: tuple[str, ...]
+
+    def __init__(
+        self,
+        *,
+        rounding: str = "floor",
+        millicores_per_worker: int = 1000,
+        min_workers: int = 1,
+        max_workers: int | None = None,
+        worker_memory_mb: int | None = None,
+        threads_per_cpu: int = 1,
+        reserve_millicores: int = 0,
+        reserve_memory_mb: int = 0,
+        cache_percent: int | float = 25,
+        connection_mb: int = 32,
+        min_connections: int = 1,
+        max_connections: int | None = None,
+        heap_percent: int | float = 75,
+        gomemlimit_percent: int | float = 90,
+        use_requests: bool = True,
+        respect_affinity: bool = True,
+        fallback: str = "auto",
+        default_millicores: int = 500,
+        default_memory_mb: int = 512,
+        node_allocatable_millicores: int | None = None,
+        node_allocatable_memory_mb: int | None = None,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        values = {
+            "rounding": rounding,
+            "millicores_per_worker": millicores_per_worker,
+            "min_workers": min_workers,
+            "max_workers": max_workers,
+            "worker_memory_mb": worker_memory_mb,
+            "threads_per_cpu": threads_per_cpu,
+            "reserve_millicores": reserve_millicores,
+            "reserve_memory_mb": reserve_memory_mb,
+            "cache_percent": cache_percent,
+            "connection_mb": connection_mb,
+            "min_connections": min_connections,
+            "max_connections": max_connections,
+            "heap_percent": heap_percent,
+            "gomemlimit_percent": gomemlimit_percent,
+            "use_requests": use_requests,
+            "respect_affinity": respect_affinity,
+            "fallback": fallback,
+            "default_millicores": default_millicores,
+            "default_memory_mb": default_memory_mb,
+            "node_allocatable_millicores": node_allocatable_millicores,
+            "node_allocatable_memory_mb": node_allocatable_memory_mb,
+        }
+        for name, value in values.items():
+            try:
+                _check(KNOBS[name], value)
+            except _Invalid as exc:
+                msg = f"policy {_where_text(name, value)}: {exc}"
+                raise SourceError(msg) from None
+        if max_workers is not None and max_workers < min_workers:
+            msg = f"policy max_workers={max_workers}: must be >= min_workers={min_workers}"
+            raise SourceError(msg)
+        if max_connections is not None and max_connections < min_connections:
+            msg = (
+                f"policy max_connections={max_connections}: must be >= min_connections="
+                f"{min_connections}"
+            )
+            raise SourceError(msg)
+        self._init(**values, warnings=tuple(warnings))
+
+    @classmethod
+    def _fields(cls) -> tuple[str, ...]:
+        # Equality, hashing and repr cover the knobs, not how they were loaded.
+        return tuple(KNOBS)
+
+    def replace(self, **changes: Any) -> Policy:
+        """A copy with some knobs changed (validated like the constructor)."""
+        values: dict[str, Any] = {**self.to_dict(), "warnings": self.warnings, **changes}
+        return Policy(**values)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        strict: bool = True,
+    ) -> Policy:
+        """Defaults, then a policy file, then each ``PODSELF_<KNOB>`` env var.
+
+        The file is ``file`` if given, else ``$PODSELF_POLICY_FILE`` if set. An empty variable
+        counts as unset. ``strict`` (the default) raises ``SourceError`` for a bad value or
+        file; otherwise it is skipped and the problem lands on ``warnings``.
+        """
+        env = os.environ if environ is None else environ
+        base = cls()
+        warnings: list[str] = []
+        path = os.fspath(file) if file is not None else env.get(ENV_PREFIX + "POLICY_FILE", "")
+        if path.strip():
+            try:
+                base = cls.from_file(path, strict=strict)
+            except SourceError as exc:
+                if strict:
+                    raise
+                warnings.append(f"{exc}; policy file ignored")
+            warnings.extend(base.warnings)
+        settings: dict[str, object] = {}
+        for name, knob in KNOBS.items():
+            raw = env.get(knob.env)
+            if raw is None or not raw.strip():
+                continue
+            try:
+                settings[name] = _parse(knob, raw)
+            except _Invalid as exc:
+                msg = f"{_where_text('env ' + knob.env, raw)}: {exc}"
+                if strict:
+                    raise SourceError(msg) from None
+                warnings.append(f"{msg}; using {name}={getattr(base, name)!r}")
+        return base._layer(settings, "env", strict, warnings)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, strict: bool = True) -> Policy:
+        """Knobs from a TOML file (or JSON when the name ends in ``.json``).
+
+        Keys are knob names, at the top level or under a ``[tuning]`` table; values are typed
+        (``min_workers = 2``, ``use_requests = false``) or strings as in env
+        (``reserve_memory_mb = "256Mi"``). Unknown keys and unreadable files raise
+        ``SourceError``; bad values too unless ``strict=False`` (then they are skipped with a
+        warning).
+        """
+        where = f'policy file "{os.fspath(path)}"'
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(1 << 20)
+        except OSError as exc:
+            msg = f"{where}: cannot be read ({exc.strerror or exc})"
+            raise SourceError(msg) from None
+        table: object
+        try:
+            if os.fspath(path).endswith(".json"):
+                import json  # only policy files need a parser
+
+                table = json.loads(data)
+            else:
+                import tomllib  # only policy files need a parser
+
+                table = tomllib.loads(data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            msg = f"{where}: not valid {'JSON' if str(path).endswith('.json') else 'TOML'} ({exc})"
+            raise SourceError(msg) from None
+        if isinstance(table, dict) and isinstance(table.get(_FILE_TABLE), dict):
+            table = table[_FILE_TABLE]
+        if not isinstance(table, dict):
+            msg = f"{where}: expected a table of knob = value"
+            raise SourceError(msg)
+        unknown = sorted(k for k in table if k not in KNOBS)
+        if unknown:
+            msg = f"{where}: unknown knob {unknown[0]!r}; known: {', '.join(KNOBS)}"
+            raise SourceError(msg)
+        return cls()._layer(table, where, strict, [])
+
+    def override(self, settings: Mapping[str, object], *, origin: str = "code") -> Policy:
+        """A copy with ``settings`` (knob name or ``PODSELF_*`` name -> value or text) applied.
+
+        Raises ``SourceError`` naming ``origin``, the knob, the rule and the value.
+        """
+        resolved: dict[str, object] = {}
+        for key, value in settings.items():
+            name = key.lower().removeprefix(ENV_PREFIX.lower())
+            if name not in KNOBS:
+                msg = f"{origin} {key!r}: unknown knob; known: {', '.join(KNOBS)}"
+                raise SourceError(msg)
+            resolved[name] = value
+        return self._layer(resolved, origin, True, list(self.warnings))
+
+    def _layer(
+        self, settings: Mapping[str, object], origin: str, strict: bool, warnings: list[str]
+    ) -> Policy:
+        values: dict[str, object] = {}
+        for name, raw in settings.items():
+            knob = KNOBS[name]
+            try:
+                values[name] = _parse(knob, raw)
+            except _Invalid as exc:
+                msg = f"{origin} {_where_text(name, raw)}: {exc}"
+                if strict:
+                    raise SourceError(msg) from None
+                warnings.append(f"{msg}; using {name}={getattr(self, name)!r}")
+        try:
+            return self.replace(**values, warnings=tuple(warnings))
+        except SourceError as exc:
+            if strict:
+                msg = f"{origin}: {exc}"
+                raise SourceError(msg) from None
+            warnings.append(f"{origin}: {exc}; those settings ignored")
+            return self.replace(warnings=tuple(warnings))
+
+    def to_dict(self) -> dict[str, object]:
+        """Knob name -> value."""
+        return {name: getattr(self, name) for name in KNOBS}
+
+
+# -- host -------------------------------------------------------------------------------------
+
+
+class Host(Record):
+    """Facts about the machine whose ``/proc`` was read; ``None`` where unknown.
+
+    ``cpus`` is ``os.cpu_count()`` (the node's CPUs inside a pod), ``affinity`` the CPUs this
+    process may run on, ``memory_bytes`` the physical memory.
+    """
+
+    __slots__ = ("affinity", "cpus", "memory_bytes")
+    cpus: int | None
+    affinity: int | None
+    memory_bytes: int | None
+
+    def __init__(
+        self,
+        *,
+        cpus: int | None = None,
+        affinity: int | None = None,
+        memory_bytes: int | None = None,
+    ) -> None:
+        self._init(cpus=cpus, affinity=affinity, memory_bytes=memory_bytes)
+
+    @classmethod
+    def detect(cls, proc_root: str | os.PathLike[str] | None = None) -> Host:
+        """This machine (``proc_root`` ``/proc``, the default unless ``$PODSELF_PROC_ROOT``).
+
+        An injected ``/proc`` (a fake pod tree) describes its own machine: only a ``meminfo``
+        there is believed, as ``podself.cgroups`` does.
+        """
+        proc = os.fspath(proc_root) if proc_root is not None else None
+        if proc is None:
+            proc = os.environ.get(ENV_PREFIX + "PROC_ROOT", "/proc")
+        proc = proc.rstrip("/") or "/"
+        if proc == "/proc":
+            memory: int | None
+            try:
+                memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            except (AttributeError, ValueError, OSError):
+                memory = None
+            return cls(
+                cpus=os.cpu_count(),
+                affinity=cpu_affinity_count(),
+                memory_bytes=memory if memory and memory > 0 else None,
+            )
+        return cls(memory_bytes=_meminfo_total(proc + "/meminfo"))
+
+
+def _meminfo_total(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    fields = line.split()
+                    if len(fields) > 1 and fields[1].isdigit():
+                        return int(fields[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+# -- plan -------------------------------------------------------------------------------------
+
+# Names `podself exec` fills in, in the order they are listed to users.
+PLACEHOLDERS: Final = (
+    "workers",
+    "threads",
+    "cache_mb",
+    "connections",
+    "heap_mb",
+    "gc_threads",
+    "nginx_workers",
+    "cpus",
+    "cpu_millicores",
+    "memory_mb",
+    "gomemlimit_mb",
+)
+
+# Seed-style shell names (exercise 4 and the Java example) printed by `podself tune --env`.
+_SEED_NAMES: Final = (
+    ("WORKERS", "workers"),
+    ("THREADS", "threads"),
+    ("CACHE_SIZE_MB", "cache_mb"),
+    ("CONN_POOL_SIZE", "connections"),
+    ("HEAP_SIZE", "heap_mb"),
+    ("GC_THREADS", "gc_threads"),
+    ("NGINX_WORKERS", "nginx_workers"),
+    ("CPUS", "cpus"),
+    ("CPU_LIMIT_MILLICORES", "cpu_millicores"),
+    ("MEMORY_LIMIT_MB", "memory_mb"),
+)
+
+
+class Plan(Record):
+    """Sizing decisions; ``reasons[name]`` says how each number was chosen and from what.
+
+    ``cpu_from`` / ``memory_from`` name the input that won: ``"limit"``, ``"request"``,
+    ``"affinity"``, ``"cpu_count"``, ``"host"`` or ``"default"``. ``gomemlimit_mb`` is ``None``
+    unless memory comes from a limit (a soft Go limit above no ceiling helps nobody).
+    """
+
+    __slots__ = (*PLACEHOLDERS, "cpu_from", "memory_from", "reasons", "warnings")
+    workers: int
+    threads: int
+    cache_mb: int
+    connections: int
+    heap_mb: int
+    gc_threads: int
+    nginx_workers: int
+    cpus: int
+    cpu_millicores: int
+    memory_mb: int
+    gomemlimit_mb: int | None
+    cpu_from: str
+    memory_from: str
+    reasons: Mapping[str, str]
+    warnings: tuple[str, ...]
+
+    def __init__(
+        self,
+        *,
+        workers: int,
+        threads: int,
+        cache_mb: int,
+        connections: int,
+        heap_mb: int,
+        gc_threads: int,
+        nginx_workers: int,
+        cpus: int,
+        cpu_millicores: int,
+        memory_mb: int,
+        gomemlimit_mb: int | None,
+        cpu_from: str,
+        memory_from: str,
+        reasons: Mapping[str, str],
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self._init(
+            workers=workers,
+            threads=threads,
+            cache_mb=cache_mb,
+            connections=connections,
+            heap_mb=heap_mb,
+            gc_threads=gc_threads,
+            nginx_workers=nginx_workers,
+            cpus=cpus,
+            cpu_millicores=cpu_millicores,
+            memory_mb=memory_mb,
+            gomemlimit_mb=gomemlimit_mb,
+            cpu_from=cpu_from,
+            memory_from=memory_from,
+            reasons=MappingProxyType(dict(reasons)),
+            warnings=tuple(warnings),
+        )
+
+    def numbers(self) -> dict[str, int | None]:
+        """The sizing numbers by name (what a watcher compares)."""
+        return {name: getattr(self, name) for name in PLACEHOLDERS}
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: the numbers, ``cpu_from``, ``memory_from``, ``reasons``, ``warnings``."""
+        return {
+            **self.numbers(),
+            "cpu_from": self.cpu_from,
+            "memory_from": self.memory_from,
+            "reasons": dict(self.reasons),
+            "warnings": list(self.warnings),
+        }
+
+    def placeholders(self) -> dict[str, str]:
+        """``{name}`` values for :func:`expand` (``gomemlimit_mb`` only when known)."""
+        return {k: str(v) for k, v in self.numbers().items() if v is not None}
+
+    def java_options(self) -> str:
+        """The seed's JVM flags: ``-Xmx<heap>m -Xms<heap>m -XX:ParallelGCThreads=<gc>``."""
+        return f"-Xmx{self.heap_mb}m -Xms{self.heap_mb}m -XX:ParallelGCThreads={self.gc_threads}"
+
+    def env(self, *, java: bool = False) -> dict[str, str]:
+        """Conventional env for a child process, with the plan field each one carries.
+
+        ``WEB_CONCURRENCY`` (gunicorn, uvicorn), ``OMP/MKL/OPENBLAS_NUM_THREADS``,
+        ``GOMAXPROCS``, ``GOMEMLIMIT`` (memory limit known) and, with ``java``,
+        ``JAVA_TOOL_OPTIONS``.
+        """
+        return {name: value for name, (value, _) in self.env_reasons(java=java).items()}
+
+    def env_reasons(self, *, java: bool = False) -> dict[str, tuple[str, str]]:
+        """Like :meth:`env`, each value paired with the plan field it comes from."""
+        out: dict[str, tuple[str, str]] = {
+            "WEB_CONCURRENCY": (str(self.workers), "workers"),
+            "OMP_NUM_THREADS": (str(self.threads), "threads"),
+            "MKL_NUM_THREADS": (str(self.threads), "threads"),
+            "OPENBLAS_NUM_THREADS": (str(self.threads), "threads"),
+            "GOMAXPROCS": (str(self.cpus), "cpus"),
+        }
+        if self.gomemlimit_mb is not None:
+            out["GOMEMLIMIT"] = (f"{self.gomemlimit_mb}MiB", "gomemlimit_mb")
+        if java:
+            out["JAVA_TOOL_OPTIONS"] = (self.java_options(), "heap_mb")
+        return out
+
+    def exports(self, *, java: bool = False, prefix: str = "") -> dict[str, str]:
+        """Seed-style names (``WORKERS``, ``CACHE_SIZE_MB``, ``CONN_POOL_SIZE``, ``HEAP_SIZE``…,
+        each with ``prefix``) followed by :meth:`env`; what ``podself tune --env`` prints.
+        """
+        out = {prefix + env: str(getattr(self, name)) for env, name in _SEED_NAMES}
+        out.update(self.env(java=java))
+        return out
+
+
+class _Amount:
+    """One resource input: the amount, which rule produced it and how to say so."""
+
+    __slots__ = ("basis", "text", "value")
+
+    def __init__(self, value: int, basis: str, text: str) -> None:
+        self.value = value
+        self.basis = basis
+        self.text = text
+
+
+def _describe(source: Source) -> str:
+    """``env RESOURCE_CPU_LIMIT_MILLICORES`` from a Source (the divisor note dropped)."""
+    origin = source.origin
+    if origin.endswith(" units)") and " (" in origin:
+        origin = origin[: origin.rindex(" (")]
+    return f"{source.kind} {origin}".strip()
+
+
+def _is_default_fallback(policy: Policy, info: PodInfo) -> bool:
+    if policy.fallback == "defaults":
+        return True
+    return policy.fallback == "auto" and info.in_kubernetes
+
+
+def _why_defaults(policy: Policy, info: PodInfo) -> str:
+    if policy.fallback == "defaults":
+        return "fallback=defaults"
+    if _is_default_fallback(policy, info):
+        return "inside Kubernetes the host is a shared node"
+    return "nothing is known about this machine either"
+
+
+def _trap(
+    what: str,
+    value: int,
+    unit: str,
+    source: Source,
+    *,
+    node_allocatable: int | None,
+    host_total: int | None,
+    host_text: str,
+) -> str | None:
+    """Why a kubelet-reported limit is really "no limit set", or None."""
+    if source.kind not in (Source.ENV, Source.DOWNWARD):
+        return None  # cgroups are what the kernel enforces; arguments are the caller's word
+    said = f"{_describe(source)} says {what} limit {value}{unit}"
+    if node_allocatable is not None and value == node_allocatable:
+        return (
+            f"{said}, equal to node allocatable: Kubernetes reports node allocatable when a "
+            "container sets no limit; treating it as no limit"
+        )
+    if host_total is not None and value >= host_total:
+        return (
+            f"{said}, at least {host_text}: Kubernetes reports node allocatable when a "
+            "container sets no limit; treating it as no limit"
+        )
+    return None
+
+
+def _effective_cpu(info: PodInfo, policy: Policy, host: Host, warnings: list[str]) -> _Amount:
+    """Millicores: limit -> (no limit) request -> affinity -> cpu_count -> default."""
+    resources = info.resources
+    amount: _Amount | None = None
+    limit = resources.cpu_limit
+    source = info.source_of("resources.cpu_limit")
+    if limit:
+        trap = _trap(
+            "cpu",
+            limit,
+            "m",
+            source,
+            node_allocatable=policy.node_allocatable_millicores,
+            host_total=host.cpus * MILLICORES_PER_CPU if host.cpus else None,
+            host_text=f"this machine's {host.cpus} CPUs",
+        )
+        if trap is None:
+            amount = _Amount(limit, "limit", f"cpu limit {limit}m ({_describe(source)})")
+        else:
+            warnings.append(trap)
+    elif source.kind == Source.CGROUP and source.origin.startswith("no limit"):
+        warnings.append(
+            "no CPU limit: the pod's cgroup sets none (env/volume values, if any, were node "
+            "allocatable)"
+        )
+    request = resources.cpu_request
+    if amount is None and policy.use_requests and request:
+        origin = _describe(info.source_of("resources.cpu_request"))
+        amount = _Amount(request, "request", f"cpu request {request}m ({origin}, no limit)")
+    if amount is None:
+        amount = _cpu_fallback(info, policy, host, warnings)
+    if policy.respect_affinity and host.affinity and amount.value > host.affinity * 1000:
+        capped = host.affinity * MILLICORES_PER_CPU
+        amount = _Amount(
+            capped,
+            amount.basis,
+            f"{amount.text} capped at {capped}m by CPU affinity ({host.affinity} CPUs)",
+        )
+    return amount
+
+
+def _cpu_fallback(info: PodInfo, policy: Policy, host: Host, warnings: list[str]) -> _Amount:
+    default = policy.default_millicores
+    if not _is_default_fallback(policy, info):
+        if host.affinity:
+            m = host.affinity * MILLICORES_PER_CPU
+            warnings.append(
+                f"no CPU limit or request found; sizing from this machine's {host.affinity} "
+                "usable CPUs (sched_getaffinity)"
+            )
+            return _Amount(m, "affinity", f"CPU affinity {host.affinity} CPUs = {m}m (no limit)")
+        if host.cpus:
+            m = host.cpus * MILLICORES_PER_CPU
+            warnings.append(
+                f"no CPU limit or request found; sizing from this machine's {host.cpus} CPUs "
+                "(os.cpu_count)"
+            )
+            return _Amount(m, "cpu_count", f"os.cpu_count() {host.cpus} CPUs = {m}m (no limit)")
+    why = _why_defaults(policy, info)
+    warnings.append(
+        f"no CPU limit or request found ({why}); using default_millicores={default} "
+        f"({ENV_PREFIX}DEFAULT_MILLICORES); set resources.limits.cpu or requests.cpu and expose "
+        "it with a resourceFieldRef"
+    )
+    return _Amount(default, "default", f"default {default}m (no limit or request)")
+
+
+def _effective_memory(info: PodInfo, policy: Policy, host: Host, warnings: list[str]) -> _Amount:
+    """MiB (rounded up, like a ``1Mi`` divisor): limit -> request -> host -> default."""
+    resources = info.resources
+    limit = resources.memory_limit
+    source = info.source_of("resources.memory_limit")
+    if limit:
+        mb = -(-limit // MIB)
+        host_mb = -(-host.memory_bytes // MIB) if host.memory_bytes else None
+        trap = _trap(
+            "memory",
+            mb,
+            " MB",
+            source,
+            node_allocatable=policy.node_allocatable_memory_mb,
+            host_total=host_mb,
+            host_text=f"this machine's {host_mb} MB",
+        )
+        if trap is None:
+            return _Amount(mb, "limit", f"memory limit {mb} MB ({_describe(source)})")
+        warnings.append(trap)
+    elif source.kind == Source.CGROUP and source.origin.startswith("no limit"):
+        warnings.append(
+            "no memory limit: the pod's cgroup sets none (env/volume values, if any, were node "
+            "allocatable)"
+        )
+    request = resources.memory_request
+    if policy.use_requests and request:
+        mb = -(-request // MIB)
+        origin = _describe(info.source_of("resources.memory_request"))
+        return _Amount(mb, "request", f"memory request {mb} MB ({origin}, no limit)")
+    default = policy.default_memory_mb
+    if not _is_default_fallback(policy, info) and host.memory_bytes:
+        mb = host.memory_bytes // MIB
+        warnings.append(
+            f"no memory limit or request found; sizing from this machine's {mb} MB (SC_PHYS_PAGES)"
+        )
+        return _Amount(mb, "host", f"this machine's memory {mb} MB (no limit)")
+    why = _why_defaults(policy, info)
+    warnings.append(
+        f"no memory limit or request found ({why}); using default_memory_mb={default} "
+        f"({ENV_PREFIX}DEFAULT_MEMORY_MB); set resources.limits.memory and expose it with a "
+        "resourceFieldRef"
+    )
+    return _Amount(default, "default", f"default {default} MB (no limit or request)")
+
+
+def _divide(numerator: int, denominator: int, rounding: str) -> int:
+    if rounding == "ceil":
+        return -(-numerator // denominator)
+    return numerator // denominator
+
+
+def _percent_of(mb: int, percent: int | float) -> int:
+    """``mb * percent / 100`` floored, exactly (the seed's shell integer arithmetic)."""
+    if isinstance(percent, int):
+        return mb * percent // 100
+    from fractions import Fraction  # only fractional percentages need it
+
+    return int(mb * Fraction(repr(percent)) // 100)
+
+
+def _cpu_budget(cpu: _Amount, policy: Policy, warnings: list[str]) -> tuple[int, str]:
+    """Millicores left after the reserve, and the words for it."""
+    reserve = policy.reserve_millicores
+    if not reserve:
+        return cpu.value, cpu.text
+    if reserve >= cpu.value:
+        warnings.append(
+            f"reserve_millicores={reserve} leaves nothing of {cpu.value}m; reserve ignored"
+        )
+        return cpu.value, cpu.text
+    return cpu.value - reserve, f"({cpu.text} - reserve {reserve}m)"
+
+
+def _memory_budget(memory: _Amount, policy: Policy, warnings: list[str]) -> tuple[int, str]:
+    reserve = policy.reserve_memory_mb
+    if not reserve:
+        return memory.value, memory.text
+    if reserve >= memory.value:
+        warnings.append(
+            f"reserve_memory_mb={reserve} leaves nothing of {memory.value} MB; reserve ignored"
+        )
+        return memory.value, memory.text
+    return memory.value - reserve, f"({memory.text} - reserve {reserve} MB)"
+
+
+def plan(
+    info: PodInfo | None = None,
+    policy: Policy | None = None,
+    *,
+    host: Host | None = None,
+    log_warnings: bool = True,
+) -> Plan:
+    """Size workers, threads, cache, connection pool, heap and GC threads for ``info``.
+
+    Args:
+        info: the pod (default ``podself.current()``).
+        policy: the rules (default ``Policy.from_env(strict=False)``: ``PODSELF_*`` env, bad
+            values skipped with a warning).
+        host: facts about the machine (default :meth:`Host.detect`).
+        log_warnings: also send ``plan.warnings`` to the ``podself`` logger.
+
+    Never raises for missing or odd inputs: every fallback is on ``plan.warnings`` and the
+    ``podself`` logger.
+    """
+    if info is None:
+        info = podself.current()
+    if policy is None:
+        policy = Policy.from_env(strict=False)
+    if host is None:
+        host = Host.detect()
+    warnings: list[str] = list(policy.warnings)
+    cpu = _effective_cpu(info, policy, host, warnings)
+    memory = _effective_memory(info, policy, host, warnings)
+    rounding = policy.rounding
+    reasons: dict[str, str] = {}
+
+    millicores, cpu_text = _cpu_budget(cpu, policy, warnings)
+    memory_mb, memory_text = _memory_budget(memory, policy, warnings)
+    reasons["cpu_millicores"] = f"cpu_millicores={cpu.value}: {cpu.text}"
+    reasons["memory_mb"] = f"memory_mb={memory.value}: {memory.text}"
+
+    cpus = max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
+    reasons["cpus"] = f"cpus={cpus}: {cpu_text} / 1000, {rounding}, min 1"
+
+    per_worker = policy.millicores_per_worker
+    by_cpu = _divide(millicores, per_worker, rounding)
+    workers = max(policy.min_workers, by_cpu)
+    why = f"{cpu_text} / {per_worker}, {rounding}, min {policy.min_workers}"
+    if policy.max_workers is not None and workers > policy.max_workers:
+        workers = policy.max_workers
+        why += f", max {policy.max_workers}"
+    if policy.worker_memory_mb is not None:
+        allowed = memory_mb // policy.worker_memory_mb
+        if workers > allowed:
+            workers = max(1, allowed)
+            why += (
+                f", capped at {workers} by {memory_text} / {policy.worker_memory_mb} MB per worker"
+            )
+            if allowed < policy.min_workers:
+                warnings.append(
+                    f"memory {memory_mb} MB allows {allowed} workers of "
+                    f"worker_memory_mb={policy.worker_memory_mb}, fewer than min_workers="
+                    f"{policy.min_workers}; running {workers}"
+                )
+    reasons["workers"] = f"workers={workers}: {why}"
+
+    threads = max(1, cpus * policy.threads_per_cpu // workers)
+    tpc = "" if policy.threads_per_cpu == 1 else f" * {policy.threads_per_cpu} threads per CPU"
+    reasons["threads"] = f"threads={threads}: cpus {cpus}{tpc} // workers {workers}, min 1"
+
+    cache_mb = _percent_of(memory_mb, policy.cache_percent)
+    reasons["cache_mb"] = f"cache_mb={cache_mb}: {memory_text} * {policy.cache_percent} / 100"
+
+    connections = max(policy.min_connections, memory_mb // policy.connection_mb)
+    why = f"{memory_text} / {policy.connection_mb} MB per connection, min {policy.min_connections}"
+    if policy.max_connections is not None and connections > policy.max_connections:
+        connections = policy.max_connections
+        why += f", max {policy.max_connections}"
+    reasons["connections"] = f"connections={connections}: {why}"
+
+    heap_mb = _percent_of(memory_mb, policy.heap_percent)
+    reasons["heap_mb"] = f"heap_mb={heap_mb}: {memory_text} * {policy.heap_percent} / 100"
+
+    gc_threads = max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
+    reasons["gc_threads"] = f"gc_threads={gc_threads}: {cpu_text} / 1000, {rounding}, min 1"
+    nginx_workers = gc_threads
+    reasons["nginx_workers"] = (
+        f"nginx_workers={nginx_workers}: {cpu_text} / 1000, {rounding}, min 1"
+    )
+
+    gomemlimit_mb: int | None = None
+    if memory.basis == "limit":
+        gomemlimit_mb = _percent_of(memory_mb, policy.gomemlimit_percent)
+        reasons["gomemlimit_mb"] = (
+            f"gomemlimit_mb={gomemlimit_mb}: {memory_text} * {policy.gomemlimit_percent} / 100"
+        )
+    else:
+        reasons["gomemlimit_mb"] = (
+            f"gomemlimit_mb=None: memory comes from the {memory.basis}, not a limit"
+        )
+
+    result = Plan(
+        workers=workers,
+        threads=threads,
+        cache_mb=cache_mb,
+        connections=connections,
+        heap_mb=heap_mb,
+        gc_threads=gc_threads,
+        nginx_workers=nginx_workers,
+        cpus=cpus,
+        cpu_millicores=cpu.value,
+        memory_mb=memory.value,
+        gomemlimit_mb=gomemlimit_mb,
+        cpu_from=cpu.basis,
+        memory_from=memory.basis,
+        reasons=MappingProxyType(reasons),
+        warnings=tuple(warnings),
+    )
+    if warnings and log_warnings:
+        _log(warnings)
+    return result
+
+
+def _log(warnings: tuple[str, ...] | list[str]) -> None:
+    if warnings:
+        import logging  # costs milliseconds; only needed to warn
+
+        logger = logging.getLogger("podself")
+        for message in warnings:
+            logger.warning("%s", message)
+
+
+def cpu_count(
+    info: PodInfo | None = None,
+    *,
+    policy: Policy | None = None,
+    host: Host | None = None,
+    rounding: str = "ceil",
+) -> int:
+    """The container-aware ``os.cpu_count()``: CPUs this process can keep busy, at least 1.
+
+    The same inputs as :func:`plan` (limit, then request, then affinity or the defaults, less
+    ``reserve_millicores``, at most the affinity), rounded up by default like the JVM, .NET and
+    loky: a 500m container counts 1 CPU, 1500m counts 2.
+    """
+    if rounding not in ("floor", "ceil"):
+        msg = f'cpu_count rounding "{rounding}": must be "floor" or "ceil"'
+        raise ValueError(msg)
+    if info is None:
+        info = podself.current()
+    if policy is None:
+        policy = Policy.from_env(strict=False)
+    if host is None:
+        host = Host.detect()
+    cpu = _effective_cpu(info, policy, host, [])
+    millicores, _ = _cpu_budget(cpu, policy, [])
+    return max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
+
+
+# -- exec templates ---------------------------------------------------------------------------
+
+
+def expand(template: str, values: Mapping[str, str]) -> str:
+    """Fill ``{name}`` placeholders from ``values``; ``{{`` and ``}}`` are literal braces.
+
+    Raises ``SourceError`` for an unknown name or a lone brace, listing the known names.
+    """
+    if "{" not in template and "}" not in template:
+        return template
+    out: list[str] = []
+    i = 0
+    n = len(template)
+    while i < n:
+        char = template[i]
+        if char == "{":
+            if template.startswith("{{", i):
+                out.append("{")
+                i += 2
+                continue
+            end = template.find("}", i + 1)
+            if end < 0:
+                msg = (
+                    f'argument "{template}": "{{" at offset {i} is never closed; write "{{{{" '
+                    "for a literal brace"
+                )
+                raise SourceError(msg)
+            name = template[i + 1 : end]
+            if name not in values:
+                known = ", ".join("{" + k + "}" for k in values)
+                msg = f'argument "{template}": unknown placeholder {{{name}}}; known: {known}'
+                raise SourceError(msg)
+            out.append(values[name])
+            i = end + 1
+        elif char == "}":
+            if template.startswith("}}", i):
+                out.append("}")
+                i += 2
+                continue
+            msg = (
+                f'argument "{template}": single "}}" at offset {i}; write "}}}}" for a literal '
+                "brace"
+            )
+            raise SourceError(msg)
+        else:
+            nxt = min(
+                (p for p in (template.find("{", i), template.find("}", i)) if p >= 0),
+                default=n,
+            )
+            out.append(template[i:nxt])
+            i = nxt
+    return "".join(out)
+
+
+# -- limits that change -----------------------------------------------------------------------
+
+PlanCallback: TypeAlias = "Callable[[Plan, Plan], object]"
+
+
+class PlanWatcher:
+    """Re-reads the pod every ``interval_s`` and calls back when the plan's numbers change.
+
+    In-place pod resize rewrites the cgroup limits under a running container (env vars keep
+    their start-up values; ``podself.read`` believes the cgroup). Opt-in::
+
+        watcher = PlanWatcher(lambda new, old: pool.resize(new.workers), interval_s=30)
+        watcher.start()     # daemon thread; watcher.stop() or use it as a context manager
+
+    ``check()`` runs one re-read synchronously and returns the new plan if it changed.
+    ``read_args`` are ``podself.read`` arguments; without them the process's own pod is
+    re-read through ``podself.refresh()`` so ``podself.current()`` stays fresh too.
+    """
+
+    def __init__(
+        self,
+        callback: PlanCallback,
+        *,
+        interval_s: float = 30.0,
+        policy: Policy | None = None,
+        host: Host | None = None,
+        read_args: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not interval_s > 0:
+            msg = f"interval_s={interval_s!r}: must be a positive number of seconds"
+            raise ValueError(msg)
+        self.callback = callback
+        self.interval_s = float(interval_s)
+        self.policy = policy if policy is not None else Policy.from_env(strict=False)
+        self.host = host
+        self.read_args = dict(read_args) if read_args is not None else None
+        import threading  # only watchers need it
+
+        self._stop = threading.Event()
+        self._thread_class = threading.Thread
+        self._thread: threading.Thread | None = None
+        self.plan = self._compute(log_warnings=True)
+
+    def _read(self) -> PodInfo:
+        if self.read_args is None:
+            return podself.refresh()
+        return read(**self.read_args)
+
+    def _compute(self, log_warnings: bool) -> Plan:
+        return plan(self._read(), self.policy, host=self.host, log_warnings=log_warnings)
+
+    def check(self) -> Plan | None:
+        """Re-read once; if any number changed, call back ``(new, old)`` and return ``new``.
+
+        Plan warnings are logged when the plan changes, not on every unchanged re-read.
+        """
+        new = self._compute(log_warnings=False)
+        old = self.plan
+        if new.numbers() == old.numbers():
+            return None
+        self.plan = new
+        _log([w for w in new.warnings if w not in old.warnings])
+        self.callback(new, old)
+        return new
+
+    def run(self, stop_event: threading.Event | None = None) -> None:
+        """Check every ``interval_s`` until ``stop_event`` (or :meth:`stop`) is set."""
+        stop = stop_event or self._stop
+        while not stop.wait(self.interval_s) and not self._stop.is_set():
+            try:
+                self.check()
+            except Exception:  # a failing callback must not end resize handling
+                import logging  # only on failure
+
+                logging.getLogger("podself").exception("plan watcher: check failed")
+
+    def start(self) -> PlanWatcher:
+        """Run :meth:`run` in a daemon thread."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = self._thread_class(target=self.run, name="podself-plan", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the thread and wait for it (at most ``timeout`` seconds)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> PlanWatcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def watch_plan(
+    callback: PlanCallback,
+    *,
+    interval_s: float = 30.0,
+    stop_event: threading.Event | None = None,
+    policy: Policy | None = None,
+    host: Host | None = None,
+    read_args: Mapping[str, Any] | None = None,
+) -> None:
+    """Block, calling ``callback(new, old)`` whenever the plan changes, until ``stop_event``.
+
+    A loop around :class:`PlanWatcher`; run it in your own thread or task.
+    """
+    watcher = PlanWatcher(
+        callback, interval_s=interval_s, policy=policy, host=host, read_args=read_args
+    )
+    watcher.run(stop_event)
