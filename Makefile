@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/fake_pod_info.py
+	PYTHON=$(BIN)/python PATH="$(CURDIR)/$(BIN):$$PATH" sh examples/seed/demo.sh
 
 test: lint typecheck unit
 

@@ -1,0 +1,285 @@
+"""How fast ``podself run`` starts a container and projects a label change, beside baselines.
+
+Rows (each measured in this one invocation, median of N):
+
+1. start-up: from spawning a command to the first instruction of the container (a
+   ``date +%s%N`` it runs), for a bare ``sh -c`` and for ``podself run`` (CLI, with and
+   without a mount namespace) and the in-process emulator (no interpreter start-up);
+2. label propagation with ``--sync-delay 0``: from ``podself label`` (CLI) or a direct
+   ``pod.json`` edit to the new labels file in the pod's Downward API volume, beside a
+   bare ``sh -c true`` and one direct ``atomic.write`` of the same payload.
+
+Usage: python benchmarks/bench_emulator.py [--runs N] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from podself import atomic
+from podself.emulator.kubelet import Kubelet, RunOptions
+from podself.emulator.mounts import namespace_support
+from podself.emulator.state import PodState
+
+STAMP = "date +%s%N"
+
+
+def pod_manifest(name: str, command: str, *, podinfo: bool = False) -> dict[str, Any]:
+    """A one-container pod (JSON is valid YAML)."""
+    container: dict[str, Any] = {
+        "name": "app",
+        "image": "busybox",
+        "command": ["sh", "-c", command],
+    }
+    spec: dict[str, Any] = {"containers": [container], "automountServiceAccountToken": False}
+    if podinfo:
+        container["volumeMounts"] = [{"name": "podinfo", "mountPath": "/etc/podinfo"}]
+        spec["volumes"] = [
+            {
+                "name": "podinfo",
+                "downwardAPI": {
+                    "items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]
+                },
+            }
+        ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"round": "0"}},
+        "spec": spec,
+    }
+
+
+def first_stamp(output: str) -> int:
+    """The nanosecond timestamp printed by the container (prefix allowed)."""
+    for token in output.split():
+        if token.isdigit() and len(token) >= 18:
+            return int(token)
+    msg = f"no timestamp in {output!r}"
+    raise RuntimeError(msg)
+
+
+def median_ms(samples: list[float]) -> float:
+    """Median in milliseconds."""
+    return statistics.median(samples) * 1000
+
+
+def time_start(argv: list[str], runs: int) -> list[float]:
+    """Seconds from spawning ``argv`` to the timestamp its container prints."""
+    samples = []
+    for _ in range(runs):
+        start = time.time_ns()
+        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        samples.append((first_stamp(out) - start) / 1e9)
+    return samples
+
+
+def time_in_process(manifest: str, state: str, runs: int, no_namespace: bool) -> list[float]:
+    """Seconds from ``Kubelet(...).run()`` to the container's first instruction."""
+    samples = []
+    for _ in range(runs):
+        out = io.BytesIO()
+        options = RunOptions(
+            files=[manifest], state_dir=state, prefix="always", no_namespace=no_namespace
+        )
+        start = time.time_ns()
+        Kubelet(options, out=out, err=io.StringIO()).run()
+        samples.append((first_stamp(out.getvalue().decode()) - start) / 1e9)
+    return samples
+
+
+def time_simple(action: Callable[[], object], runs: int) -> list[float]:
+    """Seconds per call of ``action``."""
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def wait_for(path: Path, text: str, limit: float = 10.0) -> None:
+    """Spin until ``path`` holds ``text``."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        try:
+            if path.read_text() == text:
+                return
+        except OSError:
+            pass
+        time.sleep(0.0002)
+    msg = f"{path} never became {text!r}"
+    raise RuntimeError(msg)
+
+
+def propagation(tmp: Path, runs: int) -> dict[str, list[float]]:
+    """Label-change propagation through a running ``podself run --sync-delay 0``."""
+    state_dir = tmp / "state-live"
+    manifest = tmp / "live.json"
+    manifest.write_text(json.dumps(pod_manifest("bench-live", "sleep 3600", podinfo=True)))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "podself",
+            "run",
+            "-f",
+            str(manifest),
+            "--sync-delay",
+            "0",
+            "--grace",
+            "1",
+            "--no-namespace",
+            "--state-dir",
+            str(state_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    state = PodState(str(state_dir), "default", "bench-live")
+    labels = Path(state.volumes_dir) / "podinfo" / "labels"
+    try:
+        wait_for(labels, 'round="0"')
+        cli: list[float] = []
+        direct: list[float] = []
+        for index in range(1, runs + 1):
+            value = str(index)
+            start = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "podself",
+                    "label",
+                    "bench-live",
+                    f"round={value}",
+                    "--overwrite",
+                    "--state-dir",
+                    str(state_dir),
+                ],
+                capture_output=True,
+                check=True,
+            )
+            wait_for(labels, f'round="{value}"')
+            cli.append(time.perf_counter() - start)
+            value = f"d{index}"
+
+            def edit(pod: dict[str, Any], value: str = value) -> None:
+                pod["metadata"]["labels"]["round"] = value
+
+            start = time.perf_counter()
+            state.update_pod(edit)
+            wait_for(labels, f'round="{value}"')
+            direct.append(time.perf_counter() - start)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    target = tmp / "atomic"
+    target.mkdir()
+    counter = iter(range(10**9))
+    write = time_simple(lambda: atomic.write(target, {"labels": f'round="{next(counter)}"'}), runs)
+    return {"cli": cli, "direct": direct, "atomic": write}
+
+
+def main() -> int:
+    """Run the benchmark and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    args = parser.parse_args()
+    runs = max(3, args.runs)
+    tmp = Path(tempfile.mkdtemp(prefix="podself-bench-"))
+    try:
+        manifest = tmp / "pod.json"
+        manifest.write_text(json.dumps(pod_manifest("bench-start", STAMP, podinfo=True)))
+        state = str(tmp / "state")
+        podself = [
+            sys.executable,
+            "-m",
+            "podself",
+            "run",
+            "-f",
+            str(manifest),
+            "--state-dir",
+            state,
+        ]
+        reason = namespace_support()
+        rows: list[tuple[str, float]] = []
+        bare = median_ms(time_start(["sh", "-c", STAMP], runs))
+        rows.append(("bare sh -c (baseline)", bare))
+        interpreter = median_ms(
+            time_simple(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), runs)
+        )
+        rows.append(("python -c pass (interpreter alone)", interpreter))
+        if reason is None:
+            rows.append(
+                ("podself run (CLI, mount namespace)", median_ms(time_start(podself, runs)))
+            )
+        rows.append(
+            (
+                "podself run --no-namespace (CLI)",
+                median_ms(time_start([*podself, "--no-namespace"], runs)),
+            )
+        )
+        if reason is None:
+            rows.append(
+                (
+                    "emulator in-process (mount namespace)",
+                    median_ms(time_in_process(str(manifest), state, runs, False)),
+                )
+            )
+        rows.append(
+            (
+                "emulator in-process (--no-namespace)",
+                median_ms(time_in_process(str(manifest), state, runs, True)),
+            )
+        )
+        spawn = median_ms(
+            time_simple(lambda: subprocess.run(["sh", "-c", "true"], check=True), runs)
+        )
+        prop = propagation(tmp, runs)
+        prop_rows = [
+            ("bare sh -c true (baseline)", spawn),
+            ("atomic.write of the labels file", median_ms(prop["atomic"])),
+            ("pod.json edit -> volume (sync delay 0)", median_ms(prop["direct"])),
+            ("podself label CLI -> volume (sync delay 0)", median_ms(prop["cli"])),
+        ]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_table("Start-up: spawn -> first container instruction", rows, bare, args.markdown)
+    if reason is not None:
+        print(f"(mount namespace rows skipped: {reason})")
+    print()
+    print_table("Label change -> Downward API volume", prop_rows, spawn, args.markdown)
+    print(f"\n{runs} runs each, median; Python {sys.version.split()[0]} on {os.uname().sysname}")
+    return 0
+
+
+def print_table(title: str, rows: list[tuple[str, float]], base: float, markdown: bool) -> None:
+    """Print ``rows`` with their ratio to ``base``."""
+    if markdown:
+        print(f"**{title}**\n\n| case | median ms | vs baseline |\n|---|---:|---:|")
+        for name, value in rows:
+            print(f"| {name} | {value:.2f} | {value / base:.1f}x |")
+        return
+    print(title)
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name.ljust(width)}  {value:8.2f} ms  {value / base:6.1f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""``podself get pods``: the pods ``podself run`` is running, in kubectl's table.
+
+Columns NAME, READY, STATUS, RESTARTS and AGE (NAMESPACE first with ``-A``), STATUS and AGE
+computed as ``kubectl get pods`` computes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["configure", "human_duration", "pod_row", "render_table", "run"]
+
+_POD_TYPES = ("pod", "pods", "po")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add ``get``'s options."""
+    parser.add_argument("resource", help="pods (also pod, po)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="only these pods")
+    parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
+    parser.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="list pods of every namespace"
+    )
+    parser.add_argument("-o", "--output", choices=("wide", "json", "name"), help="output format")
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="the state directory podself run uses (default $PODSELF_STATE_DIR, /run/podself)",
+    )
+
+
+def human_duration(seconds: float) -> str:
+    """apimachinery ``duration.HumanDuration`` (the AGE column)."""
+    whole = int(seconds)
+    if whole < -1:
+        return "<invalid>"
+    if whole < 0:
+        return "0s"
+    if whole < 60 * 2:
+        return f"{whole}s"
+    minutes = whole // 60
+    if minutes < 10:
+        rest = whole % 60
+        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+    if minutes < 60 * 3:
+        return f"{minutes}m"
+    hours = whole // 3600
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        years = hours // 24 // 365
+        return f"{years}y" if days == 0 else f"{years}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def _state(status: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    state = status.get("state") or {}
+    for key in ("waiting", "running", "terminated"):
+        if key in state:
+            return key, state[key] or {}
+    return "waiting", {}
+
+
+def pod_row(pod: Mapping[str, Any], status: Mapping[str, Any], now: float) -> list[str]:
+    """NAME, READY, STATUS, RESTARTS, AGE for one pod (kubectl's ``printPod`` rules)."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    containers = status.get("containerStatuses") or []
+    inits = status.get("initContainerStatuses") or []
+    total = len(spec.get("containers") or [])
+    reason = str(status.get("phase") or "Pending")
+    ready = 0
+    restarts = 0
+    initializing = False
+    regular_inits = [
+        s
+        for s, c in zip(inits, spec.get("initContainers") or [], strict=False)
+        if c.get("restartPolicy") != "Always"
+    ]
+    for index, entry in enumerate(regular_inits):
+        kind, detail = _state(entry)
+        if kind == "terminated" and detail.get("exitCode") == 0:
+            continue
+        if kind == "terminated":
+            reason = f"Init:{detail.get('reason') or 'ExitCode:' + str(detail.get('exitCode'))}"
+        elif kind == "waiting" and detail.get("reason") not in (None, "", "PodInitializing"):
+            reason = f"Init:{detail['reason']}"
+        else:
+            reason = f"Init:{index}/{len(regular_inits)}"
+        initializing = True
+        break
+    if not initializing:
+        has_running = False
+        for entry in reversed(containers):
+            kind, detail = _state(entry)
+            if kind in ("waiting", "terminated") and detail.get("reason"):
+                reason = str(detail["reason"])
+            elif kind == "terminated":
+                reason = f"ExitCode:{detail.get('exitCode')}"
+            elif kind == "running" and entry.get("ready"):
+                has_running = True
+                ready += 1
+        if reason == "Completed" and has_running:
+            reason = "Running"
+    if status.get("terminating"):
+        reason = "Terminating"
+    age = "<unknown>"
+    created = meta.get("creationTimestamp")
+    if isinstance(created, str):
+        try:
+            moment = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            age = human_duration(now - moment.timestamp())
+        except ValueError:
+            pass
+    return [str(meta.get("name")), f"{ready}/{total}", reason, str(restarts), age]
+
+
+def render_table(rows: Sequence[Sequence[str]]) -> str:
+    """kubectl's tabwriter layout: min width 6, padding 3, the last column unpadded."""
+    if not rows:
+        return ""
+    columns = len(rows[0])
+    widths = [max(6, max(len(row[i]) for row in rows) + 3) for i in range(columns - 1)]
+    lines = []
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(columns - 1)] + [row[-1]]
+        lines.append("".join(cells))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the emulated pods."""
+    from podself.emulator.state import default_state_root, list_pods
+
+    if args.resource.lower() not in _POD_TYPES:
+        print(f'error: the server doesn\'t have a resource type "{args.resource}"', file=sys.stderr)
+        return 1
+    root = args.state_dir or default_state_root()
+    namespace = None if args.all_namespaces else args.namespace
+    states = list_pods(root, namespace)
+    if args.names:
+        wanted = set(args.names)
+        states = [s for s in states if s.name in wanted]
+        missing = [n for n in args.names if n not in {s.name for s in states}]
+        for name in missing:
+            print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
+    now = time.time()
+    items: list[tuple[dict[str, Any], dict[str, Any], str]] = []
+    for state in states:
+        try:
+            pod = state.read_pod()
+        except (OSError, ValueError):
+            continue
+        items.append((pod, state.read_status(), state.namespace))
+    if args.output == "json":
+        listing = {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [
+                dict(pod, status=dict(pod.get("status") or {}, **status))
+                for pod, status, _ in items
+            ],
+        }
+        print(json.dumps(listing, indent=4))
+        return 0
+    if args.output == "name":
+        for pod, _, _ in items:
+            print(f"pod/{pod['metadata']['name']}")
+        return 0
+    if not items:
+        if not args.names:
+            where = "any namespace" if namespace is None else f"{namespace} namespace"
+            print(f"No resources found in {where}.", file=sys.stderr)
+        return 1 if args.names else 0
+    header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    if args.output == "wide":
+        header += ["IP", "NODE"]
+    if args.all_namespaces:
+        header = ["NAMESPACE", *header]
+    rows = [header]
+    for pod, status, ns in items:
+        row = pod_row(pod, status, now)
+        if args.output == "wide":
+            row += [
+                str((pod.get("status") or {}).get("podIP") or "<none>"),
+                str((pod.get("spec") or {}).get("nodeName") or "<none>"),
+            ]
+        if args.all_namespaces:
+            row = [ns, *row]
+        rows.append(row)
+    print(render_table(rows))
+    return 1 if args.names and len(items) < len(args.names) else 0

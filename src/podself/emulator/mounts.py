@@ -1,0 +1,510 @@
+"""Putting volumes at their ``mountPath``: a private mount namespace per container, or a
+per-container root directory exported as ``PODSELF_ROOT``.
+
+Namespace mode (Linux, ``CAP_SYS_ADMIN``): in the forked child, before ``exec``, the container
+gets its own mount and UTS namespaces (``unshare(CLONE_NEWNS | CLONE_NEWUTS)``, propagation
+private). The host's root is seen through an overlay whose writable layer is a tmpfs that
+exists only inside that namespace; the host's other mounts are bound back in place; the
+process ``chroot``s into it. Mount points that do not exist on the host are then created in
+the throw-away layer and the volumes are bound there (read-only where the kubelet mounts them
+read-only). Nothing on the host changes, and every mount disappears with the container's
+last process.
+
+Root mode (elsewhere, or ``--no-namespace``): ``<root>/<mountPath>`` is a symlink to the
+volume directory (a copy for ``subPath``) and ``PODSELF_ROOT=<root>`` tells the podself
+library where to look; absolute paths in commands do not resolve there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+__all__ = [
+    "ContainerFS",
+    "MountInfo",
+    "MountSpec",
+    "NamespaceSetup",
+    "build_root",
+    "hosts_file_content",
+    "namespace_support",
+    "parse_mountinfo",
+    "probe_namespace",
+]
+
+# <sched.h>, <sys/mount.h>, <sys/prctl.h>
+CLONE_NEWNS: Final = 0x00020000
+CLONE_NEWUTS: Final = 0x04000000
+MS_RDONLY: Final = 0x1
+MS_NOSUID: Final = 0x2
+MS_NODEV: Final = 0x4
+MS_REMOUNT: Final = 0x20
+MS_BIND: Final = 0x1000
+MS_REC: Final = 0x4000
+MS_PRIVATE: Final = 0x40000
+MNT_DETACH: Final = 0x2
+PR_SET_PDEATHSIG: Final = 1
+_CAP_SYS_ADMIN: Final = 21
+SETUP_FAILED_EXIT: Final = 126  # the exit status of a container whose mounts failed
+
+
+@dataclass(frozen=True, slots=True)
+class MountSpec:
+    """Bind ``source`` (a host directory, or a file for a file ``subPath``) at ``target``."""
+
+    source: str
+    target: str
+    read_only: bool = False
+    is_file: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerFS:
+    """Everything a container's filesystem view needs.
+
+    ``scratch`` is an empty per-container directory: the namespace's tmpfs is mounted there
+    (namespace mode) or the ``PODSELF_ROOT`` tree is built in it (root mode).
+    """
+
+    mounts: tuple[MountSpec, ...]
+    hostname: str
+    scratch: str
+    workdir: str | None = None
+    hosts_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MountInfo:
+    """One line of ``/proc/self/mountinfo``: ids and the mount point (unescaped)."""
+
+    mount_id: int
+    parent_id: int
+    mount_point: str
+    fs_type: str = ""
+    children: list[MountInfo] = field(default_factory=list, compare=False, repr=False)
+
+
+def _unescape(text: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo
+    if "\\" not in text:
+        return text
+    out = bytearray()
+    raw = text.encode("utf-8", "surrogateescape")
+    i = 0
+    while i < len(raw):
+        if raw[i] == 0x5C and i + 4 <= len(raw) and raw[i + 1 : i + 4].isdigit():
+            out.append(int(raw[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def parse_mountinfo(text: str) -> list[MountInfo]:
+    """Parse mountinfo text into records (malformed lines are skipped)."""
+    mounts: list[MountInfo] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 5:
+            continue
+        try:
+            mount_id, parent_id = int(parts[0]), int(parts[1])
+        except ValueError:
+            continue
+        fs_type = ""
+        if "-" in parts[6:]:
+            dash = parts.index("-", 6)
+            fs_type = parts[dash + 1] if dash + 1 < len(parts) else ""
+        mounts.append(MountInfo(mount_id, parent_id, _unescape(parts[4]), fs_type))
+    return mounts
+
+
+def _visible_tree(mounts: Sequence[MountInfo]) -> MountInfo | None:
+    """Link each visible mount to its visible children; return the visible root mount.
+
+    A mount stacked on the same mount point as its parent hides the parent (and the
+    parent's other children), so the walk always continues from the top of a stack.
+    """
+    by_parent: dict[int, list[MountInfo]] = {}
+    for mount in mounts:
+        by_parent.setdefault(mount.parent_id, []).append(mount)
+    ids = {m.mount_id for m in mounts}
+    roots = [m for m in mounts if m.mount_point == "/" and m.parent_id not in ids]
+    if not roots:
+        roots = [m for m in mounts if m.mount_point == "/"]
+    if not roots:
+        return None
+
+    def top(mount: MountInfo) -> MountInfo:
+        seen = {mount.mount_id}
+        while True:
+            stacked = [
+                c for c in by_parent.get(mount.mount_id, ()) if c.mount_point == mount.mount_point
+            ]
+            if not stacked or stacked[-1].mount_id in seen:
+                return mount
+            mount = stacked[-1]
+            seen.add(mount.mount_id)
+
+    root = top(roots[-1])
+    stack = [root]
+    visited: set[int] = set()
+    while stack:
+        mount = stack.pop()
+        if mount.mount_id in visited:
+            continue
+        visited.add(mount.mount_id)
+        mount.children.clear()
+        for child in by_parent.get(mount.mount_id, ()):
+            if child.mount_point == mount.mount_point:
+                continue
+            visible = top(child)
+            mount.children.append(visible)
+            stack.append(visible)
+    return root
+
+
+def _within(path: str, directory: str) -> bool:
+    return directory in ("/", path) or path.startswith(directory.rstrip("/") + "/")
+
+
+def _containing_mount(root: MountInfo, path: str) -> MountInfo:
+    best = root
+    stack = [root]
+    while stack:
+        mount = stack.pop()
+        for child in mount.children:
+            if _within(path, child.mount_point):
+                if len(child.mount_point) >= len(best.mount_point):
+                    best = child
+                stack.append(child)
+    return best
+
+
+def _nearest_existing(path: str) -> str:
+    current = os.path.normpath(path)
+    while not os.path.lexists(current) and current != "/":
+        current = os.path.dirname(current)
+    return os.path.realpath(current)
+
+
+def _overlay_escape(path: str) -> str:
+    return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+
+
+def hosts_file_content(ips: Sequence[str], hostname: str, domain: str = "") -> str:
+    """The kubelet-managed ``/etc/hosts`` (``managedHostsHeader`` + defaults + pod IPs)."""
+    lines = [
+        "# Kubernetes-managed hosts file.",
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "fe00::0\tip6-mcastprefix",
+        "fe00::1\tip6-allnodes",
+        "fe00::2\tip6-allrouters",
+    ]
+    for ip in ips:
+        if domain:
+            lines.append(f"{ip}\t{hostname}.{domain}\t{hostname}")
+        else:
+            lines.append(f"{ip}\t{hostname}")
+    return "\n".join(lines) + "\n"
+
+
+# --- namespace mode ----------------------------------------------------------------------------
+
+
+def _effective_caps() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def namespace_support() -> str | None:
+    """``None`` when private mount namespaces can be used here, else the reason why not."""
+    if not sys.platform.startswith("linux"):
+        return f"mount namespaces need Linux (this is {sys.platform})"
+    if not (_effective_caps() >> _CAP_SYS_ADMIN) & 1:
+        return "mount namespaces need root (CAP_SYS_ADMIN)"
+    try:
+        _libc()
+    except OSError as exc:
+        return f"cannot call unshare/mount: {exc}"
+    return None
+
+
+_LIBC: ctypes.CDLL | None = None
+
+
+def _libc() -> ctypes.CDLL:
+    global _LIBC
+    if _LIBC is None:
+        lib = ctypes.CDLL(None, use_errno=True)
+        lib.unshare.argtypes = [ctypes.c_int]
+        lib.mount.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_ulong,
+            ctypes.c_char_p,
+        ]
+        lib.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        lib.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+        _LIBC = lib
+    return _LIBC
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+class NamespaceSetup:
+    """The ``preexec_fn`` that gives one container its mount namespace (runs in the child).
+
+    Everything that reads the host (mountinfo, which mounts need a writable layer) is worked
+    out in the parent at construction; the child only makes system calls. A failure is
+    written to the container's stderr and the child exits with status 126.
+    """
+
+    def __init__(self, fs: ContainerFS, *, cwd: str | None = None, name: str = "") -> None:
+        self.fs = fs
+        self.name = name
+        self.cwd = cwd or os.getcwd()
+        self.lib = _libc()
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
+            mounts = parse_mountinfo(handle.read())
+        root = _visible_tree(mounts)
+        if root is None:
+            msg = "cannot find the root mount in /proc/self/mountinfo"
+            raise OSError(errno.ENOENT, msg)
+        self.root = root
+        # Mounts that would have to change on the host to create a missing mount point get
+        # an overlay instead; the root always does (every container gets a throw-away layer).
+        self.overlay_ids = {root.mount_id}
+        targets = [m.target for m in fs.mounts]
+        if fs.hosts_file is not None:
+            targets.append("/etc/hosts")
+        for target in targets:
+            if not os.path.lexists(target):
+                self.overlay_ids.add(_containing_mount(root, _nearest_existing(target)).mount_id)
+        self.scratch = os.path.realpath(fs.scratch)
+
+    # -- child side (after fork, before exec) -------------------------------------------
+
+    def __call__(self) -> None:
+        try:
+            self._setup()
+        except BaseException as exc:  # report and fail the container, never the parent
+            label = f' "{self.name}"' if self.name else ""
+            text = f"podself run: container{label}: cannot set up its mount namespace: {exc}\n"
+            try:
+                os.write(2, text.encode("utf-8", "replace"))
+            finally:
+                os._exit(SETUP_FAILED_EXIT)
+
+    def _mount(
+        self, source: str | None, target: str, fs_type: str | None, flags: int, data: str | None
+    ) -> None:
+        enc = os.fsencode
+        _check(
+            self.lib.mount(
+                enc(source) if source is not None else None,
+                enc(target),
+                enc(fs_type) if fs_type is not None else None,
+                flags,
+                enc(data) if data is not None else None,
+            ),
+            f"mount {target}",
+        )
+
+    def _overlay(self, lower: str, target: str, layer: str) -> None:
+        upper = os.path.join(self.scratch, f"upper-{layer}")
+        work = os.path.join(self.scratch, f"work-{layer}")
+        os.mkdir(upper, 0o755)
+        os.mkdir(work, 0o700)
+        options = (
+            f"lowerdir={_overlay_escape(lower)},upperdir={_overlay_escape(upper)},"
+            f"workdir={_overlay_escape(work)}"
+        )
+        self._mount("overlay", target, "overlay", 0, options)
+
+    def _needs_overlay_below(self, mount: MountInfo) -> bool:
+        return any(
+            c.mount_id in self.overlay_ids or self._needs_overlay_below(c) for c in mount.children
+        )
+
+    def _graft(self, mount: MountInfo, target: str) -> None:
+        # Recreate `mount` (as the host sees it) at `target` inside the new root.
+        if mount.mount_id in self.overlay_ids:
+            self._overlay(mount.mount_point, target, str(mount.mount_id))
+            for child in mount.children:
+                self._graft_child(child, target, mount.mount_point)
+        elif self._needs_overlay_below(mount):
+            self._mount(mount.mount_point, target, None, MS_BIND, None)
+            for child in mount.children:
+                self._graft_child(child, target, mount.mount_point)
+        else:
+            self._mount(mount.mount_point, target, None, MS_BIND | MS_REC, None)
+            if _within(self.scratch, mount.mount_point):
+                # The recursive copy took our own scratch mounts along; drop them there.
+                inner = target + self.scratch[len(mount.mount_point.rstrip("/")) :]
+                self.lib.umount2(os.fsencode(inner), MNT_DETACH)
+
+    def _graft_child(self, child: MountInfo, parent_target: str, parent_point: str) -> None:
+        if _within(child.mount_point, self.scratch):
+            return
+        relative = child.mount_point[len(parent_point.rstrip("/")) :]
+        target = parent_target.rstrip("/") + relative
+        if not os.path.lexists(target):
+            return  # its mount point is not visible in the lower layer
+        self._graft(child, target)
+
+    def _setup(self) -> None:
+        lib = self.lib
+        lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _check(lib.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare")
+        self._mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+        # O_PATH descriptors pin each source before anything is mounted over the host's view.
+        fds = [os.open(m.source, os.O_PATH | os.O_CLOEXEC) for m in self.fs.mounts]
+        hosts_fd = (
+            os.open(self.fs.hosts_file, os.O_PATH | os.O_CLOEXEC)
+            if self.fs.hosts_file is not None
+            else None
+        )
+        self._mount("tmpfs", self.scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+        new_root = os.path.join(self.scratch, "root")
+        os.mkdir(new_root, 0o755)
+        self._graft(self.root, new_root)
+        os.chdir(new_root)
+        os.chroot(".")
+        plan = sorted(
+            zip(self.fs.mounts, fds, strict=True), key=lambda pair: pair[0].target.count("/")
+        )
+        for spec, fd in plan:
+            self._bind(f"/proc/self/fd/{fd}", spec.target, spec.is_file, spec.read_only)
+        if hosts_fd is not None and not any(m.target == "/etc/hosts" for m in self.fs.mounts):
+            self._bind(f"/proc/self/fd/{hosts_fd}", "/etc/hosts", True, False)
+        hostname = os.fsencode(self.fs.hostname)
+        _check(lib.sethostname(hostname, len(hostname)), "sethostname")
+        for directory in (self.fs.workdir, self.cwd, "/"):
+            if not directory:
+                continue
+            try:
+                if directory == self.fs.workdir:
+                    os.makedirs(directory, exist_ok=True)
+                os.chdir(directory)
+                break
+            except OSError:
+                continue
+
+    def _bind(self, source: str, target: str, is_file: bool, read_only: bool) -> None:
+        if is_file:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.isdir(target):
+                msg = f"cannot mount a file on directory {target}"
+                raise OSError(errno.EISDIR, msg)
+            if not os.path.lexists(target):
+                os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        else:
+            os.makedirs(target, exist_ok=True)
+        self._mount(source, target, None, MS_BIND, None)
+        if read_only:
+            self._mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+
+
+def probe_namespace(scratch: str) -> str | None:
+    """Try the namespace steps once in a throw-away child; ``None`` when they work, else why.
+
+    ``scratch`` is an empty directory (it stays empty on the host).
+    """
+    reason = namespace_support()
+    if reason is not None:
+        return reason
+    fs = ContainerFS(mounts=(), hostname="probe", scratch=scratch)
+    try:
+        setup = NamespaceSetup(fs)
+    except OSError as exc:
+        return str(exc)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_fd)
+        os.dup2(write_fd, 2)
+        try:
+            setup._setup()
+        except BaseException as exc:
+            os.write(2, str(exc).encode("utf-8", "replace"))
+            os._exit(1)
+        os._exit(0)
+    os.close(write_fd)
+    chunks = []
+    while chunk := os.read(read_fd, 4096):
+        chunks.append(chunk)
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return None
+    return b"".join(chunks).decode("utf-8", "replace").strip() or "namespace setup failed"
+
+
+# --- root mode ---------------------------------------------------------------------------------
+
+
+def _parents_are_plain(root: str, path: str) -> bool:
+    current = os.path.dirname(path)
+    while len(current) > len(root):
+        if os.path.islink(current):
+            return False
+        current = os.path.dirname(current)
+    return True
+
+
+def build_root(fs: ContainerFS, ips: Iterable[str] = (), domain: str = "") -> list[str]:
+    """Lay out ``fs.scratch`` as the container's ``PODSELF_ROOT``; return warnings.
+
+    Directories become symlinks to the volume, files (``subPath``) are copied once (they
+    never update, as on a node), and ``etc/hosts`` is the kubelet-managed hosts file. A mount
+    nested inside another mount's volume is skipped with a warning rather than written into
+    that volume.
+    """
+    root = fs.scratch
+    warnings: list[str] = []
+    os.makedirs(root, 0o755, exist_ok=True)
+    for spec in sorted(fs.mounts, key=lambda m: m.target.count("/")):
+        dest = os.path.normpath(root + "/" + spec.target.lstrip("/"))
+        if not _parents_are_plain(root, dest):
+            warnings.append(f"mount {spec.target} inside another volume is not emulated")
+            continue
+        os.makedirs(os.path.dirname(dest), 0o755, exist_ok=True)
+        if os.path.lexists(dest):
+            if os.path.isdir(dest) and not os.path.islink(dest):
+                shutil.rmtree(dest)
+            else:
+                os.unlink(dest)
+        if spec.is_file:
+            shutil.copy2(spec.source, dest)
+        else:
+            os.symlink(spec.source, dest)
+    if fs.hosts_file is not None or ips:
+        hosts = os.path.join(root, "etc", "hosts")
+        if not os.path.lexists(hosts):
+            os.makedirs(os.path.dirname(hosts), 0o755, exist_ok=True)
+            with open(hosts, "w", encoding="utf-8") as handle:
+                handle.write(hosts_file_content(list(ips), fs.hostname, domain))
+    return warnings

@@ -1,0 +1,491 @@
+"""podself.emulator.kubelet: running a pod in-process, from manifest to exit status."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podself.emulator.kubelet import (
+    Kubelet,
+    RunOptions,
+    load_manifests,
+    merge_applied,
+    select_workload,
+)
+from podself.emulator.mounts import namespace_support
+from podself.emulator.state import PodState
+from podself.errors import ManifestError
+
+NAMESPACES = namespace_support()
+needs_namespaces = pytest.mark.skipif(
+    NAMESPACES is not None, reason=f"no mount namespaces here: {NAMESPACES}"
+)
+
+
+def manifest(tmp_path: Path, text: str, name: str = "pod.yaml") -> str:
+    """Write a manifest and return its path."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def pod_json(
+    command: str,
+    *,
+    name: str = "demo",
+    container: dict[str, Any] | None = None,
+    spec: dict[str, Any] | None = None,
+) -> str:
+    """A one-container pod running ``sh -c command``, as JSON text."""
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "demo"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "busybox:1.36",
+                    "command": ["sh", "-c", command],
+                    **(container or {}),
+                }
+            ],
+            **(spec or {}),
+        },
+    }
+    return json.dumps(obj)
+
+
+PODINFO = {
+    "volumes": [
+        {
+            "name": "podinfo",
+            "downwardAPI": {
+                "items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]
+            },
+        }
+    ]
+}
+
+
+class Run:
+    """The result of an in-process run."""
+
+    def __init__(self, code: int, out: bytes, err: str) -> None:
+        self.code = code
+        self.out = out.decode()
+        self.err = err
+
+
+def run_pod(
+    tmp_path: Path, files: list[str], capfd: pytest.CaptureFixture[str], **options: Any
+) -> Run:
+    """Run a pod with a private state directory; collect its exit status and output."""
+    out = io.BytesIO()
+    err = io.StringIO()
+    options.setdefault("state_dir", str(tmp_path / "state"))
+    options.setdefault("grace", 2.0)
+    options.setdefault("timeout", 20.0)
+    code = Kubelet(RunOptions(files=files, **options), out=out, err=err).run()
+    captured = capfd.readouterr()
+    state_root = Path(options["state_dir"])
+    if state_root.exists():
+        assert list(state_root.iterdir()) == [], "the pod's state directory is left behind"
+    return Run(code, out.getvalue() + captured.out.encode(), err.getvalue() + captured.err)
+
+
+class TestManifests:
+    """Reading and choosing what to run."""
+
+    def test_lists_and_objects(self, tmp_path: Path) -> None:
+        """List items are opened; ConfigMaps and workloads are both collected."""
+        path = manifest(
+            tmp_path,
+            """\
+            apiVersion: v1
+            kind: List
+            items:
+            - {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg}, data: {a: "1"}}
+            - {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: []}}
+            """,
+        )
+        loaded = load_manifests([path])
+        assert [w.ref for _, w in loaded.workloads] == ["Pod/p"]
+        assert [o["kind"] for o in loaded.objects_raw] == ["ConfigMap", "Pod"]
+
+    def test_select(self, tmp_path: Path) -> None:
+        """One workload is chosen by name and kind; ambiguity and absence are errors."""
+        path = manifest(
+            tmp_path,
+            """\
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: a}
+            spec: {containers: []}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: a}
+            spec: {template: {spec: {containers: []}}}
+            """,
+        )
+        workloads = load_manifests([path]).workloads
+        assert select_workload(workloads, None, "deployments")[1].kind == "Deployment"
+        assert select_workload(workloads, "a", "Pod")[1].kind == "Pod"
+        with pytest.raises(ManifestError, match="several workloads: Pod/a, Deployment/a"):
+            select_workload(workloads, None, None)
+        with pytest.raises(ManifestError, match=r'no workload named "b" \(found: Pod/a'):
+            select_workload(workloads, "b", None)
+        with pytest.raises(ManifestError, match="no Pod or workload"):
+            select_workload([], None, None)
+
+    def test_merge_applied(self) -> None:
+        """kubectl apply's merge keeps keys added by others and drops keys removed here."""
+        live = {"app": "web", "stage": "beta", "extra": "1"}
+        assert merge_applied(live, {"app": "web", "extra": "1"}, {"app": "api"}) == {
+            "app": "api",
+            "stage": "beta",
+        }
+
+
+class TestExitStatus:
+    """What podself run returns."""
+
+    def test_success(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A container that succeeds gives 0, with its output on stdout."""
+        result = run_pod(tmp_path, [manifest(tmp_path, pod_json("echo hello"))], capfd)
+        assert (result.code, result.out) == (0, "hello\n")
+
+    def test_failure_code(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A failed container's exit code is returned."""
+        result = run_pod(tmp_path, [manifest(tmp_path, pod_json("exit 7"))], capfd)
+        assert result.code == 7
+
+    def test_signal_death(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A container killed by a signal gives 128 + N ($$$$ is $$ after expansion)."""
+        result = run_pod(tmp_path, [manifest(tmp_path, pod_json("kill -KILL $$$$"))], capfd)
+        assert result.code == 137
+
+    def test_timeout_stops_and_returns_zero(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """--timeout stops a long-running pod; being stopped is not a failure."""
+        path = manifest(tmp_path, pod_json("echo up; sleep 60"))
+        start = time.monotonic()
+        result = run_pod(tmp_path, [path], capfd, timeout=0.5)
+        assert (result.code, result.out) == (0, "up\n")
+        assert time.monotonic() - start < 15
+
+    def test_invalid_manifest(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """An API validation error prints kubectl's message and returns 2."""
+        volumes = [
+            {
+                "name": "podinfo",
+                "downwardAPI": {
+                    "items": [{"path": "ip", "fieldRef": {"fieldPath": "status.podIP"}}]
+                },
+            }
+        ]
+        text = pod_json("true", spec={"volumes": volumes})
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd)
+        assert result.code == 2
+        assert result.err.startswith(
+            'The Pod "demo" is invalid: spec.volumes[0].downwardAPI.fieldRef.fieldPath: '
+            'Unsupported value: "status.podIP"'
+        )
+
+    def test_label_value_that_is_not_a_string(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """An unquoted number as a label value fails to decode, as on the API server."""
+        path = manifest(
+            tmp_path,
+            """\
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: p, labels: {version: 1.0}}
+            spec: {containers: [{name: app, image: busybox, command: ["true"]}]}
+            """,
+        )
+        result = run_pod(tmp_path, [path], capfd)
+        assert result.code == 2
+        assert result.err == (
+            f'Error from server (BadRequest): error when creating "{path}": Pod in version "v1" '
+            "cannot be handled as a Pod: json: cannot unmarshal number into Go struct field "
+            "ObjectMeta.metadata.labels of type string\n"
+        )
+
+    def test_unreadable_manifest(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A missing file or bad YAML returns 2 with file and reason."""
+        result = run_pod(tmp_path, [str(tmp_path / "absent.yaml")], capfd)
+        assert result.code == 2
+        assert "cannot read" in result.err
+        bad = manifest(tmp_path, "kind: Pod\n  bad: [", "bad.yaml")
+        result = run_pod(tmp_path, [bad], capfd)
+        assert result.code == 2
+        assert "bad.yaml:" in result.err
+
+    def test_config_error(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A missing ConfigMap key stops the pod before it starts (exit 1)."""
+        env = [
+            {
+                "name": "LEVEL",
+                "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "level"}},
+            }
+        ]
+        cfg = manifest(
+            tmp_path,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata: {mode: x}\n",
+            "cfg.yaml",
+        )
+        path = manifest(tmp_path, pod_json("echo started", container={"env": env}))
+        result = run_pod(tmp_path, [path, cfg], capfd)
+        assert result.code == 1
+        assert (
+            'container "app": CreateContainerConfigError: couldn\'t find key level in '
+            "ConfigMap default/app-config"
+        ) in result.err
+        assert "started" not in result.out
+
+    def test_start_error(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A command that does not exist is a StartError (128)."""
+        text = pod_json("x", container={"command": ["no-such-binary-xyz"]})
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd)
+        assert result.code == 128
+        assert 'StartError: exec: "no-such-binary-xyz"' in result.err
+
+    def test_already_running(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A pod name already in use by a live run is refused."""
+        state = PodState(str(tmp_path / "state"), "default", "demo")
+        state.create({"metadata": {"name": "demo"}})
+        out, err = io.BytesIO(), io.StringIO()
+        options = RunOptions(
+            files=[manifest(tmp_path, pod_json("true"))], state_dir=str(tmp_path / "state")
+        )
+        assert Kubelet(options, out=out, err=err).run() == 1
+        assert err.getvalue() == ('Error from server (AlreadyExists): pods "demo" already exists\n')
+        assert state.exists()
+
+
+class TestContainers:
+    """Init containers, skipped containers, sidecars and prefixes."""
+
+    TWO = """\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: two}
+    spec:
+      initContainers:
+      - name: init
+        image: busybox
+        command: ["sh", "-c", "echo init; exit $(CODE)"]
+        env: [{name: CODE, value: "0"}]
+      containers:
+      - name: main
+        image: busybox
+        command: ["sh", "-c", "echo main"]
+      - name: web
+        image: nginx
+        args: ["--port", "80"]
+    """
+
+    def test_order_prefix_and_skip(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """Init runs first; lines are prefixed; a container without command is skipped."""
+        result = run_pod(tmp_path, [manifest(tmp_path, self.TWO)], capfd)
+        assert result.code == 0
+        assert result.out.splitlines() == ["[init] init", "[main] main"]
+        assert 'container "web" has no command' in result.err
+        assert "--entrypoint web=CMD" in result.err
+
+    def test_init_failure(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A failing init container stops the pod; the containers never start."""
+        text = self.TWO.replace('value: "0"', 'value: "5"')
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd)
+        assert result.code == 5
+        assert result.out.splitlines() == ["[init] init"]
+        assert 'init container "init" failed with exit code 5' in result.err
+
+    def test_entrypoint(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """--entrypoint gives a command-less container its entrypoint; args are appended."""
+        result = run_pod(
+            tmp_path,
+            [manifest(tmp_path, self.TWO)],
+            capfd,
+            entrypoints={"web": "echo served"},
+        )
+        assert "[web] served --port 80" in result.out.splitlines()
+
+    def test_entrypoint_for_unknown_container(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """--entrypoint naming no container is a usage error."""
+        result = run_pod(
+            tmp_path, [manifest(tmp_path, self.TWO)], capfd, entrypoints={"nope": "true"}
+        )
+        assert result.code == 2
+        assert 'the pod has no container "nope"' in result.err
+
+    def test_sidecar_is_stopped_after_main(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """An init container with restartPolicy Always runs beside main and is then stopped."""
+        text = """\
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: side}
+        spec:
+          initContainers:
+          - name: proxy
+            image: busybox
+            restartPolicy: Always
+            command: ["sh", "-c", "echo proxy up; sleep 60"]
+          containers:
+          - name: main
+            image: busybox
+            command: ["sh", "-c", "sleep 0.3; echo main done"]
+        """
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, grace=1.0)
+        assert result.code == 0
+        assert result.out.splitlines() == ["[proxy] proxy up", "[main] main done"]
+
+
+class TestEnvironment:
+    """What a container sees."""
+
+    def test_kubelet_env(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """HOSTNAME is the pod name, fieldRefs resolve, the host env is not inherited."""
+        os.environ["PODSELF_TEST_SECRET"] = "leak"
+        try:
+            env = [
+                {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}},
+            ]
+            text = pod_json(
+                "echo $HOSTNAME $NS $IPS ${PODSELF_TEST_SECRET:-clean}", container={"env": env}
+            )
+            path = manifest(tmp_path, text)
+            result = run_pod(
+                tmp_path, [path], capfd, pod_ips=["10.1.0.5", "fd00::5"], namespace="dev"
+            )
+            assert result.out == "demo dev 10.1.0.5,fd00::5 clean\n"
+            result = run_pod(tmp_path, [path], capfd, host_env=True)
+            assert result.out.split()[-1] == "leak"
+        finally:
+            del os.environ["PODSELF_TEST_SECRET"]
+
+    def test_no_namespace_mode(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """Without a namespace, volumes are under $PODSELF_ROOT and a warning is printed."""
+        text = pod_json(
+            'cat "$PODSELF_ROOT/etc/podinfo/labels"; test -e /etc/podinfo/labels',
+            container={"volumeMounts": [{"name": "podinfo", "mountPath": "/etc/podinfo"}]},
+            spec=PODINFO,
+        )
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert result.out == 'app="demo"'
+        assert result.code == 1  # /etc/podinfo does not exist on the host
+        assert "its command names /etc/podinfo" in result.err
+
+    def test_fallback_without_namespaces(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """When the namespace probe fails, the run falls back to PODSELF_ROOT and says why."""
+        import podself.emulator.kubelet as kubelet_module
+
+        monkeypatch.setattr(kubelet_module, "probe_namespace", lambda _: "needs root (test)")
+        text = pod_json(
+            'cat "$PODSELF_ROOT/etc/podinfo/labels"',
+            container={"volumeMounts": [{"name": "podinfo", "mountPath": "/etc/podinfo"}]},
+            spec=PODINFO,
+        )
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd)
+        assert (result.code, result.out) == (0, 'app="demo"')
+        assert "no private mount namespace (needs root (test))" in result.err
+
+    @needs_namespaces
+    def test_namespace_mode(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """In a namespace the volume is at its mountPath and the host is untouched."""
+        mounts = [{"name": "podinfo", "mountPath": "/etc/podself-kubelet-test"}]
+        text = pod_json(
+            "cat /etc/podself-kubelet-test/labels; hostname",
+            container={"volumeMounts": mounts},
+            spec=PODINFO,
+        )
+        before = Path("/proc/self/mountinfo").read_text()
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd)
+        assert (result.code, result.out) == (0, 'app="demo"demo\n')
+        assert not os.path.exists("/etc/podself-kubelet-test")
+        assert Path("/proc/self/mountinfo").read_text() == before
+
+
+class TestLiveChanges:
+    """Labels changed while the pod runs."""
+
+    WATCH = """\
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: live
+      labels: {stage: alpha}
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        command: ["sh", "-c"]
+        args:
+        - |
+          last=""
+          while :; do
+            now=$(cat "$PODSELF_ROOT/etc/podinfo/labels" | tr '\\n' ' ')
+            if [ "$now" != "$last" ]; then echo "$now"; last=$now; fi
+            case "$now" in *gamma*) exit 0;; esac
+            sleep 0.05
+          done
+        volumeMounts:
+        - {name: podinfo, mountPath: /etc/podinfo}
+      volumes:
+      - name: podinfo
+        downwardAPI:
+          items:
+          - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+    """
+
+    def test_label_and_manifest_edits(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """pod.json edits and manifest edits reach the volume; apply's merge keeps others."""
+        path = manifest(tmp_path, self.WATCH)
+        state = PodState(str(tmp_path / "state"), "default", "live")
+
+        def change_labels() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+
+            def add(pod: dict[str, Any]) -> None:
+                pod["metadata"]["labels"]["feature"] = "new-api"
+
+            state.update_pod(add)
+            time.sleep(0.5)
+            Path(path).write_text(Path(path).read_text().replace("stage: alpha", "stage: gamma"))
+
+        thread = threading.Thread(target=change_labels)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            thread.join()
+        assert result.code == 0
+        assert result.out.splitlines() == [
+            'stage="alpha"',
+            'feature="new-api" stage="alpha"',
+            'feature="new-api" stage="gamma"',
+        ]

@@ -1,0 +1,234 @@
+"""podself.emulator.mounts: volumes at their mountPath (namespace) or under PODSELF_ROOT."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from podself import atomic
+from podself.emulator import mounts
+from podself.emulator.mounts import (
+    ContainerFS,
+    MountSpec,
+    NamespaceSetup,
+    build_root,
+    hosts_file_content,
+    namespace_support,
+    parse_mountinfo,
+    probe_namespace,
+)
+
+MOUNTINFO = """\
+22 27 0:21 / /proc rw,relatime - proc proc rw
+24 27 0:6 / /dev rw,relatime - devtmpfs devtmpfs rw
+26 24 0:24 / /dev/pts rw,relatime - devpts devpts rw
+29 26 0:26 / /dev/pts rw,relatime - devpts devpts rw
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+40 27 0:40 / /run rw - tmpfs tmpfs rw
+41 40 0:41 / /run/user\\0400 rw - tmpfs tmpfs rw
+"""
+
+NAMESPACES = namespace_support()
+needs_namespaces = pytest.mark.skipif(
+    NAMESPACES is not None, reason=f"no mount namespaces here: {NAMESPACES}"
+)
+
+
+class TestMountinfo:
+    """Reading the mount table."""
+
+    def test_parse(self) -> None:
+        """Ids, parent ids, unescaped mount points and types are read."""
+        records = parse_mountinfo(MOUNTINFO + "garbage\n")
+        assert len(records) == 7
+        assert records[-1].mount_point == "/run/user 0"
+        assert records[0].fs_type == "proc"
+
+    def test_visible_tree(self) -> None:
+        """Stacked mounts replace their parent; children hang off the visible mount."""
+        root = mounts._visible_tree(parse_mountinfo(MOUNTINFO))
+        assert root is not None
+        assert root.mount_id == 27
+        children = {c.mount_point: c for c in root.children}
+        assert set(children) == {"/proc", "/dev", "/run"}
+        dev_children = children["/dev"].children
+        assert [c.mount_id for c in dev_children] == [29]  # the top of the /dev/pts stack
+        run = mounts._containing_mount(root, "/run/user 0/x")
+        assert run.mount_id == 41
+        assert mounts._containing_mount(root, "/etc/podinfo").mount_id == 27
+
+    def test_no_root(self) -> None:
+        """Without a root mount there is no tree."""
+        assert mounts._visible_tree(parse_mountinfo("1 0 0:1 / /proc rw - proc proc rw\n")) is None
+
+
+class TestHostsFile:
+    """The kubelet-managed /etc/hosts."""
+
+    def test_content(self) -> None:
+        """The header, the defaults and one line per pod IP."""
+        text = hosts_file_content(["10.244.0.7"], "web-0", "web.default.svc.cluster.local")
+        lines = text.splitlines()
+        assert lines[0] == "# Kubernetes-managed hosts file."
+        assert lines[1] == "127.0.0.1\tlocalhost"
+        assert lines[-1] == "10.244.0.7\tweb-0.web.default.svc.cluster.local\tweb-0"
+        assert text.endswith("\n")
+        assert hosts_file_content(["10.0.0.1"], "p").splitlines()[-1] == "10.0.0.1\tp"
+
+
+class TestRootMode:
+    """The PODSELF_ROOT layout."""
+
+    def test_layout(self, tmp_path: Path) -> None:
+        """Directories are symlinks, subPath files copies that never update, hosts written."""
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        atomic.write(volume, {"labels": 'a="1"'})
+        real_file = os.path.realpath(volume / "labels")
+        fs = ContainerFS(
+            mounts=(
+                MountSpec(str(volume), "/etc/podinfo", read_only=True),
+                MountSpec(real_file, "/etc/app/labels", is_file=True),
+            ),
+            hostname="demo",
+            scratch=str(tmp_path / "root"),
+        )
+        warnings = build_root(fs, ["127.0.0.1"])
+        root = tmp_path / "root"
+        assert warnings == []
+        assert os.readlink(root / "etc" / "podinfo") == str(volume)
+        assert (root / "etc" / "podinfo" / "labels").read_text() == 'a="1"'
+        atomic.write(volume, {"labels": 'a="2"'})
+        assert (root / "etc" / "podinfo" / "labels").read_text() == 'a="2"'
+        assert (root / "etc" / "app" / "labels").read_text() == 'a="1"'
+        assert (root / "etc" / "hosts").read_text().endswith("127.0.0.1\tdemo\n")
+
+    def test_nested_mount_is_not_written_into_a_volume(self, tmp_path: Path) -> None:
+        """A mount inside another mount's volume is skipped with a warning."""
+        outer = tmp_path / "outer"
+        inner = tmp_path / "inner"
+        outer.mkdir()
+        inner.mkdir()
+        fs = ContainerFS(
+            mounts=(MountSpec(str(outer), "/data"), MountSpec(str(inner), "/data/sub")),
+            hostname="demo",
+            scratch=str(tmp_path / "root"),
+        )
+        assert build_root(fs) == ["mount /data/sub inside another volume is not emulated"]
+        assert list(outer.iterdir()) == []
+
+
+@needs_namespaces
+class TestNamespaceMode:
+    """The private mount namespace (Linux, root)."""
+
+    def run_in(self, fs: ContainerFS, script: str) -> subprocess.CompletedProcess[str]:
+        """Run ``sh -c script`` with ``fs`` set up as a container would get it."""
+        setup = NamespaceSetup(fs, name="test")
+        return subprocess.run(
+            ["sh", "-c", script],
+            preexec_fn=setup,  # the test process is single-threaded
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+
+    def test_mounts_appear_only_inside(self, tmp_path: Path) -> None:
+        """A missing mount point is created inside the namespace only, read-only enforced."""
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        atomic.write(volume, {"labels": 'app="myapp"'})
+        hosts = tmp_path / "hosts"
+        hosts.write_text(hosts_file_content(["127.0.0.1"], "demo-pod"))
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        target = f"/etc/podself-test-{os.getpid()}"
+        fs = ContainerFS(
+            mounts=(MountSpec(str(volume), target, read_only=True),),
+            hostname="demo-pod",
+            scratch=str(scratch),
+            hosts_file=str(hosts),
+        )
+        before = Path("/proc/self/mountinfo").read_text()
+        result = self.run_in(
+            fs,
+            f"cat {target}/labels; echo; hostname; grep demo-pod /etc/hosts; "
+            f"touch {target}/x 2>/dev/null && echo writable || echo read-only; "
+            "touch /etc/podself-scratch-file && echo layer-writable",
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == [
+            'app="myapp"',
+            "demo-pod",
+            "127.0.0.1\tdemo-pod",
+            "read-only",
+            "layer-writable",
+        ]
+        assert not os.path.exists(target)
+        assert not os.path.exists("/etc/podself-scratch-file")
+        assert list(scratch.iterdir()) == []
+        assert Path("/proc/self/mountinfo").read_text() == before
+        assert os.uname().nodename != "demo-pod"
+
+    def test_volume_updates_are_visible(self, tmp_path: Path) -> None:
+        """A bound volume shows the host's later ..data swaps; a subPath file does not."""
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        atomic.write(volume, {"labels": "v1"})
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        fs = ContainerFS(
+            mounts=(
+                MountSpec(str(volume), "/podinfo"),
+                MountSpec(os.path.realpath(volume / "labels"), "/pinned", is_file=True),
+            ),
+            hostname="demo",
+            scratch=str(scratch),
+        )
+        setup = NamespaceSetup(fs)
+        proc = subprocess.Popen(
+            ["sh", "-c", "read line; cat /podinfo/labels; echo; cat /pinned"],
+            preexec_fn=setup,  # noqa: PLW1509 - the test process is single-threaded
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        atomic.write(volume, {"labels": "v2"})
+        out, _ = proc.communicate("go\n", timeout=30)
+        assert out.splitlines() == ["v2", "v1"]
+
+    def test_failure_is_reported_by_the_container(self, tmp_path: Path) -> None:
+        """A mount that cannot be made fails the container with status 126 and a message."""
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        fs = ContainerFS(
+            mounts=(MountSpec(str(tmp_path / "missing-source"), "/x"),),
+            hostname="demo",
+            scratch=str(scratch),
+        )
+        result = self.run_in(fs, "echo never")
+        assert result.returncode == mounts.SETUP_FAILED_EXIT
+        assert 'container "test": cannot set up its mount namespace' in result.stderr
+        assert result.stdout == ""
+
+    def test_probe(self, tmp_path: Path) -> None:
+        """The probe succeeds here and leaves its directory empty."""
+        assert probe_namespace(str(tmp_path)) is None
+        assert list(tmp_path.iterdir()) == []
+
+
+class TestSupport:
+    """Detecting whether namespaces can be used."""
+
+    def test_reason_or_none(self) -> None:
+        """namespace_support gives None or a reason naming what is missing."""
+        reason = namespace_support()
+        if sys.platform.startswith("linux") and os.geteuid() == 0:
+            assert reason is None
+        else:
+            assert reason
