@@ -15,7 +15,8 @@ esac
 cd "$(dirname "$0")"
 PODSELF_STATE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/podself-demo.XXXXXX")"
 export PODSELF_STATE_DIR
-trap 'rm -rf "$PODSELF_STATE_DIR"' EXIT INT TERM
+RUN=""
+trap 'if [ -n "$RUN" ]; then kill -TERM "$RUN" 2>/dev/null || true; fi; rm -rf "$PODSELF_STATE_DIR"' EXIT INT TERM
 
 podself() { "$PYTHON" -m podself "$@"; }
 heading() { printf '\n===== %s =====\n' "$*"; }
@@ -32,7 +33,9 @@ echo  # the annotations file ends without a newline, as on a node
 
 heading "Exercise 3: live label updates (kubectl label -> podself label)"
 show "podself run -f 03-dynamic-update.yaml --sync-delay 1 &"
-podself run -f 03-dynamic-update.yaml --sync-delay 1 --grace 1 &
+# Started without the shell function so that $! is podself itself, which the kill below
+# stops together with its containers; --timeout is a safety net if this script is interrupted.
+"$PYTHON" -m podself run -f 03-dynamic-update.yaml --sync-delay 1 --grace 1 --timeout 60 &
 RUN=$!
 sleep 2
 echo  # the labels file ends without a newline
@@ -48,6 +51,7 @@ show "podself get pods"
 podself get pods
 kill -TERM "$RUN"
 wait "$RUN" || true
+RUN=""
 echo
 
 heading "Exercise 4: resource-aware sizing (512Mi / 500m)"
