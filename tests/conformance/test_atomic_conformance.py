@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import conformance_params, load_conformance
 
 from podself import atomic
 from podself.errors import PayloadError
+from tests.conftest import conformance_params, load_conformance
 
 NAME = "atomic_writer.json"
 

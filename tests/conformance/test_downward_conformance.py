@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.conftest import conformance_params
 
 from podself.downward import (
     extract_field_path,
@@ -17,6 +16,7 @@ from podself.downward import (
     split_maybe_subscripted_path,
 )
 from podself.errors import PodselfError
+from tests.conftest import conformance_params
 
 QUOTES = conformance_params("go-quote.json", "quote")
 FORMATS = conformance_params("go-quote.json", "format")

@@ -15,7 +15,6 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from tests.conftest import conformance_params, load_conformance
 
 from podself.errors import QuantityError
 from podself.quantity import (
@@ -26,6 +25,7 @@ from podself.quantity import (
     ERR_SUFFIX,
     Quantity,
 )
+from tests.conftest import conformance_params, load_conformance
 
 RECORDED = "quantity-apimachinery.json"
 TABLES = "quantity-k8s-tests.json"

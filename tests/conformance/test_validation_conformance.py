@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.conftest import conformance_params, load_conformance
 
 from podself.validation import REQUIRED, FieldError, validate_env, validate_volume
+from tests.conftest import conformance_params, load_conformance
 
 VECTORS = conformance_params("validation.json", "vectors")
 QUOTES = conformance_params("go-quote.json", "quote")
