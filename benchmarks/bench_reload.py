@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import IO
 
 from bench_watch import Probe, Stamp, payload, quantile, thread_cpu_ns
+
 from podself import atomic
 from podself.watcher import Watcher
 

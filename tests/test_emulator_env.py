@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 import pytest
-from tests.conftest import conformance_params
 
 from podself.emulator.env import (
     ObjectStore,
@@ -17,6 +16,7 @@ from podself.emulator.env import (
     is_env_var_name,
 )
 from podself.errors import FieldPathError, ManifestError, ResourceFieldError
+from tests.conftest import conformance_params
 
 ALLOCATABLE = {"cpu": "4", "memory": "8Gi", "ephemeral-storage": "100Gi"}
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import conformance_params
 
 from podself.manifest.lint import (
     DISABLE_ANNOTATION,
@@ -28,6 +27,7 @@ from podself.manifest.lint import (
 from podself.manifest.load import LoadIssue, load_file
 from podself.manifest.workloads import iter_workloads
 from podself.validation import FieldError
+from tests.conftest import conformance_params
 
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
 VECTORS = conformance_params("validation.json", "vectors")
