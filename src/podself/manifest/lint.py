@@ -29,6 +29,7 @@ from podself.downward import (
     split_maybe_subscripted_path,
 )
 from podself.errors import PodselfError
+from podself.expand import references
 from podself.manifest.load import (
     DEFAULT_LIMITS,
     Document,
@@ -1075,22 +1076,11 @@ def env_references(text: str) -> list[str]:
     """The names ``$(NAME)`` references in ``text`` would look up, as Kubernetes expands them.
 
     ``$$`` is an escaped ``$``; an unclosed ``$(`` and ``$`` before any other character are
-    kept as they are (``third_party/forked/golang/expansion``).
+    kept as they are (see ``podself.expand``, which the emulator uses for the expansion itself).
     """
-    names: list[str] = []
-    size = len(text)
-    cursor = text.find("$")
-    while 0 <= cursor < size - 1:
-        nxt = text[cursor + 1]
-        if nxt == "(":
-            close = text.find(")", cursor + 2)
-            if close >= 0:
-                names.append(text[cursor + 2 : close])
-                cursor = text.find("$", close + 1)
-                continue
-        # "$$", "$(" without ")" or "$x": skip the pair.
-        cursor = text.find("$", cursor + 2)
-    return names
+    if "$" not in text:
+        return []
+    return list(references(text))
 
 
 def _check_env_lists(pod: _Pod) -> None:
