@@ -320,13 +320,22 @@ class TestNodeAllocatableTrap:
         assert "cpu limit 4000m" in traps[0]
         assert "memory limit 8192 MB" in traps[1]
 
-    def test_at_least_the_host(self, tmp_path: Path) -> None:
-        """Without cgroups, a limit as large as this machine is no limit."""
+    def test_exactly_the_host_is_kept_with_a_warning(self, tmp_path: Path) -> None:
+        """A limit exactly this machine's size may be node allocatable: warned, not dropped."""
         host = Host(cpus=4, memory_bytes=8 * GIB)
         result = fake_plan(tmp_path, limits={}, requests={}, cgroup=None, host=host)
+        assert (result.cpu_from, result.memory_from) == ("limit", "limit")
+        assert (result.cpu_millicores, result.memory_mb) == (4000, 8192)
+        assert any("exactly this machine's 4 CPUs" in w for w in result.warnings)
+        assert any("exactly this machine's 8192 MB" in w for w in result.warnings)
+
+    def test_above_the_host_is_no_limit(self, tmp_path: Path) -> None:
+        """A limit larger than this machine cannot be used: it counts as no limit."""
+        host = Host(cpus=2, memory_bytes=4 * GIB)
+        result = fake_plan(tmp_path, limits={}, requests={}, cgroup=None, host=host)
         assert (result.cpu_from, result.memory_from) == ("default", "default")
-        assert any("at least this machine's 4 CPUs" in w for w in result.warnings)
-        assert any("at least this machine's 8192 MB" in w for w in result.warnings)
+        assert any("more than this machine's 2 CPUs" in w for w in result.warnings)
+        assert any("more than this machine's 4096 MB" in w for w in result.warnings)
 
     def test_trap_falls_back_to_request(self, tmp_path: Path) -> None:
         """After a trapped limit the request is used when there is one."""

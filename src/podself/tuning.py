@@ -829,20 +829,33 @@ def _trap(
     node_allocatable: int | None,
     host_total: int | None,
     host_text: str,
-) -> str | None:
-    """Why a kubelet-reported limit is really "no limit set", or None."""
+) -> tuple[str, bool] | None:
+    """Why a kubelet-reported limit may really be "no limit set": (warning, discard it), or None.
+
+    Equal to the declared node allocatable, or above this machine (no container can use more
+    than the node has): discarded. Exactly this machine's size: only a warning, since a limit
+    that large is possible, and sizing from it or from the machine gives the same numbers.
+    """
     if source.kind not in (Source.ENV, Source.DOWNWARD):
         return None  # cgroups are what the kernel enforces; arguments are the caller's word
     said = f"{_describe(source)} says {what} limit {value}{unit}"
     if node_allocatable is not None and value == node_allocatable:
         return (
             f"{said}, equal to node allocatable: Kubernetes reports node allocatable when a "
-            "container sets no limit; treating it as no limit"
+            "container sets no limit; treating it as no limit",
+            True,
         )
-    if host_total is not None and value >= host_total:
+    if host_total is not None and value > host_total:
         return (
-            f"{said}, at least {host_text}: Kubernetes reports node allocatable when a "
-            "container sets no limit; treating it as no limit"
+            f"{said}, more than {host_text}: Kubernetes reports node allocatable when a "
+            "container sets no limit; treating it as no limit",
+            True,
+        )
+    if host_total is not None and value == host_total:
+        return (
+            f"{said}, exactly {host_text}: if the container sets no limit, this is node "
+            "allocatable (set PODSELF_NODE_ALLOCATABLE_* to tell podself)",
+            False,
         )
     return None
 
@@ -863,10 +876,10 @@ def _effective_cpu(info: PodInfo, policy: Policy, host: Host, warnings: list[str
             host_total=host.cpus * MILLICORES_PER_CPU if host.cpus else None,
             host_text=f"this machine's {host.cpus} CPUs",
         )
-        if trap is None:
+        if trap is not None:
+            warnings.append(trap[0])
+        if trap is None or not trap[1]:
             amount = _Amount(limit, "limit", f"cpu limit {limit}m ({_describe(source)})")
-        else:
-            warnings.append(trap)
     elif source.kind == Source.CGROUP and source.origin.startswith("no limit"):
         warnings.append(
             "no CPU limit: the pod's cgroup sets none (env/volume values, if any, were node "
@@ -931,9 +944,10 @@ def _effective_memory(info: PodInfo, policy: Policy, host: Host, warnings: list[
             host_total=host_mb,
             host_text=f"this machine's {host_mb} MB",
         )
-        if trap is None:
+        if trap is not None:
+            warnings.append(trap[0])
+        if trap is None or not trap[1]:
             return _Amount(mb, "limit", f"memory limit {mb} MB ({_describe(source)})")
-        warnings.append(trap)
     elif source.kind == Source.CGROUP and source.origin.startswith("no limit"):
         warnings.append(
             "no memory limit: the pod's cgroup sets none (env/volume values, if any, were node "
