@@ -663,3 +663,18 @@ class TestImportCost:
         assert top - stdlib == {"podself"}
         heavy = {"typing", "dataclasses", "re", "enum", "json", "decimal", "asyncio", "threading"}
         assert not (top & heavy), sorted(top & heavy)
+
+
+class TestWarningLog:
+    def test_each_warning_logged_once(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Re-reading the same bad input keeps the warning on the object but logs it once."""
+        env = {"RESOURCE_MEMORY_LIMIT_MB": "not-a-number-" + tmp_path.name}
+        with caplog.at_level("WARNING", logger="podself"):
+            first = bare(tmp_path, env)
+            second = bare(tmp_path, env)
+        assert first.warnings == second.warnings
+        assert len(first.warnings) == 1
+        logged = [r for r in caplog.records if "not-a-number" in r.getMessage()]
+        assert len(logged) == 1

@@ -1067,9 +1067,18 @@ def _claim(claims: Mapping[str, object], section: str, key: str) -> object:
     return part.get(key) if isinstance(part, dict) else None
 
 
+_LOGGED: set[str] = set()
+
+
 def _log_warnings(warnings: Iterator[str] | list[str]) -> None:
+    """Log each distinct warning once per process: re-reads (refresh loops) stay quiet."""
+    fresh = [w for w in warnings if w not in _LOGGED]
+    if not fresh:
+        return
     import logging
 
     logger = logging.getLogger("podself")
-    for message in warnings:
+    for message in fresh:
+        if len(_LOGGED) < 1024:
+            _LOGGED.add(message)
         logger.warning("%s", message)
