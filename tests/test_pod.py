@@ -206,8 +206,9 @@ class TestBadEnv:
         self, tmp_path: Path, var: str, value: str, expected: object, fragment: str
     ) -> None:
         """strict=True turns the same problem into SourceError naming the variable."""
-        with pytest.raises(SourceError, match=var):
+        with pytest.raises(SourceError, match=var) as caught:
             bare(tmp_path, {var: value}, strict=True)
+        assert "ignored" not in str(caught.value)
 
     def test_falls_back_to_next_name(self, tmp_path: Path) -> None:
         """A malformed preferred name does not hide a good alias."""
@@ -678,3 +679,27 @@ class TestWarningLog:
         assert len(first.warnings) == 1
         logged = [r for r in caplog.records if "not-a-number" in r.getMessage()]
         assert len(logged) == 1
+
+
+class TestRootRelocation:
+    def test_podself_root_alone_keeps_real_cgroups(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """PODSELF_ROOT relocates volumes only; without a fake /proc the real cgroups are read."""
+        pod = FakePod(tmp_path, env=None, cgroup="v2")
+        calls: list[tuple[str, str]] = []
+
+        from podself import cgroups
+
+        real = cgroups.read_limits
+
+        def spy(**kwargs: Any) -> Any:
+            calls.append((str(kwargs["proc_root"]), str(kwargs["fs_root"])))
+            return real(**kwargs)
+
+        monkeypatch.setattr(cgroups, "read_limits", spy)
+        info = read(environ={"PODSELF_ROOT": str(tmp_path)})
+        assert info.labels == pod.labels
+        assert calls[-1] == ("/proc", "/")
+        read(environ={"PODSELF_ROOT": str(tmp_path), "PODSELF_PROC_ROOT": str(pod.proc_root)})
+        assert calls[-1] == (str(pod.proc_root), str(tmp_path))

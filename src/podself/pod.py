@@ -373,7 +373,8 @@ def read(
             the first malformed value instead of warning and falling back.
 
     With ``$PODSELF_ROOT`` set (a local emulator without mount namespaces), default paths
-    are looked up under that root; ``$PODSELF_PROC_ROOT`` likewise replaces ``/proc``.
+    are looked up under that root; ``$PODSELF_PROC_ROOT`` replaces ``/proc`` (and only then
+    are cgroup mount points looked up under ``$PODSELF_ROOT`` too).
     """
     args: dict[str, object] = {
         "environ": environ,
@@ -408,11 +409,14 @@ def read(
     reader.read_env(env_map)
     for directory in dirs:
         reader.read_podinfo(directory)
+    fake_proc = reader.env.get("PODSELF_PROC_ROOT")
+    # A local emulator relocates volumes with PODSELF_ROOT but its containers live in the
+    # host's real cgroups; only a fake /proc describes mounts under the fake root.
     limits = reader.read_cgroups(
-        os.fspath(proc_root)
-        if proc_root is not None
-        else reader.env.get("PODSELF_PROC_ROOT", "/proc"),
-        os.fspath(cgroup_root) if cgroup_root is not None else (root or "/"),
+        os.fspath(proc_root) if proc_root is not None else (fake_proc or "/proc"),
+        os.fspath(cgroup_root)
+        if cgroup_root is not None
+        else ((root or "/") if fake_proc else "/"),
     )
     reader.read_fallbacks(sa_dir, hosts, limits)
     if defaults:
@@ -438,8 +442,8 @@ class _Reader:
     # -- bookkeeping -------------------------------------------------------------------
 
     def warn(self, message: str, error: type[Exception] = SourceError) -> None:
-        if self.strict:
-            raise error(message)
+        if self.strict:  # nothing is ignored in strict mode: the message says what is wrong
+            raise error(message.replace("; ignored", "", 1))
         self.warnings.append(message)
 
     def set(self, key: str, value: object, source: Source) -> bool:
