@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	PYTHON=$(BIN)/python PATH="$(CURDIR)/$(BIN):$$PATH" sh examples/seed/demo.sh
+	$(BIN)/python examples/demo.py
 
 test: lint typecheck unit
 
@@ -27,8 +27,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_startup.py
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+# Runs every benchmarks/bench_*.py and writes benchmarks/REPORT.md (a few minutes).
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
