@@ -162,6 +162,20 @@ class TestEnvNames:
         assert info.name is None
         assert "unexpanded" in info.warnings[0]
 
+    def test_opentelemetry_values_are_checked(self, tmp_path: Path) -> None:
+        """OTEL_RESOURCE_ATTRIBUTES values meet the same checks as the other env names."""
+        info = bare(
+            tmp_path,
+            {"OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.ip=not-an-ip,k8s.pod.name=two words"},
+        )
+        assert (info.pod_ip, info.name) == (None, None)
+        assert any("k8s.pod.ip='not-an-ip' is not an IP address" in w for w in info.warnings)
+        assert any("k8s.pod.name='two words' contains whitespace" in w for w in info.warnings)
+        with pytest.raises(SourceError, match=r"k8s\.pod\.ip"):
+            bare(tmp_path, {"OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.ip=not-an-ip"}, strict=True)
+        good = bare(tmp_path, {"OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.ip=fd00::1"})
+        assert good.pod_ip == "fd00::1"
+
 
 BAD_ENV = [
     # (var, value, expected attribute value, warning fragment)
@@ -169,6 +183,7 @@ BAD_ENV = [
     ("RESOURCE_MEMORY_LIMIT_MB", "-1", None, "is negative"),
     ("RESOURCE_MEMORY_LIMIT_MB", "", None, "set but empty"),
     ("RESOURCE_MEMORY_LIMIT_MB", "9" * 30, None, "larger than any Kubernetes quantity"),
+    ("RESOURCE_MEMORY_LIMIT_MB", "9" * 5000, None, "larger than any Kubernetes quantity"),
     ("RESOURCE_CPU_LIMIT_MILLICORES", "0.5", 500, "carries its own unit"),
     ("RESOURCE_MEMORY_LIMIT_MB", "512Mi", 512 * MiB, "carries its own unit"),
     ("RESOURCE_MEMORY_LIMIT_MB", "12Q", None, "not an integer or a Kubernetes quantity"),
@@ -209,6 +224,12 @@ class TestBadEnv:
         with pytest.raises(SourceError, match=var) as caught:
             bare(tmp_path, {var: value}, strict=True)
         assert "ignored" not in str(caught.value)
+
+    def test_leading_zeros_beyond_int_digit_limit(self, tmp_path: Path) -> None:
+        """Thousands of leading zeros still read as the small number they are."""
+        info = bare(tmp_path, {"RESOURCE_MEMORY_LIMIT_MB": "0" * 5000 + "64"})
+        assert info.resources.memory_limit == 64 * MiB
+        assert info.warnings == ()
 
     def test_falls_back_to_next_name(self, tmp_path: Path) -> None:
         """A malformed preferred name does not hide a good alias."""
@@ -420,6 +441,60 @@ class TestFallbacks:
         assert info.source_of("name").origin.startswith("env HOSTNAME")
         assert any("not a readable JWT" in w for w in info.warnings)
 
+    @pytest.mark.parametrize(
+        "payload",
+        [b"[" * 100_000, b'{"a": ' * 5000, b'{"n": 1' + b"0" * 5000 + b"}", b"\xff\xfe", b"[1,]"],
+    )
+    def test_hostile_token_payload(self, tmp_path: Path, payload: bytes) -> None:
+        """A token whose payload is deeply nested, huge or not JSON is ignored, never raised."""
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+        (sa / "token").write_text(f"e30.{body}.sig", encoding="utf-8")
+        info = bare(tmp_path, {}, serviceaccount_dir=sa)
+        assert info.uid is None
+        assert any("not a readable JWT" in w for w in info.warnings)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(),
+            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+            max_leaves=20,
+        ),
+        st.booleans(),
+        st.sampled_from([None, 2]),
+    )
+    def test_claims_decoder_agrees_with_json(
+        self, value: object, ascii_only: bool, indent: int | None
+    ) -> None:
+        """The claims decoder reads any standard JSON exactly as the json module does."""
+        from podself.pod import _json_loads
+
+        text = json.dumps(value, ensure_ascii=ascii_only, indent=indent)
+        assert _json_loads(text) == json.loads(text)
+
+    def test_token_claims_cost_no_json_import(self, tmp_path: Path) -> None:
+        """Reading token claims imports neither json nor re (current() stays cheap in a pod)."""
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        claims = {"kubernetes.io": {"namespace": "shop", "pod": {"name": "web-0", "uid": "u"}}}
+        (sa / "token").write_text(_jwt(claims), encoding="utf-8")
+        code = (
+            "import sys, podself; "
+            f"info = podself.read(environ={{}}, podinfo_dirs=[], serviceaccount_dir={str(sa)!r}, "
+            f"proc_root={str(tmp_path / 'no-proc')!r}, hosts_file={str(tmp_path / 'none')!r}); "
+            "print(info.name, info.namespace, 'json' in sys.modules, 're' in sys.modules)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert out == ["web-0", "shop", "False", "False"]
+
     def test_hostname_only_inside_kubernetes(self, tmp_path: Path) -> None:
         """HOSTNAME is the pod name only when there is evidence of Kubernetes."""
         outside = bare(tmp_path, {"HOSTNAME": "laptop"})
@@ -577,6 +652,25 @@ class TestWorkload:
         """JOB_COMPLETION_INDEX alone marks an Indexed Job member."""
         info = bare(tmp_path, {"JOB_COMPLETION_INDEX": "7", "POD_NAME": "etl-7-q2w4e"})
         assert (info.workload.kind, info.workload.index) == ("Job", 7)
+
+    @pytest.mark.parametrize("index", ["\u00b2", "\u0663", "9" * 5000, "-1", " 3"])
+    def test_odd_completion_index_is_unknown(self, tmp_path: Path, index: str) -> None:
+        """A completion index that is not a plain ASCII number is unknown, never an error."""
+        info = bare(tmp_path, {"JOB_COMPLETION_INDEX": index})
+        assert (info.workload.kind, info.workload.index) == ("Job", None)
+
+    def test_odd_statefulset_ordinal_is_unknown(self, tmp_path: Path) -> None:
+        """A pod-index label with a non-ASCII digit gives no ordinal instead of raising."""
+        labels = {
+            "statefulset.kubernetes.io/pod-name": "db-0",
+            "apps.kubernetes.io/pod-index": "\u00b2",
+        }
+        info = FakePod(tmp_path, name="db-0", labels=labels).read()
+        assert (info.workload.kind, info.workload.name, info.workload.ordinal) == (
+            "StatefulSet",
+            "db",
+            None,
+        )
 
     def test_peer_dns_names(self, tmp_path: Path) -> None:
         """A StatefulSet member lists its peers' stable DNS names given the service."""

@@ -69,8 +69,16 @@ def run(args: argparse.Namespace) -> int:
         print(otel_resource_attributes(info, keep_existing=True))
         return 0
     if args.json:
-        print(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
+        text = json.dumps(info.to_dict(), indent=2, ensure_ascii=False)
+        try:
+            text.encode(sys.stdout.encoding or "utf-8")
+        except UnicodeEncodeError:  # a non-UTF-8 locale, or a lone surrogate from a \x escape
+            text = json.dumps(info.to_dict(), indent=2)
+        print(text)
     else:
+        reconfigure = getattr(sys.stdout, "reconfigure", None)
+        if reconfigure is not None:  # Hangul labels on an ASCII terminal must not crash
+            reconfigure(errors="backslashreplace")
         print(render(info))
     return 0
 
@@ -82,7 +90,7 @@ def render(info: PodInfo) -> str:
     for label, attr in _IDENTITY_ROWS:
         value = getattr(info, attr)
         text = ",".join(value) if isinstance(value, tuple) else value
-        rows.append((label, text or "(unknown)", info.source_of(attr)))
+        rows.append((label, _show(text) if text else "(unknown)", info.source_of(attr)))
     lines += _table(rows)
     lines += ["", "Resource Information:"]
     rows = []
@@ -112,15 +120,28 @@ def render(info: PodInfo) -> str:
         origin = info.source_of(attr)
         suffix = f"  [{origin}]" if origin.kind != Source.UNKNOWN else "  (unknown)"
         lines += ["", f"{title}:{suffix}"]
-        lines += [f"  {k}: {v}" for k, v in sorted(mapping.items())]
+        lines += [f"  {_show(k)}: {_show(v)}" for k, v in sorted(mapping.items())]
     if info.app:
         lines += ["", "Application (APP_* env):"]
-        lines += [f"  {k}: {v}" for k, v in sorted(info.app.items())]
+        lines += [f"  {_show(k)}: {_show(v)}" for k, v in sorted(info.app.items())]
     lines += ["", f"In Kubernetes: {'yes' if info.in_kubernetes else 'no'}"]
     if info.warnings:
         lines += ["", "Warnings:"]
         lines += [f"  - {w}" for w in info.warnings]
     return "\n".join(lines)
+
+
+def _show(text: str) -> str:
+    """``text`` as is when printable, else Go-quoted as in the labels file.
+
+    Annotation values may hold newlines or terminal escape sequences; printed raw they would
+    break the report's layout or drive the terminal.
+    """
+    if text.isprintable():
+        return text
+    from podself.downward import go_quote
+
+    return go_quote(text)
 
 
 def _table(rows: list[tuple[str, str, Source]]) -> list[str]:

@@ -1,0 +1,66 @@
+"""Tests for ``podself info``: the human report and ``--json`` for unusual label values."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from podself.cli.info import render
+from podself.pod import read
+
+
+def _podinfo(tmp_path: Path, annotations: str) -> Path:
+    directory = tmp_path / "podinfo"
+    directory.mkdir()
+    (directory / "labels").write_text('app="한글"', encoding="utf-8")
+    (directory / "annotations").write_text(annotations, encoding="utf-8")
+    return directory
+
+
+def _run_info(
+    directory: Path, *args: str, encoding: str = "utf-8"
+) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH")}
+    env["PYTHONIOENCODING"] = encoding
+    return subprocess.run(
+        [sys.executable, "-m", "podself", "info", "--podinfo-dir", str(directory), *args],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+
+
+class TestRender:
+    def test_control_characters_are_quoted(self, tmp_path: Path) -> None:
+        """Newlines and escape sequences in an annotation print Go-quoted, one line each."""
+        directory = _podinfo(tmp_path, 'note="a\\nb\\x1b[2J"\nplain="한글 😀"')
+        info = read(environ={}, podinfo_dirs=[directory], proc_root=tmp_path / "no-proc")
+        text = render(info)
+        assert '  note: "a\\nb\\x1b[2J"' in text.splitlines()
+        assert "  plain: 한글 😀" in text.splitlines()
+        assert "\x1b" not in text
+
+
+class TestOutputEncoding:
+    def test_ascii_terminal_does_not_crash(self, tmp_path: Path) -> None:
+        """Hangul labels on an ASCII-only stdout are escaped instead of raising."""
+        result = _run_info(_podinfo(tmp_path, ""), encoding="ascii")
+        assert result.returncode == 0, result.stderr
+        assert b"app: \\ud55c\\uae00" in result.stdout
+
+    def test_json_stays_valid_utf8(self, tmp_path: Path) -> None:
+        """A \\x escape in an annotations file still gives valid UTF-8 JSON."""
+        result = _run_info(_podinfo(tmp_path, 'k="\\xff"'), "--json", encoding="utf-8")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout.decode("utf-8"))
+        assert data["annotations"] == {"k": "\udcff"}
+        assert data["labels"] == {"app": "한글"}
+
+    def test_json_on_ascii_terminal(self, tmp_path: Path) -> None:
+        """--json on an ASCII-only stdout prints escaped JSON that decodes to the same labels."""
+        result = _run_info(_podinfo(tmp_path, ""), "--json", encoding="ascii")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["labels"] == {"app": "한글"}
