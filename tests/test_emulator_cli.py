@@ -71,12 +71,28 @@ class TestLabel:
     ) -> None:
         """KEY- removes; removing a missing label says so and changes nothing."""
         assert cli(state, "label", "pod/dynamic-update-demo", "stage-") == 0
-        assert capsys.readouterr().out == "pod/dynamic-update-demo labeled\n"
+        assert capsys.readouterr().out == "pod/dynamic-update-demo unlabeled\n"
         assert "labels" not in state.read_pod()["metadata"]
         assert cli(state, "label", "po", "dynamic-update-demo", "nope-") == 0
         assert capsys.readouterr().out == (
             'label "nope" not found.\npod/dynamic-update-demo not labeled\n'
         )
+
+    def test_same_value_needs_no_overwrite(
+        self, state: PodState, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Setting a label to the value it already has is not an overwrite (kubectl)."""
+        assert cli(state, "label", "dynamic-update-demo", "stage=alpha") == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo not labeled\n"
+        assert state.read_pod()["metadata"]["resourceVersion"] == "1"
+
+    def test_add_and_remove_message(
+        self, state: PodState, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Adding one label and removing another prints kubectl's 'label(s) changed'."""
+        assert cli(state, "label", "dynamic-update-demo", "a=b", "stage-") == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo label(s) changed\n"
+        assert state.read_pod()["metadata"]["labels"] == {"a": "b"}
 
     def test_invalid_values_and_keys(
         self, state: PodState, capsys: pytest.CaptureFixture[str]
@@ -152,6 +168,19 @@ class TestAnnotate:
         assert cli(state, "annotate", "dynamic-update-demo", "team=core", "--overwrite") == 0
         annotations = state.read_pod()["metadata"]["annotations"]
         assert annotations == {"team": "core", "build-id": "build-457"}
+
+    def test_same_value_needs_no_overwrite(
+        self, state: PodState, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Re-declaring an annotation with its current value is not an overwrite (kubectl)."""
+        assert cli(state, "annotate", "dynamic-update-demo", "team=platform-team") == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo annotated\n"
+
+    def test_value_not_utf8(self, state: PodState) -> None:
+        """Bytes that are not UTF-8 become U+FFFD, as JSON on the way to the API server does."""
+        value = b"a\xff\xfeb".decode("utf-8", "surrogateescape")
+        assert cli(state, "annotate", "dynamic-update-demo", f"raw={value}") == 0
+        assert state.read_pod()["metadata"]["annotations"]["raw"] == "a\ufffd\ufffdb"
 
     def test_values_may_be_anything(self, state: PodState) -> None:
         """Annotation values keep '=' and spaces (only the first '=' splits)."""

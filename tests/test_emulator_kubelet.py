@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -221,6 +224,27 @@ class TestExitStatus:
             f'Error from server (BadRequest): error when creating "{path}": Pod in version "v1" '
             "cannot be handled as a Pod: json: cannot unmarshal number into Go struct field "
             "ObjectMeta.metadata.labels of type string\n"
+        )
+
+    def test_invalid_label_value(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A label value the API server would refuse stops the run with its message."""
+        path = manifest(
+            tmp_path,
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              template:
+                metadata: {labels: {app: "Bad Value"}}
+                spec: {containers: [{name: app, image: busybox, command: ["true"]}]}
+            """,
+        )
+        result = run_pod(tmp_path, [path], capfd)
+        assert result.code == 2
+        assert result.err.startswith(
+            'The Deployment "web" is invalid: spec.template.metadata.labels: Invalid value: '
+            '"Bad Value": a valid label must be an empty string'
         )
 
     def test_unreadable_manifest(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -489,3 +513,77 @@ class TestLiveChanges:
             'feature="new-api" stage="alpha"',
             'feature="new-api" stage="gamma"',
         ]
+
+    def test_invalid_manifest_edit_is_ignored(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """An edit with a label the API server would refuse changes nothing; a later valid
+        edit still applies."""
+        path = manifest(tmp_path, self.WATCH)
+        state = PodState(str(tmp_path / "state"), "default", "live")
+
+        def edit() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            text = Path(path).read_text()
+            Path(path).write_text(text.replace("stage: alpha", "stage: 'bad value'"))
+            time.sleep(0.5)
+            Path(path).write_text(text.replace("stage: alpha", "stage: gamma"))
+
+        thread = threading.Thread(target=edit)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            thread.join()
+        assert result.code == 0
+        assert result.out.splitlines() == ['stage="alpha"', 'stage="gamma"']
+        assert (
+            'ignoring the edited manifest: The Pod "live" is invalid: metadata.labels: '
+            'Invalid value: "bad value"'
+        ) in result.err
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (absent, or a zombie waiting for init)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rpartition(b")")[2].split()[0] == b"Z"
+    except OSError:
+        return True
+
+
+class TestCrash:
+    """``podself run`` killed with SIGKILL, which it cannot handle."""
+
+    @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+    def test_root_mode_container_dies_with_podself(self, tmp_path: Path) -> None:
+        """Without a mount namespace, the container's process is still killed by the kernel."""
+        pid_file = tmp_path / "pid"
+        path = manifest(tmp_path, pod_json(f"echo $$$$ > {pid_file}; exec sleep 1000"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "podself", "run", "-f", path, "--no-namespace"],
+            env={**os.environ, "PODSELF_STATE_DIR": str(tmp_path / "state")},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while not pid_file.exists() or not pid_file.read_text().strip():
+                assert time.monotonic() < deadline, "the container never started"
+                time.sleep(0.05)
+            container = int(pid_file.read_text())
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            while not _gone(container) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            alive = not _gone(container)
+            if alive:
+                os.kill(container, signal.SIGKILL)
+            assert not alive, "the container outlived podself run"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

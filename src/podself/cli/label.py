@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -123,24 +123,24 @@ def parse_pairs(pairs: Sequence[str], pair_type: str) -> tuple[dict[str, str], l
     return new, remove
 
 
-def label_errors(labels: dict[str, str]) -> list[str]:
+def label_errors(labels: Mapping[str, str], path: str = "metadata.labels") -> list[str]:
     """The API server's ``ValidateLabels`` errors for the pod's new labels."""
     from podself.downward import go_quote, qualified_name_errors
 
     errs: list[str] = []
     for key, value in labels.items():
         errs.extend(
-            f"metadata.labels: Invalid value: {go_quote(key)}: {msg}"
-            for msg in qualified_name_errors(key)
+            f"{path}: Invalid value: {go_quote(key)}: {msg}" for msg in qualified_name_errors(key)
         )
         errs.extend(
-            f"metadata.labels: Invalid value: {go_quote(value)}: {msg}"
-            for msg in label_value_errors(value)
+            f"{path}: Invalid value: {go_quote(value)}: {msg}" for msg in label_value_errors(value)
         )
     return errs
 
 
-def annotation_errors(annotations: dict[str, str]) -> list[str]:
+def annotation_errors(
+    annotations: Mapping[str, str], path: str = "metadata.annotations"
+) -> list[str]:
     """The API server's ``ValidateAnnotations`` errors (keys lower-cased, 256 KiB in total)."""
     from podself.downward import go_quote, qualified_name_errors
 
@@ -148,14 +148,13 @@ def annotation_errors(annotations: dict[str, str]) -> list[str]:
     total = 0
     for key, value in annotations.items():
         errs.extend(
-            f"metadata.annotations: Invalid value: {go_quote(key.lower())}: {msg}"
+            f"{path}: Invalid value: {go_quote(key.lower())}: {msg}"
             for msg in qualified_name_errors(key.lower())
         )
-        total += len(key.encode()) + len(value.encode("utf-8", "surrogateescape"))
+        total += len(key.encode("utf-8", "surrogateescape"))
+        total += len(value.encode("utf-8", "surrogateescape"))
     if total > _TOTAL_ANNOTATION_SIZE:
-        errs.append(
-            f"metadata.annotations: Too long: may not be more than {_TOTAL_ANNOTATION_SIZE} bytes"
-        )
+        errs.append(f"{path}: Too long: may not be more than {_TOTAL_ANNOTATION_SIZE} bytes")
     return errs
 
 
@@ -205,15 +204,35 @@ def _pod_name(resources: Sequence[str]) -> str:
     return name
 
 
+def _label_change_message(before: dict[str, str], after: dict[str, str]) -> str:
+    """kubectl's ``updateDataChangeMsg``: what ``pod/NAME ...`` says after a label change."""
+    added_or_changed = any(
+        key not in before or before[key] != value for key, value in after.items()
+    )
+    removed = any(key not in after for key in before)
+    if added_or_changed and removed:
+        return "label(s) changed"
+    if added_or_changed:
+        return "labeled"
+    return "unlabeled" if removed else "not labeled"
+
+
 def run(args: argparse.Namespace) -> int:
     """Apply the change to the running pod's ``pod.json`` and print kubectl's result line."""
+    from podself.downward import go_quote
     from podself.emulator.state import PodState, default_state_root
     from podself.errors import ManifestError
 
     pair_type = "annotation" if args.command == "annotate" else "label"
     field = f"{pair_type}s"
     try:
-        resources, pairs = split_resources(args.items, pair_type)
+        # Arguments reach kubectl as Go strings and the API server as JSON, which turns
+        # bytes that are not UTF-8 into U+FFFD; Python keeps them as lone surrogates.
+        items = [
+            item.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            for item in args.items
+        ]
+        resources, pairs = split_resources(items, pair_type)
         name = _pod_name(resources)
         new, remove = parse_pairs(pairs, pair_type)
         if not new and not remove and not args.list:
@@ -234,10 +253,11 @@ def run(args: argparse.Namespace) -> int:
         outcome["before"] = dict(current)
         if not args.overwrite:
             if pair_type == "label":
+                # kubectl only objects when the value would actually change.
                 errs = [
                     f"'{k}' already has a value ({current[k]}), and --overwrite is false"
-                    for k in new
-                    if k in current
+                    for k, v in new.items()
+                    if k in current and current[k] != v
                 ]
                 if errs:
                     text = errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"
@@ -245,8 +265,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 found = [
                     f"'{k}' already has a value ({current[k]})"
-                    for k in new
-                    if k in current and k != "kubernetes.io/change-cause"
+                    for k, v in new.items()
+                    if k in current and current[k] != v and k != "kubernetes.io/change-cause"
                 ]
                 if found:
                     msg = (
@@ -289,8 +309,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if pair_type == "label":
         for key in outcome["missing"]:
-            print(f'label "{key}" not found.')
-        verb = "labeled" if outcome["after"] != outcome["before"] else "not labeled"
+            print(f"label {go_quote(key)} not found.")
+        verb = _label_change_message(outcome["before"], outcome["after"])
     else:
         verb = "annotated"
     print(f"pod/{name} {verb}")

@@ -28,6 +28,7 @@ from podself.emulator import pod as podlib
 from podself.emulator.env import ObjectStore, container_environment, expand_command
 from podself.emulator.mounts import (
     ContainerFS,
+    DeathSignal,
     MountSpec,
     NamespaceSetup,
     build_root,
@@ -522,6 +523,8 @@ class Kubelet:
                 self.say(f'container "{container.name}": {warning}')
             env["PODSELF_ROOT"] = root
             process.env = env
+            if DeathSignal.available():
+                process.preexec = DeathSignal()
             if fs.workdir:
                 process.cwd = fs.workdir
                 if not os.path.isdir(fs.workdir):
@@ -724,6 +727,15 @@ class Kubelet:
             self.say(f"ignoring the edited manifest: {self.workload.ref} is no longer in it")
             return
         workload = matches[0]
+        # The API server refuses the whole update when a label or annotation is invalid.
+        invalid = _metadata_type_error(workload)
+        if invalid is None:
+            errors = podlib.metadata_errors(workload.metadata, workload.metadata_path)
+            if errors:
+                invalid = podlib.invalid_message(workload.kind, workload.name, errors)
+        if invalid is not None:
+            self.say(f"ignoring the edited manifest: {invalid}")
+            return
         labels = _str_map(workload.metadata.get("labels"))
         annotations = _str_map(workload.metadata.get("annotations"))
         if dict(workload.spec) != dict(self.workload.spec):

@@ -29,6 +29,7 @@ from typing import Final
 
 __all__ = [
     "ContainerFS",
+    "DeathSignal",
     "MountInfo",
     "MountSpec",
     "NamespaceSetup",
@@ -272,6 +273,25 @@ def _check(result: int, what: str) -> None:
     if result != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+class DeathSignal:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when ``podself run`` dies, so a
+    ``kill -9`` of it leaves no container running in root mode either (Linux only)."""
+
+    def __init__(self) -> None:
+        self.lib = _libc()  # resolved in the parent: the child only makes system calls
+        self.parent = os.getpid()
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether ``prctl(PR_SET_PDEATHSIG)`` exists here."""
+        return sys.platform.startswith("linux")
+
+    def __call__(self) -> None:
+        self.lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != self.parent:  # the parent died before the prctl took effect
+            os._exit(SETUP_FAILED_EXIT)
 
 
 class NamespaceSetup:

@@ -36,6 +36,7 @@ __all__ = [
     "invalid_message",
     "local_node",
     "make_pod",
+    "metadata_errors",
     "node_allocatable",
     "pod_hostname",
     "qos_class",
@@ -622,9 +623,26 @@ def validate_workload(workload: Workload) -> list[str]:
     every Downward API rule (``podself.validation``) plus the basic shape a pod needs to run
     (containers with names and images, mounts naming existing volumes, relative subPaths)."""
     errors: list[FieldError] = validate_pod_spec_downward(workload.spec, workload.spec_path)
-    texts = [str(e) for e in errors]
+    texts = metadata_errors(workload.metadata, workload.metadata_path)
+    texts.extend(str(e) for e in errors)
     texts.extend(_structure_errors(workload.spec, workload.spec_path))
     return texts
+
+
+def metadata_errors(metadata: Mapping[str, Any], path: str) -> list[str]:
+    """The API server's ``ValidateObjectMeta`` errors for the pod's labels and annotations
+    (keys and values of labels, annotation keys and total size)."""
+    from podself.cli.label import annotation_errors, label_errors
+
+    def strings(key: str) -> dict[str, str]:
+        values = metadata.get(key)
+        if not isinstance(values, Mapping):
+            return {}
+        return {str(k): "" if v is None else str(v) for k, v in values.items()}
+
+    return label_errors(strings("labels"), f"{path}.labels") + annotation_errors(
+        strings("annotations"), f"{path}.annotations"
+    )
 
 
 def invalid_message(kind: str, name: str, errors: Sequence[str]) -> str:
