@@ -243,6 +243,9 @@ class TestTuneErrors:
             (["--memory=-1Gi"], {}, '--memory "-1Gi": must be a positive quantity'),
             (["--env-map", "CPU"], {}, '--env-map "CPU": expected NAME=TARGET'),
             (["--policy", "/nonexistent/p.toml"], {}, "cannot be read"),
+            (["--shell", "--prefix", "X'; touch pwned; '"], {}, "must start a shell variable"),
+            (["--env", "--prefix", "A B"], {}, "--prefix 'A B': must start a shell variable"),
+            (["--shell", "--prefix", "1X_"], {}, "must start a shell variable"),
         ],
     )
     def test_exit_2(

@@ -354,6 +354,20 @@ class TestSignal:
         wait_until(lambda: hups(record) == 1, "the SIGHUP after the pidfile was fixed")
         assert proc.poll() is None
 
+    def test_pidfile_with_an_impossible_pid_is_an_error_not_a_crash(
+        self, volume: Path, tmp_path: Path, watch: Callable[..., Running]
+    ) -> None:
+        """A pidfile holding a number no pid can have is reported and watching goes on."""
+        pidfile = tmp_path / "huge.pid"
+        pidfile.write_text("9" * 30 + "\n", encoding="utf-8")
+        running = watch(volume, "--pidfile", pidfile, "--retries", "0").ready()
+        atomic.write(volume, labels({"stage": "beta"}))
+        line = running.stderr_line("is not a pid")
+        assert f'pidfile {pidfile}: "{"9" * 30}" is not a pid' in line
+        atomic.write(volume, labels({"stage": "gamma"}))
+        running.stdout_line("stage beta→gamma")
+        assert running.proc.poll() is None
+
     def test_process_name(
         self,
         volume: Path,
@@ -523,8 +537,11 @@ class TestShutdownAndErrors:
             (["{tmp}", "--signal", "FOO"], 'signal "FOO": not a signal name or number'),
             (["{tmp}", "--signal", "HUP"], "--signal needs a target"),
             (["{tmp}", "--pid", "0"], 'pid "0": must be a positive integer'),
+            (["{tmp}", "--pid", "9" * 20], "must be a positive integer (at most 4194304)"),
+            (["{tmp}", "--pid", "\u00b2"], "must be a positive integer"),
             (["{tmp}", "--debounce-ms", "-1"], '"-1": must be an integer >= 0'),
             (["{tmp}", "--timeout-s", "0"], '"0": must be a number of seconds > 0'),
+            (["{tmp}", "--timeout-s", "1e300"], '"1e300": must be a number of seconds > 0'),
             (["{tmp}", "--post", "ftp://host/x"], "must be http:// or https://"),
             ([], "the following arguments are required: DIR"),
         ],

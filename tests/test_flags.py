@@ -124,6 +124,17 @@ class TestTypedAccessors:
         with pytest.raises(ValueError, match="duration"):
             parse_duration(text)
 
+    @pytest.mark.parametrize("text", ["1e999", "-1e999", "9" * 400 + "h", "1" + "0" * 308 + "h"])
+    def test_parse_duration_rejects_overflow(self, text: str) -> None:
+        """A duration too large for a float is refused rather than returned as infinity."""
+        with pytest.raises(ValueError, match="out of range"):
+            parse_duration(text)
+
+    def test_overflowing_duration_keeps_the_default(self, podinfo: Path) -> None:
+        """An infinite duration in a label is a bad value: the accessor keeps its default."""
+        project(podinfo, {"timeout": "1e999"})
+        assert Flags(podinfo_dir=podinfo).duration("timeout", 5.0) == 5.0
+
     def test_choice_matches_case_insensitively(self, podinfo: Path) -> None:
         """A choice that differs only in case returns the canonical spelling."""
         project(podinfo, {"mode": "FAST"})

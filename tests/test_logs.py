@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import logging.config
+import os
 import re
 import subprocess
 import sys
@@ -642,7 +643,33 @@ class TestValues:
         assert parsed["s"] == [3]
         assert parsed["raw"] == "bytes"
         assert parsed["obj"] == "thing!"
-        assert '"nan": NaN' in line
+        assert parsed["nan"] == "nan"
+
+    def test_non_finite_floats_stay_strict_json(self) -> None:
+        """NaN and infinities, bare or nested, are written as strings: the line is strict JSON."""
+        extra = {"nan": float("nan"), "inf": float("-inf"), "nested": {"v": float("inf")}}
+        line = JsonFormatter().format(make_record(extra=extra))
+
+        def refuse(constant: str) -> None:
+            raise AssertionError(f"non-JSON constant {constant} in {line}")
+
+        parsed = json.loads(line, parse_constant=refuse)
+        assert parsed["nan"] == "nan"
+        assert parsed["inf"] == "-inf"
+        assert parsed["nested"] == "{'v': inf}"
+
+    def test_lone_surrogates_are_escaped(self) -> None:
+        """Undecodable file names (os.fsdecode surrogates) are escaped, so the line encodes."""
+        name = os.fsdecode(b"caf\xe9.txt")
+        record = make_record("open %s", extra={"path": name})
+        record.args = (name,)
+        line = JsonFormatter().format(record)
+        line.encode("utf-8")  # would raise with a raw surrogate
+        assert "\\udce9" in line
+        parsed = json.loads(line)
+        assert parsed["message"] == "open " + name
+        assert parsed["path"] == name
+        assert "한" in JsonFormatter().format(make_record("한 " + name))
 
     def test_unencodable_extra_does_not_lose_the_line(self) -> None:
         """A dict with tuple keys or a circular list is written as repr, not an error."""

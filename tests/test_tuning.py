@@ -836,6 +836,9 @@ class TestExpand:
             ('{{"w": {workers}}}', '{"w": 2}'),
             ("plain", "plain"),
             ("", ""),
+            ("-b :${PORT} -w {workers}", "-b :${PORT} -w 2"),
+            ("${HOME:-/tmp}/{heap_mb}", "${HOME:-/tmp}/1536"),
+            ("${{workers}}", "${workers}"),
         ],
     )
     def test_fill(self, template: str, expected: str) -> None:

@@ -405,6 +405,49 @@ class TestWatcher:
         with Watcher(volume) as watcher, pytest.raises(RuntimeError, match="already started"):
             watcher.start()
 
+    @pytest.mark.skipif(not LINUX, reason="inotify is Linux only")
+    def test_huge_poll_interval(self, volume: Path) -> None:
+        """A safety-net interval longer than poll(2) can take still waits, and reports."""
+        collector = Collector()
+        with Watcher(volume, collector, debounce_ms=5, poll_ms=10**12, force_polling=False) as w:
+            assert w.mode == "inotify"
+            atomic.write(volume, {"name": "a"})
+            changes = collector.wait_for(lambda c: len(c) >= 1)
+            assert w.running
+        assert changes[0].files["name"] == b"a"
+
+    @pytest.mark.parametrize("options", MODES)
+    def test_start_again_after_stop(self, volume: Path, options: dict[str, Any]) -> None:
+        """A stopped Watcher can be started again and reports the changes after that."""
+        collector = Collector()
+        watcher = Watcher(volume, collector, debounce_ms=5, **options)
+        with watcher:
+            atomic.write(volume, {"name": "a"})
+            collector.wait_for(lambda c: len(c) >= 1)
+        atomic.write(volume, {"name": "b"})  # while stopped: not reported
+        with watcher:
+            assert watcher.running
+            atomic.write(volume, {"name": "c"})
+            changes = collector.wait_for(lambda c: len(c) >= 2)
+        assert [c.files["name"] for c in changes] == [b"a", b"c"]
+        assert changes[1].changed == ("name",)
+
+    @pytest.mark.parametrize("options", MODES)
+    def test_start_again_after_directory_recreated(
+        self, volume: Path, options: dict[str, Any]
+    ) -> None:
+        """After its directory was removed (watch ended), a Watcher follows the new one."""
+        collector = Collector()
+        watcher = Watcher(volume, collector, debounce_ms=5, **options).start()
+        shutil.rmtree(volume)
+        assert watcher.join(WAIT)
+        volume.mkdir()
+        atomic.write(volume, {"name": "new"})
+        with watcher:
+            atomic.write(volume, {"name": "newer"})
+            changes = collector.wait_for(lambda c: len(c) >= 1)
+        assert [c.files["name"] for c in changes] == [b"newer"]
+
 
 class TestErrors:
     """Paths that cannot be watched and bad options."""

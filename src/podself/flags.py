@@ -77,7 +77,7 @@ def parse_duration(text: _Str) -> _Float:
     if value.startswith(("+", "-")):
         sign, body = (-1.0 if value[0] == "-" else 1.0), value[1:]
     if _FLOAT_RE.fullmatch(body):
-        return sign * builtins.float(body)
+        return _finite(text, sign * builtins.float(body))
     total, pos = 0.0, 0
     while pos < len(body):
         match = _DURATION_RE.match(body, pos)
@@ -91,9 +91,17 @@ def parse_duration(text: _Str) -> _Float:
         pos = match.end()
     else:
         if body:
-            return sign * total
+            return _finite(text, sign * total)
     msg = f'duration "{text}": must be a number of seconds or a Go duration such as 1m30s'
     raise ValueError(msg)
+
+
+def _finite(text: _Str, seconds: _Float) -> _Float:
+    # "1e999" or 400 digits of hours overflow to inf, which sleep() and timeouts refuse.
+    if not math.isfinite(seconds):
+        msg = f'duration "{text}": out of range'
+        raise ValueError(msg)
+    return seconds
 
 
 # --------------------------------------------------------------------------------------------

@@ -1172,7 +1172,8 @@ def cpu_count(
 
 
 def expand(template: str, values: Mapping[str, str]) -> str:
-    """Fill ``{name}`` placeholders from ``values``; ``{{`` and ``}}`` are literal braces.
+    """Fill ``{name}`` placeholders from ``values``; ``{{`` and ``}}`` are literal braces, and
+    a shell parameter ``${NAME}`` is left as it is.
 
     Raises ``SourceError`` for an unknown name or a lone brace, listing the known names.
     """
@@ -1195,6 +1196,11 @@ def expand(template: str, values: Mapping[str, str]) -> str:
                     "for a literal brace"
                 )
                 raise SourceError(msg)
+            if i > 0 and template[i - 1] == "$":
+                # ${NAME} is the shell's (sh -c '... ${PORT}'): passed through untouched.
+                out.append(template[i : end + 1])
+                i = end + 1
+                continue
             name = template[i + 1 : end]
             if name not in values:
                 known = ", ".join("{" + k + "}" for k in values)

@@ -53,6 +53,7 @@ _MAX_WAIT_FACTOR = 10  # a storm still reports every 10 x debounce_ms
 _STOP_CHECK_S = 0.1  # how often a caller's stop_event is looked at while idle
 _MAP_NAMES = frozenset({"labels", "annotations"})
 _OPEN_ATTEMPTS = 5
+_MAX_SLEEP_S = 3600.0  # longest single wait; the loop simply waits again
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,6 +238,8 @@ class _Engine:
 
     def open(self) -> None:
         _check_dir(self.path)
+        self.gone = False
+        self._first = None
         if not _default_force_polling(self._force_polling):
             self._inotify = self._start_inotify()
         # Watch first, then read: nothing committed after this point can be missed.
@@ -572,6 +575,8 @@ def _loop(
 
 
 def _wait(poller: select.poll | None, fds: list[int], timeout: float) -> list[int]:
+    # poll(2) takes an int of ms and sleep() a time_t: a huge poll_ms must not overflow them.
+    timeout = min(timeout, _MAX_SLEEP_S)
     if not fds:
         time.sleep(timeout)
         return []
@@ -711,8 +716,12 @@ class Watcher:
         return self._engine.mode
 
     def start(self) -> Watcher:
-        """Take the initial snapshot and start the thread; changes after this are reported."""
-        if self._thread is not None:
+        """Take the initial snapshot and start the thread; changes after this are reported.
+
+        A watcher whose thread has ended (:meth:`stop`, or its directory removed) can be
+        started again: it starts from a fresh snapshot.
+        """
+        if self._thread is not None and self._thread.is_alive():
             msg = f'watch "{self.path}": already started'
             raise RuntimeError(msg)
         self._engine.open()

@@ -100,6 +100,20 @@ def load(
     return info, policy
 
 
+def _check_prefix(prefix: str) -> None:
+    """The prefix makes variable names that ``eval`` runs: only a shell name may pass."""
+    import re
+
+    if prefix and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
+        from podself.errors import SourceError
+
+        msg = (
+            f"--prefix {prefix!r}: must start a shell variable name (letters, digits and _, "
+            "not starting with a digit)"
+        )
+        raise SourceError(msg)
+
+
 def _limits(args: argparse.Namespace) -> dict[str, object] | None:
     """``read(overrides=...)`` for --cpu/--memory."""
     if not (args.cpu or args.memory):
@@ -133,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     from podself.tuning import Host, plan
 
     try:
+        _check_prefix(args.prefix)
         limits = _limits(args)
         info, policy = load(args, limits)
     except PodselfError as exc:

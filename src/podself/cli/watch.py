@@ -28,6 +28,8 @@ _MAP_FILES = frozenset({"labels", "annotations"})
 _MAX_BACKOFF_S = 30.0
 _TERM_GRACE_S = 2.0
 _MAX_JSON_BYTES = 64 * 1024
+_MAX_TIMEOUT_S = 2**31 - 1  # what socket and poll timeouts accept, with room to spare
+_PID_MAX = 4194304  # PID_MAX_LIMIT on 64-bit Linux: no pid is ever larger
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -159,10 +161,15 @@ def _signal_arg(text: str) -> signal.Signals:
 
 
 def _pid_arg(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        msg = f'pid "{text}": must be a positive integer'
+    if not _is_pid(text):
+        msg = f'pid "{text}": must be a positive integer (at most {_PID_MAX})'
         raise argparse.ArgumentTypeError(msg)
     return int(text)
+
+
+def _is_pid(text: str) -> bool:
+    # ASCII digits only ("²".isdigit() is true), and within what os.kill can be given.
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= _PID_MAX
 
 
 def _int_arg(minimum: int) -> Callable[[str], int]:
@@ -184,8 +191,8 @@ def _float_arg(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 < value < float("inf"):
-        msg = f'"{text}": must be a number of seconds > 0'
+    if not 0 < value <= _MAX_TIMEOUT_S:
+        msg = f'"{text}": must be a number of seconds > 0 (at most {_MAX_TIMEOUT_S})'
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -419,7 +426,7 @@ class _Signal(_Action):
         except OSError as err:
             msg = f"pidfile {self.target}: {err.strerror or err}"
             raise _Failed(msg) from None
-        if not text.isdigit() or int(text) < 1:
+        if not _is_pid(text):
             msg = f'pidfile {self.target}: "{text}" is not a pid'
             raise _Failed(msg)
         return int(text)
@@ -534,7 +541,7 @@ class _Output:
 
 def _attempt(action: _Action, batch: _Batch, args: argparse.Namespace, out: _Output) -> bool:
     """Run one action with retries and exponential back-off; return whether it succeeded."""
-    delay = args.retry_delay_ms / 1000
+    delay = min(args.retry_delay_ms / 1000, _MAX_BACKOFF_S)
     attempts = args.retries + 1
     for attempt in range(1, attempts + 1):
         try:

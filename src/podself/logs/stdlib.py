@@ -216,7 +216,11 @@ class JsonFormatter(logging.Formatter):
             msg = f"identity {identity!r}: must be None, True or a PodIdentityFilter"
             raise TypeError(msg)
         self.identity_source: PodIdentityFilter | None = identity
-        self._encode = encode = json.JSONEncoder(ensure_ascii=ensure_ascii, default=_default).encode
+        # allow_nan=False: NaN and Infinity are not JSON (Elasticsearch, jq, Loki reject the
+        # line); such floats are written as strings instead.
+        self._encode = encode = json.JSONEncoder(
+            ensure_ascii=ensure_ascii, default=_default, allow_nan=False
+        ).encode
         # The C string encoder json itself uses (encode() takes this path for a str too).
         self._encode_str = getattr(
             json.encoder, "encode_basestring_ascii" if ensure_ascii else "encode_basestring", encode
@@ -339,7 +343,13 @@ class JsonFormatter(logging.Formatter):
             if errors:
                 parts += (", ", _encode_dict(self._encode, errors)[1:-1])
         parts.append("}")
-        return "".join(parts)
+        line = "".join(parts)
+        if not line.isascii():  # O(1) for str; only non-ASCII lines pay the check below
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
+                line = _escape_surrogates(line)
+        return line
 
     def _errors(self, record: logging.LogRecord) -> dict[str, object]:
         """Exception and stack fields of ``record`` under the preset's keys."""
@@ -372,6 +382,14 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             out[self.preset.stack_key] = self.formatStack(record.stack_info)
         return out
+
+
+def _escape_surrogates(line: str) -> str:
+    """``line`` with lone surrogates (``os.fsdecode`` of non-UTF-8 bytes) as ``\\udcXX``
+    escapes: they only occur inside JSON strings, and raw they cannot be written as UTF-8."""
+    import re
+
+    return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
