@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs=argparse.REMAINDER,
         metavar="-- CMD ...",
         help="the command and its arguments; {workers}, {heap_mb}… are filled in "
-        "({{ and }} are literal braces)",
+        "({{ and }} are literal braces; ${NAME} is left to the shell)",
     )
 
 
