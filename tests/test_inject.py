@@ -547,6 +547,28 @@ class TestRoundTrip:
         assert not result.output.endswith(b"\n")
         assert "K8S_POD_NAME" in env_of(spec_of(result.output.decode("utf-8-sig")))
 
+    def test_crlf_with_comments_keeps_one_carriage_return(self) -> None:
+        """Comments in a CRLF file end in a single CRLF after the edit, like every other line."""
+        text = (
+            "apiVersion: v1\r\nkind: Pod  # a pod\r\nmetadata:\r\n  name: p\r\n"
+            "# the spec\r\nspec:\r\n  containers:\r\n  - name: app  # main\r\n    image: x\r\n"
+        )
+        result = inject_text(text)
+        assert result.changed
+        assert b"\r\r" not in result.output
+        assert b"\n" not in result.output.replace(b"\r\n", b"")
+        assert b"kind: Pod  # a pod\r\n" in result.output
+        assert inject_text(result.output).output == result.output
+
+    def test_crlf_json(self) -> None:
+        """An edited JSON document with CRLF line ends keeps them on every line."""
+        pod = json.dumps(workload("Pod", [container()]), indent=2).replace("\n", "\r\n")
+        result = inject_text(pod + "\r\n", "pod.json")
+        assert result.changed
+        assert b"\n" not in result.output.replace(b"\r\n", b"")
+        assert "K8S_POD_NAME" in env_of(json.loads(result.output)["spec"])
+        assert inject_text(result.output, "pod.json").output == result.output
+
     def test_document_markers_and_directives(self) -> None:
         """Explicit ends (...), directives and empty documents are kept."""
         pod = dump(workload("Pod", [container()]))

@@ -251,12 +251,15 @@ class TestLimits:
             load_file(path, limits=Limits(max_bytes=1000))
 
     def test_deep_nesting_refused(self) -> None:
-        """Nesting deeper than the parser allows is an issue, not a crash."""
+        """Nesting deeper than the parser allows is an input-limit issue, not a crash."""
         issue = _issue(list(scan_documents("a: " + "[" * 5000 + "]" * 5000, "deep.yaml")))
-        assert issue.kind in ("syntax", "limit")
+        assert (issue.kind, issue.message) == ("limit", "YAML nesting is too deep")
+        block = "".join("  " * i + "k:\n" for i in range(3000)) + "  " * 3000 + "v\n"
+        issue = _issue(list(scan_documents(block, "deep.yaml")))
+        assert (issue.kind, issue.message) == ("limit", "YAML nesting is too deep")
         deep_json = "[" * 100_000 + "]" * 100_000
         issue = _issue(list(scan_documents(deep_json, "deep.json")))
-        assert issue.kind in ("syntax", "limit")
+        assert issue.kind == "limit"
 
 
 class TestEncoding:

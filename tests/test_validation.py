@@ -743,6 +743,28 @@ class TestValidatePodSpec:
         )
         assert validate_pod_spec_downward(spec) == []
 
+    def test_null_list_elements_decode_as_empty_objects(self) -> None:
+        """A null list element is the zero object, as the API server decodes it (no type error)."""
+        spec: dict[str, Any] = {
+            "volumes": [
+                None,
+                {"name": "d", "downwardAPI": {"items": [None]}},
+                {"name": "p", "projected": {"sources": [None, {"downwardAPI": {"items": [None]}}]}},
+            ],
+            "containers": [None, {"name": "a", "env": [None]}],
+        }
+        assert rendered(validate_pod_spec_downward(spec)) == [
+            "spec.volumes[0]: Required value: must specify a volume type",
+            "spec.volumes[0].name: Required value",
+            "spec.volumes[1].downwardAPI.path: Required value",
+            "spec.volumes[1].downwardAPI: Required value: one of fieldRef and resourceFieldRef "
+            "is required",
+            "spec.volumes[2].projected.sources[1].downwardAPI.path: Required value",
+            "spec.volumes[2].projected.sources[1].downwardAPI: Required value: one of fieldRef "
+            "and resourceFieldRef is required",
+            "spec.containers[1].env[0].name: Required value",
+        ]
+
     def test_wrong_types(self) -> None:
         """Non-object specs and non-list members are reported, not raised."""
         assert [e.field for e in validate_pod_spec_downward([], "s")] == ["s"]  # type: ignore[arg-type]

@@ -421,6 +421,11 @@ def _is_list(value: object) -> bool:
     return isinstance(value, (list, tuple))
 
 
+def _element(value: object) -> Any:
+    """A list element as the API server decodes it: ``null`` becomes the zero object."""
+    return {} if value is None else value
+
+
 def _type_error(field: str, value: object, kind: str) -> FieldError:
     return FieldError(TYPE_INVALID, field, value, f"must be of type {kind}")
 
@@ -623,8 +628,9 @@ def _validate_env_into(
         errs.append(_type_error(path, env, "array"))
         return
     assert isinstance(env, (list, tuple))
-    for index, var in enumerate(env):
+    for index, element in enumerate(env):
         item = f"{path}[{index}]"
+        var = _element(element)
         if not _is_map(var):
             errs.append(_type_error(item, var, "object"))
             continue
@@ -720,7 +726,8 @@ def _downward_api_volume(
 ) -> None:
     # validateDownwardAPIVolumeSource: no duplicate-path check (the last item wins at run time).
     _check_mode(source, "defaultMode", field, errs)
-    for item in _items(source, field, errs):
+    for element in _items(source, field, errs):
+        item = _element(element)
         if _is_map(item):
             _downward_api_file(item, field, errs, defaults)
         else:
@@ -760,8 +767,9 @@ def _projection_sources(
         else:
             seen.add(path)
 
-    for index, source in enumerate(sources):
+    for index, element in enumerate(sources):
         src = f"{field}.sources[{index}]"
+        source = _element(element)
         if not _is_map(source):
             errs.append(_type_error(src, source, "object"))
             continue
@@ -778,8 +786,9 @@ def _projection_sources(
             name = _string(ref, "name", child, errs)
             if name == "":
                 errs.append(FieldError(REQUIRED, f"{child}.name"))
-            for position, item in enumerate(_items(ref, child, errs)):
+            for position, entry in enumerate(_items(ref, child, errs)):
                 item_field = f"{child}.items[{position}]"
+                item = _element(entry)
                 if not _is_map(item):
                     errs.append(_type_error(item_field, item, "object"))
                     continue
@@ -794,7 +803,8 @@ def _projection_sources(
             if not _is_map(downward):
                 errs.append(_type_error(child, downward, "object"))
             else:
-                for item in _items(downward, child, errs):
+                for entry in _items(downward, child, errs):
+                    item = _element(entry)
                     if not _is_map(item):
                         errs.append(_type_error(f"{child}.items", item, "object"))
                         continue
@@ -978,7 +988,7 @@ def validate_pod_spec_downward(
             for index, volume in enumerate(volumes):
                 vol_path = f"{path}.volumes[{index}]"
                 start = len(errs)
-                name = _validate_volume_into(volume, vol_path, errs, apply_defaults)
+                name = _validate_volume_into(_element(volume), vol_path, errs, apply_defaults)
                 if name is not None and name in names:
                     errs.append(FieldError(DUPLICATE, f"{vol_path}.name", name))
                 # Only a volume without errors claims its name.
@@ -993,7 +1003,8 @@ def validate_pod_spec_downward(
         if not _is_list(containers):
             errs.append(_type_error(f"{path}.{key}", containers, "array"))
             continue
-        for index, container in enumerate(containers):
+        for index, element in enumerate(containers):
+            container = _element(element)
             if not _is_map(container):
                 errs.append(_type_error(f"{path}.{key}[{index}]", container, "object"))
                 continue

@@ -1335,7 +1335,8 @@ def _dump_chunk(yaml: Any, chunk: str, documents: list[Any]) -> str:
     yaml.dump_all(documents, stream)
     text = stream.getvalue()
     if "\r\n" in chunk:
-        text = text.replace("\n", "\r\n")
+        # Comments come back with their own "\r"; scalars never hold a raw one.
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     if not chunk.endswith("\n"):
         text = text.rstrip("\r\n")
     return _restore_blank_lines(chunk, text)
@@ -1420,6 +1421,8 @@ def _inject_json(
             piece = json.dumps(
                 document.data, indent=indent, ensure_ascii=False, separators=separators
             )
+            if "\r\n" in text[start:end]:
+                piece = piece.replace("\n", "\r\n")  # json.dumps escapes newlines in strings
         out.append(piece)
         pos = end
     out.append(text[pos:])

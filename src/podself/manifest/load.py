@@ -354,6 +354,10 @@ def _mark_issue(source: str, exc: Any, text: str, fallback_line: int) -> LoadIss
     else:
         line, column = fallback_line, 1
     problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+    if isinstance(problem, str) and "maximum nesting depth" in problem:
+        # LibYAML's own depth guard: the same safety limit the pure-Python parser hits as
+        # a RecursionError, so it is reported the same way.
+        return LoadIssue(source, line, column, "limit", "YAML nesting is too deep")
     context = getattr(exc, "context", None)
     message = f"invalid YAML: {problem}"
     context_mark = getattr(exc, "context_mark", None)
