@@ -614,6 +614,31 @@ class TestRoundTrip:
         assert "K8S_POD_NAME" in env_of(json.loads(result.output)["spec"])
 
 
+class TestDecimalSizes:
+    def test_memory_not_a_whole_mib_is_exposed_in_bytes(self) -> None:
+        """1G is 953.67 MiB: inject uses the _BYTES names with divisor 1, so nothing rounds."""
+        resources = {"limits": {"cpu": "500m", "memory": "1G"}, "requests": {"memory": "512Mi"}}
+        pod = workload("Pod", [{"name": "app", "image": "app:1", "resources": resources}])
+        result = inject_text(dump(pod))
+        spec = spec_of(result.output)
+        env = env_of(spec)
+        assert env["RESOURCE_MEMORY_LIMIT_BYTES"]["valueFrom"]["resourceFieldRef"] == {
+            "resource": "limits.memory",
+            "divisor": "1",
+        }
+        assert "RESOURCE_MEMORY_LIMIT_MB" not in env
+        assert "RESOURCE_MEMORY_REQUEST_MB" in env  # 512Mi divides exactly
+        items = {item["path"]: item for item in spec["volumes"][0]["downwardAPI"]["items"]}
+        assert items["mem_limit_bytes"]["resourceFieldRef"]["divisor"] == "1"
+        assert "mem_request" in items
+        assert env_table()["RESOURCE_MEMORY_LIMIT_BYTES"][0] == "memory_limit"
+        assert file_table()["mem_limit_bytes"] == ("memory_limit", "1")
+        assert inject_text(result.text).changed is False
+        from podself.manifest.lint import lint_text
+
+        assert lint_text(result.output, "decimal.yaml") == []
+
+
 class TestYaml11:
     @pytest.mark.parametrize("name", ["yes", "on", "off", "n", "123", "1e3", "0o17", "null"])
     def test_ambiguous_new_strings_are_quoted(self, name: str) -> None:

@@ -20,7 +20,7 @@ import stat
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from podself.errors import ManifestError, QuantityError
@@ -405,8 +405,11 @@ def _is_set(values: Mapping[str, Any], name: str) -> bool:
     return quantity is None or not quantity.is_zero()  # unparseable: the API's to judge
 
 
-def _resources_set(container: Mapping[str, Any], pod_spec: Mapping[str, Any]) -> set[str]:
-    """Resource strings (``limits.cpu``…) the kubelet resolves from the container's own values."""
+def _resources_set(
+    container: Mapping[str, Any], pod_spec: Mapping[str, Any]
+) -> dict[str, Quantity | None]:
+    """Resource strings (``limits.cpu``…) the kubelet resolves from the container's own values,
+    each with the quantity it resolves to (None where that is not known here)."""
     resources = container.get("resources")
     resources = resources if isinstance(resources, Mapping) else {}
     limits = resources.get("limits")
@@ -416,15 +419,39 @@ def _resources_set(container: Mapping[str, Any], pod_spec: Mapping[str, Any]) ->
     pod_resources = pod_spec.get("resources")
     pod_limits = pod_resources.get("limits") if isinstance(pod_resources, Mapping) else None
     pod_limits = pod_limits if isinstance(pod_limits, Mapping) else {}
-    out: set[str] = set()
+    out: dict[str, Quantity | None] = {}
     for name in ("cpu", "memory", "ephemeral-storage"):
         limit = _is_set(limits, name)
         # Pod-level limits bound cpu and memory instead of the node.
-        if limit or (name != "ephemeral-storage" and _is_set(pod_limits, name)):
-            out.add(f"limits.{name}")
-        if limit or _is_set(requests, name):  # requests default to limits
-            out.add(f"requests.{name}")
+        if limit:
+            out[f"limits.{name}"] = _quantity(limits.get(name))
+        elif name != "ephemeral-storage" and _is_set(pod_limits, name):
+            out[f"limits.{name}"] = _quantity(pod_limits.get(name))
+        if _is_set(requests, name):
+            out[f"requests.{name}"] = _quantity(requests.get(name))
+        elif limit:  # requests default to limits
+            out[f"requests.{name}"] = _quantity(limits.get(name))
     return out
+
+
+def _exact_field(f: Field, resources: Mapping[str, Quantity | None] | None) -> Field:
+    """``f``, in bytes when its quantity is not a whole number of MiB.
+
+    A decimal size such as ``1G`` is 953.67 MiB: a ``1Mi`` divisor would round it up (and
+    ``podself lint`` would rightly warn), so the value is exposed with divisor ``1`` under the
+    ``_BYTES`` names ``podself.read()`` recognises instead.
+    """
+    if f.divisor != "1Mi" or resources is None:
+        return f
+    quantity = resources.get(f.resource)
+    if quantity is None or quantity.value() % (1 << 20) == 0:
+        return f
+    return replace(
+        f,
+        divisor="1",
+        env_name=f.env_name.removesuffix("_MB") + "_BYTES",
+        file_name=f.file_name.removesuffix("_mb") + "_bytes",
+    )
 
 
 def _env_key(var: Mapping[str, Any], container: str) -> tuple[Any, ...]:
@@ -562,7 +589,7 @@ def _otel_attributes(container: str, kind: str, workload_name: str) -> str:
 def _wanted_env(
     options: InjectOptions,
     container: str,
-    resources: set[str] | None,
+    resources: Mapping[str, Quantity | None] | None,
     kind: str,
     workload_name: str,
 ) -> list[dict[str, Any]]:
@@ -578,7 +605,7 @@ def _wanted_env(
                 else:
                     out.append({"name": names[key], "value": container})
             elif f.kind == "resource" and (resources is None or f.resource in resources):
-                out.append(_resource_env(f))
+                out.append(_resource_env(_exact_field(f, resources)))
     if options.volume and options.normalized_mount_path != DEFAULT_MOUNT_PATH:
         out.append({"name": _PODINFO_DIR_ENV, "value": options.normalized_mount_path})
     if options.otel:
@@ -593,7 +620,7 @@ def _wanted_env(
 
 
 def _wanted_items(
-    options: InjectOptions, container: str, resources: set[str] | None
+    options: InjectOptions, container: str, resources: Mapping[str, Quantity | None] | None
 ) -> list[dict[str, Any]]:
     """The ``downwardAPI`` items of the container's volume."""
     if not options.volume:
@@ -604,6 +631,7 @@ def _wanted_items(
         if f.kind == "map":
             items.append({"path": f.file_name, "fieldRef": {"fieldPath": f.field_path}})
         elif f.kind == "resource" and (resources is None or f.resource in resources):
+            f = _exact_field(f, resources)
             items.append(
                 {
                     "path": f.file_name,
@@ -714,7 +742,9 @@ class _Planner:
             considered=tuple(considered),
         )
 
-    def resources(self, container: Mapping[str, Any], where: str, name: str) -> set[str] | None:
+    def resources(
+        self, container: Mapping[str, Any], where: str, name: str
+    ) -> dict[str, Quantity | None] | None:
         """The resources the kubelet resolves from the container's own values (None: all)."""
         if not self.known_resources or self.options.all_resources:
             return None
@@ -726,7 +756,11 @@ class _Planner:
         return found
 
     def env(
-        self, container: Mapping[str, Any], where: str, name: str, resources: set[str] | None
+        self,
+        container: Mapping[str, Any],
+        where: str,
+        name: str,
+        resources: Mapping[str, Quantity | None] | None,
     ) -> list[dict[str, Any]]:
         wanted = _wanted_env(self.options, name, resources, self.workload.kind, self.workload_name)
         if not wanted:
@@ -763,7 +797,11 @@ class _Planner:
         return out
 
     def mount(
-        self, container: Mapping[str, Any], where: str, name: str, resources: set[str] | None
+        self,
+        container: Mapping[str, Any],
+        where: str,
+        name: str,
+        resources: Mapping[str, Quantity | None] | None,
     ) -> dict[str, Any] | None:
         items = _wanted_items(self.options, name, resources)
         if not items:
