@@ -797,3 +797,22 @@ class TestRootRelocation:
         assert calls[-1] == ("/proc", "/")
         read(environ={"PODSELF_ROOT": str(tmp_path), "PODSELF_PROC_ROOT": str(pod.proc_root)})
         assert calls[-1] == (str(pod.proc_root), str(tmp_path))
+
+
+class TestOtelDisagreement:
+    def test_disagreeing_otel_value_is_reported(self, tmp_path: Path) -> None:
+        """An OTEL_RESOURCE_ATTRIBUTES value that contradicts a named env var is warned about."""
+        info = bare(
+            tmp_path,
+            {"K8S_POD_NAME": "web-1", "OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.name=web-2"},
+        )
+        assert info.name == "web-1"
+        assert any("disagrees" in w and "k8s.pod.name" in w for w in info.warnings)
+
+    def test_agreeing_otel_value_is_quiet(self, tmp_path: Path) -> None:
+        """The same value under both names is not a problem."""
+        info = bare(
+            tmp_path,
+            {"K8S_POD_NAME": "web-1", "OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.name=web-1"},
+        )
+        assert info.warnings == ()

@@ -604,7 +604,8 @@ class _Reader:
                 where = f"env OTEL_RESOURCE_ATTRIBUTES {key}"
                 checked = self._identity_value(attr, value, where)
                 if checked is not None:
-                    self.set(attr, checked, Source(Source.ENV, f"OTEL_RESOURCE_ATTRIBUTES {key}"))
+                    source = Source(Source.ENV, f"OTEL_RESOURCE_ATTRIBUTES {key}")
+                    self._set_checked(attr, checked, source)
             elif key.startswith("k8s.") and key.endswith(".name") and value:
                 kind = _OTEL_WORKLOADS.get(key[4:-5])
                 if kind and self.otel_workload is None:
