@@ -552,26 +552,39 @@ def _loop(
         if yield_initial:
             yield engine.initial()
         while True:
-            if stop_event is not None and stop_event.is_set():
+            step = _step(engine, stop_event)
+            if step is None:
                 return
-            if engine.gone:
-                _log().info('watch "%s": directory removed, watch ended', engine.path)
-                return
-            change = engine.tick(time.monotonic())
-            if change is not None:
-                yield change
+            if isinstance(step, ChangeSet):
+                yield step
                 continue
-            if engine.gone:
-                continue
-            timeout = engine.timeout(time.monotonic())
-            if stop_event is not None:
-                timeout = min(timeout, _STOP_CHECK_S)
-            for fd in _wait(poller, fds, timeout):
+            for fd in _wait(poller, fds, step):
                 if fd == wake_fd:
                     return
                 engine.read_events()
     finally:
         engine.close()
+
+
+def _step(engine: _Engine, stop_event: _StopEvent | None) -> ChangeSet | float | None:
+    """One turn of the watch loop, shared by :func:`watch` and :func:`awatch`.
+
+    ``None``: stop (asked to, or the directory is gone); a ``ChangeSet``: report it; a float:
+    wait that many seconds (or until the inotify descriptor is readable), then call again.
+    """
+    while True:
+        if stop_event is not None and stop_event.is_set():
+            return None
+        if engine.gone:
+            _log().info('watch "%s": directory removed, watch ended', engine.path)
+            return None
+        change = engine.tick(time.monotonic())
+        if change is not None:
+            return change
+        if engine.gone:
+            continue
+        timeout = engine.timeout(time.monotonic())
+        return min(timeout, _STOP_CHECK_S) if stop_event is not None else timeout
 
 
 def _wait(poller: select.poll | None, fds: list[int], timeout: float) -> list[int]:
@@ -625,22 +638,14 @@ async def _awatch(
         if yield_initial:
             yield engine.initial()
         while True:
-            if stop_event is not None and stop_event.is_set():
+            step = _step(engine, stop_event)
+            if step is None:
                 return
-            if engine.gone:
-                _log().info('watch "%s": directory removed, watch ended', engine.path)
-                return
-            change = engine.tick(time.monotonic())
-            if change is not None:
-                yield change
+            if isinstance(step, ChangeSet):
+                yield step
                 continue
-            if engine.gone:
-                continue
-            timeout = engine.timeout(time.monotonic())
-            if stop_event is not None:
-                timeout = min(timeout, _STOP_CHECK_S)
             waiter = loop.create_future()
-            timer = loop.call_later(timeout, _resolve, waiter)
+            timer = loop.call_later(step, _resolve, waiter)
             try:
                 await waiter
             finally:
