@@ -170,10 +170,12 @@ def hup_app(tmp_path: Path) -> Iterator[tuple[Path, Path, subprocess.Popen[bytes
     exe = tmp_path / "hupapp"
     exe.symlink_to(sys.executable)
     proc = subprocess.Popen([str(exe), str(script), str(record), str(pidfile)])
-    wait_until(pidfile.exists, "the app's pidfile")
-    yield record, pidfile, proc
-    proc.kill()
-    proc.wait(WAIT)
+    try:
+        wait_until(pidfile.exists, "the app's pidfile")
+        yield record, pidfile, proc
+    finally:  # also when the app never got going: no process outlives its test
+        proc.kill()
+        proc.wait(WAIT)
 
 
 def hups(record: Path) -> int:
