@@ -47,7 +47,7 @@ _SAFE_ALPHABET = frozenset("bcdfghjklmnpqrstvwxz2456789")
 class Source(Record):
     """Where one value came from: a ``kind`` (one of the constants below) and an ``origin``.
 
-    ``origin`` names the exact place: ``"env POD_NAME"``, ``"/etc/podinfo/labels"``,
+    ``origin`` names the exact place: ``"POD_NAME"`` (an env var), ``"/etc/podinfo/labels"``,
     ``"/sys/fs/cgroup/memory.max"``, ``"serviceaccount token claims"``.
     """
 

@@ -161,12 +161,14 @@ def annotation_errors(
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``label`` and ``annotate`` (the same for both)."""
     noun = "annotation" if parser.prog.endswith("annotate") else "label"
+    article = "an" if noun == "annotation" else "a"
     parser.usage = "%(prog)s [--overwrite] [pod] NAME KEY_1=VAL_1 ... KEY_N=VAL_N"
     parser.add_argument(
         "items",
         nargs="+",
         metavar="ARG",
-        help=f"[pod] NAME (or pod/NAME), then KEY=VALUE to set a {noun} or KEY- to remove it",
+        help=f"[pod] NAME (or pod/NAME), then KEY=VALUE to set {article} {noun} or KEY- to "
+        "remove it",
     )
     parser.add_argument(
         "--overwrite",
@@ -178,7 +180,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
-        help="the state directory podself run uses (default $PODSELF_STATE_DIR, /run/podself)",
+        help="the state directory podself run uses (default $PODSELF_STATE_DIR, else /run/podself as root, "
+        "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
     )
 
 
