@@ -180,7 +180,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
-        help="the state directory podself run uses (default $PODSELF_STATE_DIR, else /run/podself as root, "
+        help="the state directory podself run uses "
+        "(default $PODSELF_STATE_DIR, else /run/podself as root, "
         "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
     )
 

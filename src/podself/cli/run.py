@@ -107,7 +107,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
-        help="where running pods keep their state (default $PODSELF_STATE_DIR, else /run/podself as root, "
+        help="where running pods keep their state "
+        "(default $PODSELF_STATE_DIR, else /run/podself as root, "
         "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
     )
     parser.add_argument(
