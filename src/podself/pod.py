@@ -435,9 +435,12 @@ class _Reader:
         self.warnings: list[str] = []
         self.labels: dict[str, str] | None = None
         self.annotations: dict[str, str] | None = None
-        self.workload: Workload | None = None
         self.limits: CgroupLimits | None = None
         self.otel_workload: tuple[str, str, str] | None = None
+        self.app: dict[str, str] = {}
+        self.in_kubernetes = False
+        # (governing service, cluster domain, hosts file) from a kubelet-managed /etc/hosts
+        self.hosts_service: tuple[str, str, str] | None = None
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -856,9 +859,6 @@ class _Reader:
             _namespace, _, rest = rest.partition(".svc.")
             self.hosts_service = (subdomain, rest, hosts_file)
 
-    hosts_service: tuple[str, str, str] | None = None
-    app: dict[str, str]
-    in_kubernetes: bool = False
 
     # -- result ------------------------------------------------------------------------
 
