@@ -859,7 +859,6 @@ class _Reader:
             _namespace, _, rest = rest.partition(".svc.")
             self.hosts_service = (subdomain, rest, hosts_file)
 
-
     # -- result ------------------------------------------------------------------------
 
     def build(self, args: Mapping[str, object]) -> PodInfo:
