@@ -128,24 +128,9 @@ def config_map_payload(
             return {}
         msg = f'configmap "{name}" not found'
         raise ManifestError(msg)
-    items = source.get("items")
-    payload: dict[str, FileProjection] = {}
-    if not items:
-        for key, value in values.items():
-            payload[_clean(key)] = FileProjection(_to_bytes(value), default_mode)
-        return payload
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        key = str(item.get("key") or "")
-        if key not in values:
-            if optional:
-                continue
-            msg = f"configmap references non-existent config key: {key}"
-            raise ManifestError(msg)
-        path = _clean(str(item.get("path") or ""))
-        payload[path] = FileProjection(_to_bytes(values[key]), _mode(item, default_mode))
-    return payload
+    return _keyed_payload(
+        source, values, default_mode, optional, "configmap references non-existent config key"
+    )
 
 
 def secret_payload(
@@ -163,11 +148,27 @@ def secret_payload(
             return {}
         msg = f'secret "{name}" not found'
         raise ManifestError(msg)
+    return _keyed_payload(
+        source, values, default_mode, optional, "references non-existent secret key"
+    )
+
+
+def _keyed_payload(
+    source: Mapping[str, Any],
+    values: Mapping[str, str | bytes],
+    default_mode: int,
+    optional: bool,
+    missing_key: str,
+) -> dict[str, FileProjection]:
+    """Every key of a ConfigMap or Secret, or its listed ``items`` (the kubelet's MakePayload).
+
+    A listed key that is missing fails with ``missing_key: <key>`` unless ``optional``.
+    """
     items = source.get("items")
     payload: dict[str, FileProjection] = {}
     if not items:
         for key, value in values.items():
-            payload[_clean(key)] = FileProjection(value, default_mode)
+            payload[_clean(key)] = FileProjection(_to_bytes(value), default_mode)
         return payload
     for item in items:
         if not isinstance(item, Mapping):
@@ -176,10 +177,10 @@ def secret_payload(
         if key not in values:
             if optional:
                 continue
-            msg = f"references non-existent secret key: {key}"
+            msg = f"{missing_key}: {key}"
             raise ManifestError(msg)
         path = _clean(str(item.get("path") or ""))
-        payload[path] = FileProjection(values[key], _mode(item, default_mode))
+        payload[path] = FileProjection(_to_bytes(values[key]), _mode(item, default_mode))
     return payload
 
 
