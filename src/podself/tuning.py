@@ -991,27 +991,23 @@ def _percent_of(mb: int, percent: int | float) -> int:
 
 def _cpu_budget(cpu: _Amount, policy: Policy, warnings: list[str]) -> tuple[int, str]:
     """Millicores left after the reserve, and the words for it."""
-    reserve = policy.reserve_millicores
-    if not reserve:
-        return cpu.value, cpu.text
-    if reserve >= cpu.value:
-        warnings.append(
-            f"reserve_millicores={reserve} leaves nothing of {cpu.value}m; reserve ignored"
-        )
-        return cpu.value, cpu.text
-    return cpu.value - reserve, f"({cpu.text} - reserve {reserve}m)"
+    return _budget(cpu, policy.reserve_millicores, "reserve_millicores", "m", warnings)
 
 
 def _memory_budget(memory: _Amount, policy: Policy, warnings: list[str]) -> tuple[int, str]:
-    reserve = policy.reserve_memory_mb
+    """MB left after the reserve, and the words for it."""
+    return _budget(memory, policy.reserve_memory_mb, "reserve_memory_mb", " MB", warnings)
+
+
+def _budget(
+    amount: _Amount, reserve: int, knob: str, unit: str, warnings: list[str]
+) -> tuple[int, str]:
     if not reserve:
-        return memory.value, memory.text
-    if reserve >= memory.value:
-        warnings.append(
-            f"reserve_memory_mb={reserve} leaves nothing of {memory.value} MB; reserve ignored"
-        )
-        return memory.value, memory.text
-    return memory.value - reserve, f"({memory.text} - reserve {reserve} MB)"
+        return amount.value, amount.text
+    if reserve >= amount.value:
+        warnings.append(f"{knob}={reserve} leaves nothing of {amount.value}{unit}; reserve ignored")
+        return amount.value, amount.text
+    return amount.value - reserve, f"({amount.text} - reserve {reserve}{unit})"
 
 
 def plan(
