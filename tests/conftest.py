@@ -1,36 +1,42 @@
-"""Shared fixtures: the Kubernetes conformance vectors beside the project."""
+"""Shared fixtures: the Kubernetes conformance vectors.
+
+The vectors are facts recorded from Kubernetes' own code (see ``conformance/vectors/README.md``
+for where each came from). They are vendored under ``tests/conformance/vectors`` (the large
+ones xz-compressed) so that every clone runs them; ``tests/conformance/test_vendored.py`` keeps
+them byte-identical to the shared copy beside the project when that folder exists.
+"""
 
 from __future__ import annotations
 
 import json
+import lzma
 import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-CONFORMANCE_DIR = Path(
+VECTORS_DIR = ROOT / "tests" / "conformance" / "vectors"
+SHARED_CONFORMANCE_DIR = Path(
     os.environ.get("PODSELF_CONFORMANCE_DIR", ROOT.parent / "shared" / "conformance")
 )
 
 
+def conformance_bytes(name: str) -> bytes:
+    """The vendored vector file ``name`` (e.g. ``validation.json``), decompressed."""
+    plain = VECTORS_DIR / name
+    if plain.is_file():
+        return plain.read_bytes()
+    return lzma.decompress((VECTORS_DIR / f"{name}.xz").read_bytes())
+
+
 def load_conformance(name: str) -> Any:
-    """Load one vector file from ../shared/conformance, or skip saying why it is absent."""
-    path = CONFORMANCE_DIR / name
-    if not path.is_file():
-        pytest.skip(f"conformance vectors not found: {path} (set PODSELF_CONFORMANCE_DIR)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """Load one vendored vector file."""
+    return json.loads(conformance_bytes(name))
 
 
 def conformance_params(name: str, key: str) -> list[Any]:
-    """Vectors for ``pytest.mark.parametrize`` at collection time; empty when absent."""
-    path = CONFORMANCE_DIR / name
-    if not path.is_file():
-        reason = f"conformance vectors not found: {path} (set PODSELF_CONFORMANCE_DIR)"
-        # An explicit id keeps parametrize's ids= callables from seeing the placeholder.
-        return [pytest.param(None, id="vectors-absent", marks=pytest.mark.skip(reason=reason))]
-    data = json.loads(path.read_text(encoding="utf-8"))
+    """Vectors for ``pytest.mark.parametrize``: the list at ``key`` (dotted) in ``name``."""
+    data = load_conformance(name)
     for part in key.split("."):
         data = data[part]
     return list(data)

@@ -301,6 +301,30 @@ class TestValues:
         assert Quantity.parse("100E").value() == 10**20
         assert Quantity.parse("9Ei").milli_value() == INT64_MAX * 1000
 
+    def test_go_values_follow_the_stored_representation(self) -> None:
+        """go_value()/go_milli_value() are Go's int64 results, which beyond int64 depend on how
+        the parser stored the number: an int64 amount wraps for the unrolled factors (x1000)
+        and gives 0 for the others; an inf.Dec keeps the big result's low 64 bits."""
+        assert Quantity.parse("1.5").go_value() == 2
+        assert Quantity.parse("-1.5").go_value() == -2  # away from zero, unlike value()
+        # 10**16 as 17 digits (int64 amount, scale 0): MilliValue multiplies by 1000 and wraps.
+        assert Quantity.parse("10000000000000000").go_milli_value() == 10**19 - 2**64
+        # The same number as 10e15 (scale 15): scaling by 10**18 loops, overflows, gives 0.
+        assert Quantity.parse("10e15").go_milli_value() == 0
+        # 20 digits: an inf.Dec, whose big quotient keeps its low 64 bits.
+        assert Quantity.parse("18446744073709551617").go_value() == 1
+        assert Quantity.parse("100E").go_value() == 0  # int64 amount 100, scale 18
+        assert Quantity.parse("9Ei").go_milli_value() == (INT64_MAX * 1000 + 2**63) % 2**64 - 2**63
+        # Exponents that no int64 can hold cost nothing.
+        assert Quantity.parse("1e999999999").go_value() == 0
+        assert Quantity.parse("1.5e999999999").go_value() == 0
+        assert Quantity.parse("1e-999999999").go_value() == 1
+
+    def test_go_values_survive_pickling(self) -> None:
+        """The representation go_value() depends on is kept by pickle."""
+        quantity = Quantity.parse("10e15")
+        assert pickle.loads(pickle.dumps(quantity)).go_milli_value() == 0
+
     def test_result_size_is_bounded(self) -> None:
         """A result with more than MAX_VALUE_DIGITS digits raises instead of exhausting memory."""
         assert len(str(Quantity.parse(f"1e{MAX_VALUE_DIGITS - 1}").value())) == MAX_VALUE_DIGITS

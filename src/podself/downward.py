@@ -657,16 +657,6 @@ def divisor_error_detail(resource: str) -> str:
     return f"only divisor's values {values} are supported with the {noun} resource"
 
 
-def _wrap_int64(number: int) -> int:
-    # Value()/MilliValue() are int64 in Go; beyond that range apimachinery returns
-    # big.Int.Int64(), the low 64 bits of the magnitude with the sign applied.
-    if _INT64_MIN <= number < -_INT64_MIN:
-        return number
-    low = abs(number) & 0xFFFF_FFFF_FFFF_FFFF
-    low = -low if number < 0 else low
-    return (low - _INT64_MIN) % 2**64 + _INT64_MIN
-
-
 def _go_int64(number: float) -> int:
     # int64(math.Ceil(f)) as compiled for amd64: NaN, +-Inf and out-of-range values all become
     # the "integer indefinite" value -2^63 (CVTTSD2SI); other architectures saturate instead.
@@ -690,10 +680,11 @@ def resource_value(
 
     ``container_resources`` is the container's ``{"limits": {...}, "requests": {...}}`` with
     quantity strings (or YAML numbers). An unset or zero ``divisor`` means ``1``. cpu is computed
-    from milli-values, everything else from values, and the ratio is rounded up. A missing or
-    zero cpu, memory or ephemeral-storage *limit* falls back to ``pod_limits`` (cpu/memory, when
-    the PodLevelResources feature applies) and then to ``node_allocatable``; requests are not
-    defaulted here (see :func:`default_requests`). Unknown resources raise
+    from milli-values, everything else from values (as Go's int64 ``MilliValue()``/``Value()``,
+    wrap-around included) and the float64 ratio is rounded up. A missing or zero cpu, memory or
+    ephemeral-storage *limit* falls back to ``node_allocatable``, where a non-zero cpu/memory
+    entry of ``pod_limits`` (PodLevelResources) replaces the allocatable entry that exists;
+    requests are not defaulted here (see :func:`default_requests`). Unknown resources raise
     :class:`~podself.errors.ResourceFieldError`; bad quantities raise ``QuantityError``.
     """
     from podself.quantity import Quantity  # lazily: only resource values need it
@@ -713,23 +704,28 @@ def resource_value(
         section == "limits"
         and name in _DEFAULTED_LIMITS
         and (quantity is None or quantity.is_zero())
+        and node_allocatable is not None
+        and node_allocatable.get(name) is not None
     ):
-        fallback = None
+        # MergeContainerResourceLimits: a missing or zero limit takes node allocatable, which
+        # a non-zero pod-level limit replaces where allocatable has that resource
+        # (defaultPodLimitsForDownwardAPI).
+        fallback = Quantity.from_json(node_allocatable[name])
         if pod_limits is not None and name in _POD_LEVEL_LIMITS:
-            fallback = pod_limits.get(name)
-        if fallback is None and node_allocatable is not None:
-            fallback = node_allocatable.get(name)
-        if fallback is not None:
-            quantity = Quantity.from_json(fallback)
+            pod_limit = pod_limits.get(name)
+            pod_quantity = None if pod_limit is None else Quantity.from_json(pod_limit)
+            if pod_quantity is not None and not pod_quantity.is_zero():
+                fallback = pod_quantity
+        quantity = fallback
     if quantity is None:
         return "0"
     # The kubelet divides float64 values (math.Ceil(float64(a) / float64(b))), so results
     # above 2**53 are rounded exactly as it rounds them; exact integer math would differ.
     if kind == "cpu":
-        top, bottom = quantity.milli_value(), div.milli_value()
+        top, bottom = quantity.go_milli_value(), div.go_milli_value()
     else:
-        top, bottom = quantity.value(), div.value()
-    numerator, denominator = float(_wrap_int64(top)), float(_wrap_int64(bottom))
+        top, bottom = quantity.go_value(), div.go_value()
+    numerator, denominator = float(top), float(bottom)
     if denominator == 0.0:
         # Go's float division by zero gives NaN or an infinity, never a panic.
         ratio = float("nan") if numerator == 0.0 else numerator * float("inf")

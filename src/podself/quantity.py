@@ -58,6 +58,8 @@ _ALIGN = (1, 10, 100)
 _POW10: tuple[int, ...] = tuple(10**n for n in range(40))
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
+_MOD64 = 1 << 64
+_FIXED_SHIFTS = frozenset((1, 2, 3, 6, 9))  # positiveScaleInt64's unrolled cases
 # Go's strings.TrimSpace (unicode.IsSpace); str.strip() would also remove U+001C..U+001F.
 _GO_SPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
@@ -81,12 +83,13 @@ class Quantity(Record):
     ``Quantity.parse("1Gi") == Quantity.parse("1024Mi")``.
     """
 
-    __slots__ = ("_canon", "_exp", "_man", "_text", "format")
+    __slots__ = ("_canon", "_exp", "_int64_scale", "_man", "_text", "format")
     format: str
     _man: int
     _exp: int
     _text: str | None
     _canon: str | None
+    _int64_scale: int | None
 
     def __init__(self, mantissa: int, exponent: int = 0, format: str = DECIMAL_SI) -> None:
         if not isinstance(mantissa, int) or isinstance(mantissa, bool):
@@ -98,8 +101,10 @@ class Quantity(Record):
         if not isinstance(format, str):
             msg = f"format must be a str, not {type(format).__name__}"
             raise TypeError(msg)
+        # Go's constructors hold int64Amount{mantissa, exponent} as given.
+        scale = int(exponent) if _INT64_MIN <= mantissa <= _INT64_MAX else None
         mantissa, exponent = _normalise(int(mantissa), int(exponent))
-        _fill(self, mantissa, exponent, str(format), None)
+        _fill(self, mantissa, exponent, str(format), None, int64_scale=scale)
 
     # --- constructors ----------------------------------------------------------------------
 
@@ -216,6 +221,54 @@ class Quantity(Record):
             return 1 if mantissa > 0 else 0
         return -(-mantissa // _pow10(shift))
 
+    def go_value(self) -> int:
+        """``Value()`` as Go returns it: an int64, wrapping or 0 beyond its range (see
+        :meth:`go_scaled_value`)."""
+        return self.go_scaled_value(0)
+
+    def go_milli_value(self) -> int:
+        """``MilliValue()`` as Go returns it (see :meth:`go_scaled_value`)."""
+        return self.go_scaled_value(-3)
+
+    def go_scaled_value(self, scale: int) -> int:
+        """``ScaledValue(scale)`` exactly as apimachinery computes it in int64.
+
+        :meth:`scaled_value` is the exact number; this is what a Go program (the kubelet
+        writing a ``resourceFieldRef``) gets, which differs only beyond int64. It depends on
+        how the parser stored the value: an int64 amount (its fast path, and the constructors)
+        wraps when scaled by 10, 100, 1000, 10**6 or 10**9 and gives 0 when other scalings
+        overflow; an ``inf.Dec`` (the value in units of 1n) keeps the low 64 bits of the big
+        result and increments a rounded-up one without an overflow check.
+        """
+        mantissa, exponent = self._man, self._exp
+        if not mantissa:
+            return 0
+        own_scale = self._int64_scale
+        if own_scale is not None:
+            # int64Amount{value, own_scale}.AsScaledInt64(scale), its ok flag ignored.
+            value = _away_from_zero(mantissa, exponent - own_scale)  # exact: an integer
+            if own_scale < scale:
+                return _away_from_zero(value, own_scale - scale)
+            return _positive_scale(value, own_scale - scale)
+        # scaledValue(unscaled, 9, -scale). The parser rounded the value to units of 1n (or
+        # capped a BinarySI value at 2**63-1, which gives the same int64 results), so
+        # unscaled = mantissa * 10**nano; int64 arithmetic is arithmetic modulo 2**64.
+        nano = exponent + 9
+        shift = 9 + scale
+        low = _low64(mantissa, nano)  # unscaled.Int64()
+        if shift <= 0:
+            return _wrap_int64(low * pow(10, -shift, _MOD64))
+        fits = mantissa < 0 or (nano < 19 and mantissa * _pow10(nano) < _INT64_MAX)
+        if fits and shift < 19:
+            divide = _pow10(shift)
+            quotient = abs(low) // divide * (1 if low >= 0 else -1)  # Go's / truncates
+            return quotient + 1 if low != quotient * divide else quotient
+        if nano >= shift:  # big.Int.DivMod with no remainder
+            return _low64(mantissa, nano - shift)
+        quotient, remainder = divmod(mantissa * _pow10(nano), _pow10(shift))
+        result = _wrap_int64(quotient)
+        return _wrap_int64(result + 1) if remainder else result
+
     def round_up(self, scale: int) -> Quantity:
         """``RoundUp(scale)``: rounded away from zero to a multiple of ``10**scale``, same format.
 
@@ -304,8 +357,8 @@ class Quantity(Record):
             return NotImplemented
         return _compare(self._man, self._exp, other._man, other._exp) >= 0
 
-    def __reduce__(self) -> tuple[object, tuple[int, int, str, str | None]]:
-        return _restore, (self._man, self._exp, self.format, self._text)
+    def __reduce__(self) -> tuple[object, tuple[int, int, str, str | None, int | None]]:
+        return _restore, (self._man, self._exp, self.format, self._text, self._int64_scale)
 
 
 _CACHE: dict[str, Quantity] = {}
@@ -316,24 +369,78 @@ _set_exp = Quantity.__dict__["_exp"].__set__
 _set_format = Quantity.__dict__["format"].__set__
 _set_text = Quantity.__dict__["_text"].__set__
 _set_canon = Quantity.__dict__["_canon"].__set__
+_set_int64_scale = Quantity.__dict__["_int64_scale"].__set__
 
 
-def _fill(obj: Quantity, mantissa: int, exponent: int, fmt: str, text: str | None) -> None:
+def _fill(
+    obj: Quantity,
+    mantissa: int,
+    exponent: int,
+    fmt: str,
+    text: str | None,
+    *,
+    int64_scale: int | None = 0,
+) -> None:
+    # int64_scale: the scale of the int64Amount apimachinery would hold, or None where it
+    # holds an inf.Dec (only go_scaled_value depends on it).
     _set_man(obj, mantissa)
     _set_exp(obj, exponent)
     _set_format(obj, fmt)
     _set_text(obj, text)
     _set_canon(obj, None)
+    _set_int64_scale(obj, int64_scale)
 
 
-def _make(mantissa: int, exponent: int, fmt: str, text: str | None) -> Quantity:
+def _make(
+    mantissa: int, exponent: int, fmt: str, text: str | None, int64_scale: int | None = 0
+) -> Quantity:
     obj: Quantity = _new_quantity(Quantity)
-    _fill(obj, mantissa, exponent, fmt, text)
+    _fill(obj, mantissa, exponent, fmt, text, int64_scale=int64_scale)
     return obj
 
 
-def _restore(mantissa: int, exponent: int, fmt: str, text: str | None) -> Quantity:
-    return _make(mantissa, exponent, fmt, text)
+def _restore(
+    mantissa: int, exponent: int, fmt: str, text: str | None, int64_scale: int | None = 0
+) -> Quantity:
+    return _make(mantissa, exponent, fmt, text, int64_scale)
+
+
+def _away_from_zero(mantissa: int, shift: int) -> int:
+    # mantissa * 10**shift rounded away from zero (negativeScaleInt64's rounding).
+    if shift >= 0:
+        return mantissa * _pow10(shift)
+    magnitude = abs(mantissa)
+    if magnitude.bit_length() <= 3 * -shift:  # below 10**-shift: rounds to 1
+        quotient = 1
+    else:
+        quotient, remainder = divmod(magnitude, _pow10(-shift))
+        quotient += 1 if remainder else 0
+    return quotient if mantissa >= 0 else -quotient
+
+
+def _positive_scale(value: int, shift: int) -> int:
+    # positiveScaleInt64 with the ok flag ignored, as ScaledValue does: the fixed factors wrap
+    # (int64MultiplyScale returns the wrapped product); the loop for other factors gives 0.
+    if shift == 0:
+        return value
+    if value == _INT64_MIN:
+        return 0
+    if shift in _FIXED_SHIFTS:
+        return _wrap_int64(value * _pow10(shift))
+    if shift >= 19:  # |value| >= 1 cannot be scaled that far
+        return 0
+    result = value * _pow10(shift)
+    return result if _INT64_MIN <= result <= _INT64_MAX else 0
+
+
+def _wrap_int64(number: int) -> int:
+    # Go's int64 arithmetic and big.Int.Int64(): the number modulo 2**64, two's complement.
+    return (number - _INT64_MIN) % _MOD64 + _INT64_MIN
+
+
+def _low64(mantissa: int, shift: int) -> int:
+    # mantissa * 10**shift (shift >= 0) as an int64, without building a huge power of ten.
+    return _wrap_int64(mantissa * pow(10, shift, _MOD64))
 
 
 _ZERO = _make(0, 0, DECIMAL_SI, None)
@@ -398,6 +505,8 @@ def _parse(text: str) -> Quantity:
         if fast and scale % 3 == 0:
             shifted = (num or "0") + frac
             verbatim = shifted[0] != "0" and not shifted.endswith("000")
+    # The int64Amount's scale on the fast path (binary values are held in units of 1).
+    int64_scale = (0 if binary else scale) if fast else None
     if not fast and not whole and not frac:
         # inf.Dec's SetString needs at least one digit ("." alone only passes the fast path).
         raise _error(text, ERR_NUMERIC)
@@ -405,7 +514,7 @@ def _parse(text: str) -> Quantity:
     digits = num + frac
     significant = digits.rstrip("0")
     if not significant:
-        return _make(0, 0, fmt, text if verbatim else None)
+        return _make(0, 0, fmt, text if verbatim else None, int64_scale)
     exponent = len(digits) - len(significant) - len(frac)
     if len(significant) <= _CHUNK_DIGITS:
         mantissa = int(significant)
@@ -425,7 +534,7 @@ def _parse(text: str) -> Quantity:
         mantissa, exponent, fmt = _binary_limits(mantissa, exponent)
     if first == "-":
         mantissa = -mantissa
-    return _make(mantissa, exponent, fmt, text if verbatim else None)
+    return _make(mantissa, exponent, fmt, text if verbatim else None, int64_scale)
 
 
 def _exponent_suffix(body: str) -> int | None:

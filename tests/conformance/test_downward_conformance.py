@@ -25,6 +25,7 @@ DERIVED = conformance_params("formatmap.json", "derived_not_from_k8s_tests.cases
 EXTRACT = conformance_params("formatmap.json", "extract_field_path_as_string")
 SPLIT = conformance_params("formatmap.json", "split_maybe_subscripted_path")
 RESOURCES = conformance_params("resource_field_values.json", "cases")
+RESOURCE_ORACLE = conformance_params("resource-values-oracle.json", "cases")
 
 
 def _id(case: Any) -> str:
@@ -129,5 +130,29 @@ class TestResourceVectors:
             with pytest.raises(PodselfError) as info:
                 compute()
             assert expected["error_contains"].lower() in str(info.value).lower()
+        else:
+            assert compute() == expected
+
+
+class TestResourceValuesOracle:
+    """What the kubelet's own code wrote for 3,000 resourceFieldRefs: the downwardAPI volume
+    path (node allocatable only) and the env path (non-zero pod-level limits first)."""
+
+    @pytest.mark.parametrize("case", RESOURCE_ORACLE, ids=lambda c: c["id"])
+    def test_resource_value(self, case: dict[str, Any]) -> None:
+        def compute() -> str:
+            return resource_value(
+                case["resource"],
+                case["container_resources"],
+                case["divisor"],
+                case["node_allocatable"],
+                pod_limits=case["pod_level_limits"] if case["path"] == "env" else None,
+            )
+
+        expected = case["expected"]
+        if isinstance(expected, dict):
+            with pytest.raises(PodselfError) as info:
+                compute()
+            assert expected["error"].lower() == str(info.value).lower()
         else:
             assert compute() == expected
