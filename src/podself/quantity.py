@@ -18,6 +18,7 @@ __all__ = [
     "ERR_SUFFIX",
     "MAX_VALUE_DIGITS",
     "Quantity",
+    "go_json_float",
 ]
 
 # The three formats (apimachinery's Format strings). Any other string prints like DecimalExponent.
@@ -59,6 +60,7 @@ _POW10: tuple[int, ...] = tuple(10**n for n in range(40))
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
 _MOD64 = 1 << 64
+_INF = float("inf")
 _FIXED_SHIFTS = frozenset((1, 2, 3, 6, 9))  # positiveScaleInt64's unrolled cases
 # Go's strings.TrimSpace (unicode.IsSpace); str.strip() would also remove U+001C..U+001F.
 _GO_SPACE = (
@@ -143,7 +145,11 @@ class Quantity(Record):
         elif isinstance(value, int):
             text = _int_str(int(value))
         elif isinstance(value, float):
-            text = _go_json_float(float(value))
+            number = float(value)
+            if not -_INF < number < _INF:  # NaN fails every comparison
+                msg = f"quantity {number}: JSON cannot represent {number}"
+                raise QuantityError(msg)
+            text = go_json_float(number)
         else:
             msg = f"quantity of type {type(value).__name__}: {ERR_FORMAT_WRONG}"
             raise QuantityError(msg)
@@ -596,13 +602,13 @@ def _quote(text: str) -> str:
     return f'"{text}"{more}'
 
 
-def _go_json_float(value: float) -> str:
-    # encoding/json's float64 encoding: shortest digits, 'e' form below 1e-6 and from 1e21
-    # (exponent at least two digits, "e-07" shortened to "e-7"), plain 'f' form otherwise.
+def go_json_float(value: float) -> str:
+    """The text Go's ``encoding/json`` writes for a finite float64: shortest digits, ``e`` form
+    below 1e-6 and from 1e21 (``1e+21``, ``1e-7``), plain form otherwise (``1000``, ``0.5``)."""
     text = float.__repr__(value)  # shortest round-trip digits, as Go's precision -1
     if text in ("nan", "inf", "-inf"):
-        msg = f"quantity {text}: JSON cannot represent {text}"
-        raise QuantityError(msg)
+        msg = f"JSON cannot represent {text}"
+        raise ValueError(msg)
     sign = ""
     if text[0] == "-":
         sign = "-"
