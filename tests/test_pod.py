@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -366,6 +366,107 @@ class TestPodinfoVolume:
         (directory / "namespace").write_text("ns", encoding="utf-8")
         info = bare(tmp_path, {}, podinfo_dirs=[directory])
         assert info.namespace == "ns"
+
+    @pytest.mark.parametrize(
+        ("file_name", "limit"),
+        [("name", 255), ("namespace", 65), ("pod-uid", 255), ("mem_limit", 64)],
+    )
+    def test_file_above_the_api_bound_is_ignored(
+        self, tmp_path: Path, file_name: str, limit: int
+    ) -> None:
+        """No file is read past what the API allows for its value; a larger one is reported."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        (directory / file_name).write_text("1" * (limit + 1), encoding="utf-8")
+        (directory / "labels").write_text('a="b"', encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.labels == {"a": "b"}
+        assert info.warnings == (
+            f'podinfo dir "{directory}/{file_name}": file larger than {limit} bytes; ignored',
+        )
+        (directory / file_name).write_text("1" * limit, encoding="utf-8")
+        warnings = bare(tmp_path, {}, podinfo_dirs=[directory]).warnings
+        assert not any("file larger than" in w for w in warnings)
+
+    def test_only_known_names_are_read(self, tmp_path: Path) -> None:
+        """Other files, however many or large, are never opened."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        os.mkfifo(directory / "other")
+        (directory / "big").write_bytes(b"x" * (3 << 20))
+        (directory / "name").write_text("p", encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.name == "p"
+        assert info.warnings == ()
+
+    def test_data_link_outside_the_directory(self, tmp_path: Path) -> None:
+        """A ..data link that leaves the volume is refused, not followed."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "name").write_text("stolen", encoding="utf-8")
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        os.symlink("../outside", directory / "..data")
+        os.symlink("..data/name", directory / "name")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.name is None
+        assert info.warnings == (
+            f"podinfo dir \"{directory}\": ..data -> '../outside' is not a timestamp "
+            "directory inside it; nothing read",
+            f"podinfo file {directory}/name: unreadable; ignored",
+        )
+
+    def test_special_files_never_hang(self, tmp_path: Path) -> None:
+        """FIFOs where a podinfo file, the namespace file or /etc/hosts should be: skipped."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        os.mkfifo(directory / "name")
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        os.mkfifo(sa / "namespace")
+        os.mkfifo(tmp_path / "hosts")
+        info = bare(
+            tmp_path,
+            {"HOSTNAME": "p", "KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+            podinfo_dirs=[directory],
+            serviceaccount_dir=sa,
+            hosts_file=tmp_path / "hosts",
+        )
+        assert info.namespace is None
+        assert info.name == "p"  # from HOSTNAME, the FIFO gave nothing
+        assert f"podinfo file {directory}/name: unreadable; ignored" in info.warnings
+
+    def test_deep_plain_directory(
+        self, tmp_path: Path, deep_tree: Callable[[Path, int], Path]
+    ) -> None:
+        """A directory nested far past the recursion limit costs nothing: it is not listed."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        deep_tree(directory, sys.getrecursionlimit() + 100)
+        (directory / "name").write_text("p", encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.name == "p"
+        assert info.warnings == ()
+
+    def test_unexpected_failure_is_a_warning(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """read() never raises: whatever a source throws becomes a warning."""
+        import podself.atomic
+
+        def explode(*_: object, **__: object) -> None:
+            raise RecursionError("maximum recursion depth exceeded")
+
+        monkeypatch.setattr(podself.atomic, "read_snapshot", explode)
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        (directory / "name").write_text("p", encoding="utf-8")
+        info = bare(tmp_path, {"POD_NAMESPACE": "ns"}, podinfo_dirs=[directory])
+        assert info.namespace == "ns"
+        assert info.warnings == (
+            f"podinfo dir {directory}: RecursionError: maximum recursion depth exceeded; ignored",
+            "fallbacks: RecursionError: maximum recursion depth exceeded; ignored",
+        )
 
     def test_missing_dir_is_silent(self, tmp_path: Path) -> None:
         """No volume is normal outside a pod: nothing known, nothing to warn about."""

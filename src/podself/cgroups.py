@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from podself._record import Record
 from podself.errors import CgroupError
@@ -51,8 +52,12 @@ _MAX_MILLICORES = MAX_SHARES * MILLICORES_PER_CPU // SHARES_PER_CPU
 
 WEIGHT_FORMULAS = ("quadratic", "linear")
 _CONTROLLERS = ("cpu", "memory")
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: a FIFO planted under a fake root must not hang the reader.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 _READ_SIZE = 8192
+# Far above any real cgroup or /proc file read here (mountinfo of a node with 10,000 mounts is
+# about 1.5 MB); procfs reports st_size 0, so the bound is on bytes read.
+_MAX_FILE_BYTES = 4 << 20
 _HEX = frozenset("0123456789abcdef")
 _ID_LENGTH = 64
 
@@ -165,13 +170,20 @@ def _read(path: str) -> bytes:
     # os.open/os.read: about 8 µs per cgroup file against 20 µs for open().read().
     fd = os.open(path, _OPEN_FLAGS)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         data = os.read(fd, _READ_SIZE)
         if data:  # read to EOF: FUSE and virtualised /proc files may return short reads
             chunk = os.read(fd, _READ_SIZE)
             if chunk:
                 chunks = [data, chunk]
+                size = len(data) + len(chunk)
                 while chunk := os.read(fd, _READ_SIZE):
                     chunks.append(chunk)
+                    size += len(chunk)
+                    if size > _MAX_FILE_BYTES:
+                        msg = f"larger than {_MAX_FILE_BYTES} bytes"
+                        raise OSError(errno.EFBIG, msg, path)
                 data = b"".join(chunks)
     finally:
         os.close(fd)
