@@ -184,7 +184,7 @@ BAD_ENV = [
     ("RESOURCE_MEMORY_LIMIT_MB", "", None, "set but empty"),
     ("RESOURCE_MEMORY_LIMIT_MB", "9" * 30, None, "larger than any Kubernetes quantity"),
     ("RESOURCE_MEMORY_LIMIT_MB", "9" * 5000, None, "larger than any Kubernetes quantity"),
-    ("RESOURCE_CPU_LIMIT_MILLICORES", "0.5", 500, "carries its own unit"),
+    ("RESOURCE_CPU_LIMIT_MILLICORES", "500m", 500, "carries its own unit"),
     ("RESOURCE_MEMORY_LIMIT_MB", "512Mi", 512 * MiB, "carries its own unit"),
     ("RESOURCE_MEMORY_LIMIT_MB", "12Q", None, "not an integer or a Kubernetes quantity"),
     ("RESOURCE_MEMORY_LIMIT_MB", "-5Mi", None, "is negative"),
@@ -224,6 +224,35 @@ class TestBadEnv:
         with pytest.raises(SourceError, match=var) as caught:
             bare(tmp_path, {var: value}, strict=True)
         assert "ignored" not in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("var", "value", "attr", "expected"),
+        [
+            ("RESOURCE_MEMORY_LIMIT_MB", "1.5", "memory_limit", 3 * MiB // 2),
+            ("RESOURCE_MEMORY_LIMIT_MB", "1e3", "memory_limit", 1000 * MiB),
+            ("RESOURCE_MEMORY_LIMIT_MB", "0.0000001", "memory_limit", 1),  # rounded up
+            ("MY_MEM_LIMIT", "2.5e2", "memory_limit", 250),
+            ("RESOURCE_CPU_LIMIT_MILLICORES", "1.5", "cpu_limit", 2),
+            ("RESOURCE_CPU_LIMIT_CORES", "0.25", "cpu_limit", 250),
+            ("RESOURCE_CPU_LIMIT_CORES", "2E0", "cpu_limit", 2000),
+        ],
+    )
+    def test_bare_number_takes_the_unit_of_the_name(
+        self, tmp_path: Path, var: str, value: str, attr: str, expected: int
+    ) -> None:
+        """A fraction or exponent without a unit suffix is in the unit the name implies."""
+        info = bare(tmp_path, {var: value})
+        assert getattr(info.resources, attr) == expected
+        assert info.warnings == ()
+
+    def test_huge_exponent_gets_one_warning(self, tmp_path: Path) -> None:
+        """1e309 is reported once, as too large, not also as carrying a unit."""
+        info = bare(tmp_path, {"RESOURCE_MEMORY_LIMIT_MB": "1e309"})
+        assert info.resources.memory_limit is None
+        assert info.warnings == (
+            "env RESOURCE_MEMORY_LIMIT_MB='1e309' is larger than any Kubernetes quantity "
+            "(int64); ignored",
+        )
 
     def test_leading_zeros_beyond_int_digit_limit(self, tmp_path: Path) -> None:
         """Thousands of leading zeros still read as the small number they are."""

@@ -107,7 +107,7 @@ class TestSeedResults:
         )
         assert (
             result.reasons["cache_mb"]
-            == "cache_mb=512: memory limit 2048 MB (env RESOURCE_MEMORY_LIMIT_MB) * 25 / 100"
+            == "cache_mb=512: memory limit 2048 MB (env RESOURCE_MEMORY_LIMIT_MB) * 25 / 100, min 1"
         )
         assert set(tuning.PLACEHOLDERS) <= set(result.reasons)
         for name, value in result.numbers().items():
@@ -287,6 +287,16 @@ class TestMemory:
         result = plan(laptop(cpu_limit=1000), Policy(), host=Host(memory_bytes=16 * GIB))
         assert (result.memory_from, result.memory_mb, result.cache_mb) == ("host", 16384, 4096)
         assert any("16384 MB" in w for w in result.warnings)
+
+    @pytest.mark.parametrize("memory_limit", [2, MIB])
+    def test_sizes_never_reach_zero(self, memory_limit: int) -> None:
+        """A tiny limit still gives a 1 MB heap, cache and GOMEMLIMIT, never 0 (or -Xmx0m)."""
+        result = plan(laptop(cpu_limit=1, memory_limit=memory_limit), Policy(), host=UNKNOWN_HOST)
+        assert (result.heap_mb, result.cache_mb, result.gomemlimit_mb) == (1, 1, 1)
+        assert result.workers == result.threads == 1
+        assert result.env()["GOMEMLIMIT"] == "1MiB"
+        assert "-Xmx1m" in result.java_options()
+        assert result.reasons["heap_mb"].endswith(", min 1")
 
     def test_gomemlimit_only_under_a_limit(self) -> None:
         """GOMEMLIMIT is 90% of a memory limit and absent when memory is not a limit."""

@@ -589,7 +589,7 @@ class _Reader:
         return value
 
     def _resource_value(self, attr: str, raw: str, unit: int, where: str) -> int | None:
-        """Millicores or bytes from an integer in ``unit``s (what a divisor produces)."""
+        """Millicores or bytes from an amount in ``unit``s (what a divisor produces)."""
         text = raw.strip()
         if text.isdigit() and text.isascii():
             digits = text.lstrip("0")
@@ -599,7 +599,7 @@ class _Reader:
             self.warn(f"{where}={raw!r} is negative; a resource amount is >= 0; ignored")
             return None
         else:
-            quantity_amount = self._quantity_with_unit(attr, text, where, raw)
+            quantity_amount = self._quantity_amount(attr, text, unit, where, raw)
             if quantity_amount is None:
                 return None
             amount = quantity_amount
@@ -608,12 +608,14 @@ class _Reader:
             return None
         return amount
 
-    def _quantity_with_unit(self, attr: str, text: str, where: str, raw: str) -> int | None:
-        """Accept a value that carries its own unit (``512Mi``) when the name implied another."""
+    def _quantity_amount(self, attr: str, text: str, unit: int, where: str, raw: str) -> int | None:
+        """A fraction or exponent (``1.5``, ``1e3``) in the name's unit, or a value that
+        carries its own unit (``512Mi``), rounded up like a divisor; above int64 is left to
+        the caller to report."""
         if not text:
             self.warn(f"{where} is set but empty; expected an integer; ignored")
             return None
-        from podself.quantity import Quantity  # only for the rare unit-carrying value
+        from podself.quantity import Quantity  # only for the rare non-integer value
 
         try:
             quantity = Quantity.parse(text)
@@ -623,11 +625,18 @@ class _Reader:
         if quantity.sign() < 0:
             self.warn(f"{where}={raw!r} is negative; a resource amount is >= 0; ignored")
             return None
+        if quantity > Quantity.from_int(_INT64_MAX):
+            return _INT64_MAX + 1
+        if text[-1] in "0123456789.":
+            # No unit suffix: a plain number, so the unit is the one the name implies.
+            numerator, denominator = quantity.as_integer_ratio()
+            return -(-numerator * unit // denominator)
         amount = quantity.milli_value() if attr.startswith("cpu") else quantity.value()
-        self.warn(
-            f"{where}={raw!r} carries its own unit; read as {text} although the name implies "
-            "a plain number (use the divisor in the manifest instead)"
-        )
+        if amount <= _INT64_MAX:
+            self.warn(
+                f"{where}={raw!r} carries its own unit; read as {text} although the name "
+                "implies a plain number (use the divisor in the manifest instead)"
+            )
         return amount
 
     def _read_otel(self) -> None:

@@ -1075,8 +1075,11 @@ def plan(
     tpc = "" if policy.threads_per_cpu == 1 else f" * {policy.threads_per_cpu} threads per CPU"
     reasons["threads"] = f"threads={threads}: cpus {cpus}{tpc} // workers {workers}, min 1"
 
-    cache_mb = _percent_of(memory_mb, policy.cache_percent)
-    reasons["cache_mb"] = f"cache_mb={cache_mb}: {memory_text} * {policy.cache_percent} / 100"
+    # Sizes have a floor of 1: to most programs 0 means "unlimited" or "refuse to start".
+    cache_mb = max(1, _percent_of(memory_mb, policy.cache_percent))
+    reasons["cache_mb"] = (
+        f"cache_mb={cache_mb}: {memory_text} * {policy.cache_percent} / 100, min 1"
+    )
 
     connections = max(policy.min_connections, memory_mb // policy.connection_mb)
     why = f"{memory_text} / {policy.connection_mb} MB per connection, min {policy.min_connections}"
@@ -1085,8 +1088,8 @@ def plan(
         why += f", max {policy.max_connections}"
     reasons["connections"] = f"connections={connections}: {why}"
 
-    heap_mb = _percent_of(memory_mb, policy.heap_percent)
-    reasons["heap_mb"] = f"heap_mb={heap_mb}: {memory_text} * {policy.heap_percent} / 100"
+    heap_mb = max(1, _percent_of(memory_mb, policy.heap_percent))
+    reasons["heap_mb"] = f"heap_mb={heap_mb}: {memory_text} * {policy.heap_percent} / 100, min 1"
 
     gc_threads = max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
     reasons["gc_threads"] = f"gc_threads={gc_threads}: {cpu_text} / 1000, {rounding}, min 1"
@@ -1097,9 +1100,10 @@ def plan(
 
     gomemlimit_mb: int | None = None
     if memory.basis == "limit":
-        gomemlimit_mb = _percent_of(memory_mb, policy.gomemlimit_percent)
+        gomemlimit_mb = max(1, _percent_of(memory_mb, policy.gomemlimit_percent))
         reasons["gomemlimit_mb"] = (
-            f"gomemlimit_mb={gomemlimit_mb}: {memory_text} * {policy.gomemlimit_percent} / 100"
+            f"gomemlimit_mb={gomemlimit_mb}: {memory_text} * {policy.gomemlimit_percent} "
+            "/ 100, min 1"
         )
     else:
         reasons["gomemlimit_mb"] = (
