@@ -693,8 +693,8 @@ class TestPolicy:
     @pytest.mark.parametrize(
         ("var", "value", "rule"),
         [
-            ("PODSELF_MIN_WORKERS", "0", "min_workers must be a whole number >= 1"),
-            ("PODSELF_MIN_WORKERS", "two", "min_workers must be a whole number >= 1"),
+            ("PODSELF_MIN_WORKERS", "0", "min_workers must be a whole number from 1 to 100000"),
+            ("PODSELF_MIN_WORKERS", "two", "min_workers must be a whole number from 1 to 100000"),
             ("PODSELF_ROUNDING", "up", "rounding must be one of floor, ceil"),
             ("PODSELF_CACHE_PERCENT", "150", "cache_percent must be a number above 0"),
             ("PODSELF_CACHE_PERCENT", "nan", "cache_percent must be a number above 0"),
@@ -702,7 +702,7 @@ class TestPolicy:
             ("PODSELF_RESERVE_MILLICORES", "-1", "reserve_millicores must be a whole number"),
             ("PODSELF_RESERVE_MEMORY_MB", "12Q", "reserve_memory_mb must be a whole number"),
             ("PODSELF_FALLBACK", "guess", "fallback must be one of auto, host, defaults"),
-            ("PODSELF_MAX_WORKERS", "0", "max_workers must be a whole number >= 1"),
+            ("PODSELF_MAX_WORKERS", "0", "max_workers must be a whole number from 1 to 100000"),
         ],
     )
     def test_bad_env_values_raise_naming_var_rule_value(
@@ -714,6 +714,44 @@ class TestPolicy:
         message = str(caught.value)
         assert f'env {var}="{value}"' in message
         assert rule in message
+
+    @pytest.mark.parametrize(
+        ("var", "value", "rule"),
+        [
+            ("PODSELF_MIN_WORKERS", "99999999999999999999999", "from 1 to 100000"),
+            ("PODSELF_MIN_WORKERS", "9" * 5000, "from 1 to 100000"),
+            ("PODSELF_THREADS_PER_CPU", "1025", "from 1 to 1024"),
+            ("PODSELF_MAX_CONNECTIONS", "100001", "from 0 to 100000"),
+            ("PODSELF_DEFAULT_MILLICORES", "1e999999", "from 1 to 10000000 (millicores"),
+            ("PODSELF_RESERVE_MILLICORES", "10000001", "from 0 to 10000000 (millicores"),
+            ("PODSELF_WORKER_MEMORY_MB", "2Pi", "from 1 to 1073741824 (MiB"),
+            ("PODSELF_DEFAULT_MEMORY_MB", "1073741825", "from 1 to 1073741824 (MiB"),
+        ],
+    )
+    def test_knob_ranges(self, var: str, value: str, rule: str) -> None:
+        """Every whole-number knob has an upper bound too; huge text is refused, not parsed."""
+        with pytest.raises(SourceError) as caught:
+            Policy.from_env({var: value})
+        message = str(caught.value)
+        assert rule in message
+        assert len(message) < 200
+        lenient = Policy.from_env({var: value}, strict=False)
+        assert lenient == Policy()
+        assert "using " in lenient.warnings[0]
+
+    def test_knob_range_edges_are_accepted(self) -> None:
+        """The documented maxima themselves are valid."""
+        policy = Policy.from_env(
+            {
+                "PODSELF_MIN_WORKERS": "100000",
+                "PODSELF_MAX_WORKERS": "100000",
+                "PODSELF_THREADS_PER_CPU": "1024",
+                "PODSELF_RESERVE_MILLICORES": "10000",
+                "PODSELF_DEFAULT_MEMORY_MB": "1Pi",
+            }
+        )
+        assert (policy.min_workers, policy.threads_per_cpu) == (100000, 1024)
+        assert policy.default_memory_mb == 1 << 30
 
     def test_lenient_env_keeps_defaults_and_warns(self) -> None:
         """strict=False skips bad values and records why."""
@@ -789,6 +827,34 @@ class TestPolicy:
         with pytest.raises(SourceError, match="policy file") as caught:
             Policy.from_file(path)
         assert message in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("name", "text"),
+        [
+            ("deep.json", "[" * 50_000),
+            ("deep.toml", "min_workers = " + "[" * 20_000),
+            ("deep-table.json", '{"tuning": ' * 5_000),
+        ],
+    )
+    def test_deeply_nested_file(self, tmp_path: Path, name: str, text: str) -> None:
+        """Nesting deeper than the parser recurses is a SourceError naming the file."""
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(SourceError) as caught:
+            Policy.from_file(path)
+        assert str(caught.value).startswith(f'policy file "{path}": not valid ')
+        assert "nested too deeply" in str(caught.value)
+
+    def test_large_or_special_file(self, tmp_path: Path) -> None:
+        """Above 64 KiB, or not a regular file (a FIFO never blocks): refused by name."""
+        big = tmp_path / "big.toml"
+        big.write_text("# padding\n" * 10_000)
+        with pytest.raises(SourceError, match=r"cannot be read \(larger than 65536 bytes\)"):
+            Policy.from_file(big)
+        fifo = tmp_path / "fifo.toml"
+        os.mkfifo(fifo)
+        with pytest.raises(SourceError, match=r"cannot be read \(not a regular file\)"):
+            Policy.from_file(fifo)
 
     def test_missing_file(self, tmp_path: Path) -> None:
         """An unreadable file names the path and the reason."""

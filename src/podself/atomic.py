@@ -50,6 +50,7 @@ __all__ = [
     "FileProjection",
     "Snapshot",
     "paths_to_remove",
+    "read_file",
     "read_snapshot",
     "read_text",
     "validate_path",
@@ -220,6 +221,17 @@ def read_text(
     except (FileNotFoundError, NotADirectoryError):
         return None
     return snapshot.text(name)
+
+
+def read_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, never blocking and never more than
+    ``max_bytes``: ``OSError`` ``EINVAL`` for a FIFO, device or directory, ``EFBIG`` for a
+    larger file, as well as the usual ``FileNotFoundError``, ``PermissionError``…"""
+    fd = os.open(path, _FILE_FLAGS)
+    try:
+        return _read_regular(fd, max_bytes, os.fspath(path))
+    finally:
+        os.close(fd)
 
 
 def _backoff(attempt: int) -> None:
@@ -397,14 +409,14 @@ def _read_file(dir_fd: int, name: str, limit: int, follow: bool) -> bytes:
         if parent_fd != dir_fd:
             os.close(parent_fd)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", name)
-        return _read_bounded(fd, limit, name)
+        return _read_regular(fd, limit, name)
     finally:
         os.close(fd)
 
 
-def _read_bounded(fd: int, limit: int, name: str) -> bytes:
+def _read_regular(fd: int, limit: int, name: str) -> bytes:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", name)
     # st_size is not trusted (procfs reports 0): read at most one byte past the limit.
     chunks = []
     left = limit + 1

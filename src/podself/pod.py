@@ -895,14 +895,13 @@ class _Reader:
         """The kubelet-managed /etc/hosts names the pod IPs and, with a subdomain, the FQDN."""
         if not hostname:
             return
-        from podself.atomic import read_text
+        from podself.atomic import read_file
 
-        directory, name = os.path.split(hosts_file)
         try:
-            text = read_text(directory or ".", name, max_bytes=_HOSTS_LIMIT)
-        except (OSError, ValueError):  # ValueError: not a file name the reader accepts
+            text = read_file(hosts_file, max_bytes=_HOSTS_LIMIT).decode("utf-8", "replace")
+        except OSError:
             return
-        if text is None or "Kubernetes-managed hosts file" not in text:
+        if "Kubernetes-managed hosts file" not in text:
             return
         ips: list[str] = []
         fqdn = None
