@@ -1087,6 +1087,18 @@ class TestHost:
         assert Host(memory_bytes=2048 * 1024) == Host.detect(tmp_path)
         assert Host() == Host.detect(tmp_path / "missing")
 
+    @pytest.mark.parametrize("kind", ["fifo", "huge", "negative"])
+    def test_hostile_fake_meminfo(self, tmp_path: Path, kind: str) -> None:
+        """A FIFO never blocks, a huge file is not slurped, nonsense is unknown memory."""
+        meminfo = tmp_path / "meminfo"
+        if kind == "fifo":
+            os.mkfifo(meminfo)
+        elif kind == "huge":
+            meminfo.write_text("x" * (5 << 20) + "\nMemTotal: 2048 kB\n")
+        else:
+            meminfo.write_text("MemTotal: -2048 kB\n")
+        assert Host() == Host.detect(tmp_path)
+
     def test_env_proc_root(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """$PODSELF_PROC_ROOT selects the /proc to describe, as podself.read does."""
         monkeypatch.setenv("PODSELF_PROC_ROOT", str(tmp_path))

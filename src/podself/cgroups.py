@@ -16,6 +16,7 @@ from podself.errors import CgroupError
 __all__ = [
     "CgroupLimits",
     "cpu_affinity_count",
+    "machine_memory",
     "millicores_to_shares",
     "read_limits",
     "shares_to_millicores",
@@ -540,14 +541,18 @@ def _memory_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, str] | No
     return best
 
 
-def _machine_memory(proc: str) -> int | None:
-    """Physical memory of the machine the limits were read on, if known."""
+def machine_memory(proc: str) -> int | None:
+    """Physical memory in bytes of the machine whose ``/proc`` is ``proc``, if known.
+
+    For the real ``/proc``: ``sysconf``; an injected one (fixtures, fake pod trees) describes
+    its own machine, if at all, in its ``meminfo`` (read bounded and never blocking).
+    """
     if proc == "/proc":
         try:
-            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (AttributeError, ValueError, OSError):
             return None
-    # An injected /proc (fixtures, fake pod trees) describes its own machine, if at all.
+        return total if total > 0 else None
     try:
         data = _read(proc + "/meminfo")
     except OSError:
@@ -556,7 +561,7 @@ def _machine_memory(proc: str) -> int | None:
         if line.startswith(b"MemTotal:"):
             fields = line.split()
             kib = _int(fields[1]) if len(fields) > 1 else None
-            return kib * 1024 if kib is not None else None
+            return kib * 1024 if kib is not None and kib > 0 else None
     return None
 
 
@@ -720,7 +725,7 @@ def read_limits(
         version, levels = chosen["memory"]
         memory = _memory_walk(run, levels, version == 2)
         if memory is not None:
-            machine = _machine_memory(proc)
+            machine = machine_memory(proc)
             if machine is not None and memory[0] > machine:
                 memory = None  # cannot bind before the machine itself runs out: no limit
 

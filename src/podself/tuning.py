@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import podself
 from podself._record import Record
-from podself.cgroups import cpu_affinity_count
+from podself.cgroups import cpu_affinity_count, machine_memory
 from podself.errors import SourceError
 from podself.pod import PodInfo, Source, read
 
@@ -654,30 +654,12 @@ class Host(Record):
             proc = os.environ.get(ENV_PREFIX + "PROC_ROOT", "/proc")
         proc = proc.rstrip("/") or "/"
         if proc == "/proc":
-            memory: int | None
-            try:
-                memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-            except (AttributeError, ValueError, OSError):
-                memory = None
             return cls(
                 cpus=os.cpu_count(),
                 affinity=cpu_affinity_count(),
-                memory_bytes=memory if memory and memory > 0 else None,
+                memory_bytes=machine_memory(proc),
             )
-        return cls(memory_bytes=_meminfo_total(proc + "/meminfo"))
-
-
-def _meminfo_total(path: str) -> int | None:
-    try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    fields = line.split()
-                    if len(fields) > 1 and fields[1].isdigit():
-                        return int(fields[1]) * 1024
-    except OSError:
-        return None
-    return None
+        return cls(memory_bytes=machine_memory(proc))
 
 
 # -- plan -------------------------------------------------------------------------------------
