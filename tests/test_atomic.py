@@ -474,14 +474,20 @@ class TestHostileVolume:
         assert snap.unreadable == ("b", "c")
         assert "larger than 10 bytes in all; b and the rest ignored" in snap.warnings[0]
 
-    def test_file_count_is_bounded(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """A listing stops at MAX_SNAPSHOT_FILES files and says so."""
+    @pytest.mark.parametrize("kind", ["files", "directories"])
+    def test_entry_count_is_bounded(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+    ) -> None:
+        """A listing looks at MAX_SNAPSHOT_FILES entries at most (empty directories too)."""
         monkeypatch.setattr(atomic, "MAX_SNAPSHOT_FILES", 3)
         for i in range(6):
-            (tmp_path / f"f{i}").write_text("x")
+            if kind == "files":
+                (tmp_path / f"f{i}").write_text("x")
+            else:
+                (tmp_path / f"d{i}").mkdir()
         snap = atomic.read_snapshot(tmp_path)
-        assert len(snap.files) == 3
-        assert snap.warnings == (f'"{tmp_path}": more than 3 files; the rest ignored',)
+        assert len(snap.files) == (3 if kind == "files" else 0)
+        assert snap.warnings == (f'"{tmp_path}": more than 3 entries; the rest ignored',)
 
     def test_deep_directory_neither_recurses_nor_raises(
         self, tmp_path: Path, deep_tree: Callable[[Path, int], Path]

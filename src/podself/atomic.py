@@ -338,9 +338,11 @@ def _read_tree(
 
 
 def _list_files(dir_fd: int, root: str, warnings: list[str]) -> list[str]:
-    """Every file below ``dir_fd`` (sorted), iteratively and within the bounds above."""
+    """Every file below ``dir_fd`` (sorted), iteratively and within the bounds above: at most
+    ``MAX_SNAPSHOT_FILES`` entries are looked at, directories included."""
     found: list[str] = []
     pending = [""]
+    seen = 0
     while pending:
         prefix = pending.pop()
         try:
@@ -355,6 +357,12 @@ def _list_files(dir_fd: int, root: str, warnings: list[str]) -> list[str]:
                 for entry in entries:
                     if not prefix and entry.name.startswith(".."):
                         continue  # top-level ".." names are reserved by the protocol
+                    seen += 1
+                    if seen > MAX_SNAPSHOT_FILES:
+                        warnings.append(
+                            f'"{root}": more than {MAX_SNAPSHOT_FILES} entries; the rest ignored'
+                        )
+                        return sorted(found)
                     rel = prefix + entry.name
                     try:
                         if entry.is_dir(follow_symlinks=False):
@@ -368,11 +376,6 @@ def _list_files(dir_fd: int, root: str, warnings: list[str]) -> list[str]:
                             found.append(rel)
                     except FileNotFoundError:
                         continue
-                    if len(found) >= MAX_SNAPSHOT_FILES:
-                        warnings.append(
-                            f'"{root}": more than {MAX_SNAPSHOT_FILES} files; the rest ignored'
-                        )
-                        return sorted(found)
         finally:
             if fd != dir_fd:
                 os.close(fd)
