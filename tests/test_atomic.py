@@ -10,8 +10,9 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -331,10 +332,10 @@ class TestReadSnapshot:
         atomic.write(tmp_path, {"a": "1", "b": "2"})
         real = atomic._read_file
 
-        def read_file(path: str) -> bytes:
-            if path.endswith("/b"):
-                raise PermissionError(errno.EACCES, "denied", path)
-            return real(path)
+        def read_file(dir_fd: int, name: str, limit: int, follow: bool) -> bytes:
+            if name == "b":
+                raise PermissionError(errno.EACCES, "denied", name)
+            return real(dir_fd, name, limit, follow)
 
         monkeypatch.setattr(atomic, "_read_file", read_file)
         snap = atomic.read_snapshot(tmp_path)
@@ -365,11 +366,9 @@ class TestReadSnapshot:
         real = atomic._read_tree
         versions: list[str | None] = []
 
-        def read_tree(
-            base: str, wanted: tuple[str, ...] | None
-        ) -> tuple[dict[str, bytes], tuple[str, ...], tuple[str, ...]]:
-            result = real(base, wanted)
-            versions.append(os.path.basename(base))
+        def read_tree(dir_fd: int, root: str, version: str | None, *args: Any) -> atomic.Snapshot:
+            result = real(dir_fd, root, version, *args)
+            versions.append(version)
             if len(versions) == 1:  # a swap lands between the read and the second readlink
                 atomic.write(tmp_path, {"a": "2"})
             return result
@@ -385,7 +384,7 @@ class TestReadSnapshot:
         """A link that changes on every attempt raises EAGAIN instead of mixing versions."""
         atomic.write(tmp_path, {"a": "1"})
         counter = iter(range(10**6))
-        monkeypatch.setattr(os, "readlink", lambda path: f"..v{next(counter)}")
+        monkeypatch.setattr(os, "readlink", lambda *_, **__: f"..v{next(counter)}")
         with pytest.raises(BlockingIOError) as info:
             atomic.read_snapshot(tmp_path, ["a"], retries=2)
         assert info.value.errno == errno.EAGAIN
@@ -410,6 +409,109 @@ class TestReadSnapshot:
         assert hash(one) == hash(atomic.Snapshot("v", {"a": b"1"}, ("b",)))
         with pytest.raises(TypeError):
             one.files["a"] = b"2"  # type: ignore[index]
+
+
+class TestHostileVolume:
+    """A volume directory is input: the reader stays inside it and within its bounds."""
+
+    @pytest.mark.parametrize(
+        "target", ["../../../../etc", "/etc", "..x/../../etc", ".", "..", "..data", "x"]
+    )
+    def test_data_link_outside_is_refused(self, tmp_path: Path, target: str) -> None:
+        """..data must name one ..-prefixed directory inside the volume; nothing else is read."""
+        volume = tmp_path / "v"
+        volume.mkdir()
+        (tmp_path / "secret").write_text("s")
+        os.symlink(target, volume / atomic.DATA_DIR_NAME)
+        snap = atomic.read_snapshot(volume)
+        assert snap.files == {}
+        assert snap.warnings == (
+            f'"{volume}": ..data -> {target!r} is not a timestamp directory inside it; '
+            "nothing read",
+        )
+        assert atomic.read_snapshot(volume, ["passwd"]).missing == ("passwd",)
+
+    def test_symlinked_version_is_refused(self, tmp_path: Path) -> None:
+        """A version that is itself a symlink (to /etc, /proc/self…) is not followed."""
+        volume = tmp_path / "v"
+        volume.mkdir()
+        os.symlink("/etc", volume / "..2026_01_01_00_00_00.1")
+        os.symlink("..2026_01_01_00_00_00.1", volume / atomic.DATA_DIR_NAME)
+        snap = atomic.read_snapshot(volume)
+        assert snap.files == {}
+        assert "is not a timestamp directory inside it" in snap.warnings[0]
+        assert atomic.read_snapshot(volume, ["hostname"]).files == {}
+
+    def test_no_symlink_below_a_version_is_followed(self, tmp_path: Path) -> None:
+        """The kubelet writes only regular files into a version: links there are unreadable."""
+        atomic.write(tmp_path, {"a": "1"})
+        version = tmp_path / version_of(tmp_path)
+        (tmp_path / "outside").mkdir()
+        (tmp_path / "outside" / "f").write_text("secret")
+        os.symlink(tmp_path / "outside", version / "d")
+        os.symlink(tmp_path / "outside" / "f", version / "b")
+        snap = atomic.read_snapshot(tmp_path)
+        assert dict(snap.files) == {"a": b"1"}
+        assert snap.unreadable == ("b",)
+        assert atomic.read_snapshot(tmp_path, ["d/f"]).files == {}
+
+    def test_file_above_its_limit_is_left_out(self, tmp_path: Path) -> None:
+        """A file is read up to its limit, never further; a larger one is reported."""
+        atomic.write(tmp_path, {"name": "x" * 300, "ok": "y"})
+        snap = atomic.read_snapshot(tmp_path, max_bytes={"name": 255})
+        assert dict(snap.files) == {"ok": b"y"}
+        assert snap.missing == snap.unreadable == ("name",)
+        assert snap.warnings == (f'"{tmp_path}/name": file larger than 255 bytes; ignored',)
+        assert atomic.read_snapshot(tmp_path, max_bytes=300).files["name"] == b"x" * 300
+        assert atomic.read_text(tmp_path, "name", max_bytes=10) is None
+
+    def test_total_size_is_bounded(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Past MAX_SNAPSHOT_BYTES in all, the remaining files are left out and reported."""
+        monkeypatch.setattr(atomic, "MAX_SNAPSHOT_BYTES", 10)
+        atomic.write(tmp_path, {"a": "123456", "b": "123456", "c": "1"})
+        snap = atomic.read_snapshot(tmp_path)
+        assert dict(snap.files) == {"a": b"123456"}
+        assert snap.unreadable == ("b", "c")
+        assert "larger than 10 bytes in all; b and the rest ignored" in snap.warnings[0]
+
+    @pytest.mark.parametrize("kind", ["files", "directories"])
+    def test_entry_count_is_bounded(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+    ) -> None:
+        """A listing looks at MAX_SNAPSHOT_FILES entries at most (empty directories too)."""
+        monkeypatch.setattr(atomic, "MAX_SNAPSHOT_FILES", 3)
+        for i in range(6):
+            if kind == "files":
+                (tmp_path / f"f{i}").write_text("x")
+            else:
+                (tmp_path / f"d{i}").mkdir()
+        snap = atomic.read_snapshot(tmp_path)
+        assert len(snap.files) == (3 if kind == "files" else 0)
+        assert snap.warnings == (f'"{tmp_path}": more than 3 entries; the rest ignored',)
+
+    def test_deep_directory_neither_recurses_nor_raises(
+        self, tmp_path: Path, deep_tree: Callable[[Path, int], Path]
+    ) -> None:
+        """Far deeper than the recursion limit: listed iteratively, cut at MAX_DEPTH."""
+        deep_tree(tmp_path, sys.getrecursionlimit() + 100)
+        (tmp_path / "b").mkdir()
+        deep_tree(tmp_path / "b", atomic.MAX_DEPTH - 2)  # a file just within the bound
+        (tmp_path / "top").write_text("t")
+        snap = atomic.read_snapshot(tmp_path)
+        within = "b/" + "d/" * (atomic.MAX_DEPTH - 2) + "f"
+        assert dict(snap.files) == {"top": b"t", within: b""}
+        assert len(snap.warnings) == 1
+        assert snap.warnings[0].endswith(f"deeper than {atomic.MAX_DEPTH} levels; ignored")
+
+    @pytest.mark.parametrize("kind", ["fifo", "device"])
+    def test_special_files_never_block(self, tmp_path: Path, kind: str) -> None:
+        """A FIFO or a device under a fake root is unreadable, at once."""
+        if kind == "fifo":
+            os.mkfifo(tmp_path / "name")
+        else:
+            os.symlink("/dev/zero", tmp_path / "name")
+        assert atomic.read_snapshot(tmp_path, ["name"]).unreadable == ("name",)
+        assert atomic.read_text(tmp_path, "name") is None
 
 
 class TestConcurrency:

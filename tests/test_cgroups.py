@@ -267,6 +267,30 @@ class TestCgroupV2:
         monkeypatch.setattr(os, "read", lambda fd, n: real_read(fd, min(n, 7)))
         assert read(fixture("v2")) == expected
 
+    def test_special_files_never_block(self, tmp_path: Path) -> None:
+        """A FIFO planted as a cgroup or /proc file under a fake root is refused at once."""
+        tree = v2_tree(tmp_path, "/", {"sys/fs/cgroup/cpu.max": "150000\n"})
+        os.mkfifo(tree / "sys/fs/cgroup/memory.max")
+        (tree / "proc/meminfo").unlink(missing_ok=True)
+        os.mkfifo(tree / "proc/meminfo")
+        limits = read(tree)
+        assert limits.cpu_limit_millicores == 1500
+        assert limits.memory_limit_bytes is None
+        assert limits.warnings == (
+            f'cgroup file "{tree}/sys/fs/cgroup/memory.max": cannot be read '
+            "(EINVAL: not a regular file)",
+        )
+
+    def test_huge_file_is_refused(self, tmp_path: Path) -> None:
+        """No cgroup or /proc file is read past 4 MiB, whatever it claims."""
+        tree = v2_tree(tmp_path, "/", {"sys/fs/cgroup/cpu.max": "150000" + " " * (5 << 20)})
+        limits = read(tree)
+        assert limits.cpu_limit_millicores is None
+        assert limits.warnings == (
+            f'cgroup file "{tree}/sys/fs/cgroup/cpu.max": cannot be read '
+            f"(EFBIG: larger than {4 << 20} bytes)",
+        )
+
 
 class TestHybrid:
     """Hybrid hosts: v1 controllers beside a unified hierarchy."""

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from podself.cli.info import render
@@ -64,3 +65,24 @@ class TestOutputEncoding:
         result = _run_info(_podinfo(tmp_path, ""), "--json", encoding="ascii")
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["labels"] == {"app": "한글"}
+
+
+class TestHostileVolume:
+    def test_deep_escaping_and_oversized_volume(
+        self, tmp_path: Path, deep_tree: Callable[[Path, int], Path]
+    ) -> None:
+        """A volume nested past the recursion limit, with a ..data link out of it and an
+        oversized namespace file: a report with warnings and exit 0, never a traceback."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        deep_tree(directory, sys.getrecursionlimit() + 500)
+        (directory / "namespace").write_text("n" * 100, encoding="utf-8")
+        os.symlink("../../../../../etc", directory / "..data")
+        result = _run_info(directory, "--json")
+        assert result.returncode == 0, result.stderr
+        assert b"Traceback" not in result.stderr
+        warnings = json.loads(result.stdout)["warnings"]
+        assert any("is not a timestamp directory inside it" in w for w in warnings)
+        os.unlink(directory / "..data")
+        warnings = json.loads(_run_info(directory, "--json").stdout)["warnings"]
+        assert any('namespace": file larger than 65 bytes; ignored' in w for w in warnings)

@@ -243,6 +243,8 @@ class TestTuneErrors:
             (["--memory=-1Gi"], {}, '--memory "-1Gi": must be a positive quantity'),
             (["--env-map", "CPU"], {}, '--env-map "CPU": expected NAME=TARGET'),
             (["--policy", "/nonexistent/p.toml"], {}, "cannot be read"),
+            ([], {"PODSELF_MIN_WORKERS": "9" * 30}, "min_workers must be a whole number from 1"),
+            (["--set", "threads_per_cpu=5000"], {}, "from 1 to 1024"),
             (["--shell", "--prefix", "X'; touch pwned; '"], {}, "must start a shell variable"),
             (["--env", "--prefix", "A B"], {}, "--prefix 'A B': must start a shell variable"),
             (["--shell", "--prefix", "1X_"], {}, "must start a shell variable"),
@@ -389,6 +391,18 @@ class TestExecErrors:
         use_env({"PODSELF_MIN_WORKERS": "-3"})
         assert main(["exec", "--", "true"]) == 2
         assert 'env PODSELF_MIN_WORKERS="-3"' in capsys.readouterr().err
+
+    def test_deeply_nested_policy(
+        self, tmp_path: Path, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A policy file nested past the parser's recursion is exit 2 with its name."""
+        policy = tmp_path / "deep.json"
+        policy.write_text("[" * 50_000)
+        use_env({})
+        assert main(["exec", "--policy", str(policy), "--", "true"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f'podself exec: policy file "{policy}": not valid JSON')
+        assert "Traceback" not in err
 
 
 class TestExecProcess:

@@ -332,6 +332,37 @@ class TestParseMap:
         """A value ending with '=' does not confuse the split."""
         assert parse_map('k="x="') == {"k": "x="}
 
+    @pytest.mark.parametrize(
+        ("line", "expected"),
+        [
+            ('k="\\t' * 5000 + '"', {'k="\\t' * 4999 + "k": "\t"}),
+            ('k="\\x41' * 5000, None),
+            ('k="' + '\\"="' * 5000 + '"', {'k="' + '\\"="' * 4999 + '\\"': ""}),
+        ],
+    )
+    def test_split_unquotes_a_bounded_number_of_times(
+        self, line: str, expected: dict[str, str] | None, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """However many '="' a line holds, at most two unquotes: parsing stays linear."""
+        calls: list[int] = []
+        real = downward._unquote
+
+        def unquote(quoted: str) -> tuple[str | None, str]:
+            calls.append(len(quoted))
+            return real(quoted)
+
+        monkeypatch.setattr(downward, "_unquote", unquote)
+        if expected is None:
+            with pytest.raises(FormatError, match="line 1: value "):
+                parse_map(line)
+        else:
+            assert parse_map(line) == expected
+        assert len(calls) <= 2
+
+    def test_escaped_quotes_scan_the_value_once(self) -> None:
+        """A value full of escaped quotes decodes like Go (the general path)."""
+        assert parse_map('k="' + '\\x41\\"' * 3 + '"') == {"k": 'A"A"A"'}
+
     def test_missing_quote_names_line(self) -> None:
         """A line without key="value" names its number and content."""
         with pytest.raises(FormatError) as info:

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,7 @@ BAD_ENV = [
     ("RESOURCE_MEMORY_LIMIT_MB", "", None, "set but empty"),
     ("RESOURCE_MEMORY_LIMIT_MB", "9" * 30, None, "larger than any Kubernetes quantity"),
     ("RESOURCE_MEMORY_LIMIT_MB", "9" * 5000, None, "larger than any Kubernetes quantity"),
-    ("RESOURCE_CPU_LIMIT_MILLICORES", "0.5", 500, "carries its own unit"),
+    ("RESOURCE_CPU_LIMIT_MILLICORES", "500m", 500, "carries its own unit"),
     ("RESOURCE_MEMORY_LIMIT_MB", "512Mi", 512 * MiB, "carries its own unit"),
     ("RESOURCE_MEMORY_LIMIT_MB", "12Q", None, "not an integer or a Kubernetes quantity"),
     ("RESOURCE_MEMORY_LIMIT_MB", "-5Mi", None, "is negative"),
@@ -224,6 +224,35 @@ class TestBadEnv:
         with pytest.raises(SourceError, match=var) as caught:
             bare(tmp_path, {var: value}, strict=True)
         assert "ignored" not in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("var", "value", "attr", "expected"),
+        [
+            ("RESOURCE_MEMORY_LIMIT_MB", "1.5", "memory_limit", 3 * MiB // 2),
+            ("RESOURCE_MEMORY_LIMIT_MB", "1e3", "memory_limit", 1000 * MiB),
+            ("RESOURCE_MEMORY_LIMIT_MB", "0.0000001", "memory_limit", 1),  # rounded up
+            ("MY_MEM_LIMIT", "2.5e2", "memory_limit", 250),
+            ("RESOURCE_CPU_LIMIT_MILLICORES", "1.5", "cpu_limit", 2),
+            ("RESOURCE_CPU_LIMIT_CORES", "0.25", "cpu_limit", 250),
+            ("RESOURCE_CPU_LIMIT_CORES", "2E0", "cpu_limit", 2000),
+        ],
+    )
+    def test_bare_number_takes_the_unit_of_the_name(
+        self, tmp_path: Path, var: str, value: str, attr: str, expected: int
+    ) -> None:
+        """A fraction or exponent without a unit suffix is in the unit the name implies."""
+        info = bare(tmp_path, {var: value})
+        assert getattr(info.resources, attr) == expected
+        assert info.warnings == ()
+
+    def test_huge_exponent_gets_one_warning(self, tmp_path: Path) -> None:
+        """1e309 is reported once, as too large, not also as carrying a unit."""
+        info = bare(tmp_path, {"RESOURCE_MEMORY_LIMIT_MB": "1e309"})
+        assert info.resources.memory_limit is None
+        assert info.warnings == (
+            "env RESOURCE_MEMORY_LIMIT_MB='1e309' is larger than any Kubernetes quantity "
+            "(int64); ignored",
+        )
 
     def test_leading_zeros_beyond_int_digit_limit(self, tmp_path: Path) -> None:
         """Thousands of leading zeros still read as the small number they are."""
@@ -366,6 +395,107 @@ class TestPodinfoVolume:
         (directory / "namespace").write_text("ns", encoding="utf-8")
         info = bare(tmp_path, {}, podinfo_dirs=[directory])
         assert info.namespace == "ns"
+
+    @pytest.mark.parametrize(
+        ("file_name", "limit"),
+        [("name", 255), ("namespace", 65), ("pod-uid", 255), ("mem_limit", 64)],
+    )
+    def test_file_above_the_api_bound_is_ignored(
+        self, tmp_path: Path, file_name: str, limit: int
+    ) -> None:
+        """No file is read past what the API allows for its value; a larger one is reported."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        (directory / file_name).write_text("1" * (limit + 1), encoding="utf-8")
+        (directory / "labels").write_text('a="b"', encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.labels == {"a": "b"}
+        assert info.warnings == (
+            f'podinfo dir "{directory}/{file_name}": file larger than {limit} bytes; ignored',
+        )
+        (directory / file_name).write_text("1" * limit, encoding="utf-8")
+        warnings = bare(tmp_path, {}, podinfo_dirs=[directory]).warnings
+        assert not any("file larger than" in w for w in warnings)
+
+    def test_only_known_names_are_read(self, tmp_path: Path) -> None:
+        """Other files, however many or large, are never opened."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        os.mkfifo(directory / "other")
+        (directory / "big").write_bytes(b"x" * (3 << 20))
+        (directory / "name").write_text("p", encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.name == "p"
+        assert info.warnings == ()
+
+    def test_data_link_outside_the_directory(self, tmp_path: Path) -> None:
+        """A ..data link that leaves the volume is refused, not followed."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "name").write_text("stolen", encoding="utf-8")
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        os.symlink("../outside", directory / "..data")
+        os.symlink("..data/name", directory / "name")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.name is None
+        assert info.warnings == (
+            f"podinfo dir \"{directory}\": ..data -> '../outside' is not a timestamp "
+            "directory inside it; nothing read",
+            f"podinfo file {directory}/name: unreadable; ignored",
+        )
+
+    def test_special_files_never_hang(self, tmp_path: Path) -> None:
+        """FIFOs where a podinfo file, the namespace file or /etc/hosts should be: skipped."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        os.mkfifo(directory / "name")
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        os.mkfifo(sa / "namespace")
+        os.mkfifo(tmp_path / "hosts")
+        info = bare(
+            tmp_path,
+            {"HOSTNAME": "p", "KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+            podinfo_dirs=[directory],
+            serviceaccount_dir=sa,
+            hosts_file=tmp_path / "hosts",
+        )
+        assert info.namespace is None
+        assert info.name == "p"  # from HOSTNAME, the FIFO gave nothing
+        assert f"podinfo file {directory}/name: unreadable; ignored" in info.warnings
+
+    def test_deep_plain_directory(
+        self, tmp_path: Path, deep_tree: Callable[[Path, int], Path]
+    ) -> None:
+        """A directory nested far past the recursion limit costs nothing: it is not listed."""
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        deep_tree(directory, sys.getrecursionlimit() + 100)
+        (directory / "name").write_text("p", encoding="utf-8")
+        info = bare(tmp_path, {}, podinfo_dirs=[directory])
+        assert info.name == "p"
+        assert info.warnings == ()
+
+    def test_unexpected_failure_is_a_warning(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """read() never raises: whatever a source throws becomes a warning."""
+        import podself.atomic
+
+        def explode(*_: object, **__: object) -> None:
+            raise RecursionError("maximum recursion depth exceeded")
+
+        monkeypatch.setattr(podself.atomic, "read_snapshot", explode)
+        directory = tmp_path / "podinfo"
+        directory.mkdir()
+        (directory / "name").write_text("p", encoding="utf-8")
+        info = bare(tmp_path, {"POD_NAMESPACE": "ns"}, podinfo_dirs=[directory])
+        assert info.namespace == "ns"
+        assert info.warnings == (
+            f"podinfo dir {directory}: RecursionError: maximum recursion depth exceeded; ignored",
+            "fallbacks: RecursionError: maximum recursion depth exceeded; ignored",
+        )
 
     def test_missing_dir_is_silent(self, tmp_path: Path) -> None:
         """No volume is normal outside a pod: nothing known, nothing to warn about."""

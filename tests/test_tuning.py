@@ -107,7 +107,7 @@ class TestSeedResults:
         )
         assert (
             result.reasons["cache_mb"]
-            == "cache_mb=512: memory limit 2048 MB (env RESOURCE_MEMORY_LIMIT_MB) * 25 / 100"
+            == "cache_mb=512: memory limit 2048 MB (env RESOURCE_MEMORY_LIMIT_MB) * 25 / 100, min 1"
         )
         assert set(tuning.PLACEHOLDERS) <= set(result.reasons)
         for name, value in result.numbers().items():
@@ -287,6 +287,16 @@ class TestMemory:
         result = plan(laptop(cpu_limit=1000), Policy(), host=Host(memory_bytes=16 * GIB))
         assert (result.memory_from, result.memory_mb, result.cache_mb) == ("host", 16384, 4096)
         assert any("16384 MB" in w for w in result.warnings)
+
+    @pytest.mark.parametrize("memory_limit", [2, MIB])
+    def test_sizes_never_reach_zero(self, memory_limit: int) -> None:
+        """A tiny limit still gives a 1 MB heap, cache and GOMEMLIMIT, never 0 (or -Xmx0m)."""
+        result = plan(laptop(cpu_limit=1, memory_limit=memory_limit), Policy(), host=UNKNOWN_HOST)
+        assert (result.heap_mb, result.cache_mb, result.gomemlimit_mb) == (1, 1, 1)
+        assert result.workers == result.threads == 1
+        assert result.env()["GOMEMLIMIT"] == "1MiB"
+        assert "-Xmx1m" in result.java_options()
+        assert result.reasons["heap_mb"].endswith(", min 1")
 
     def test_gomemlimit_only_under_a_limit(self) -> None:
         """GOMEMLIMIT is 90% of a memory limit and absent when memory is not a limit."""
@@ -683,8 +693,8 @@ class TestPolicy:
     @pytest.mark.parametrize(
         ("var", "value", "rule"),
         [
-            ("PODSELF_MIN_WORKERS", "0", "min_workers must be a whole number >= 1"),
-            ("PODSELF_MIN_WORKERS", "two", "min_workers must be a whole number >= 1"),
+            ("PODSELF_MIN_WORKERS", "0", "min_workers must be a whole number from 1 to 100000"),
+            ("PODSELF_MIN_WORKERS", "two", "min_workers must be a whole number from 1 to 100000"),
             ("PODSELF_ROUNDING", "up", "rounding must be one of floor, ceil"),
             ("PODSELF_CACHE_PERCENT", "150", "cache_percent must be a number above 0"),
             ("PODSELF_CACHE_PERCENT", "nan", "cache_percent must be a number above 0"),
@@ -692,7 +702,7 @@ class TestPolicy:
             ("PODSELF_RESERVE_MILLICORES", "-1", "reserve_millicores must be a whole number"),
             ("PODSELF_RESERVE_MEMORY_MB", "12Q", "reserve_memory_mb must be a whole number"),
             ("PODSELF_FALLBACK", "guess", "fallback must be one of auto, host, defaults"),
-            ("PODSELF_MAX_WORKERS", "0", "max_workers must be a whole number >= 1"),
+            ("PODSELF_MAX_WORKERS", "0", "max_workers must be a whole number from 1 to 100000"),
         ],
     )
     def test_bad_env_values_raise_naming_var_rule_value(
@@ -704,6 +714,44 @@ class TestPolicy:
         message = str(caught.value)
         assert f'env {var}="{value}"' in message
         assert rule in message
+
+    @pytest.mark.parametrize(
+        ("var", "value", "rule"),
+        [
+            ("PODSELF_MIN_WORKERS", "99999999999999999999999", "from 1 to 100000"),
+            ("PODSELF_MIN_WORKERS", "9" * 5000, "from 1 to 100000"),
+            ("PODSELF_THREADS_PER_CPU", "1025", "from 1 to 1024"),
+            ("PODSELF_MAX_CONNECTIONS", "100001", "from 0 to 100000"),
+            ("PODSELF_DEFAULT_MILLICORES", "1e999999", "from 1 to 10000000 (millicores"),
+            ("PODSELF_RESERVE_MILLICORES", "10000001", "from 0 to 10000000 (millicores"),
+            ("PODSELF_WORKER_MEMORY_MB", "2Pi", "from 1 to 1073741824 (MiB"),
+            ("PODSELF_DEFAULT_MEMORY_MB", "1073741825", "from 1 to 1073741824 (MiB"),
+        ],
+    )
+    def test_knob_ranges(self, var: str, value: str, rule: str) -> None:
+        """Every whole-number knob has an upper bound too; huge text is refused, not parsed."""
+        with pytest.raises(SourceError) as caught:
+            Policy.from_env({var: value})
+        message = str(caught.value)
+        assert rule in message
+        assert len(message) < 200
+        lenient = Policy.from_env({var: value}, strict=False)
+        assert lenient == Policy()
+        assert "using " in lenient.warnings[0]
+
+    def test_knob_range_edges_are_accepted(self) -> None:
+        """The documented maxima themselves are valid."""
+        policy = Policy.from_env(
+            {
+                "PODSELF_MIN_WORKERS": "100000",
+                "PODSELF_MAX_WORKERS": "100000",
+                "PODSELF_THREADS_PER_CPU": "1024",
+                "PODSELF_RESERVE_MILLICORES": "10000",
+                "PODSELF_DEFAULT_MEMORY_MB": "1Pi",
+            }
+        )
+        assert (policy.min_workers, policy.threads_per_cpu) == (100000, 1024)
+        assert policy.default_memory_mb == 1 << 30
 
     def test_lenient_env_keeps_defaults_and_warns(self) -> None:
         """strict=False skips bad values and records why."""
@@ -779,6 +827,34 @@ class TestPolicy:
         with pytest.raises(SourceError, match="policy file") as caught:
             Policy.from_file(path)
         assert message in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("name", "text"),
+        [
+            ("deep.json", "[" * 50_000),
+            ("deep.toml", "min_workers = " + "[" * 20_000),
+            ("deep-table.json", '{"tuning": ' * 5_000),
+        ],
+    )
+    def test_deeply_nested_file(self, tmp_path: Path, name: str, text: str) -> None:
+        """Nesting deeper than the parser recurses is a SourceError naming the file."""
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(SourceError) as caught:
+            Policy.from_file(path)
+        assert str(caught.value).startswith(f'policy file "{path}": not valid ')
+        assert "nested too deeply" in str(caught.value)
+
+    def test_large_or_special_file(self, tmp_path: Path) -> None:
+        """Above 64 KiB, or not a regular file (a FIFO never blocks): refused by name."""
+        big = tmp_path / "big.toml"
+        big.write_text("# padding\n" * 10_000)
+        with pytest.raises(SourceError, match=r"cannot be read \(larger than 65536 bytes\)"):
+            Policy.from_file(big)
+        fifo = tmp_path / "fifo.toml"
+        os.mkfifo(fifo)
+        with pytest.raises(SourceError, match=r"cannot be read \(not a regular file\)"):
+            Policy.from_file(fifo)
 
     def test_missing_file(self, tmp_path: Path) -> None:
         """An unreadable file names the path and the reason."""
@@ -1010,6 +1086,18 @@ class TestHost:
         (tmp_path / "meminfo").write_text("MemTotal:        2048 kB\nMemFree: 1 kB\n")
         assert Host(memory_bytes=2048 * 1024) == Host.detect(tmp_path)
         assert Host() == Host.detect(tmp_path / "missing")
+
+    @pytest.mark.parametrize("kind", ["fifo", "huge", "negative"])
+    def test_hostile_fake_meminfo(self, tmp_path: Path, kind: str) -> None:
+        """A FIFO never blocks, a huge file is not slurped, nonsense is unknown memory."""
+        meminfo = tmp_path / "meminfo"
+        if kind == "fifo":
+            os.mkfifo(meminfo)
+        elif kind == "huge":
+            meminfo.write_text("x" * (5 << 20) + "\nMemTotal: 2048 kB\n")
+        else:
+            meminfo.write_text("MemTotal: -2048 kB\n")
+        assert Host() == Host.detect(tmp_path)
 
     def test_env_proc_root(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """$PODSELF_PROC_ROOT selects the /proc to describe, as podself.read does."""

@@ -199,6 +199,24 @@ class TestChanges:
         assert watcher.changes_seen == len(changes)
         assert watcher.last == changes[-1]
 
+    def test_deep_plain_directory_keeps_watching(
+        self,
+        tmp_path: Path,
+        started: Any,
+        options: dict[str, Any],
+        deep_tree: Callable[[Path, int], Path],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A tree far deeper than the recursion limit: bounded, reported once, still watched."""
+        (tmp_path / "config").write_text("a=1")
+        deep_tree(tmp_path, sys.getrecursionlimit() + 100)
+        watcher, collector = started(tmp_path, debounce_ms=5, **options)
+        (tmp_path / "config").write_text("a=2")
+        change = collector.wait_for(lambda c: len(c) >= 1)[-1]
+        assert change.files == {"config": b"a=2"}
+        assert watcher.running
+        assert caplog.text.count(f"deeper than {atomic.MAX_DEPTH} levels; ignored") == 1
+
     def test_deleted_directory_ends_the_watch(
         self, volume: Path, options: dict[str, Any], caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -247,10 +265,10 @@ class TestChanges:
         """EACCES on a file: reported as removed and missing, with a warning, no crash."""
         real = atomic._read_file
 
-        def read_file(path: str) -> bytes:
-            if path.endswith("/secret"):
-                raise PermissionError(errno.EACCES, "Permission denied", path)
-            return real(path)
+        def read_file(dir_fd: int, name: str, limit: int, follow: bool) -> bytes:
+            if name == "secret":
+                raise PermissionError(errno.EACCES, "Permission denied", name)
+            return real(dir_fd, name, limit, follow)
 
         monkeypatch.setattr(atomic, "_read_file", read_file)
         watcher, collector = started(volume, debounce_ms=5, **options)

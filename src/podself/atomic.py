@@ -36,16 +36,21 @@ from podself.errors import PayloadError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 __all__ = [
     "DATA_DIR_NAME",
+    "MAX_DEPTH",
     "MAX_FILE_NAME_LENGTH",
     "MAX_PATH_LENGTH",
+    "MAX_READ_BYTES",
+    "MAX_SNAPSHOT_BYTES",
+    "MAX_SNAPSHOT_FILES",
     "NEW_DATA_DIR_NAME",
     "FileProjection",
     "Snapshot",
     "paths_to_remove",
+    "read_file",
     "read_snapshot",
     "read_text",
     "validate_path",
@@ -85,14 +90,16 @@ class Snapshot(Record):
 
     ``version`` is the ``..data`` target (``None`` for a plain directory), ``files`` maps each
     name read to its bytes, ``missing`` names what was asked for (or listed) but could not be
-    read, and ``unreadable`` is the part of ``missing`` that exists but failed (``EACCES``…).
+    read, ``unreadable`` is the part of ``missing`` that exists but failed (``EACCES``, too
+    large…), and ``warnings`` says what was left out and why (a bound, a foreign ``..data``).
     """
 
-    __slots__ = ("files", "missing", "unreadable", "version")
+    __slots__ = ("files", "missing", "unreadable", "version", "warnings")
     files: Mapping[str, bytes]
     missing: tuple[str, ...]
     unreadable: tuple[str, ...]
     version: str | None
+    warnings: tuple[str, ...]
 
     def __init__(
         self,
@@ -100,12 +107,14 @@ class Snapshot(Record):
         files: Mapping[str, bytes],
         missing: tuple[str, ...] = (),
         unreadable: tuple[str, ...] = (),
+        warnings: tuple[str, ...] = (),
     ) -> None:
         self._init(
             version=version,
             files=types.MappingProxyType(dict(files)),
             missing=tuple(missing),
             unreadable=tuple(unreadable),
+            warnings=tuple(warnings),
         )
 
     def text(self, name: str) -> str | None:
@@ -117,12 +126,30 @@ class Snapshot(Record):
 # --------------------------------------------------------------------------------------------
 # Reader (runtime path: os, errno, stat and types only)
 
+# Bounds against a hostile or broken volume, each above anything the API server lets a volume
+# hold: a ConfigMap's or Secret's data is at most 1 MiB, a Downward API annotations file at most
+# 1.25 MiB (256 KiB of annotations, every byte quoted as \xNN plus four bytes per entry), and
+# validatePath allows paths of up to 4096 bytes.
+MAX_READ_BYTES = 2 << 20
+MAX_SNAPSHOT_BYTES = 32 << 20
+MAX_SNAPSHOT_FILES = 10_000
+MAX_DEPTH = 64
+
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_DIR_FLAGS = os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK | _O_DIRECTORY
+_FILE_FLAGS = os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK
+
+
+class _TooLarge(OSError):
+    """A file above its byte limit (never read past the limit)."""
+
 
 def read_snapshot(
     directory: str | os.PathLike[str],
     names: Iterable[str] | None = None,
     *,
     retries: int = 10,
+    max_bytes: int | Mapping[str, int] = MAX_READ_BYTES,
 ) -> Snapshot:
     """Read ``names`` (or every user-visible file) from one version of ``directory``.
 
@@ -132,6 +159,15 @@ def read_snapshot(
     is read directly, with no consistency guarantee. After ``retries`` restarts (with a short
     back-off) it raises ``OSError(EAGAIN)`` rather than return a torn snapshot. A missing
     ``directory`` raises ``FileNotFoundError``.
+
+    Nothing outside ``directory`` is read: ``..data`` must name a timestamp directory in it
+    (one ``..``-prefixed component, as the kubelet writes), and no symlink below it is
+    followed (in a plain directory, only a symlinked file itself). Only regular files are
+    read, never blocking. Each file is read up to ``max_bytes`` (an int, or a mapping of
+    name -> limit with :data:`MAX_READ_BYTES` for other names); a larger one, files past
+    :data:`MAX_SNAPSHOT_BYTES` in all or :data:`MAX_SNAPSHOT_FILES` in number, and
+    directories deeper than :data:`MAX_DEPTH` are left out. Every such problem is reported
+    on ``Snapshot.warnings`` (the files also on ``missing`` and ``unreadable``).
     """
     root = os.fspath(directory)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -142,32 +178,60 @@ def read_snapshot(
         wanted = tuple(names)
         for name in wanted:
             validate_path(name)
-    data_link = os.path.join(root, DATA_DIR_NAME)
-    for attempt in range(retries + 1):
-        if attempt > 1:
-            _backoff(attempt)
-        version = _readlink(data_link)
-        if version is None:
-            return _read_plain(root, wanted)
-        try:
-            files, missing, unreadable = _read_tree(os.path.join(root, version), wanted)
-        except FileNotFoundError:
-            continue  # the version was removed under us (step 12): start over
-        if _readlink(data_link) != version:
-            continue
-        return Snapshot(version, files, missing, unreadable)
+    root_fd = os.open(root, _DIR_FLAGS)
+    try:
+        for attempt in range(retries + 1):
+            if attempt > 1:
+                _backoff(attempt)
+            version = _readlink_at(root_fd)
+            if version is None:
+                return _read_tree(root_fd, root, None, wanted, max_bytes)
+            if not _is_version_name(version):
+                return _refuse_version(root, version, wanted)
+            try:
+                version_fd = os.open(version, _DIR_FLAGS | _O_NOFOLLOW, dir_fd=root_fd)
+            except FileNotFoundError:
+                continue  # the version was removed under us (step 12): start over
+            except OSError as err:
+                if err.errno in (errno.ELOOP, errno.ENOTDIR):  # a symlink or a file
+                    return _refuse_version(root, version, wanted)
+                raise
+            try:
+                snapshot = _read_tree(version_fd, root, version, wanted, max_bytes)
+            except FileNotFoundError:
+                continue
+            finally:
+                os.close(version_fd)
+            if _readlink_at(root_fd) != version:
+                continue
+            return snapshot
+    finally:
+        os.close(root_fd)
     msg = f'read "{root}": {DATA_DIR_NAME} changed during each of {retries + 1} attempts'
     raise OSError(errno.EAGAIN, msg, root)
 
 
-def read_text(directory: str | os.PathLike[str], name: str) -> str | None:
+def read_text(
+    directory: str | os.PathLike[str], name: str, *, max_bytes: int = MAX_READ_BYTES
+) -> str | None:
     """One file of ``directory`` as text (UTF-8, bad bytes replaced), or ``None`` when the
-    file or the directory is missing or unreadable."""
+    file or the directory is missing or unreadable, or the file is above ``max_bytes``."""
     try:
-        snapshot = read_snapshot(directory, (name,))
+        snapshot = read_snapshot(directory, (name,), max_bytes=max_bytes)
     except (FileNotFoundError, NotADirectoryError):
         return None
     return snapshot.text(name)
+
+
+def read_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, never blocking and never more than
+    ``max_bytes``: ``OSError`` ``EINVAL`` for a FIFO, device or directory, ``EFBIG`` for a
+    larger file, as well as the usual ``FileNotFoundError``, ``PermissionError``…"""
+    fd = os.open(path, _FILE_FLAGS)
+    try:
+        return _read_regular(fd, max_bytes, os.fspath(path))
+    finally:
+        os.close(fd)
 
 
 def _backoff(attempt: int) -> None:
@@ -187,66 +251,183 @@ def _readlink(path: str) -> str | None:
         raise
 
 
-def _read_plain(root: str, wanted: tuple[str, ...] | None) -> Snapshot:
-    files, missing, unreadable = _read_tree(root, wanted)
-    if missing and wanted is not None and not stat.S_ISDIR(os.stat(root).st_mode):
-        # a vanished directory is an error, not "every file is missing"
-        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), root)
-    return Snapshot(None, files, missing, unreadable)
+def _readlink_at(root_fd: int) -> str | None:
+    try:
+        return os.readlink(DATA_DIR_NAME, dir_fd=root_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno == errno.EINVAL:  # exists but is not a symlink: not the protocol
+            return None
+        raise
+
+
+def _is_version_name(name: str) -> bool:
+    """The kubelet links ``..data`` to ``..<timestamp>``: one component inside the volume."""
+    return (
+        name.startswith("..")
+        and "/" not in name
+        and "\0" not in name
+        and name not in {"..", DATA_DIR_NAME, NEW_DATA_DIR_NAME}
+    )
+
+
+def _refuse_version(root: str, version: str, wanted: tuple[str, ...] | None) -> Snapshot:
+    problem = (
+        f'"{root}": {DATA_DIR_NAME} -> {version!r} is not a timestamp directory inside it; '
+        "nothing read"
+    )
+    return Snapshot(None, {}, wanted or (), wanted or (), (problem,))
+
+
+def _limit_of(max_bytes: int | Mapping[str, int], name: str) -> int:
+    if isinstance(max_bytes, int):
+        return max_bytes
+    return max_bytes.get(name, MAX_READ_BYTES)
 
 
 def _read_tree(
-    base: str, wanted: tuple[str, ...] | None
-) -> tuple[dict[str, bytes], tuple[str, ...], tuple[str, ...]]:
+    dir_fd: int,
+    root: str,
+    version: str | None,
+    wanted: tuple[str, ...] | None,
+    max_bytes: int | Mapping[str, int],
+) -> Snapshot:
     # An ENOENT caused by the writer removing this version (step 12) can only happen after
     # the rename (step 9), so the caller's second readlink always catches it.
-    names = wanted if wanted is not None else sorted(_list_files(base, ""))
+    warnings: list[str] = []
+    names = wanted if wanted is not None else _list_files(dir_fd, root, warnings)
+    # In a plain directory a top-level symlink to a file is the user's own doing; the
+    # kubelet never puts a symlink inside a version.
+    follow = version is None
     files: dict[str, bytes] = {}
     missing: list[str] = []
     unreadable: list[str] = []
+    total = 0
     for name in names:
+        if total > MAX_SNAPSHOT_BYTES:
+            missing.append(name)
+            unreadable.append(name)
+            continue
+        limit = _limit_of(max_bytes, name)
         try:
-            files[name] = _read_file(os.path.join(base, name))
+            data = _read_file(dir_fd, name, limit, follow)
         except (FileNotFoundError, NotADirectoryError):
             missing.append(name)
+            continue
+        except _TooLarge:
+            warnings.append(f'"{root}/{name}": file larger than {limit} bytes; ignored')
+            missing.append(name)
+            unreadable.append(name)
+            continue
         except OSError:  # EACCES, EISDIR, ELOOP...: there, but not readable
             missing.append(name)
             unreadable.append(name)
-    return files, tuple(missing), tuple(unreadable)
+            continue
+        total += len(data)
+        if total > MAX_SNAPSHOT_BYTES:
+            warnings.append(
+                f'"{root}": files larger than {MAX_SNAPSHOT_BYTES} bytes in all; '
+                f"{name} and the rest ignored"
+            )
+            missing.append(name)
+            unreadable.append(name)
+            continue
+        files[name] = data
+    return Snapshot(version, files, tuple(missing), tuple(unreadable), tuple(warnings))
 
 
-def _list_files(root: str, prefix: str) -> Iterator[str]:
+def _list_files(dir_fd: int, root: str, warnings: list[str]) -> list[str]:
+    """Every file below ``dir_fd`` (sorted), iteratively and within the bounds above: at most
+    ``MAX_SNAPSHOT_FILES`` entries are looked at, directories included."""
+    found: list[str] = []
+    pending = [""]
+    seen = 0
+    while pending:
+        prefix = pending.pop()
+        try:
+            fd = _open_dir_at(dir_fd, prefix) if prefix else dir_fd
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # a subdirectory removed while listing
+        except OSError as err:
+            warnings.append(f'"{root}/{prefix}": cannot be listed ({err.strerror or err})')
+            continue
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if not prefix and entry.name.startswith(".."):
+                        continue  # top-level ".." names are reserved by the protocol
+                    seen += 1
+                    if seen > MAX_SNAPSHOT_FILES:
+                        warnings.append(
+                            f'"{root}": more than {MAX_SNAPSHOT_FILES} entries; the rest ignored'
+                        )
+                        return sorted(found)
+                    rel = prefix + entry.name
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            if rel.count("/") >= MAX_DEPTH - 1:
+                                warnings.append(
+                                    f'"{root}/{rel}": deeper than {MAX_DEPTH} levels; ignored'
+                                )
+                            else:
+                                pending.append(rel + "/")
+                        elif entry.is_file():
+                            found.append(rel)
+                    except FileNotFoundError:
+                        continue
+        finally:
+            if fd != dir_fd:
+                os.close(fd)
+    return sorted(found)
+
+
+def _open_dir_at(dir_fd: int, rel: str) -> int:
+    """Open the directory ``rel`` below ``dir_fd`` without following any symlink."""
+    fd = dir_fd
     try:
-        entries = os.scandir(os.path.join(root, prefix) if prefix else root)
-    except FileNotFoundError:
-        if not prefix:
-            raise
-        return  # a subdirectory removed while listing
-    with entries:
-        for entry in entries:
-            if not prefix and entry.name.startswith(".."):
-                continue  # top-level ".." names are reserved by the protocol
-            rel = prefix + entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    yield from _list_files(root, rel + "/")
-                elif entry.is_file():
-                    yield rel
-            except FileNotFoundError:
-                continue
+        for part in rel.rstrip("/").split("/"):
+            parent = fd
+            fd = os.open(part or ".", _DIR_FLAGS | _O_NOFOLLOW, dir_fd=parent)
+            if parent != dir_fd:
+                os.close(parent)
+    except BaseException:
+        if fd != dir_fd:
+            os.close(fd)
+        raise
+    return fd
 
 
-def _read_file(path: str) -> bytes:
-    # O_NONBLOCK and the S_ISREG check: a FIFO or device among the names must not hang us.
-    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK)
+def _read_file(dir_fd: int, name: str, limit: int, follow: bool) -> bytes:
+    """At most ``limit`` bytes of the regular file ``name`` below ``dir_fd``, else _TooLarge.
+
+    No symlinked directory is followed, nor the file itself unless ``follow``; O_NONBLOCK and
+    the S_ISREG check: a FIFO or device among the names must not hang us.
+    """
+    parent, _, base = name.rpartition("/")
+    parent_fd = _open_dir_at(dir_fd, parent) if parent else dir_fd
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
+        fd = os.open(base, _FILE_FLAGS | (0 if follow else _O_NOFOLLOW), dir_fd=parent_fd)
+    finally:
+        if parent_fd != dir_fd:
+            os.close(parent_fd)
+    try:
+        return _read_regular(fd, limit, name)
     finally:
         os.close(fd)
+
+
+def _read_regular(fd: int, limit: int, name: str) -> bytes:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", name)
+    # st_size is not trusted (procfs reports 0): read at most one byte past the limit.
+    chunks = []
+    left = limit + 1
+    while left > 0 and (chunk := os.read(fd, min(left, 65536))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    if left <= 0:
+        raise _TooLarge(errno.EFBIG, f"larger than {limit} bytes", name)
     return b"".join(chunks)
 
 

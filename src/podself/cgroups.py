@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from podself._record import Record
 from podself.errors import CgroupError
@@ -15,6 +16,7 @@ from podself.errors import CgroupError
 __all__ = [
     "CgroupLimits",
     "cpu_affinity_count",
+    "machine_memory",
     "millicores_to_shares",
     "read_limits",
     "shares_to_millicores",
@@ -51,8 +53,12 @@ _MAX_MILLICORES = MAX_SHARES * MILLICORES_PER_CPU // SHARES_PER_CPU
 
 WEIGHT_FORMULAS = ("quadratic", "linear")
 _CONTROLLERS = ("cpu", "memory")
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: a FIFO planted under a fake root must not hang the reader.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 _READ_SIZE = 8192
+# Far above any real cgroup or /proc file read here (mountinfo of a node with 10,000 mounts is
+# about 1.5 MB); procfs reports st_size 0, so the bound is on bytes read.
+_MAX_FILE_BYTES = 4 << 20
 _HEX = frozenset("0123456789abcdef")
 _ID_LENGTH = 64
 
@@ -165,13 +171,20 @@ def _read(path: str) -> bytes:
     # os.open/os.read: about 8 µs per cgroup file against 20 µs for open().read().
     fd = os.open(path, _OPEN_FLAGS)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         data = os.read(fd, _READ_SIZE)
         if data:  # read to EOF: FUSE and virtualised /proc files may return short reads
             chunk = os.read(fd, _READ_SIZE)
             if chunk:
                 chunks = [data, chunk]
+                size = len(data) + len(chunk)
                 while chunk := os.read(fd, _READ_SIZE):
                     chunks.append(chunk)
+                    size += len(chunk)
+                    if size > _MAX_FILE_BYTES:
+                        msg = f"larger than {_MAX_FILE_BYTES} bytes"
+                        raise OSError(errno.EFBIG, msg, path)
                 data = b"".join(chunks)
     finally:
         os.close(fd)
@@ -528,14 +541,18 @@ def _memory_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, str] | No
     return best
 
 
-def _machine_memory(proc: str) -> int | None:
-    """Physical memory of the machine the limits were read on, if known."""
+def machine_memory(proc: str) -> int | None:
+    """Physical memory in bytes of the machine whose ``/proc`` is ``proc``, if known.
+
+    For the real ``/proc``: ``sysconf``; an injected one (fixtures, fake pod trees) describes
+    its own machine, if at all, in its ``meminfo`` (read bounded and never blocking).
+    """
     if proc == "/proc":
         try:
-            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (AttributeError, ValueError, OSError):
             return None
-    # An injected /proc (fixtures, fake pod trees) describes its own machine, if at all.
+        return total if total > 0 else None
     try:
         data = _read(proc + "/meminfo")
     except OSError:
@@ -544,7 +561,7 @@ def _machine_memory(proc: str) -> int | None:
         if line.startswith(b"MemTotal:"):
             fields = line.split()
             kib = _int(fields[1]) if len(fields) > 1 else None
-            return kib * 1024 if kib is not None else None
+            return kib * 1024 if kib is not None and kib > 0 else None
     return None
 
 
@@ -708,7 +725,7 @@ def read_limits(
         version, levels = chosen["memory"]
         memory = _memory_walk(run, levels, version == 2)
         if memory is not None:
-            machine = _machine_memory(proc)
+            machine = machine_memory(proc)
             if machine is not None and memory[0] > machine:
                 memory = None  # cannot bind before the machine itself runs out: no limit
 

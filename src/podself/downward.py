@@ -383,8 +383,10 @@ def _unquote_general(quoted: str) -> tuple[str | None, str]:
     parts: list[str] = []
     raw_bytes = False  # True once a \xHH escape >= 0x80 has been written
     pos = 1
+    close = quoted.find('"', pos)
     while True:
-        close = quoted.find('"', pos)
+        if 0 <= close < pos:  # that quote was escaped: look past it, never twice over
+            close = quoted.find('"', pos)
         slash = quoted.find("\\", pos, close if close >= 0 else size)
         stop = slash if slash >= 0 else close
         if stop < 0:
@@ -517,15 +519,26 @@ def parse_map(text: str, *, source: str = "labels file") -> dict[str, str]:
 
 
 def _split_slow(line: str, split: int, source: str, number: int) -> tuple[int, str]:
-    # Try each '="' in turn; only the true key/value boundary leaves exactly one quoted string.
-    value, reason = _unquote(line[split + 1 :])
-    while value is None:
-        split = line.find('="', split + 1)
-        if split < 0:
-            msg = f"{source} line {number}: value {reason}, got {_show(line)}"
-            raise FormatError(msg)
-        value, _ = _unquote(line[split + 1 :])
-    return split, value
+    # A quoted value holds no unescaped '"', so its opening quote can only be the last
+    # unescaped '"' before the closing one: every other '="' leaves a stray quote or none.
+    # Finding it takes one backward pass and one unquote, however many '="' the line holds.
+    # A '"' is escaped when an odd run of backslashes precedes it (no escape consumes a
+    # backslash as its payload, so runs pair up from their start).
+    quote = line.rfind('"', 0, len(line) - 1) if line.endswith('"') else -1
+    while quote >= 0:
+        run = quote
+        while run > 0 and line[run - 1] == "\\":
+            run -= 1
+        if (quote - run) % 2 == 0:
+            break
+        quote = line.rfind('"', 0, run)
+    if quote > split and line[quote - 1] == "=":
+        value, _ = _unquote(line[quote:])
+        if value is not None:
+            return quote - 1, value
+    _, reason = _unquote(line[split + 1 :])  # no split works: say why the first one fails
+    msg = f"{source} line {number}: value {reason}, got {_show(line)}"
+    raise FormatError(msg)
 
 
 # --- ExtractFieldPathAsString ------------------------------------------------------------------

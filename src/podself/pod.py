@@ -16,11 +16,14 @@ import types
 
 from podself import names as _names
 from podself._record import Record
-from podself.errors import CgroupError, FormatError, SourceError
+from podself.errors import CgroupError, FormatError, PodselfError, SourceError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
 
     from podself.cgroups import CgroupLimits
 
@@ -42,6 +45,34 @@ _EMPTY: Mapping[str, str] = types.MappingProxyType({})
 _INT64_MAX = (1 << 63) - 1
 # The safe-encoding alphabet of generated name suffixes and pod-template hashes.
 _SAFE_ALPHABET = frozenset("bcdfghjklmnpqrstvwxz2456789")
+
+
+_MAP_FILES = ("labels", "annotations")
+# The largest Downward API file read, by attribute, from the API's rules plus 2 bytes for a
+# hand-written line ending: a namespace is a DNS-1123 label (<= 63 bytes), other names are
+# DNS-1123 subdomains (<= 253 bytes, also ample for a UID); an int64 amount has <= 19 digits.
+# labels and annotations get atomic.MAX_READ_BYTES (annotations total <= 256 KiB, <= 1.25 MiB
+# once quoted).
+_IDENTITY_FILE_LIMITS = {"namespace": 63 + 2}
+_NAME_FILE_LIMIT = 253 + 2
+_AMOUNT_FILE_LIMIT = 64
+_HOSTS_LIMIT = 1 << 20
+_FILE_LIMITS: dict[str, int] | None = None
+
+
+def _file_limits() -> Mapping[str, int]:
+    """Podinfo file name -> the most bytes read from it (built once)."""
+    global _FILE_LIMITS
+    if _FILE_LIMITS is None:
+        _FILE_LIMITS = {
+            name: (
+                _IDENTITY_FILE_LIMITS.get(attr, _NAME_FILE_LIMIT)
+                if not divisor
+                else _AMOUNT_FILE_LIMIT
+            )
+            for name, (attr, divisor) in _names.file_table().items()
+        }
+    return _FILE_LIMITS
 
 
 class Source(Record):
@@ -408,17 +439,19 @@ def read(
         reader.apply(overrides, Source.ARGUMENT, "read(overrides=...)")
     reader.read_env(env_map)
     for directory in dirs:
-        reader.read_podinfo(directory)
+        reader.guarded(f"podinfo dir {directory}", reader.read_podinfo, directory)
     fake_proc = reader.env.get("PODSELF_PROC_ROOT")
     # A local emulator relocates volumes with PODSELF_ROOT but its containers live in the
     # host's real cgroups; only a fake /proc describes mounts under the fake root.
-    limits = reader.read_cgroups(
+    limits = reader.guarded(
+        "cgroups",
+        reader.read_cgroups,
         os.fspath(proc_root) if proc_root is not None else (fake_proc or "/proc"),
         os.fspath(cgroup_root)
         if cgroup_root is not None
         else ((root or "/") if fake_proc else "/"),
     )
-    reader.read_fallbacks(sa_dir, hosts, limits)
+    reader.guarded("fallbacks", reader.read_fallbacks, sa_dir, hosts, limits)
     if defaults:
         reader.apply(defaults, Source.DEFAULT, "read(defaults=...)", only_missing=True)
     return reader.build(args)
@@ -448,6 +481,16 @@ class _Reader:
         if self.strict:  # nothing is ignored in strict mode: the message says what is wrong
             raise error(message.replace("; ignored", "", 1))
         self.warnings.append(message)
+
+    def guarded(self, what: str, step: Callable[..., _T], *args: object) -> _T | None:
+        """``step(*args)``; an unexpected failure becomes a warning: ``read()`` never raises."""
+        try:
+            return step(*args)
+        except Exception as exc:
+            if self.strict and isinstance(exc, PodselfError):
+                raise
+            self.warn(f"{what}: {type(exc).__name__}: {exc}; ignored")
+            return None
 
     def set(self, key: str, value: object, source: Source) -> bool:
         """Record ``value`` unless a higher-priority source already set ``key``."""
@@ -546,7 +589,7 @@ class _Reader:
         return value
 
     def _resource_value(self, attr: str, raw: str, unit: int, where: str) -> int | None:
-        """Millicores or bytes from an integer in ``unit``s (what a divisor produces)."""
+        """Millicores or bytes from an amount in ``unit``s (what a divisor produces)."""
         text = raw.strip()
         if text.isdigit() and text.isascii():
             digits = text.lstrip("0")
@@ -556,7 +599,7 @@ class _Reader:
             self.warn(f"{where}={raw!r} is negative; a resource amount is >= 0; ignored")
             return None
         else:
-            quantity_amount = self._quantity_with_unit(attr, text, where, raw)
+            quantity_amount = self._quantity_amount(attr, text, unit, where, raw)
             if quantity_amount is None:
                 return None
             amount = quantity_amount
@@ -565,12 +608,14 @@ class _Reader:
             return None
         return amount
 
-    def _quantity_with_unit(self, attr: str, text: str, where: str, raw: str) -> int | None:
-        """Accept a value that carries its own unit (``512Mi``) when the name implied another."""
+    def _quantity_amount(self, attr: str, text: str, unit: int, where: str, raw: str) -> int | None:
+        """A fraction or exponent (``1.5``, ``1e3``) in the name's unit, or a value that
+        carries its own unit (``512Mi``), rounded up like a divisor; above int64 is left to
+        the caller to report."""
         if not text:
             self.warn(f"{where} is set but empty; expected an integer; ignored")
             return None
-        from podself.quantity import Quantity  # only for the rare unit-carrying value
+        from podself.quantity import Quantity  # only for the rare non-integer value
 
         try:
             quantity = Quantity.parse(text)
@@ -580,11 +625,18 @@ class _Reader:
         if quantity.sign() < 0:
             self.warn(f"{where}={raw!r} is negative; a resource amount is >= 0; ignored")
             return None
+        if quantity > Quantity.from_int(_INT64_MAX):
+            return _INT64_MAX + 1
+        if text[-1] in "0123456789.":
+            # No unit suffix: a plain number, so the unit is the one the name implies.
+            numerator, denominator = quantity.as_integer_ratio()
+            return -(-numerator * unit // denominator)
         amount = quantity.milli_value() if attr.startswith("cpu") else quantity.value()
-        self.warn(
-            f"{where}={raw!r} carries its own unit; read as {text} although the name implies "
-            "a plain number (use the divisor in the manifest instead)"
-        )
+        if amount <= _INT64_MAX:
+            self.warn(
+                f"{where}={raw!r} carries its own unit; read as {text} although the name "
+                "implies a plain number (use the divisor in the manifest instead)"
+            )
         return amount
 
     def _read_otel(self) -> None:
@@ -617,18 +669,35 @@ class _Reader:
     # -- Downward API volume ------------------------------------------------------------
 
     def read_podinfo(self, directory: str) -> None:
-        from podself.atomic import read_snapshot
+        from podself.atomic import MAX_SNAPSHOT_FILES, read_snapshot
 
+        table = _names.file_table()
         try:
-            snapshot = read_snapshot(directory)
-        except FileNotFoundError:
+            # Only the names podself knows, each within its own bound: a volume may hold
+            # anything, and nothing else in it is ever read.
+            with os.scandir(directory) as entries:
+                wanted = []
+                for count, entry in enumerate(entries):
+                    if count >= MAX_SNAPSHOT_FILES:
+                        self.warn(
+                            f"podinfo dir {directory}: more than {MAX_SNAPSHOT_FILES} entries; "
+                            "the rest ignored"
+                        )
+                        break
+                    if entry.name in table or entry.name in _MAP_FILES:
+                        wanted.append(entry.name)
+            snapshot = read_snapshot(directory, sorted(wanted), max_bytes=_file_limits())
+        except (FileNotFoundError, NotADirectoryError):
             return
         except OSError as exc:
             self.warn(f"podinfo dir {directory}: cannot read: {exc.strerror or exc}")
             return
+        for problem in snapshot.warnings:
+            self.warn(f"podinfo dir {problem}")
+        noted = "\n".join(snapshot.warnings)
         for missing in snapshot.missing:
-            self.warn(f"podinfo file {directory}/{missing}: unreadable; ignored")
-        table = _names.file_table()
+            if f'/{missing}": ' not in noted:
+                self.warn(f"podinfo file {directory}/{missing}: unreadable; ignored")
         for file_name, data in snapshot.files.items():
             where = f"{directory}/{file_name}"
             source = Source(Source.DOWNWARD, where)
@@ -637,13 +706,10 @@ class _Reader:
             except UnicodeDecodeError:
                 self.warn(f"podinfo file {where}: not UTF-8; ignored", FormatError)
                 continue
-            if file_name in ("labels", "annotations"):
+            if file_name in _MAP_FILES:
                 self._read_map(file_name, text, where, source)
                 continue
-            entry = table.get(file_name)
-            if entry is None:
-                continue
-            attr, divisor = entry
+            attr, divisor = table[file_name]
             if not divisor:
                 value = self._identity_value(attr, text, f"podinfo file {where}")
                 if value is not None:
@@ -765,7 +831,7 @@ class _Reader:
         )
         if "namespace" not in self.values:
             try:
-                text = read_text(sa_dir, "namespace")
+                text = read_text(sa_dir, "namespace", max_bytes=_IDENTITY_FILE_LIMITS["namespace"])
             except OSError as exc:
                 self.warn(f"serviceaccount namespace file in {sa_dir}: {exc.strerror or exc}")
                 text = None
@@ -829,9 +895,10 @@ class _Reader:
         """The kubelet-managed /etc/hosts names the pod IPs and, with a subdomain, the FQDN."""
         if not hostname:
             return
+        from podself.atomic import read_file
+
         try:
-            with open(hosts_file, encoding="utf-8", errors="replace") as fh:
-                text = fh.read(1 << 16)
+            text = read_file(hosts_file, max_bytes=_HOSTS_LIMIT).decode("utf-8", "replace")
         except OSError:
             return
         if "Kubernetes-managed hosts file" not in text:

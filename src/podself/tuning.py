@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import podself
 from podself._record import Record
-from podself.cgroups import cpu_affinity_count
+from podself.cgroups import cpu_affinity_count, machine_memory
 from podself.errors import SourceError
 from podself.pod import PodInfo, Source, read
 
@@ -43,6 +43,8 @@ MIB: Final = 1 << 20
 MILLICORES_PER_CPU: Final = 1000
 # Keys of a policy file may sit at the top level or under this table.
 _FILE_TABLE = "tuning"
+# A policy file is a few dozen lines; this bounds what a wrong path can make us read.
+_MAX_POLICY_BYTES: Final = 64 << 10
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _NONE = frozenset({"none", "off", "unset"})
@@ -50,26 +52,45 @@ _NONE = frozenset({"none", "off", "unset"})
 
 # -- knobs ------------------------------------------------------------------------------------
 
+# Upper bounds of whole-number knobs, far above any real pod and far below what would overflow
+# a C int or a JVM flag downstream: 10,000 CPUs, 1 PiB, and counts of 100,000.
+_MAX_MILLICORES: Final = 10_000 * 1000
+_MAX_MB: Final = 1 << 30
+_MAX_COUNT: Final = 100_000
+_MAXIMA: Final[Mapping[str, int]] = MappingProxyType({"millicores": _MAX_MILLICORES, "mb": _MAX_MB})
+
 
 # Value objects here use podself._record.Record, not dataclasses: `podself exec` is a container
 # entrypoint, and dataclasses (import + class creation) would double its start-up cost.
 
 
 class Knob(Record):
-    """One policy setting: its kind, default, lower bound and the seed formula it comes from.
+    """One policy setting: its kind, default, range and the seed formula it comes from.
 
-    ``kind`` is ``"int"``, ``"millicores"`` or ``"mb"`` (whole numbers; the last two also take
-    ``"250m"`` / ``"256Mi"``), ``"percent"`` (``0 < p <= 100``), ``"bool"`` or ``"choice"``.
-    ``optional`` knobs accept ``None`` (env ``none``) meaning "no such limit".
+    ``kind`` is ``"int"``, ``"millicores"`` or ``"mb"`` (whole numbers from ``minimum`` to
+    ``maximum``; the last two also take ``"250m"`` / ``"256Mi"``), ``"percent"``
+    (``0 < p <= 100``), ``"bool"`` or ``"choice"``. ``optional`` knobs accept ``None`` (env
+    ``none``) meaning "no such limit".
     """
 
-    __slots__ = ("choices", "default", "help", "kind", "minimum", "name", "optional", "seed")
+    __slots__ = (
+        "choices",
+        "default",
+        "help",
+        "kind",
+        "maximum",
+        "minimum",
+        "name",
+        "optional",
+        "seed",
+    )
     name: str
     kind: str
     default: object
     help: str
     seed: str
     minimum: int
+    maximum: int
     optional: bool
     choices: tuple[str, ...]
 
@@ -82,6 +103,7 @@ class Knob(Record):
         seed: str = "",
         *,
         minimum: int = 0,
+        maximum: int | None = None,
         optional: bool = False,
         choices: tuple[str, ...] = (),
     ) -> None:
@@ -92,6 +114,7 @@ class Knob(Record):
             help=help,
             seed=seed,
             minimum=minimum,
+            maximum=_MAXIMA.get(kind, _MAX_COUNT) if maximum is None else maximum,
             optional=optional,
             choices=choices,
         )
@@ -146,6 +169,7 @@ KNOBS: Final[Mapping[str, Knob]] = MappingProxyType(
                 1,
                 "threads per CPU; threads per worker = CPUs * this // workers",
                 minimum=1,
+                maximum=1024,
             ),
             Knob(
                 "reserve_millicores",
@@ -276,11 +300,20 @@ def _check(knob: Knob, value: object) -> object:
             msg = f"{knob.name} must be a number above 0 and at most 100"
             raise _Invalid(msg)
         return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < knob.minimum:
-        unit = {"millicores": " (millicores)", "mb": " (MiB)"}.get(knob.kind, "")
-        msg = f"{knob.name} must be a whole number >= {knob.minimum}{unit}"
-        raise _Invalid(msg)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not knob.minimum <= value <= knob.maximum
+    ):
+        raise _Invalid(_range_rule(knob))
     return value
+
+
+def _range_rule(knob: Knob, example: str = "") -> str:
+    unit = {"millicores": " (millicores", "mb": " (MiB"}.get(knob.kind, "")
+    if unit:
+        unit += f", or a quantity like {example})" if example else ")"
+    return f"{knob.name} must be a whole number from {knob.minimum} to {knob.maximum}{unit}"
 
 
 def _parse(knob: Knob, raw: object) -> object:
@@ -309,17 +342,14 @@ def _parse(knob: Knob, raw: object) -> object:
             number = -1.0
         return _check(knob, number)
     if text.isascii() and text.isdigit():
-        return _check(knob, int(text))
+        # int() refuses more than 4300 digits; 20 are already beyond every range.
+        digits = text.lstrip("0")
+        return _check(knob, int(digits or "0") if len(digits) <= 20 else knob.maximum + 1)
     if knob.kind in ("millicores", "mb") and text:
         amount = _quantity(knob, text)
         if amount is not None:
             return _check(knob, amount)
-    unit = {
-        "millicores": " (millicores, or a quantity like 250m)",
-        "mb": " (MiB, or a quantity like 256Mi)",
-    }.get(knob.kind, "")
-    msg = f"{knob.name} must be a whole number >= {knob.minimum}{unit}"
-    raise _Invalid(msg)
+    raise _Invalid(_range_rule(knob, {"millicores": "250m", "mb": "256Mi"}.get(knob.kind, "")))
 
 
 def _quantity(knob: Knob, text: str) -> int | None:
@@ -333,12 +363,18 @@ def _quantity(knob: Knob, text: str) -> int | None:
     if quantity.sign() < 0:
         return None
     if knob.kind == "millicores":
+        if quantity > Quantity.from_milli(knob.maximum):
+            return knob.maximum + 1  # out of range, without computing a huge number
         return int(quantity.milli_value())
+    if quantity > Quantity.from_int(knob.maximum * MIB):
+        return knob.maximum + 1
     return -(-int(quantity.value()) // MIB)
 
 
 def _where_text(where: str, raw: object) -> str:
     shown = raw if isinstance(raw, str) else repr(raw)
+    if len(shown) > 60:  # a hostile value stays readable in the message
+        shown = shown[:57] + "..."
     return f'{where}="{shown}"' if isinstance(raw, str) else f"{where}={shown}"
 
 
@@ -505,15 +541,17 @@ class Policy(Record):
         warning).
         """
         where = f'policy file "{os.fspath(path)}"'
+        from podself.atomic import read_file
+
         try:
-            with open(path, "rb") as fh:
-                data = fh.read(1 << 20)
+            data = read_file(path, max_bytes=_MAX_POLICY_BYTES)
         except OSError as exc:
             msg = f"{where}: cannot be read ({exc.strerror or exc})"
             raise SourceError(msg) from None
         table: object
+        kind = "JSON" if os.fspath(path).endswith(".json") else "TOML"
         try:
-            if os.fspath(path).endswith(".json"):
+            if kind == "JSON":
                 import json  # only policy files need a parser
 
                 table = json.loads(data)
@@ -522,7 +560,11 @@ class Policy(Record):
 
                 table = tomllib.loads(data.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
-            msg = f"{where}: not valid {'JSON' if str(path).endswith('.json') else 'TOML'} ({exc})"
+            msg = f"{where}: not valid {kind} ({exc})"
+            raise SourceError(msg) from None
+        except RecursionError:
+            # Both parsers recurse per level; a policy is a flat table of knob = value.
+            msg = f"{where}: not valid {kind} (nested too deeply; expected a table of knob = value)"
             raise SourceError(msg) from None
         if isinstance(table, dict) and isinstance(table.get(_FILE_TABLE), dict):
             table = table[_FILE_TABLE]
@@ -612,30 +654,12 @@ class Host(Record):
             proc = os.environ.get(ENV_PREFIX + "PROC_ROOT", "/proc")
         proc = proc.rstrip("/") or "/"
         if proc == "/proc":
-            memory: int | None
-            try:
-                memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-            except (AttributeError, ValueError, OSError):
-                memory = None
             return cls(
                 cpus=os.cpu_count(),
                 affinity=cpu_affinity_count(),
-                memory_bytes=memory if memory and memory > 0 else None,
+                memory_bytes=machine_memory(proc),
             )
-        return cls(memory_bytes=_meminfo_total(proc + "/meminfo"))
-
-
-def _meminfo_total(path: str) -> int | None:
-    try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    fields = line.split()
-                    if len(fields) > 1 and fields[1].isdigit():
-                        return int(fields[1]) * 1024
-    except OSError:
-        return None
-    return None
+        return cls(memory_bytes=machine_memory(proc))
 
 
 # -- plan -------------------------------------------------------------------------------------
@@ -1075,8 +1099,11 @@ def plan(
     tpc = "" if policy.threads_per_cpu == 1 else f" * {policy.threads_per_cpu} threads per CPU"
     reasons["threads"] = f"threads={threads}: cpus {cpus}{tpc} // workers {workers}, min 1"
 
-    cache_mb = _percent_of(memory_mb, policy.cache_percent)
-    reasons["cache_mb"] = f"cache_mb={cache_mb}: {memory_text} * {policy.cache_percent} / 100"
+    # Sizes have a floor of 1: to most programs 0 means "unlimited" or "refuse to start".
+    cache_mb = max(1, _percent_of(memory_mb, policy.cache_percent))
+    reasons["cache_mb"] = (
+        f"cache_mb={cache_mb}: {memory_text} * {policy.cache_percent} / 100, min 1"
+    )
 
     connections = max(policy.min_connections, memory_mb // policy.connection_mb)
     why = f"{memory_text} / {policy.connection_mb} MB per connection, min {policy.min_connections}"
@@ -1085,8 +1112,8 @@ def plan(
         why += f", max {policy.max_connections}"
     reasons["connections"] = f"connections={connections}: {why}"
 
-    heap_mb = _percent_of(memory_mb, policy.heap_percent)
-    reasons["heap_mb"] = f"heap_mb={heap_mb}: {memory_text} * {policy.heap_percent} / 100"
+    heap_mb = max(1, _percent_of(memory_mb, policy.heap_percent))
+    reasons["heap_mb"] = f"heap_mb={heap_mb}: {memory_text} * {policy.heap_percent} / 100, min 1"
 
     gc_threads = max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
     reasons["gc_threads"] = f"gc_threads={gc_threads}: {cpu_text} / 1000, {rounding}, min 1"
@@ -1097,9 +1124,10 @@ def plan(
 
     gomemlimit_mb: int | None = None
     if memory.basis == "limit":
-        gomemlimit_mb = _percent_of(memory_mb, policy.gomemlimit_percent)
+        gomemlimit_mb = max(1, _percent_of(memory_mb, policy.gomemlimit_percent))
         reasons["gomemlimit_mb"] = (
-            f"gomemlimit_mb={gomemlimit_mb}: {memory_text} * {policy.gomemlimit_percent} / 100"
+            f"gomemlimit_mb={gomemlimit_mb}: {memory_text} * {policy.gomemlimit_percent} "
+            "/ 100, min 1"
         )
     else:
         reasons["gomemlimit_mb"] = (

@@ -232,6 +232,7 @@ class _Engine:
         self._last = 0.0  # latest event of the pending burst
         self._next_check = 0.0
         self._warned: frozenset[str] = frozenset()
+        self._noted: frozenset[str] = frozenset()
         self.gone = False
 
     # -- set-up --------------------------------------------------------------------------
@@ -376,7 +377,7 @@ class _Engine:
         except OSError as err:
             if err.errno != errno.EINVAL:
                 raise
-        return tuple(_plain_signature(self.path, ""))
+        return _plain_signature(self.path)
 
     def _flush(self, now: float) -> ChangeSet | None:
         try:
@@ -413,28 +414,25 @@ class _Engine:
                 ", ".join(sorted(new)),
             )
         self._warned = frozenset(snapshot.unreadable)
+        for problem in sorted(frozenset(snapshot.warnings) - self._noted):
+            _log().warning('watch "%s": %s', self.path, problem)
+        self._noted = frozenset(snapshot.warnings)
 
 
-def _plain_signature(root: str, prefix: str) -> Iterator[tuple[str, int, int, int, int]]:
+def _plain_signature(root: str) -> tuple[tuple[str, int, int, int, int], ...]:
+    # The reader's own listing: iterative, bounded in depth and count, no symlinked directory.
+    fd = os.open(root, atomic._DIR_FLAGS)
     try:
-        entries = os.scandir(os.path.join(root, prefix) if prefix else root)
-    except FileNotFoundError:
-        if not prefix:
-            raise
-        return
-    with entries:
-        for entry in entries:
-            if not prefix and entry.name.startswith(".."):
-                continue
-            rel = prefix + entry.name
+        signature = []
+        for name in atomic._list_files(fd, root, []):
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    yield from _plain_signature(root, rel + "/")
-                    continue
-                st = entry.stat()
+                st = os.stat(name, dir_fd=fd)
             except OSError:
                 continue
-            yield (rel, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+            signature.append((name, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
+        return tuple(signature)
+    finally:
+        os.close(fd)
 
 
 def _compare(path: str, old: atomic.Snapshot, new: atomic.Snapshot) -> ChangeSet | None:
