@@ -1,4 +1,4 @@
-"""Shared fixtures: the Kubernetes conformance vectors.
+"""Shared fixtures: the Kubernetes conformance vectors, and deep directory trees.
 
 The vectors are facts recorded from Kubernetes' own code (see ``conformance/vectors/README.md``
 for where each came from). They are vendored under ``tests/conformance/vectors`` (the large
@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS_DIR = ROOT / "tests" / "conformance" / "vectors"
