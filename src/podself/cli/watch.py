@@ -55,8 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Actions may be combined; on each change they run in the order exec, signal, post, "
         "each retried on its own. --exec gets PODSELF_WATCH_DIR, PODSELF_CHANGED_FILES, "
-        "PODSELF_DATA_VERSION, PODSELF_CHANGE_SUMMARY and PODSELF_CHANGE_JSON in its "
-        "environment; --post sends the same JSON."
+        "PODSELF_DATA_VERSION, PODSELF_CHANGE_SUMMARY and PODSELF_CHANGE_JSON (bounded; "
+        "PODSELF_TRUNCATED names those cut) and PODSELF_CHANGE_FILE (the complete JSON) in "
+        "its environment; --post sends the same JSON."
     )
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="directory to watch")
     acts = parser.add_argument_group("actions (combinable)")
