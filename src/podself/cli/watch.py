@@ -766,6 +766,9 @@ class _Post(_Action):
         watchdog.daemon = True
         watchdog.start()
         try:
+            conn.connect()
+            if expired.is_set():  # the deadline passed while connecting: no socket to shut
+                raise TimeoutError
             conn.request("POST", self._target, body=batch.json.encode("utf-8"), headers=headers)
             response = conn.getresponse()
             status, reason = response.status, _printable(response.reason)[:_MAX_REASON]
