@@ -7,9 +7,7 @@ import http.server
 import json
 import os
 import queue
-import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,10 +19,7 @@ from typing import IO, Any
 import pytest
 
 from podself import atomic
-from podself.cli import watch as watch_cli
-from podself.cli.watch import _Batch, _Failed, _Item, _Pending, _Post, _redact, _Signal
 from podself.downward import format_map
-from podself.watcher import ChangeSet, _compare
 
 WAIT = 30.0  # an upper bound for "eventually", never a latency assertion
 
@@ -475,79 +470,6 @@ class TestSignalSafety:
         running.stdout_line("stage beta→gamma")
         assert running.proc.poll() is None
 
-    @pytest.fixture
-    def sent(self, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-        """Pids signalled, recorded instead of signalled."""
-        calls: list[int] = []
-        monkeypatch.setattr(watch_cli, "_pidfd", lambda pid: None)
-        monkeypatch.setattr(os, "kill", lambda pid, sig: calls.append(pid))
-        return calls
-
-    def test_pid_1_from_a_pidfile_is_refused(self, tmp_path: Path, sent: list[int]) -> None:
-        """Pid 1 is the pause process with a shared process namespace: never from a pidfile."""
-        pidfile = tmp_path / "app.pid"
-        pidfile.write_text("1\n", encoding="utf-8")
-        action = _Signal(signal.SIGHUP, "pidfile", str(pidfile))
-        with pytest.raises(_Failed, match="pid 1 is the container's init"):
-            action.run(batch_of(change_between({}, {"x": b"1"})))
-        assert sent == []
-
-    @pytest.mark.parametrize(
-        ("content", "message"),
-        [
-            (b"root:$6$secret-hash\n", "its content is not a pid"),
-            (b"1" * 65, "65 bytes, too large for a pid (64 at most)"),
-        ],
-    )
-    def test_bad_content_is_not_shown(
-        self, tmp_path: Path, sent: list[int], content: bytes, message: str
-    ) -> None:
-        """Content that is not a pid is refused without echoing it into the log."""
-        pidfile = tmp_path / "app.pid"
-        pidfile.write_bytes(content)
-        with pytest.raises(_Failed, match=re.escape(message)) as caught:
-            _Signal(signal.SIGHUP, "pidfile", str(pidfile)).run(
-                batch_of(change_between({}, {"x": b"1"}))
-            )
-        assert "secret" not in str(caught.value)
-        assert sent == []
-
-    def test_symlink_pidfile_is_refused(self, tmp_path: Path, sent: list[int]) -> None:
-        """A pidfile that is a symlink is not followed."""
-        real = tmp_path / "real.pid"
-        real.write_text(f"{os.getppid()}\n", encoding="utf-8")
-        link = tmp_path / "app.pid"
-        link.symlink_to(real)
-        with pytest.raises(_Failed, match="is a symbolic link; refusing"):
-            _Signal(signal.SIGHUP, "pidfile", str(link)).run(
-                batch_of(change_between({}, {"x": b"1"}))
-            )
-        assert sent == []
-
-    @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-    def test_reused_pid_is_refused(
-        self, tmp_path: Path, sent: list[int], monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """Once another process holds the pid first seen (another start time), neither --pid
-        nor an unchanged pidfile signals it; a rewritten pidfile is trusted again."""
-        pid = os.getppid()
-        pidfile = tmp_path / "app.pid"
-        pidfile.write_text(f"{pid}\n", encoding="utf-8")
-        batch = batch_of(change_between({}, {"x": b"1"}))
-        by_pid = _Signal(signal.SIGHUP, "pid", str(pid))
-        by_file = _Signal(signal.SIGHUP, "pidfile", str(pidfile))
-        assert by_pid.run(batch) == f"sent to pid {pid}"
-        assert by_file.run(batch) == f"sent to pid {pid}"
-        real = watch_cli._start_time(pid)
-        assert real is not None
-        monkeypatch.setattr(watch_cli, "_start_time", lambda p: real + 1)  # a newer process
-        for action in (by_pid, by_file):
-            with pytest.raises(_Failed, match="the pid was reused"):
-                action.run(batch)
-        assert sent == [pid, pid]
-        pidfile.write_text(f"{pid}\n\n", encoding="utf-8")  # the app wrote it anew
-        assert by_file.run(batch) == f"sent to pid {pid}"
-
 
 class Server:
     """A local HTTP server answering POSTs with the given status codes in turn."""
@@ -647,13 +569,6 @@ class TestPost:
         running.stdout_line("~stage beta→gamma")
         assert running.proc.poll() is None
 
-    def test_credentials_redacted(self) -> None:
-        """User information and query values never appear in messages; keys and path do."""
-        assert _redact("http://u:pw@host:1/x") == "http://***@host:1/x"
-        assert _redact("https://TOKEN@host/x") == "https://***@host/x"
-        assert _redact("http://h/x?token=abc&v=1&bare#frag") == "http://h/x?token=***&v=***&***"
-        assert _redact("http://host/x") == "http://host/x"
-
     def test_basic_auth_from_url_and_nothing_secret_printed(
         self, volume: Path, watch: Callable[..., Running], server: Callable[[list[int]], Server]
     ) -> None:
@@ -672,40 +587,6 @@ class TestPost:
         assert "?token=***" in output
         for secret in ("p%40ss", "p@ss", "w0rd", "s3cr3t", "ops:"):
             assert secret not in output
-
-    def test_overall_deadline_against_a_dripping_server(self) -> None:
-        """A server sending its answer one byte at a time, each well within the socket
-        timeout, is cut off at --timeout-s for the whole request."""
-        listener = socket.create_server(("127.0.0.1", 0))
-        answer = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 150 + b"\r\nContent-Length: 0\r\n\r\n"
-
-        def drip() -> None:
-            conn, _ = listener.accept()
-            with conn:
-                conn.recv(65536)
-                for byte in answer:  # about 4 s in all if nobody hangs up
-                    try:
-                        conn.sendall(bytes([byte]))
-                    except OSError:
-                        return  # the client gave up, as it should
-                    time.sleep(0.02)
-
-        thread = threading.Thread(target=drip, daemon=True)
-        thread.start()
-        try:
-            url = f"http://127.0.0.1:{listener.getsockname()[1]}/-/reload"
-            with pytest.raises(_Failed, match=r"timed out after 0\.3 s"):
-                _Post(url, 0.3).run(batch_of(change_between({}, {"x": b"1"})))
-        finally:
-            thread.join(WAIT)
-            listener.close()
-
-    def test_redirect_is_not_followed(self, server: Callable[[list[int]], Server]) -> None:
-        """A 3xx is a failure: credentials must not travel to wherever it points."""
-        target = server([307])
-        with pytest.raises(_Failed, match="HTTP 307"):
-            _Post(target.url, 5).run(batch_of(change_between({}, {"x": b"1"})))
-        assert len(target.bodies) == 1
 
 
 class TestShutdownAndErrors:
@@ -773,142 +654,3 @@ class TestShutdownAndErrors:
         running = watch(*[a.format(tmp=tmp_path) for a in args])
         assert running.wait() == 2
         assert any(message in e for e in running.err_lines), running.err_lines
-
-
-def change_between(old: dict[str, bytes], new: dict[str, bytes]) -> ChangeSet:
-    """The change set the watcher reports for ``old`` -> ``new`` in /etc/podinfo."""
-    change = _compare("/etc/podinfo", atomic.Snapshot(None, old), atomic.Snapshot(None, new))
-    assert change is not None
-    return change
-
-
-def batch_of(*changes: ChangeSet) -> _Batch:
-    """One round of actions for ``changes``."""
-    return _Batch([_Item(c.path, c) for c in changes], show_all=False)
-
-
-def map_file(mapping: dict[str, str]) -> bytes:
-    """An ``annotations`` file as the kubelet writes it."""
-    return format_map(mapping).encode("utf-8")
-
-
-class TestCoalescing:
-    """Changes arriving while a round runs: latest state plus one pending round, whatever the
-    rate, and the pending round is told the difference from the state last acted on."""
-
-    def test_storm_keeps_one_pending_change_with_the_diff_since_the_last_round(self) -> None:
-        """Many updates merge into one item whose diff is old -> latest, not the last step."""
-        pending = _Pending()
-        start = {"labels": map_file({"stage": "alpha", "gone": "x"})}
-        pending.deliver("/d", change_between({}, start))  # the initial state
-        previous = start
-        for seq in range(1, 501):
-            state = {"labels": map_file({"stage": "alpha", "seq": str(seq)})}
-            if seq % 2:
-                state["extra"] = b"temporary"
-            pending.deliver("/d", change_between(previous, state))
-            previous = state
-        items, ended = pending.take()
-        assert ended == []
-        assert len(items) == 1
-        change = items[0].change
-        assert change.changed == ("labels",)
-        assert change.added == ()  # "extra" came and went
-        diff = change.diffs["labels"]
-        assert dict(diff.added) == {"seq": "500"}
-        assert dict(diff.removed) == {"gone": "x"}
-        assert dict(diff.changed) == {}
-
-    def test_next_round_starts_from_what_was_acted_on(self) -> None:
-        """After a round the base is the state it acted on; a change back to an older state
-        is a change, and a change and its undo in one pending round are nothing."""
-        pending = _Pending()
-        a = {"labels": map_file({"stage": "alpha"})}
-        b = {"labels": map_file({"stage": "beta"})}
-        pending.deliver("/d", change_between({}, a))
-        pending.deliver("/d", change_between(a, b))
-        assert dict(pending.take()[0][0].change.diffs["labels"].changed) == {
-            "stage": ("alpha", "beta")
-        }
-        pending.deliver("/d", change_between(b, a))
-        pending.deliver("/d", change_between(a, b))
-        pending.end("/d")
-        assert pending.take() == ([], ["/d"])
-
-    def test_memory_does_not_grow_with_the_storm(self) -> None:
-        """Thousands of 64 KiB updates while no round runs hold about one of them, not all."""
-        import tracemalloc
-
-        pending = _Pending()
-        pending.deliver("/d", change_between({}, {"data": b"0"}))
-        tracemalloc.start()
-        try:
-            for seq in range(2000):
-                pending.deliver("/d", change_between({"data": b"0"}, {"data": b"%d" % seq * 16384}))
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        assert peak < 4 * 1024 * 1024  # 2,000 kept would be over 100 MiB
-        items, _ = pending.take()
-        assert items[0].change.files["data"] == b"1999" * 16384
-
-    def test_several_directories_one_item_each(self) -> None:
-        """Each directory has its own base and pending change."""
-        pending = _Pending()
-        for directory in ("/a", "/b"):
-            pending.deliver(directory, change_between({}, {"x": b"1"}))
-            pending.deliver(directory, change_between({"x": b"1"}, {"x": b"2"}))
-        items, _ = pending.take()
-        assert [i.directory for i in items] == ["/a", "/b"]
-
-
-class TestBatch:
-    """What one round of actions is told: bounded environment, complete JSON."""
-
-    def test_large_values_never_overflow_the_environment(self) -> None:
-        """A 200 KiB annotation and thousands of files: every variable stays within its
-        bound, the JSON is whole or empty, and PODSELF_TRUNCATED says which were cut."""
-        names = {f"file-{n:05d}-{'x' * 40}": b"1" for n in range(3000)}
-        new = {"annotations": map_file({"big": "v" * 200_000}), **names}
-        batch = batch_of(change_between({"annotations": map_file({})}, new))
-        env = batch.env
-        assert all(len(os.fsencode(v)) <= 64 * 1024 for v in env.values())
-        assert sum(len(os.fsencode(v)) for v in env.values()) <= 100 * 1024
-        assert env["PODSELF_CHANGE_JSON"] == ""
-        assert set(env["PODSELF_TRUNCATED"].split()) == {
-            "PODSELF_CHANGE_JSON",
-            "PODSELF_CHANGED_FILES",
-            "PODSELF_CHANGE_SUMMARY",
-        }
-        # Cut at whole paths only.
-        paths = {f"/etc/podinfo/{name}" for name in new}
-        assert set(env["PODSELF_CHANGED_FILES"].split(" ")) < paths
-        body = json.loads(batch.json)
-        assert body["changes"][0]["diffs"]["annotations"]["added"]["big"] == "v" * 200_000
-        assert len(body["changes"][0]["added"]) == 3000
-
-    def test_small_change_is_complete_in_the_environment(self) -> None:
-        """Nothing is cut when it fits: PODSELF_TRUNCATED is set and empty."""
-        batch = batch_of(change_between({}, {"labels": map_file({"stage": "beta"})}))
-        assert batch.env["PODSELF_TRUNCATED"] == ""
-        assert json.loads(batch.env["PODSELF_CHANGE_JSON"]) == json.loads(batch.json)
-
-    def test_invalid_utf8_and_control_characters(self) -> None:
-        """Bytes that are not UTF-8 and control characters, in values, keys and file names:
-        the summary escapes them, the JSON is valid UTF-8 with U+FFFD, nothing raises."""
-        old = {"annotations": map_file({"a": "x"})}
-        new = {
-            "annotations": b'a="\\xff"\nk\x1b[31m="v"\n',
-            os.fsdecode(b"f\xff\n"): b"1",
-        }
-        batch = batch_of(change_between(old, new))
-        summary = batch.env["PODSELF_CHANGE_SUMMARY"]
-        assert summary.isprintable()
-        assert "+f\\xff\\n" in summary
-        assert "k\\x1b[31m" in summary
-        data = batch.json.encode("utf-8")  # raises if a lone surrogate got through
-        body = json.loads(data)
-        change = body["changes"][0]
-        assert change["diffs"]["annotations"]["changed"] == {"a": ["x", "\ufffd"]}
-        assert "f\ufffd\n" in change["added"]
-        assert not re.search("[\ud800-\udfff]", json.dumps(body, ensure_ascii=False))

@@ -1,48 +1,39 @@
 """``podself watch DIR…``: the reloader sidecar. On each committed change of a volume, print
 what changed and run a command, signal a process or POST to a URL, with retries.
 
-Actions may be combined and run in the order exec, signal, post; each is retried on its own.
-Changes that arrive while actions run are coalesced into one more round, never queued one
-by one (a storm of updates causes at most one extra reload): per directory only the state
-last acted on and the latest state are kept, so memory does not grow with the rate of changes.
-
-Everything a volume or a server controls is untrusted: it reaches logs escaped and bounded,
-reaches commands through bounded environment variables (the complete change in a file), and
-never decides by itself which process is signalled.
+A command-line wrapper of :mod:`podself.reloader`, which does the watching, coalescing and
+acting; this module adds the options, printing (every line escaped and bounded) and a clean
+exit on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
-from podself.downward import _go_bytes
-from podself.watcher import ChangeSet, Watcher
+from podself.reloader import (
+    _MAX_DELAY_MS,
+    _MAX_RETRIES,
+    _PID_MAX,
+    Action,
+    Exec,
+    Post,
+    Reloader,
+    Signal,
+    _is_pid,
+    printable,
+    redact_url,
+)
 
 __all__ = ["configure", "main", "run"]
 
 _PROG = "podself watch"
-_MAP_FILES = frozenset({"labels", "annotations"})
-_MAX_BACKOFF_S = 30.0
-_TERM_GRACE_S = 2.0
 _MAX_TIMEOUT_S = 2**31 - 1  # what socket and poll timeouts accept, with room to spare
-_MAX_MS = 3_600_000  # debounce, poll and retry delay: at most an hour
-_MAX_RETRIES = 1000
-_PID_MAX = 4194304  # PID_MAX_LIMIT on 64-bit Linux: no pid is ever larger
-# One environment string is limited to 128 KiB (MAX_ARG_STRLEN) and all of argv + env to
-# ARG_MAX (often 2 MiB): PODSELF_CHANGE_JSON is complete or empty, the others are cut.
-_MAX_ENV_JSON = 64 * 1024
-_MAX_ENV_TEXT = 8 * 1024
-_MAX_LINE = 16 * 1024  # characters of one printed line
-_MAX_PIDFILE = 64  # bytes; a pid and a newline need 8
-_MAX_REASON = 100  # characters of an HTTP reason phrase shown
+_MAX_MS = _MAX_DELAY_MS  # debounce and poll too: at most an hour
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -181,11 +172,6 @@ def _pid_arg(text: str) -> int:
     return int(text)
 
 
-def _is_pid(text: str) -> bool:
-    # ASCII digits only ("²".isdigit() is true), and within what os.kill can be given.
-    return text.isascii() and text.isdigit() and 1 <= int(text) <= _PID_MAX
-
-
 def _int_arg(minimum: int, maximum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -227,577 +213,18 @@ def _url_arg(text: str) -> str:
             if parts.scheme not in {"http", "https"} or not parts.hostname:
                 problem = "must be http:// or https:// with a host"
     if problem is not None:
-        msg = f'URL "{_redact(text)}": {problem}'
+        msg = f'URL "{redact_url(text)}": {problem}'
         raise argparse.ArgumentTypeError(msg)
     return text
 
 
-def _redact(url: str) -> str:
-    """The URL for messages: user information and query values replaced by ``***``.
-
-    Both commonly carry credentials (``https://TOKEN@host/``, ``?token=…``); query keys, the
-    host and the path are kept so the target stays recognisable. The fragment is never sent
-    and is dropped.
-    """
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    query = "&".join(
-        f"{key}=***" if sep else "***"
-        for key, sep, _ in (item.partition("=") for item in parts.query.split("&"))
-    )
-    return urlunsplit(
-        parts._replace(netloc=netloc, query=query if parts.query else "", fragment="")
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Describing a change
-
-
-def _printable(text: str) -> str:
-    """``text`` made safe for one log line, whatever a volume or a server put in it.
-
-    Bytes that are not UTF-8 (lone surrogates from ``surrogateescape``) become ``\\xHH``,
-    control and other non-printable characters their escapes (no forged lines, no terminal
-    sequences), and the line is cut at ``_MAX_LINE`` characters.
-    """
-    if not text.isprintable():
-        text = _go_bytes(text).decode("utf-8", "backslashreplace")
-        text = "".join(
-            c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
-        )
-    if len(text) > _MAX_LINE:
-        text = f"{text[:_MAX_LINE]}… ({len(text) - _MAX_LINE} more characters)"
-    return text
-
-
-def _unicode(text: str) -> str:
-    """``text`` as valid Unicode for JSON: bytes that are not UTF-8 become U+FFFD, as Go's
-    ``encoding/json`` does."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _go_bytes(text).decode("utf-8", "replace")
-    return text
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One change set of one watched directory."""
-
-    directory: str
-    change: ChangeSet
-
-
-def _shows_values(name: str, show_all: bool) -> bool:
-    return show_all or name.rpartition("/")[2] in _MAP_FILES
-
-
-def _summary(change: ChangeSet, show_all: bool) -> str:
-    """``ChangeSet.summary()``, with values hidden for files other than labels/annotations,
-    made printable."""
-    parts: list[str] = []
-    for prefix, names in (("", change.changed), ("+", change.added)):
-        for name in names:
-            diff = change.diffs.get(name)
-            if diff is None or not diff:
-                parts.append(f"{prefix}{name}" if prefix else f"{name}: changed")
-            elif _shows_values(name, show_all):
-                parts.append(f"{prefix}{name}: {diff.summary()}")
-            else:
-                keys = [f"+{k}" for k in diff.added] + [f"-{k}" for k in diff.removed]
-                keys += [f"~{k}" for k in diff.changed]
-                parts.append(f"{prefix}{name}: {' '.join(keys)}")
-    parts += [f"-{name}" for name in change.removed]
-    return _printable("; ".join(parts) or "no changes")
-
-
-def _as_json(item: _Item, show_all: bool) -> dict[str, object]:
-    change = item.change
-    u = _unicode
-    diffs: dict[str, object] = {}
-    for name, diff in change.diffs.items():
-        if _shows_values(name, show_all):
-            diffs[u(name)] = {
-                "added": {u(k): u(v) for k, v in diff.added.items()},
-                "removed": {u(k): u(v) for k, v in diff.removed.items()},
-                "changed": {u(k): [u(a), u(b)] for k, (a, b) in diff.changed.items()},
-            }
-        else:
-            diffs[u(name)] = {
-                "added": [u(k) for k in diff.added],
-                "removed": [u(k) for k in diff.removed],
-                "changed": [u(k) for k in diff.changed],
-            }
-    return {
-        "dir": u(item.directory),
-        "version": None if change.version is None else u(change.version),
-        "changed": [u(n) for n in change.changed],
-        "added": [u(n) for n in change.added],
-        "removed": [u(n) for n in change.removed],
-        "missing": [u(n) for n in change.missing],
-        "summary": _summary(change, show_all),
-        "diffs": diffs,
-    }
-
-
-class _Batch:
-    """The change sets one round of actions reacts to (at most one per directory), and what
-    they are told about them: ``json`` (the complete body) and ``env`` (bounded)."""
-
-    def __init__(self, items: list[_Item], show_all: bool) -> None:
-        import json
-
-        self.items = items
-        self.time = _timestamp()
-        body = {"time": self.time, "changes": [_as_json(i, show_all) for i in items]}
-        # Valid UTF-8 by construction: every string went through _unicode or _printable.
-        self.json = json.dumps(body, ensure_ascii=False, sort_keys=True)
-        files: dict[str, None] = {}
-        dirs: dict[str, None] = {}
-        for item in items:
-            dirs[item.directory] = None
-            for name in (*item.change.changed, *item.change.added, *item.change.removed):
-                files[os.path.join(item.directory, name)] = None
-        cut: list[str] = []
-
-        def bounded(name: str, value: str, whole_words: bool = False) -> str:
-            data = os.fsencode(value)
-            if len(data) <= _MAX_ENV_TEXT:
-                return value
-            cut.append(name)
-            if whole_words:  # paths are never cut in the middle
-                data = data[: _MAX_ENV_TEXT + 1].rpartition(b" ")[0]
-                return os.fsdecode(data)
-            return data[: _MAX_ENV_TEXT - 3].decode("utf-8", "ignore") + "…"
-
-        summary = "\n".join(
-            f"{_printable(i.directory)}: {_summary(i.change, show_all)}" for i in items
-        )
-        self.env = {
-            "PODSELF_WATCH_DIR": bounded("PODSELF_WATCH_DIR", " ".join(dirs), True),
-            "PODSELF_CHANGED_FILES": bounded(
-                "PODSELF_CHANGED_FILES", " ".join(sorted(files)), True
-            ),
-            "PODSELF_DATA_VERSION": bounded("PODSELF_DATA_VERSION", items[-1].change.version or ""),
-            "PODSELF_CHANGE_SUMMARY": bounded("PODSELF_CHANGE_SUMMARY", summary),
-            "PODSELF_CHANGE_JSON": self.json,
-            "PODSELF_CHANGE_FILE": "",
-        }
-        if len(self.json.encode("utf-8")) > _MAX_ENV_JSON:
-            self.env["PODSELF_CHANGE_JSON"] = ""  # cut JSON would not parse: all or nothing
-            cut.append("PODSELF_CHANGE_JSON")
-        self.env["PODSELF_TRUNCATED"] = " ".join(cut)
-
-
-class _Pending:
-    """Changes not yet acted on, coalesced: for each directory the files as of the last round
-    (or the start) and the latest change set. Memory stays at two snapshots per directory
-    however fast changes arrive while a round runs."""
-
-    def __init__(self) -> None:
-        self._ready = threading.Condition()
-        self._base: dict[str, Mapping[str, bytes]] = {}
-        self._latest: dict[str, ChangeSet] = {}
-        self._count: dict[str, int] = {}
-        self._ended: list[str] = []
-
-    def deliver(self, directory: str, change: ChangeSet) -> None:
-        """Watcher callback; the first call per directory is its initial state."""
-        with self._ready:
-            if directory not in self._base:
-                self._base[directory] = change.files
-                return
-            self._latest[directory] = change
-            self._count[directory] = self._count.get(directory, 0) + 1
-            self._ready.notify()
-
-    def end(self, directory: str) -> None:
-        """The watcher of ``directory`` ended by itself (its directory was removed)."""
-        with self._ready:
-            self._ended.append(directory)
-            self._ready.notify()
-
-    def take(self) -> tuple[list[_Item], list[str]]:
-        """Wait for changes; return one item per changed directory (from the state of the last
-        round to the latest) and the directories that ended."""
-        from podself.atomic import Snapshot
-        from podself.watcher import _compare
-
-        with self._ready:
-            while not self._latest and not self._ended:
-                self._ready.wait()
-            latest, self._latest = self._latest, {}
-            count, self._count = self._count, {}
-            base = {d: self._base[d] for d in latest}
-            for directory, last in latest.items():
-                self._base[directory] = last.files
-            ended = list(self._ended)
-        items: list[_Item] = []
-        for directory, last in latest.items():
-            merged: ChangeSet | None = last
-            if count[directory] > 1:  # several updates: report old -> latest, not the last step
-                merged = _compare(
-                    last.path,
-                    Snapshot(None, base[directory]),
-                    Snapshot(last.version, last.files, last.missing),
-                )
-            if merged is not None:  # None: changed and changed back, nothing to act on
-                items.append(_Item(directory, merged))
-        return items, ended
-
-
-def _timestamp() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-
-
-# --------------------------------------------------------------------------------------------
-# Actions: run(batch) returns what happened or raises _Failed
-
-
-class _Failed(Exception):
-    """One attempt of an action failed; the message says why."""
-
-
-class _Stop(BaseException):
-    """SIGTERM or SIGINT: leave the main loop whatever it is doing."""
-
-
-class _Action:
-    label = ""
-
-    def run(self, batch: _Batch) -> str:
-        raise NotImplementedError
-
-
-class _Exec(_Action):
-    def __init__(self, command: str, timeout: float) -> None:
-        self.command = command
-        self.timeout = timeout
-        self.label = f"exec {command!r}"
-
-    def run(self, batch: _Batch) -> str:
-        import subprocess
-
-        env = {**os.environ, **batch.env}
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            # Own session: a timeout or shutdown stops the whole pipeline, not just sh.
-            child = subprocess.Popen(
-                ["/bin/sh", "-c", self.command], env=env, start_new_session=True
-            )
-        except OSError as err:
-            msg = f"cannot start /bin/sh: {err.strerror or err}"
-            raise _Failed(msg) from None
-        try:
-            code = child.wait(self.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(child.pid, signal.SIGKILL)
-            child.wait()
-            msg = f"timed out after {self.timeout:g} s (killed)"
-            raise _Failed(msg) from None
-        except BaseException:
-            _kill_group(child.pid, signal.SIGTERM)
-            try:
-                child.wait(_TERM_GRACE_S)
-            except subprocess.TimeoutExpired:
-                _kill_group(child.pid, signal.SIGKILL)
-                child.wait()
-            raise
-        if code != 0:
-            detail = f"killed by {_signame(-code)}" if code < 0 else f"exit status {code}"
-            raise _Failed(detail)
-        return "exit status 0"
-
-
-def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(OSError):  # already gone
-        os.killpg(pgid, sig)
-
-
-def _signame(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-class _Signal(_Action):
-    """Send a signal to a pid, the pid in a pidfile, or every process with a name.
-
-    A pid is signalled only while it still names the process first seen there (its start
-    time, field 22 of ``/proc/<pid>/stat``, is unchanged), never this process, and pid 1 only
-    when given with ``--pid``. On Linux the check and the signal go through one pidfd, so a
-    pid reused in between cannot be hit.
-    """
-
-    def __init__(self, sig: signal.Signals, kind: str, target: str) -> None:
-        self.sig = sig
-        self.kind = kind
-        self.target = target
-        self.label = f"signal {sig.name} → {kind} {target}"
-        # (pid, pidfile identity) -> start time of the process first seen with them
-        self._known: tuple[object, int] | None = None
-
-    def run(self, batch: _Batch) -> str:
-        if self.kind == "pid":
-            pid = int(self.target)
-            return self._send(pid, self._remember(pid, _start_time(pid)))
-        if self.kind == "pidfile":
-            pid, identity = self._read_pidfile()
-            if pid == 1:
-                msg = (
-                    f"pidfile {self.target}: pid 1 is the container's init (with "
-                    "shareProcessNamespace: true, the pause process), not the app; refusing "
-                    "(use --pid 1 to signal it on purpose)"
-                )
-                raise _Failed(msg)
-            return self._send(pid, self._remember((pid, identity), _start_time(pid)))
-        found = _pids_named(self.target)
-        if not found:
-            msg = f'no process named "{self.target}"'
-            raise _Failed(msg)
-        return ", ".join(self._send(pid, start) for pid, start in found)
-
-    def _remember(self, key: object, start: int | None) -> int | None:
-        """The start time first seen for ``key`` (recorded now if it is new)."""
-        if self._known is not None and self._known[0] == key:
-            return self._known[1]
-        if start is not None:
-            self._known = (key, start)
-        return start
-
-    def _read_pidfile(self) -> tuple[int, tuple[int, int, int, int]]:
-        """The pid in the pidfile and the file's identity (device, inode, mtime, size).
-
-        Opened without blocking (a FIFO would hang) or following a symlink, and read only if
-        it is a small regular file: the file is written by another container.
-        """
-        import stat
-
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
-        flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
-        try:
-            fd = os.open(self.target, flags)
-        except FileNotFoundError:
-            msg = f"pidfile {self.target}: no such file"
-            raise _Failed(msg) from None
-        except OSError as err:
-            if os.path.islink(self.target):
-                msg = (
-                    f"pidfile {self.target}: is a symbolic link; refusing (must be a regular file)"
-                )
-            else:
-                msg = f"pidfile {self.target}: {err.strerror or err}"
-            raise _Failed(msg) from None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                msg = f"pidfile {self.target}: not a regular file; refusing"
-                raise _Failed(msg)
-            if info.st_size > _MAX_PIDFILE:
-                msg = (
-                    f"pidfile {self.target}: {info.st_size} bytes, too large for a pid "
-                    f"({_MAX_PIDFILE} at most)"
-                )
-                raise _Failed(msg)
-            data = os.read(fd, _MAX_PIDFILE + 1)
-        except OSError as err:
-            msg = f"pidfile {self.target}: {err.strerror or err}"
-            raise _Failed(msg) from None
-        finally:
-            os.close(fd)
-        text = data.strip().decode("ascii", "replace")
-        if len(data) > _MAX_PIDFILE or not _is_pid(text):
-            # Shown only when it is digits: the file may not be what it claims to be.
-            shown = f'"{text}"' if text.isascii() and text.isdigit() else "its content"
-            msg = f"pidfile {self.target}: {shown} is not a pid"
-            raise _Failed(msg)
-        return int(text), (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
-
-    def _send(self, pid: int, start: int | None) -> str:
-        if pid == os.getpid():
-            msg = f"pid {pid} is this podself watch process; refusing"
-            raise _Failed(msg)
-        handle = None
-        try:
-            handle = _pidfd(pid)
-            now = _start_time(pid)
-            if start is not None and now is not None and now != start:
-                msg = (
-                    f"pid {pid} now belongs to another process than the one first seen there "
-                    "(the pid was reused); refusing"
-                )
-                raise _Failed(msg)
-            if handle is not None:
-                signal.pidfd_send_signal(handle, self.sig)
-            else:
-                os.kill(pid, self.sig)
-        except ProcessLookupError:
-            msg = f"pid {pid}: no such process"
-            raise _Failed(msg) from None
-        except PermissionError:
-            msg = (
-                f"pid {pid}: permission denied (signalling another container's "
-                "process needs the same user or CAP_KILL)"
-            )
-            raise _Failed(msg) from None
-        finally:
-            if handle is not None:
-                os.close(handle)
-        return f"sent to pid {pid}"
-
-
-def _pidfd(pid: int) -> int | None:
-    """A pidfd pinning ``pid`` (Linux 5.3+), or ``None`` where there is none."""
-    if not hasattr(os, "pidfd_open") or not hasattr(signal, "pidfd_send_signal"):
-        return None
-    try:
-        return os.pidfd_open(pid)
-    except ProcessLookupError:
-        raise
-    except OSError:  # ENOSYS (old kernel), EMFILE...: plain kill() after the check
-        return None
-
-
-def _start_time(pid: int) -> int | None:
-    """When ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22): with
-    the pid it names one process for good. ``None`` without ``/proc`` or once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read(4096)
-        # The name (field 2) may hold spaces and parentheses: count from its closing one.
-        return int(data.rpartition(b")")[2].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _pids_named(name: str) -> list[tuple[int, int | None]]:
-    """Pids whose ``comm`` or ``argv[0]`` base name is ``name`` (not this process), with
-    their start times."""
-    found: list[tuple[int, int | None]] = []
-    me = os.getpid()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        start = _start_time(int(entry))
-        try:
-            with open(f"/proc/{entry}/comm", "rb") as handle:
-                comm = handle.read(64).rstrip(b"\n").decode("utf-8", "replace")
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                argv0 = handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace")
-        except OSError:
-            continue  # exited meanwhile, or not ours to look at
-        if name in {comm, os.path.basename(argv0)}:
-            found.append((int(entry), start))
-    return sorted(found)
-
-
-class _Post(_Action):
-    """POST the change as JSON, within one deadline for the whole request.
-
-    Socket timeouts bound each read, not the request: a server sending one byte at a time
-    would hold a round for ever. A watchdog shuts the socket down at the deadline. Basic
-    auth comes from the URL's user information; redirects are not followed (the credentials
-    must not travel to another host).
-    """
-
-    def __init__(self, url: str, timeout: float) -> None:
-        from urllib.parse import unquote_to_bytes, urlsplit
-
-        self.url = url
-        self.timeout = timeout
-        self.label = f"POST {_redact(url)}"
-        parts = urlsplit(url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port
-        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._auth: str | None = None
-        if parts.username is not None:
-            import base64
-
-            user = unquote_to_bytes(parts.username)
-            password = unquote_to_bytes(parts.password or "")
-            self._auth = "Basic " + base64.b64encode(user + b":" + password).decode("ascii")
-
-    def run(self, batch: _Batch) -> str:
-        import http.client
-        import socket
-
-        from podself import __version__
-
-        if self._https:
-            import ssl
-
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=self.timeout, context=ssl.create_default_context()
-            )
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-        expired = threading.Event()
-
-        def abort() -> None:
-            expired.set()
-            sock = conn.sock
-            if sock is not None:
-                # The base class method: an SSLSocket's own would drop its state under the
-                # reader's feet. Shutting down wakes a blocked recv() at once.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-        headers = {"Content-Type": "application/json", "User-Agent": f"podself/{__version__}"}
-        if self._auth is not None:
-            headers["Authorization"] = self._auth
-        watchdog = threading.Timer(self.timeout, abort)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            conn.connect()
-            if expired.is_set():  # the deadline passed while connecting: no socket to shut
-                raise TimeoutError
-            conn.request("POST", self._target, body=batch.json.encode("utf-8"), headers=headers)
-            response = conn.getresponse()
-            status, reason = response.status, _printable(response.reason)[:_MAX_REASON]
-            if expired.is_set():  # the shutdown reads as an early end of the headers
-                raise TimeoutError
-        except (OSError, http.client.HTTPException) as err:
-            if expired.is_set() or isinstance(err, TimeoutError):
-                msg = f"timed out after {self.timeout:g} s"
-            elif isinstance(err, http.client.HTTPException):
-                msg = f"bad response ({type(err).__name__})"
-            else:
-                msg = f"{err.strerror or err}"
-            raise _Failed(msg) from None
-        finally:
-            watchdog.cancel()
-            conn.close()
-        if not 200 <= status < 300:
-            msg = f"HTTP {status} {reason}"
-            raise _Failed(msg)
-        return f"HTTP {status} {reason}"
-
-
-def _actions(args: argparse.Namespace) -> list[_Action]:
-    actions: list[_Action] = [_Exec(cmd, args.timeout_s) for cmd in args.exec_cmds]
+def _actions(args: argparse.Namespace) -> list[Action]:
+    actions: list[Action] = [Exec(cmd, args.timeout_s) for cmd in args.exec_cmds]
     sig = args.signal or signal.SIGHUP
-    actions += [_Signal(sig, "pid", str(pid)) for pid in args.pids]
-    actions += [_Signal(sig, "pidfile", path) for path in args.pidfiles]
-    actions += [_Signal(sig, "process", name) for name in args.process_names]
-    actions += [_Post(url, args.timeout_s) for url in args.urls]
+    actions += [Signal(sig, pid=pid) for pid in args.pids]
+    actions += [Signal(sig, pidfile=path) for path in args.pidfiles]
+    actions += [Signal(sig, process_name=name) for name in args.process_names]
+    actions += [Post(url, args.timeout_s) for url in args.urls]
     return actions
 
 
@@ -831,59 +258,11 @@ class _Output:
     @staticmethod
     def _write(stream: object, line: str) -> None:
         with contextlib.suppress(OSError, ValueError):
-            print(_printable(line), file=stream, flush=True)  # type: ignore[call-overload]
+            print(printable(line), file=stream, flush=True)  # type: ignore[call-overload]
 
 
-class _Spool:
-    """A private directory (0700) holding ``change.json``, the complete JSON of the current
-    round for ``--exec`` commands (``PODSELF_CHANGE_FILE``); removed at exit."""
-
-    _NAME = "change.json"
-
-    def __init__(self) -> None:
-        import tempfile
-
-        self.path = tempfile.mkdtemp(prefix="podself-watch-")
-
-    def write(self, data: bytes) -> str:
-        """Replace ``change.json`` (a command still reading the old one keeps it)."""
-        final = os.path.join(self.path, self._NAME)
-        temporary = final + ".tmp"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(temporary, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, final)
-        return final
-
-    def close(self) -> None:
-        """Remove the two names it may have created, then the directory (never a tree)."""
-        for name in (self._NAME, self._NAME + ".tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(self.path, name))
-        with contextlib.suppress(OSError):
-            os.rmdir(self.path)
-
-
-def _attempt(action: _Action, batch: _Batch, args: argparse.Namespace, out: _Output) -> bool:
-    """Run one action with retries and exponential back-off; return whether it succeeded."""
-    delay = min(args.retry_delay_ms / 1000, _MAX_BACKOFF_S)
-    attempts = args.retries + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            outcome = action.run(batch)
-        except _Failed as err:
-            if attempt < attempts:
-                out.error(f"{action.label}: {err}; retry {attempt}/{args.retries} in {delay:g} s")
-                time.sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF_S)
-                continue
-            tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
-            out.error(f"{action.label}: {err}; giving up after {tries}")
-            return False
-        out.info(f"{_timestamp()} {action.label}: {outcome}")
-        return True
-    return False  # pragma: no cover - the loop always returns
+class _Stop(BaseException):
+    """SIGTERM or SIGINT: leave the main loop whatever it is doing."""
 
 
 def _on_signal(signum: int, frame: object) -> None:
@@ -895,111 +274,38 @@ def _on_signal(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Watch, act, repeat; returns 0 on SIGTERM/SIGINT, 2 for bad input."""
+    from podself.errors import WatchError
+
     out = _Output(args.quiet)
     if args.signal is not None and not (args.pids or args.pidfiles or args.process_names):
         out.error("--signal needs a target: --pid PID, --pidfile FILE or --process-name NAME")
         return 2
-    actions = _actions(args)
+    reloader = Reloader(
+        args.dirs,
+        _actions(args),
+        debounce_ms=args.debounce_ms,
+        poll_ms=args.poll_ms,
+        force_polling=True if args.polling else None,
+        retries=args.retries,
+        retry_delay_ms=args.retry_delay_ms,
+        show_values=args.show_values,
+        report=out,
+    )
     previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, _on_signal)
-    watchers: list[Watcher] = []
     try:
-        return _serve(args, actions, watchers, out)
+        return reloader.run(once=args.once)
+    except WatchError as err:
+        out.error(str(err))
+        return 2
     except _Stop:
         out.note("stopping (signal received)")
         return 0
     finally:
-        for watcher in watchers:
-            watcher.stop()
         for number, handler in previous.items():
             signal.signal(number, handler)  # type: ignore[arg-type]
-
-
-def _serve(
-    args: argparse.Namespace, actions: list[_Action], watchers: list[Watcher], out: _Output
-) -> int:
-    from podself.errors import WatchError
-
-    pending = _Pending()
-    dirs = list(dict.fromkeys(os.path.abspath(d) for d in args.dirs))
-    for directory in dirs:
-
-        def deliver(change: ChangeSet, directory: str = directory) -> None:
-            pending.deliver(directory, change)
-
-        try:
-            watcher = Watcher(
-                directory,
-                deliver,
-                debounce_ms=args.debounce_ms,
-                poll_ms=args.poll_ms,
-                force_polling=True if args.polling else None,
-                yield_initial=True,  # the base the first change is compared with
-            )
-        except WatchError as err:
-            out.error(str(err))
-            return 2
-        watchers.append(watcher)
-    spool = None
-    if any(isinstance(a, _Exec) for a in actions):
-        try:
-            spool = _Spool()
-        except OSError as err:
-            out.error(
-                f"cannot create a directory for PODSELF_CHANGE_FILE ({err.strerror or err}); "
-                "commands get only the bounded environment variables"
-            )
-    try:
-        for watcher in watchers:
-            watcher.start()
-            threading.Thread(
-                target=_report_end, args=(watcher, pending), name="podself-watch-end", daemon=True
-            ).start()
-        what = ", ".join(a.label for a in actions) or "print only"
-        modes = ", ".join(f"{w.path} ({w.mode})" for w in watchers)
-        out.note(f"watching {modes}; debounce {args.debounce_ms} ms; on change: {what}")
-        return _loop(args, actions, pending, spool, out)
-    finally:
-        if spool is not None:
-            spool.close()
-
-
-def _loop(
-    args: argparse.Namespace,
-    actions: list[_Action],
-    pending: _Pending,
-    spool: _Spool | None,
-    out: _Output,
-) -> int:
-    while True:
-        items, ended = pending.take()
-        if items:
-            for item in items:
-                out.info(
-                    f"{_timestamp()} {item.directory}: {_summary(item.change, args.show_values)}"
-                )
-            batch = _Batch(items, args.show_values)
-            if spool is not None:
-                try:
-                    batch.env["PODSELF_CHANGE_FILE"] = spool.write(batch.json.encode("utf-8"))
-                except OSError as err:
-                    out.error(f"cannot write PODSELF_CHANGE_FILE: {err.strerror or err}")
-            results = [_attempt(action, batch, args, out) for action in actions]
-            if args.once:
-                return 0 if all(results) else 1
-        if ended:
-            out.error(f"{', '.join(ended)}: directory removed; stopping")
-            return 1
-
-
-def _report_end(watcher: Watcher, pending: _Pending) -> None:
-    """Tell the main loop when a watcher ends by itself (its directory was removed)."""
-    watcher.join()
-    if watcher.running:  # pragma: no cover - join() without timeout returns when ended
-        return
-    pending.end(watcher.path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
