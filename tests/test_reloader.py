@@ -357,6 +357,29 @@ class TestPost:
             Post(redirecting.url, 5).run(batch_of(change_between({}, {"x": b"1"})))
         assert redirecting.requests == 1
 
+    def test_garbage_answer_is_a_clear_failure(self) -> None:
+        """A server answering with something that is not HTTP: a failure saying so, with the
+        answer escaped and shortened."""
+        listener = socket.create_server(("127.0.0.1", 0))
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"\x1b[2J" + b"x" * 500 + b"\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+            with pytest.raises(ActionError, match="bad response") as caught:
+                Post(url, 5).run(batch_of(change_between({}, {"x": b"1"})))
+        finally:
+            thread.join(WAIT)
+            listener.close()
+        assert "\x1b" not in str(caught.value)
+        assert len(str(caught.value)) < 150
+
     def test_label_is_redacted(self) -> None:
         """The label that every report line carries hides credentials."""
         assert Post("https://u:pw@h/x?token=t", 1).label == "POST https://***@h/x?token=***"

@@ -829,7 +829,8 @@ class Post(Action):
             if expired.is_set() or isinstance(err, TimeoutError):
                 msg = f"timed out after {self.timeout:g} s"
             elif isinstance(err, http.client.HTTPException):
-                msg = f"bad response ({type(err).__name__})"
+                detail = printable(str(err))[:_MAX_REASON] or type(err).__name__
+                msg = f"bad response: {detail}"
             else:
                 msg = f"{err.strerror or err}"
             raise ActionError(msg) from None
