@@ -359,6 +359,30 @@ class TestHostileValues:
         assert body["changes"][0]["diffs"]["annotations"]["added"]["a"] == "\ufffd"
 
 
+class TestClosedOutput:
+    """The actions matter more than the log."""
+
+    def test_stdout_closed_at_start(self, volume: Path, tmp_path: Path) -> None:
+        """Started with stdout closed, the sidecar still runs its command and exits 0."""
+        ran = tmp_path / "ran"
+        script = (
+            f"exec \"$0\" -m podself watch {volume} --once --debounce-ms 0 --exec 'touch {ran}' >&-"
+        )
+        proc = subprocess.Popen(["/bin/sh", "-c", script, sys.executable], stderr=subprocess.PIPE)
+        try:
+            assert proc.stderr is not None
+            assert "watching " in proc.stderr.readline().decode("utf-8")
+            atomic.write(volume, labels({"stage": "beta"}))
+            assert proc.wait(WAIT) == 0
+            assert ran.exists()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(WAIT)
+            assert proc.stderr is not None
+            proc.stderr.close()
+
+
 class TestSignal:
     """--signal to a pid, a pidfile (re-read each time) or a process name."""
 

@@ -518,8 +518,10 @@ class Exec(Action):
         import subprocess
 
         env = {**os.environ, **batch.env}
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):  # our lines first; None when started closed
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
         try:
             # Own session: a timeout or shutdown stops the whole pipeline, not just sh.
             child = subprocess.Popen(
