@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -266,6 +267,34 @@ class TestSignalSafety:
         assert sent == [pid, pid]
         pidfile.write_text(f"{pid}\n\n", encoding="utf-8")  # the app wrote it anew
         assert by_file.run(batch) == f"sent to pid {pid}"
+
+    @pytest.mark.skipif(
+        not hasattr(os, "geteuid") or os.geteuid() != 0 or not Path("/proc/self/status").exists(),
+        reason="needs root (to own files and run processes as another user) and /proc",
+    )
+    def test_pidfile_names_only_its_owners_processes(self, tmp_path: Path, sent: list[int]) -> None:
+        """A pidfile written by a user may name that user's processes, not another's: the
+        sidecar does not lend it the right to signal them. Root's pidfiles name anything."""
+        other = subprocess.Popen(["sleep", "60"], user=12345, start_new_session=True)
+        try:
+            pidfile = tmp_path / "app.pid"
+            batch = batch_of(change_between({}, {"x": b"1"}))
+            pidfile.write_text(f"{other.pid}\n", encoding="utf-8")
+            os.chown(pidfile, 12345, 12345)
+            assert Signal(signal.SIGHUP, pidfile=pidfile).run(batch) == f"sent to pid {other.pid}"
+            pidfile.write_text(f"{os.getppid()}\n", encoding="utf-8")  # a root process
+            with pytest.raises(
+                ActionError, match=r"written by uid 12345, but pid \d+ runs as uid 0"
+            ):
+                Signal(signal.SIGHUP, pidfile=pidfile).run(batch)
+            os.chown(pidfile, 0, 0)
+            assert (
+                Signal(signal.SIGHUP, pidfile=pidfile).run(batch) == f"sent to pid {os.getppid()}"
+            )
+            assert sent == [other.pid, os.getppid()]
+        finally:
+            os.killpg(other.pid, signal.SIGKILL)  # os.kill is the fixture's recorder here
+            other.wait(WAIT)
 
     def test_exactly_one_target(self) -> None:
         """A Signal names one target, and a pid must be a pid."""

@@ -606,12 +606,21 @@ class Signal(Action):
             pid = int(self.target)
             return self._send(pid, self._remember(pid, _start_time(pid)))
         if self.kind == "pidfile":
-            pid, identity = self._read_pidfile()
+            pid, identity, owner = self._read_pidfile()
             if pid == 1:
                 msg = (
                     f"pidfile {self.target}: pid 1 is the container's init (with "
                     "shareProcessNamespace: true, the pause process), not the app; refusing "
                     "(give pid 1 itself, --pid 1, to signal it on purpose)"
+                )
+                raise ActionError(msg)
+            uids = _uids(pid)
+            if owner != 0 and uids is not None and owner not in uids:
+                # Whoever wrote the file could not signal that process itself: the sidecar
+                # must not lend it the right (kill(2) compares with the real and saved uid).
+                msg = (
+                    f"pidfile {self.target}: written by uid {owner}, but pid {pid} runs as "
+                    f"uid {uids[0]}; refusing (a pidfile may name only its owner's processes)"
                 )
                 raise ActionError(msg)
             return self._send(pid, self._remember((pid, identity), _start_time(pid)))
@@ -629,8 +638,8 @@ class Signal(Action):
             self._known = (key, start)
         return start
 
-    def _read_pidfile(self) -> tuple[int, tuple[int, int, int, int]]:
-        """The pid in the pidfile and the file's identity (device, inode, mtime, size).
+    def _read_pidfile(self) -> tuple[int, tuple[int, int, int, int], int]:
+        """The pid in the pidfile, the file's identity (device, inode, mtime, size) and owner.
 
         Opened without blocking (a FIFO would hang) or following a symlink, and read only if
         it is a small regular file: the file is written by another container.
@@ -675,7 +684,7 @@ class Signal(Action):
             shown = f'"{text}"' if text.isascii() and text.isdigit() else "its content"
             msg = f"pidfile {self.target}: {shown} is not a pid"
             raise ActionError(msg)
-        return int(text), (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+        return int(text), (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size), info.st_uid
 
     def _send(self, pid: int, start: int | None) -> str:
         if pid == os.getpid():
@@ -720,6 +729,19 @@ def _pidfd(pid: int) -> int | None:
         raise
     except OSError:  # ENOSYS (old kernel), EMFILE...: plain kill() after the check
         return None
+
+
+def _uids(pid: int) -> tuple[int, int] | None:
+    """The real and saved uid of ``pid`` (``/proc/<pid>/status``), or ``None`` if unknown."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle.read(8192).splitlines():
+                if line.startswith(b"Uid:"):
+                    real, _, saved = line.split()[1:4]
+                    return int(real), int(saved)
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _start_time(pid: int) -> int | None:
