@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import os
@@ -18,9 +19,7 @@ from typing import IO, Any
 import pytest
 
 from podself import atomic
-from podself.cli.watch import _Batch, _Item, _redact
 from podself.downward import format_map
-from podself.watcher import ChangeSet, MapDiff
 
 WAIT = 30.0  # an upper bound for "eventually", never a latency assertion
 
@@ -314,6 +313,76 @@ class TestExec:
         assert any("timed out after 0.2 s" in e for e in running.err_lines)
 
 
+class TestHostileValues:
+    """Annotations larger than an environment string, and bytes that are not UTF-8."""
+
+    def test_annotation_over_128_kib_reaches_the_command(
+        self, tmp_path: Path, watch: Callable[..., Running]
+    ) -> None:
+        """The command runs (no "Argument list too long"), is told what was cut, and finds
+        the complete change in PODSELF_CHANGE_FILE."""
+        volume = tmp_path / "podinfo"
+        volume.mkdir()
+        atomic.write(volume, {"annotations": format_map({"a": "1"})})
+        out = tmp_path / "out"
+        command = (
+            f'printf "%s\\n" "$PODSELF_TRUNCATED" > {out}; '
+            f'printf "%s" "$PODSELF_CHANGE_JSON" >> {out}; '
+            f'cp "$PODSELF_CHANGE_FILE" {out}.json; stat -c %a "$PODSELF_CHANGE_FILE" > {out}.mode'
+        )
+        running = watch(volume, "--exec", command, "--once").ready()
+        atomic.write(volume, {"annotations": format_map({"a": "1", "big": "v" * 150_000})})
+        assert running.wait() == 0, running.err_lines
+        assert out.read_text(encoding="utf-8") == "PODSELF_CHANGE_JSON\n"
+        body = json.loads(Path(f"{out}.json").read_text(encoding="utf-8"))
+        assert body["changes"][0]["diffs"]["annotations"]["added"] == {"big": "v" * 150_000}
+        assert Path(f"{out}.mode").read_text(encoding="utf-8").strip() == "600"
+
+    def test_invalid_utf8_annotation_print_only(
+        self, volume: Path, tmp_path: Path, watch: Callable[..., Running]
+    ) -> None:
+        """An annotation holding \\xff and a key with an escape sequence: printed escaped,
+        handed on as valid JSON, and the sidecar does not crash."""
+        out = tmp_path / "body.json"
+        printing = watch(volume, "--once").ready()
+        acting = watch(volume, "--once", "--exec", f'printf "%s" "$PODSELF_CHANGE_JSON" > {out}')
+        acting.ready()
+        atomic.write(
+            volume, {**labels({"stage": "alpha"}), "annotations": b'a="\\xff"\nk\x1b[2J="v"\n'}
+        )
+        assert printing.wait() == 0, printing.err_lines
+        assert acting.wait() == 0, acting.err_lines
+        line = printing.out_lines[0]
+        assert "\x1b" not in line
+        assert "k\\x1b[2J=v" in line
+        body = json.loads(out.read_bytes().decode("utf-8"))
+        assert body["changes"][0]["diffs"]["annotations"]["added"]["a"] == "\ufffd"
+
+
+class TestClosedOutput:
+    """The actions matter more than the log."""
+
+    def test_stdout_closed_at_start(self, volume: Path, tmp_path: Path) -> None:
+        """Started with stdout closed, the sidecar still runs its command and exits 0."""
+        ran = tmp_path / "ran"
+        script = (
+            f"exec \"$0\" -m podself watch {volume} --once --debounce-ms 0 --exec 'touch {ran}' >&-"
+        )
+        proc = subprocess.Popen(["/bin/sh", "-c", script, sys.executable], stderr=subprocess.PIPE)
+        try:
+            assert proc.stderr is not None
+            assert "watching " in proc.stderr.readline().decode("utf-8")
+            atomic.write(volume, labels({"stage": "beta"}))
+            assert proc.wait(WAIT) == 0
+            assert ran.exists()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(WAIT)
+            assert proc.stderr is not None
+            proc.stderr.close()
+
+
 class TestSignal:
     """--signal to a pid, a pidfile (re-read each time) or a process name."""
 
@@ -395,6 +464,37 @@ class TestSignal:
         assert any('no process named "no-such-app-xyz"' in e for e in running.err_lines)
 
 
+class TestSignalSafety:
+    """The pidfile is written by another container: it may be a FIFO, a symlink, garbage,
+    this process's pid, pid 1 or a pid reused since; none of that is signalled or hangs."""
+
+    def test_fifo_pidfile_does_not_hang(
+        self, volume: Path, tmp_path: Path, watch: Callable[..., Running]
+    ) -> None:
+        """A FIFO is refused at once, and the watch goes on."""
+        fifo = tmp_path / "app.pid"
+        os.mkfifo(fifo)
+        running = watch(volume, "--pidfile", fifo, "--retries", "0").ready()
+        atomic.write(volume, labels({"stage": "beta"}))
+        assert f"pidfile {fifo}: not a regular file; refusing" in running.stderr_line("regular")
+        atomic.write(volume, labels({"stage": "gamma"}))
+        running.stdout_line("stage beta→gamma")
+
+    def test_own_pid_is_refused(
+        self, volume: Path, tmp_path: Path, watch: Callable[..., Running]
+    ) -> None:
+        """A pidfile naming the sidecar itself does not make it signal itself."""
+        pidfile = tmp_path / "app.pid"
+        running = watch(volume, "--pidfile", pidfile, "--retries", "0").ready()
+        pidfile.write_text(f"{running.proc.pid}\n", encoding="utf-8")
+        atomic.write(volume, labels({"stage": "beta"}))
+        line = running.stderr_line("refusing")
+        assert f"pid {running.proc.pid} is this podself watch process; refusing" in line
+        atomic.write(volume, labels({"stage": "gamma"}))
+        running.stdout_line("stage beta→gamma")
+        assert running.proc.poll() is None
+
+
 class Server:
     """A local HTTP server answering POSTs with the given status codes in turn."""
 
@@ -402,6 +502,7 @@ class Server:
         self.statuses = statuses
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -409,6 +510,7 @@ class Server:
                 length = int(self.headers["Content-Length"])
                 owner.bodies.append(json.loads(self.rfile.read(length)))
                 owner.headers.append(dict(self.headers))
+                owner.paths.append(self.path)
                 status = owner.statuses.pop(0) if owner.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -491,10 +593,24 @@ class TestPost:
         running.stdout_line("~stage beta→gamma")
         assert running.proc.poll() is None
 
-    def test_credentials_redacted(self) -> None:
-        """A password in a URL never appears in messages."""
-        assert _redact("http://u:pw@host:1/x") == "http://u:***@host:1/x"
-        assert _redact("http://host/x") == "http://host/x"
+    def test_basic_auth_from_url_and_nothing_secret_printed(
+        self, volume: Path, watch: Callable[..., Running], server: Callable[[list[int]], Server]
+    ) -> None:
+        """user:password in the URL is sent as Basic auth (percent-decoded), the query is
+        sent as given, and neither the password nor the token is ever printed."""
+        target = server([])
+        url = target.url.replace("http://", "http://ops:p%40ss-w0rd@") + "?token=s3cr3t-t0k3n"
+        running = watch(volume, "--post", url, "--once", "--timeout-s", "5").ready()
+        atomic.write(volume, labels({"stage": "beta"}))
+        assert running.wait() == 0
+        expected = base64.b64encode(b"ops:p@ss-w0rd").decode("ascii")
+        assert target.headers[0]["Authorization"] == f"Basic {expected}"
+        assert target.paths == ["/-/reload?token=s3cr3t-t0k3n"]
+        output = "\n".join(running.out_lines + running.err_lines)
+        assert "HTTP 200" in output
+        assert "?token=***" in output
+        for secret in ("p%40ss", "p@ss", "w0rd", "s3cr3t", "ops:"):
+            assert secret not in output
 
 
 class TestShutdownAndErrors:
@@ -545,6 +661,12 @@ class TestShutdownAndErrors:
             (["{tmp}", "--timeout-s", "0"], '"0": must be a number of seconds > 0'),
             (["{tmp}", "--timeout-s", "1e300"], '"1e300": must be a number of seconds > 0'),
             (["{tmp}", "--post", "ftp://host/x"], "must be http:// or https://"),
+            (["{tmp}", "--post", "http://[::1/x"], "Invalid IPv6 URL"),
+            (["{tmp}", "--post", "http://h:99999/x"], "out of range"),
+            (["{tmp}", "--post", "http://h/x y"], "must not contain spaces"),
+            (["{tmp}", "--poll-ms", "9" * 30], "must be an integer >= 1 and <= 3600000"),
+            (["{tmp}", "--retry-delay-ms", "9" * 30], "must be an integer >= 0 and <= 3600000"),
+            (["{tmp}", "--retries", "1001"], '"1001": must be an integer >= 0 and <= 1000'),
             ([], "the following arguments are required: DIR"),
         ],
     )
@@ -556,31 +678,3 @@ class TestShutdownAndErrors:
         running = watch(*[a.format(tmp=tmp_path) for a in args])
         assert running.wait() == 2
         assert any(message in e for e in running.err_lines), running.err_lines
-
-
-class TestBatch:
-    """What one round of actions is told about a coalesced storm."""
-
-    def test_large_storm_keeps_latest_changes_within_limit(self) -> None:
-        """The JSON (an env var for --exec) stays under 64 KiB, keeping the latest change sets."""
-        items = []
-        for seq in range(2000):
-            diff = MapDiff({}, {}, {"seq": (str(seq), str(seq + 1)), "pad": ("x" * 50, "y" * 50)})
-            change = ChangeSet(
-                "/etc/podinfo",
-                f"..v{seq}",
-                changed=("labels",),
-                added=(),
-                removed=(),
-                files={},
-                diffs={"labels": diff},
-            )
-            items.append(_Item("/etc/podinfo", change))
-        batch = _Batch(items, show_all=False)
-        body = json.loads(batch.json)
-        assert len(batch.json.encode()) <= 64 * 1024
-        assert body["omitted"] + len(body["changes"]) == 2000
-        assert body["changes"][-1]["version"] == "..v1999"
-        assert batch.env["PODSELF_DATA_VERSION"] == "..v1999"
-        assert batch.env["PODSELF_CHANGE_SUMMARY"].count("\n") == len(body["changes"]) - 1
-        assert batch.env["PODSELF_CHANGED_FILES"] == "/etc/podinfo/labels"

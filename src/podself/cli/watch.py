@@ -1,35 +1,39 @@
 """``podself watch DIR…``: the reloader sidecar. On each committed change of a volume, print
 what changed and run a command, signal a process or POST to a URL, with retries.
 
-Actions may be combined and run in the order exec, signal, post; each is retried on its own.
-Changes that arrive while actions run are coalesced into one more round, never queued one
-by one (a storm of updates causes at most one extra reload).
+A command-line wrapper of :mod:`podself.reloader`, which does the watching, coalescing and
+acting; this module adds the options, printing (every line escaped and bounded) and a clean
+exit on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import queue
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from podself.watcher import ChangeSet, Watcher
+from podself.reloader import (
+    _MAX_DELAY_MS,
+    _MAX_RETRIES,
+    _PID_MAX,
+    Action,
+    Exec,
+    Post,
+    Reloader,
+    Signal,
+    _is_pid,
+    printable,
+    redact_url,
+)
 
 __all__ = ["configure", "main", "run"]
 
 _PROG = "podself watch"
-_MAP_FILES = frozenset({"labels", "annotations"})
-_MAX_BACKOFF_S = 30.0
-_TERM_GRACE_S = 2.0
-_MAX_JSON_BYTES = 64 * 1024
 _MAX_TIMEOUT_S = 2**31 - 1  # what socket and poll timeouts accept, with room to spare
-_PID_MAX = 4194304  # PID_MAX_LIMIT on 64-bit Linux: no pid is ever larger
+_MAX_MS = _MAX_DELAY_MS  # debounce and poll too: at most an hour
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +46,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Actions may be combined; on each change they run in the order exec, signal, post, "
         "each retried on its own. --exec gets PODSELF_WATCH_DIR, PODSELF_CHANGED_FILES, "
-        "PODSELF_DATA_VERSION, PODSELF_CHANGE_SUMMARY and PODSELF_CHANGE_JSON in its "
-        "environment; --post sends the same JSON."
+        "PODSELF_DATA_VERSION, PODSELF_CHANGE_SUMMARY and PODSELF_CHANGE_JSON (bounded; "
+        "PODSELF_TRUNCATED names those cut) and PODSELF_CHANGE_FILE (the complete JSON) in "
+        "its environment; --post sends the same JSON."
     )
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="directory to watch")
     acts = parser.add_argument_group("actions (combinable)")
@@ -100,14 +105,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     opts.add_argument("--once", action="store_true", help="exit after the first change")
     opts.add_argument(
         "--debounce-ms",
-        type=_int_arg(0),
+        type=_int_arg(0, _MAX_MS),
         default=50,
         metavar="N",
         help="wait until no event for N ms before reading (default 50)",
     )
     opts.add_argument(
         "--poll-ms",
-        type=_int_arg(1),
+        type=_int_arg(1, _MAX_MS),
         default=1000,
         metavar="N",
         help="polling interval, and safety-net check with inotify (default 1000)",
@@ -124,14 +129,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     opts.add_argument(
         "--retries",
-        type=_int_arg(0),
+        type=_int_arg(0, _MAX_RETRIES),
         default=3,
         metavar="N",
         help="retries of a failed action (default 3)",
     )
     opts.add_argument(
         "--retry-delay-ms",
-        type=_int_arg(0),
+        type=_int_arg(0, _MAX_MS),
         default=500,
         metavar="N",
         help="first retry delay, doubled each time up to 30 s (default 500)",
@@ -167,19 +172,14 @@ def _pid_arg(text: str) -> int:
     return int(text)
 
 
-def _is_pid(text: str) -> bool:
-    # ASCII digits only ("²".isdigit() is true), and within what os.kill can be given.
-    return text.isascii() and text.isdigit() and 1 <= int(text) <= _PID_MAX
-
-
-def _int_arg(minimum: int) -> Callable[[str], int]:
+def _int_arg(minimum: int, maximum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
-        if value < minimum:
-            msg = f'"{text}": must be an integer >= {minimum}'
+        if not minimum <= value <= maximum:
+            msg = f'"{text}": must be an integer >= {minimum} and <= {maximum}'
             raise argparse.ArgumentTypeError(msg)
         return value
 
@@ -200,322 +200,31 @@ def _float_arg(text: str) -> float:
 def _url_arg(text: str) -> str:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        msg = f'URL "{_redact(text)}": must be http:// or https:// with a host'
+    problem = None
+    if any(c.isspace() or not c.isprintable() for c in text):
+        problem = "must not contain spaces or control characters (percent-encode them)"
+    else:
+        try:
+            parts = urlsplit(text)
+            _ = parts.port  # raises ValueError for a port out of range
+        except ValueError as err:
+            problem = str(err)
+        else:
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                problem = "must be http:// or https:// with a host"
+    if problem is not None:
+        msg = f'URL "{redact_url(text)}": {problem}'
         raise argparse.ArgumentTypeError(msg)
     return text
 
 
-def _redact(url: str) -> str:
-    """The URL with any password replaced, for messages."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-
-
-# --------------------------------------------------------------------------------------------
-# Describing a change
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One change set of one watched directory."""
-
-    directory: str
-    change: ChangeSet
-
-
-def _shows_values(name: str, show_all: bool) -> bool:
-    return show_all or name.rpartition("/")[2] in _MAP_FILES
-
-
-def _summary(change: ChangeSet, show_all: bool) -> str:
-    """``ChangeSet.summary()``, with values hidden for files other than labels/annotations."""
-    parts: list[str] = []
-    for prefix, names in (("", change.changed), ("+", change.added)):
-        for name in names:
-            diff = change.diffs.get(name)
-            if diff is None or not diff:
-                parts.append(f"{prefix}{name}" if prefix else f"{name}: changed")
-            elif _shows_values(name, show_all):
-                parts.append(f"{prefix}{name}: {diff.summary()}")
-            else:
-                keys = [f"+{k}" for k in diff.added] + [f"-{k}" for k in diff.removed]
-                keys += [f"~{k}" for k in diff.changed]
-                parts.append(f"{prefix}{name}: {' '.join(keys)}")
-    parts += [f"-{name}" for name in change.removed]
-    return "; ".join(parts) or "no changes"
-
-
-def _as_json(item: _Item, show_all: bool) -> dict[str, object]:
-    change = item.change
-    diffs: dict[str, object] = {}
-    for name, diff in change.diffs.items():
-        if _shows_values(name, show_all):
-            diffs[name] = {
-                "added": dict(diff.added),
-                "removed": dict(diff.removed),
-                "changed": {k: list(v) for k, v in diff.changed.items()},
-            }
-        else:
-            diffs[name] = {
-                "added": list(diff.added),
-                "removed": list(diff.removed),
-                "changed": list(diff.changed),
-            }
-    return {
-        "dir": item.directory,
-        "version": change.version,
-        "changed": list(change.changed),
-        "added": list(change.added),
-        "removed": list(change.removed),
-        "missing": list(change.missing),
-        "summary": _summary(change, show_all),
-        "diffs": diffs,
-    }
-
-
-class _Batch:
-    """The change sets one round of actions reacts to, and what they are told about them."""
-
-    def __init__(self, items: list[_Item], show_all: bool) -> None:
-        import json
-
-        self.items = items
-        self.time = _timestamp()
-        # A coalesced storm can hold many change sets: keep the latest ones that fit, since
-        # one environment string is limited (MAX_ARG_STRLEN, 128 KiB on Linux).
-        kept = items
-        while True:
-            body: dict[str, object] = {
-                "time": self.time,
-                "changes": [_as_json(i, show_all) for i in kept],
-            }
-            if len(kept) < len(items):
-                body["omitted"] = len(items) - len(kept)
-            self.json = json.dumps(body, ensure_ascii=False, sort_keys=True)
-            if len(self.json.encode()) <= _MAX_JSON_BYTES or len(kept) == 1:
-                break
-            kept = kept[len(kept) // 2 :]
-        files: dict[str, None] = {}
-        dirs: dict[str, None] = {}
-        for item in items:
-            dirs[item.directory] = None
-            for name in (*item.change.changed, *item.change.added, *item.change.removed):
-                files[os.path.join(item.directory, name)] = None
-        self.env = {
-            "PODSELF_WATCH_DIR": " ".join(dirs),
-            "PODSELF_CHANGED_FILES": " ".join(sorted(files)),
-            "PODSELF_DATA_VERSION": items[-1].change.version or "",
-            "PODSELF_CHANGE_SUMMARY": "\n".join(
-                f"{i.directory}: {_summary(i.change, show_all)}" for i in kept
-            ),
-            "PODSELF_CHANGE_JSON": self.json,
-        }
-
-
-def _timestamp() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-
-
-# --------------------------------------------------------------------------------------------
-# Actions: run(batch) returns what happened or raises _Failed
-
-
-class _Failed(Exception):
-    """One attempt of an action failed; the message says why."""
-
-
-class _Stop(BaseException):
-    """SIGTERM or SIGINT: leave the main loop whatever it is doing."""
-
-
-class _Action:
-    label = ""
-
-    def run(self, batch: _Batch) -> str:
-        raise NotImplementedError
-
-
-class _Exec(_Action):
-    def __init__(self, command: str, timeout: float) -> None:
-        self.command = command
-        self.timeout = timeout
-        self.label = f"exec {command!r}"
-
-    def run(self, batch: _Batch) -> str:
-        import subprocess
-
-        env = {**os.environ, **batch.env}
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            # Own session: a timeout or shutdown stops the whole pipeline, not just sh.
-            child = subprocess.Popen(
-                ["/bin/sh", "-c", self.command], env=env, start_new_session=True
-            )
-        except OSError as err:
-            msg = f"cannot start /bin/sh: {err.strerror or err}"
-            raise _Failed(msg) from None
-        try:
-            code = child.wait(self.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(child.pid, signal.SIGKILL)
-            child.wait()
-            msg = f"timed out after {self.timeout:g} s (killed)"
-            raise _Failed(msg) from None
-        except BaseException:
-            _kill_group(child.pid, signal.SIGTERM)
-            try:
-                child.wait(_TERM_GRACE_S)
-            except subprocess.TimeoutExpired:
-                _kill_group(child.pid, signal.SIGKILL)
-                child.wait()
-            raise
-        if code != 0:
-            detail = f"killed by {_signame(-code)}" if code < 0 else f"exit status {code}"
-            raise _Failed(detail)
-        return "exit status 0"
-
-
-def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(OSError):  # already gone
-        os.killpg(pgid, sig)
-
-
-def _signame(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-class _Signal(_Action):
-    """Send a signal to a pid, the pid in a pidfile, or every process with a name."""
-
-    def __init__(self, sig: signal.Signals, kind: str, target: str) -> None:
-        self.sig = sig
-        self.kind = kind
-        self.target = target
-        self.label = f"signal {sig.name} → {kind} {target}"
-
-    def run(self, batch: _Batch) -> str:
-        if self.kind == "pid":
-            return self._send(int(self.target))
-        if self.kind == "pidfile":
-            return self._send(self._read_pidfile())
-        pids = _pids_named(self.target)
-        if not pids:
-            msg = f'no process named "{self.target}"'
-            raise _Failed(msg)
-        return ", ".join(self._send(pid) for pid in pids)
-
-    def _read_pidfile(self) -> int:
-        try:
-            with open(self.target, encoding="utf-8", errors="replace") as handle:
-                text = handle.read(64).strip()
-        except FileNotFoundError:
-            msg = f"pidfile {self.target}: no such file"
-            raise _Failed(msg) from None
-        except OSError as err:
-            msg = f"pidfile {self.target}: {err.strerror or err}"
-            raise _Failed(msg) from None
-        if not _is_pid(text):
-            msg = f'pidfile {self.target}: "{text}" is not a pid'
-            raise _Failed(msg)
-        return int(text)
-
-    def _send(self, pid: int) -> str:
-        try:
-            os.kill(pid, self.sig)
-        except ProcessLookupError:
-            msg = f"pid {pid}: no such process"
-            raise _Failed(msg) from None
-        except PermissionError:
-            msg = (
-                f"pid {pid}: permission denied (signalling another container's "
-                "process needs the same user or CAP_KILL)"
-            )
-            raise _Failed(msg) from None
-        return f"sent to pid {pid}"
-
-
-def _pids_named(name: str) -> list[int]:
-    """Pids whose ``comm`` or ``argv[0]`` base name is ``name`` (not this process)."""
-    found: list[int] = []
-    me = os.getpid()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/comm", "rb") as handle:
-                comm = handle.read().rstrip(b"\n").decode("utf-8", "replace")
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                argv0 = handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace")
-        except OSError:
-            continue  # exited meanwhile, or not ours to look at
-        if name in {comm, os.path.basename(argv0)}:
-            found.append(int(entry))
-    return sorted(found)
-
-
-class _Post(_Action):
-    def __init__(self, url: str, timeout: float) -> None:
-        self.url = url
-        self.timeout = timeout
-        self.label = f"POST {_redact(url)}"
-
-    def run(self, batch: _Batch) -> str:
-        import urllib.error
-        import urllib.request
-
-        from podself import __version__
-
-        request = urllib.request.Request(
-            self.url,
-            data=batch.json.encode("utf-8"),
-            headers={"Content-Type": "application/json", "User-Agent": f"podself/{__version__}"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                status = int(response.status)
-                reason = str(response.reason)
-        except urllib.error.HTTPError as err:
-            msg = f"HTTP {err.code} {err.reason}"
-            raise _Failed(msg) from None
-        except urllib.error.URLError as err:
-            msg = f"{err.reason}"
-            raise _Failed(msg) from None
-        except TimeoutError:
-            msg = f"timed out after {self.timeout:g} s"
-            raise _Failed(msg) from None
-        except OSError as err:
-            msg = f"{err.strerror or err}"
-            raise _Failed(msg) from None
-        if not 200 <= status < 300:
-            msg = f"HTTP {status} {reason}"
-            raise _Failed(msg)
-        return f"HTTP {status} {reason}"
-
-
-def _actions(args: argparse.Namespace) -> list[_Action]:
-    actions: list[_Action] = [_Exec(cmd, args.timeout_s) for cmd in args.exec_cmds]
+def _actions(args: argparse.Namespace) -> list[Action]:
+    actions: list[Action] = [Exec(cmd, args.timeout_s) for cmd in args.exec_cmds]
     sig = args.signal or signal.SIGHUP
-    actions += [_Signal(sig, "pid", str(pid)) for pid in args.pids]
-    actions += [_Signal(sig, "pidfile", path) for path in args.pidfiles]
-    actions += [_Signal(sig, "process", name) for name in args.process_names]
-    actions += [_Post(url, args.timeout_s) for url in args.urls]
+    actions += [Signal(sig, pid=pid) for pid in args.pids]
+    actions += [Signal(sig, pidfile=path) for path in args.pidfiles]
+    actions += [Signal(sig, process_name=name) for name in args.process_names]
+    actions += [Post(url, args.timeout_s) for url in args.urls]
     return actions
 
 
@@ -524,40 +233,36 @@ def _actions(args: argparse.Namespace) -> list[_Action]:
 
 
 class _Output:
+    """Lines on stdout/stderr, each made printable; a closed or full stream is not fatal
+    (the actions matter more than the log)."""
+
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        for stream in (sys.stdout, sys.stderr):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:  # an ASCII locale must not turn "→" into a crash
+                with contextlib.suppress(ValueError, OSError):
+                    reconfigure(errors="backslashreplace")
 
     def info(self, line: str) -> None:
         if not self.quiet:
-            print(line, flush=True)
+            self._write(sys.stdout, line)
 
     def note(self, line: str) -> None:
         if not self.quiet:
-            print(f"{_PROG}: {line}", file=sys.stderr, flush=True)
+            self._write(sys.stderr, f"{_PROG}: {line}")
 
     def error(self, line: str) -> None:
-        print(f"{_PROG}: {line}", file=sys.stderr, flush=True)
+        self._write(sys.stderr, f"{_PROG}: {line}")
+
+    @staticmethod
+    def _write(stream: object, line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            print(printable(line), file=stream, flush=True)  # type: ignore[call-overload]
 
 
-def _attempt(action: _Action, batch: _Batch, args: argparse.Namespace, out: _Output) -> bool:
-    """Run one action with retries and exponential back-off; return whether it succeeded."""
-    delay = min(args.retry_delay_ms / 1000, _MAX_BACKOFF_S)
-    attempts = args.retries + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            outcome = action.run(batch)
-        except _Failed as err:
-            if attempt < attempts:
-                out.error(f"{action.label}: {err}; retry {attempt}/{args.retries} in {delay:g} s")
-                time.sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF_S)
-                continue
-            tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
-            out.error(f"{action.label}: {err}; giving up after {tries}")
-            return False
-        out.info(f"{_timestamp()} {action.label}: {outcome}")
-        return True
-    return False  # pragma: no cover - the loop always returns
+class _Stop(BaseException):
+    """SIGTERM or SIGINT: leave the main loop whatever it is doing."""
 
 
 def _on_signal(signum: int, frame: object) -> None:
@@ -569,93 +274,38 @@ def _on_signal(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Watch, act, repeat; returns 0 on SIGTERM/SIGINT, 2 for bad input."""
+    from podself.errors import WatchError
+
     out = _Output(args.quiet)
     if args.signal is not None and not (args.pids or args.pidfiles or args.process_names):
         out.error("--signal needs a target: --pid PID, --pidfile FILE or --process-name NAME")
         return 2
-    actions = _actions(args)
+    reloader = Reloader(
+        args.dirs,
+        _actions(args),
+        debounce_ms=args.debounce_ms,
+        poll_ms=args.poll_ms,
+        force_polling=True if args.polling else None,
+        retries=args.retries,
+        retry_delay_ms=args.retry_delay_ms,
+        show_values=args.show_values,
+        report=out,
+    )
     previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, _on_signal)
-    watchers: list[Watcher] = []
     try:
-        return _serve(args, actions, watchers, out)
+        return reloader.run(once=args.once)
+    except WatchError as err:
+        out.error(str(err))
+        return 2
     except _Stop:
         out.note("stopping (signal received)")
         return 0
     finally:
-        for watcher in watchers:
-            watcher.stop()
         for number, handler in previous.items():
             signal.signal(number, handler)  # type: ignore[arg-type]
-
-
-def _serve(
-    args: argparse.Namespace, actions: list[_Action], watchers: list[Watcher], out: _Output
-) -> int:
-    from podself.errors import WatchError
-
-    changes: queue.Queue[_Item | str] = queue.Queue()
-    dirs = list(dict.fromkeys(os.path.abspath(d) for d in args.dirs))
-    for directory in dirs:
-
-        def deliver(change: ChangeSet, directory: str = directory) -> None:
-            changes.put(_Item(directory, change))
-
-        try:
-            watcher = Watcher(
-                directory,
-                deliver,
-                debounce_ms=args.debounce_ms,
-                poll_ms=args.poll_ms,
-                force_polling=True if args.polling else None,
-            )
-        except WatchError as err:
-            out.error(str(err))
-            return 2
-        watchers.append(watcher)
-    for watcher in watchers:
-        watcher.start()
-        threading.Thread(
-            target=_report_end, args=(watcher, changes), name="podself-watch-end", daemon=True
-        ).start()
-    what = ", ".join(a.label for a in actions) or "print only"
-    modes = ", ".join(f"{w.path} ({w.mode})" for w in watchers)
-    out.note(f"watching {modes}; debounce {args.debounce_ms} ms; on change: {what}")
-
-    while True:
-        first = changes.get()
-        pending = [first]
-        while True:  # coalesce whatever else is already waiting
-            try:
-                pending.append(changes.get_nowait())
-            except queue.Empty:
-                break
-        ended = [p for p in pending if isinstance(p, str)]
-        items = [p for p in pending if isinstance(p, _Item)]
-        ok = True
-        if items:
-            for item in items:
-                out.info(
-                    f"{_timestamp()} {item.directory}: {_summary(item.change, args.show_values)}"
-                )
-            batch = _Batch(items, args.show_values)
-            results = [_attempt(action, batch, args, out) for action in actions]
-            ok = all(results)
-            if args.once:
-                return 0 if ok else 1
-        if ended:
-            out.error(f"{', '.join(ended)}: directory removed; stopping")
-            return 1
-
-
-def _report_end(watcher: Watcher, changes: queue.Queue[_Item | str]) -> None:
-    """Tell the main loop when a watcher ends by itself (its directory was removed)."""
-    watcher.join()
-    if watcher.running:  # pragma: no cover - join() without timeout returns when ended
-        return
-    changes.put(watcher.path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
