@@ -34,7 +34,7 @@ from podself.reloader import (
     printable,
     redact_url,
 )
-from podself.watcher import ChangeSet, _compare
+from podself.watcher import ChangeSet, compare_snapshots
 
 WAIT = 30.0  # an upper bound for "eventually", never a latency assertion
 
@@ -43,7 +43,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 def change_between(old: dict[str, bytes], new: dict[str, bytes]) -> ChangeSet:
     """The change set the watcher reports for ``old`` -> ``new`` in /etc/podinfo."""
-    change = _compare("/etc/podinfo", atomic.Snapshot(None, old), atomic.Snapshot(None, new))
+    change = compare_snapshots(
+        "/etc/podinfo", atomic.Snapshot(None, old), atomic.Snapshot(None, new)
+    )
     assert change is not None
     return change
 

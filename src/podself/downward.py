@@ -27,6 +27,7 @@ __all__ = [
     "divisor_for_resource",
     "extract_field_path",
     "format_map",
+    "go_bytes",
     "go_quote",
     "go_unquote",
     "parse_map",
@@ -261,7 +262,7 @@ def _has_surrogates(value: str) -> bool:
     return False
 
 
-def _go_bytes(value: str) -> bytes:
+def go_bytes(value: str) -> bytes:
     """The bytes of the Go string a Python ``str`` stands for.
 
     Lone surrogates U+DC80..U+DCFF are raw bytes 0x80..0xFF (``surrogateescape``, as produced by
@@ -293,7 +294,7 @@ def go_quote(value: str) -> str:
         return '"' + value.translate(_ASCII_TRANSLATE) + '"'
     if _has_surrogates(value):
         # Re-read the Go bytes so valid sequences become runes and the rest single bytes.
-        value = _go_bytes(value).decode("utf-8", "surrogateescape")
+        value = go_bytes(value).decode("utf-8", "surrogateescape")
     return '"' + value.translate(_QUOTE_TABLE) + '"'
 
 
@@ -333,7 +334,7 @@ def _literal(run: str) -> str:
     # Go's Unquote turns each byte that is not valid UTF-8 into U+FFFD.
     if run.isascii() or not _has_surrogates(run):
         return run
-    return _go_bytes(run).decode("utf-8", "replace")
+    return go_bytes(run).decode("utf-8", "replace")
 
 
 def _unquote_common(body: str) -> str | None:
@@ -480,7 +481,7 @@ def format_map(mapping: Mapping[str, str] | None) -> str:
     keys = sorted(mapping)
     # Code-point order equals UTF-8 byte order except for lone surrogates (raw bytes in Go).
     if not all(k.isascii() for k in keys) and any(_has_surrogates(k) for k in keys):
-        keys.sort(key=_go_bytes)
+        keys.sort(key=go_bytes)
     return "\n".join([f"{key}={go_quote(mapping[key])}" for key in keys])
 
 

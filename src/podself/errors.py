@@ -13,7 +13,8 @@
     ├── CgroupError                      strict mode: malformed or unreadable cgroup files
     ├── PayloadError       (ValueError)  an atomic-writer payload path the kubelet refuses
     ├── WatchError                       a directory that cannot be watched
-    └── ManifestError      (ValueError)  a manifest that cannot be read or used
+    ├── ManifestError      (ValueError)  a manifest that cannot be read or used
+    └── ActionError                      a reload action (exec, signal, POST) that failed once
 
 Messages name the input, the rule and the offending value, e.g.
 ``quantity "12Q": unable to parse quantity's suffix``.
@@ -22,6 +23,7 @@ Messages name the input, the rule and the offending value, e.g.
 from __future__ import annotations
 
 __all__ = [
+    "ActionError",
     "CgroupError",
     "FieldPathError",
     "FormatError",
@@ -73,3 +75,7 @@ class WatchError(PodselfError):
 
 class ManifestError(PodselfError, ValueError):
     """A Kubernetes manifest that cannot be parsed or does not hold what was asked for."""
+
+
+class ActionError(PodselfError):
+    """One attempt of a reload action (``podself.reloader``) failed; the message says why."""

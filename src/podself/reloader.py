@@ -33,8 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from podself.downward import _go_bytes
-from podself.errors import PodselfError
+from podself.downward import go_bytes
+from podself.errors import ActionError
 from podself.watcher import ChangeSet, Watcher
 
 __all__ = [
@@ -66,10 +66,6 @@ _MAX_ENV_TEXT = 8 * 1024
 _MAX_LINE = 16 * 1024  # characters of one reported line
 _MAX_PIDFILE = 64  # bytes; a pid and a newline need 8
 _MAX_REASON = 100  # characters of an HTTP reason phrase shown
-
-
-class ActionError(PodselfError):
-    """One attempt of an action failed; the message says why."""
 
 
 class Action:
@@ -304,7 +300,7 @@ def printable(text: str) -> str:
     sequences), and the line is cut at ``_MAX_LINE`` characters.
     """
     if not text.isprintable():
-        text = _go_bytes(text).decode("utf-8", "backslashreplace")
+        text = go_bytes(text).decode("utf-8", "backslashreplace")
         text = "".join(
             c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
         )
@@ -319,7 +315,7 @@ def _unicode(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return _go_bytes(text).decode("utf-8", "replace")
+        return go_bytes(text).decode("utf-8", "replace")
     return text
 
 
@@ -470,7 +466,7 @@ class Coalescer:
         """Wait for changes; return one item per changed directory (from the state of the last
         round to the latest) and the directories that ended."""
         from podself.atomic import Snapshot
-        from podself.watcher import _compare
+        from podself.watcher import compare_snapshots
 
         with self._ready:
             while not self._latest and not self._ended:
@@ -485,7 +481,7 @@ class Coalescer:
         for directory, last in latest.items():
             merged: ChangeSet | None = last
             if count[directory] > 1:  # several updates: report old -> latest, not the last step
-                merged = _compare(
+                merged = compare_snapshots(
                     last.path,
                     Snapshot(None, base[directory]),
                     Snapshot(last.version, last.files, last.missing),

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         def is_set(self) -> bool: ...
 
 
-__all__ = ["ChangeSet", "MapDiff", "Watcher", "awatch", "watch"]
+__all__ = ["ChangeSet", "MapDiff", "Watcher", "awatch", "compare_snapshots", "watch"]
 
 _LOGGER_NAME = "podself.watcher"
 _logger: logging.Logger | None = None
@@ -395,7 +395,7 @@ class _Engine:
         self._signature = signature
         old, self._snapshot = self._snapshot, snapshot
         self._warn_unreadable(snapshot)
-        change = _compare(self.path, old, snapshot)
+        change = compare_snapshots(self.path, old, snapshot)
         # Nobody can have enabled debug output without importing logging first.
         if change is not None and "logging" in sys.modules and _log().isEnabledFor(10):
             _log().debug('watch "%s": %s', self.path, change.summary())
@@ -435,7 +435,9 @@ def _plain_signature(root: str) -> tuple[tuple[str, int, int, int, int], ...]:
         os.close(fd)
 
 
-def _compare(path: str, old: atomic.Snapshot, new: atomic.Snapshot) -> ChangeSet | None:
+def compare_snapshots(path: str, old: atomic.Snapshot, new: atomic.Snapshot) -> ChangeSet | None:
+    """The change from ``old`` to ``new`` snapshots of ``path``, or None when the files'
+    bytes are the same."""
     before, after = old.files, new.files
     # Bytes compared directly: cheaper than hashing, and the old bytes are needed for diffs.
     if before.keys() == after.keys() and all(before[n] == after[n] for n in after):
