@@ -587,3 +587,76 @@ class TestCrash:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+class TestConfinement:
+    """Hostile mounts and container output never reach outside the pod's directories."""
+
+    def canary(self, tmp_path: Path) -> Path:
+        """A host directory with one file, which no run may change."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "authorized_keys").write_text("keep")
+        return outside
+
+    def test_subpath_symlink_escape(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A subPath through a symlink a container planted is the kubelet's
+        CreateContainerConfigError; nothing is created outside; no traceback."""
+        outside = self.canary(tmp_path)
+        spec = {
+            "volumes": [{"name": "data", "emptyDir": {}}],
+            "initContainers": [
+                {
+                    "name": "plant",
+                    "image": "busybox",
+                    "command": ["sh", "-c", f'ln -s {outside} "$PODSELF_ROOT/data/link"'],
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }
+            ],
+        }
+        container = {"volumeMounts": [{"name": "data", "mountPath": "/x", "subPath": "link/new"}]}
+        text = pod_json("echo started", container=container, spec=spec)
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert result.code == 1
+        assert (
+            'container "app": CreateContainerConfigError: failed to prepare subPath for '
+            'volumeMount "data" of container "app"'
+        ) in result.err
+        assert "Traceback" not in result.err
+        assert "started" not in result.out
+        assert sorted(os.listdir(outside)) == ["authorized_keys"]
+
+    @pytest.mark.parametrize("mount_path", ["../../outside", "a/../../../outside", "/.."])
+    def test_mount_path_cannot_leave_the_container_root(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], mount_path: str
+    ) -> None:
+        """A mountPath climbing above "/" fails the container; the host dir stays."""
+        outside = self.canary(tmp_path)
+        spec = {"volumes": [{"name": "cfg", "emptyDir": {}}]}
+        container = {"volumeMounts": [{"name": "cfg", "mountPath": mount_path}]}
+        text = pod_json("echo started", container=container, spec=spec)
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert result.code == 1
+        assert "CreateContainerConfigError: " in result.err
+        assert "must stay inside the container root" in result.err
+        assert (outside / "authorized_keys").read_text() == "keep"
+        assert sorted(os.listdir(outside)) == ["authorized_keys"]
+
+    def test_deep_empty_dir_is_cleaned_up(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """1,200 nested directories in an emptyDir are removed at the end; the name is
+        usable again."""
+        spec = {"volumes": [{"name": "scratch", "emptyDir": {}}]}
+        container = {"volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}
+        deep = (
+            'cd "$PODSELF_ROOT/scratch" && i=0; while [ $i -lt 1200 ]; do mkdir d && cd d; '
+            "i=$((i+1)); done"
+        )
+        path = manifest(tmp_path, pod_json(deep, container=container, spec=spec))
+        for _ in range(2):
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True)
+            assert result.code == 0, result.err
+            assert "cannot remove" not in result.err

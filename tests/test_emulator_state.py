@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +22,7 @@ from podself.emulator.state import (
     process_alive,
     process_token,
 )
-from podself.errors import ManifestError
+from podself.errors import ConfinementError, ManifestError
 
 POD = {"metadata": {"name": "demo", "namespace": "default", "labels": {"stage": "alpha"}}}
 
@@ -148,3 +151,259 @@ class TestProcesses:
         """An exited process is not alive."""
         pid = dead_pid()
         assert not process_alive(pid, process_token(pid))
+
+
+def canaries(tmp_path: Path) -> dict[str, str]:
+    """Files and directories around the state dir that no attack may touch."""
+    home = tmp_path / "home" / "alice"
+    home.mkdir(parents=True)
+    (home / "keep").write_text("alice")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text("root")
+    return snapshot(tmp_path, skip="state")
+
+
+def snapshot(base: Path, skip: str) -> dict[str, str]:
+    """Every path under ``base`` (outside ``skip``) with its content or link target."""
+    found: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(base):
+        rel = os.path.relpath(dirpath, base)
+        if rel.split(os.sep)[0] == skip:
+            dirnames[:] = []
+            continue
+        for name in dirnames + filenames:
+            if rel == "." and name == skip:
+                continue
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                found[path] = "-> " + os.readlink(path)
+            elif os.path.isfile(path):
+                found[path] = Path(path).read_text()
+            else:
+                found[path] = "dir"
+    return found
+
+
+class TestConfinement:
+    """Hostile names and planted symlinks never reach outside the state directory."""
+
+    @pytest.mark.parametrize(
+        ("namespace", "name"),
+        [
+            ("../../home", "alice"),
+            ("default", "."),
+            ("default", ".."),
+            ("..", ".."),
+            ("/", "etc"),
+            (str(Path("/tmp")), "x"),
+            ("default", "a/../../../etc"),
+            ("default", ""),
+            ("", "x"),
+            ("default", "x\0y"),
+            ("default", "x" * 256),
+        ],
+    )
+    def test_hostile_names_are_refused(self, tmp_path: Path, namespace: str, name: str) -> None:
+        """Names that are not one plain path component raise before anything is touched."""
+        before = canaries(tmp_path)
+        with pytest.raises(ConfinementError, match=r"^(namespace|pod name) .*: must "):
+            PodState(str(tmp_path / "state"), namespace, name)
+        assert snapshot(tmp_path, skip="state") == before
+        assert not (tmp_path / "state").exists()
+
+    def test_symlinked_namespace_is_refused(self, tmp_path: Path) -> None:
+        """A namespace directory swapped for a symlink is never followed."""
+        before = canaries(tmp_path)
+        state_dir = tmp_path / "state"
+        state_dir.mkdir(mode=0o700)
+        (state_dir / "default").symlink_to(tmp_path / "home")
+        state = PodState(str(state_dir), "default", "alice")
+        with pytest.raises(ConfinementError, match="must be a directory, not a symbolic link"):
+            state.create(POD)
+        with pytest.raises(ConfinementError):
+            state.remove()
+        assert snapshot(tmp_path, skip="state") == before
+
+    def test_symlinked_pod_directory_is_unlinked_not_followed(self, tmp_path: Path) -> None:
+        """A symlink where the pod directory goes is removed itself; its target stays."""
+        before = canaries(tmp_path)
+        state = PodState(str(tmp_path / "state"), "default", "alice")
+        state.create(POD)
+        state.remove()
+        os.makedirs(tmp_path / "state" / "default", mode=0o700)
+        os.symlink(tmp_path / "home" / "alice", state.path)
+        assert not state.exists()
+        state.create(POD)
+        assert not os.path.islink(state.path)
+        state.remove()
+        assert snapshot(tmp_path, skip="state") == before
+
+    def test_directory_without_owner_record_is_never_deleted(self, tmp_path: Path) -> None:
+        """A non-empty directory podself did not create is refused, with the path named."""
+        state = PodState(str(tmp_path / "state"), "default", "demo")
+        os.makedirs(state.path)
+        os.chmod(tmp_path / "state", 0o700)
+        Path(state.path, "precious").write_text("x")
+        with pytest.raises(ConfinementError, match="no owner record of a podself run"):
+            state.create(POD)
+        assert Path(state.path, "precious").read_text() == "x"
+
+    def test_empty_leftover_without_owner_is_reused(self, tmp_path: Path) -> None:
+        """An empty directory (a run killed before it wrote its owner) is simply reused."""
+        state = PodState(str(tmp_path / "state"), "default", "demo")
+        os.makedirs(state.path)
+        os.chmod(tmp_path / "state", 0o700)
+        assert state.create(POD) == []
+        assert state.alive()
+
+    def test_remove_only_by_the_owner(self, tmp_path: Path) -> None:
+        """A run never deletes a directory another run took over."""
+        state = PodState(str(tmp_path), "default", "demo")
+        state.create(POD)
+        write_owner(state, 1, process_token(1))
+        with pytest.raises(ConfinementError, match="owner record of this podself run"):
+            state.remove()
+        assert state.exists()
+
+    def test_container_dir_is_confined(self, tmp_path: Path) -> None:
+        """Container names build paths too: one component, no symlink followed."""
+        before = canaries(tmp_path)
+        state = PodState(str(tmp_path / "state"), "default", "demo")
+        state.create(POD)
+        assert state.container_dir("app") == os.path.join(state.containers_dir, "app")
+        for name in ("../../../home", "..", "a/b", ""):
+            with pytest.raises(ConfinementError, match="container name"):
+                state.container_dir(name)
+        os.symlink(tmp_path / "home", os.path.join(state.containers_dir, "evil"))
+        with pytest.raises(ConfinementError, match="not a symbolic link"):
+            state.container_dir("evil")
+        state.remove()
+        assert snapshot(tmp_path, skip="state") == before
+
+
+class TestPrivateRoot:
+    """The state root is private to the user running podself."""
+
+    def test_created_private(self, tmp_path: Path) -> None:
+        """A missing root and every directory podself makes are 0700."""
+        state = PodState(str(tmp_path / "new" / "state"), "default", "demo")
+        state.create(POD)
+        for path in (state.root, os.path.dirname(state.path), state.path):
+            assert stat.S_IMODE(os.lstat(path).st_mode) == 0o700
+        state.remove()
+
+    def test_symlinked_root_is_refused(self, tmp_path: Path) -> None:
+        """A root that is a symlink (planted in /tmp by another user) is refused."""
+        target = tmp_path / "elsewhere"
+        target.mkdir(mode=0o700)
+        (tmp_path / "podself-1000").symlink_to(target)
+        state = PodState(str(tmp_path / "podself-1000"), "default", "demo")
+        with pytest.raises(ConfinementError, match=r'state directory ".*podself-1000": must not '):
+            state.create(POD)
+        assert list(target.iterdir()) == []
+
+    def test_writable_root_is_refused(self, tmp_path: Path) -> None:
+        """A root group or others can write is refused, with its mode."""
+        root = tmp_path / "shared"
+        root.mkdir()
+        os.chmod(root, 0o1777)
+        with pytest.raises(ConfinementError, match=r"writable by group or others \(mode 1777\)"):
+            PodState(str(root), "default", "demo").create(POD)
+        assert list(root.iterdir()) == []
+
+    @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown")
+    def test_foreign_root_is_refused(self, tmp_path: Path) -> None:
+        """A root pre-created by another user is refused, naming both uids."""
+        root = tmp_path / "podself-0"
+        root.mkdir(mode=0o700)
+        os.chown(root, 65534, 65534)
+        with pytest.raises(ConfinementError, match=r"must be owned by uid 0 .*not uid 65534"):
+            PodState(str(root), "default", "demo").create(POD)
+
+
+class TestLeftovers:
+    """A dead run's directory never makes the pod name unusable."""
+
+    def test_deep_tree_is_removed(self, tmp_path: Path) -> None:
+        """1,200 nested directories (more than the recursion limit) are removed."""
+        state = PodState(str(tmp_path), "default", "demo")
+        state.create(POD)
+        fd = os.open(state.volumes_dir, os.O_RDONLY)
+        try:
+            for _ in range(1200):
+                os.mkdir("d", dir_fd=fd)
+                child = os.open("d", os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = child
+        finally:
+            os.close(fd)
+        pid = dead_pid()
+        write_owner(state, pid, process_token(pid))
+        assert state.create(POD) == []
+        assert os.listdir(state.volumes_dir) == []
+        state.remove()
+        assert not (tmp_path / "default").exists()
+
+    def test_unremovable_leftover_is_reported_and_the_name_reused(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """When a leftover cannot be removed it is moved aside, named in a note, and swept
+        again by the next start."""
+        state = PodState(str(tmp_path), "default", "demo")
+        state.create(POD)
+        pid = dead_pid()
+        write_owner(state, pid, process_token(pid))
+
+        def fail(parent_fd: int, name: str) -> None:
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr("podself.emulator.state.remove_entry", fail)
+        notes = state.create(POD)
+        assert len(notes) == 1
+        assert re.match(
+            r'^cannot remove ".*/default/\.stale\.demo\.[0-9a-f]{8}", left by an', notes[0]
+        )
+        assert state.alive()
+        monkeypatch.undo()
+        state.remove()
+        assert state.create(POD) == []  # the sweep removed the old one
+        assert sorted(os.listdir(tmp_path / "default")) == [".demo.lock", "demo"]
+
+
+class TestStateFiles:
+    """Unreadable or unwritable state files give errors, never a traceback or lost data."""
+
+    def test_corrupt_pod_json(self, tmp_path: Path) -> None:
+        """A pod.json that is not JSON raises ManifestError naming the file."""
+        state = PodState(str(tmp_path), "default", "demo")
+        state.create(POD)
+        Path(state.pod_file).write_text('{"metadata": ')
+        with pytest.raises(ManifestError, match=r'^pod state file ".*/pod.json": not valid JSON'):
+            state.read_pod()
+        Path(state.pod_file).write_bytes(b"\xff")
+        with pytest.raises(ManifestError, match="not valid JSON"):
+            state.read_pod()
+
+    def test_full_disk_keeps_the_old_pod(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """ENOSPC while writing leaves pod.json as it was and no temporary file."""
+        state = PodState(str(tmp_path), "default", "demo")
+        state.create(POD)
+        real_write = os.write
+
+        def full(fd: int, data: Any) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "write", full)
+        with pytest.raises(OSError, match=r'cannot write pod state file ".*pod.json": No space'):
+            state.update_pod(lambda pod: pod.update(changed=True))
+        monkeypatch.setattr(os, "write", real_write)
+        assert state.read_pod() == POD
+        assert sorted(os.listdir(state.path)) == [
+            "containers",
+            "lock",
+            "owner.json",
+            "pod.json",
+            "volumes",
+        ]

@@ -98,6 +98,10 @@ class PodExistsError(ManifestError):
     """A live ``podself run`` already owns the pod (the API server's AlreadyExists)."""
 
 
+class _NamespaceGone(Exception):
+    """The namespace directory was removed while its lock was being taken (retried)."""
+
+
 def _write_json_at(dir_fd: int, name: str, data: Mapping[str, Any], shown: str) -> None:
     """Replace ``name`` in ``dir_fd`` atomically; on failure (a full disk...) the old file
     stays as it was and the temporary file is removed."""
@@ -116,7 +120,9 @@ def _write_json_at(dir_fd: int, name: str, data: Mapping[str, Any], shown: str) 
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=dir_fd)
-        raise OSError(exc.errno, f"cannot write {shown}: {exc.strerror}") from exc
+        error = OSError(f"cannot write {shown}: {exc.strerror or exc}")
+        error.errno = exc.errno  # kept for callers, out of the message
+        raise error from exc
 
 
 def _read_json_at(dir_fd: int, name: str, shown: str) -> dict[str, Any]:
@@ -222,36 +228,42 @@ class PodState:
         (:class:`~podself.errors.ConfinementError`).
         """
         private_dir(self.root, "state directory")
-        notes: list[str] = []
-        with self._namespace_dir(create=True) as ns_fd, self._name_lock(ns_fd):
-            notes.extend(self._sweep_stale(ns_fd))
+        for _ in range(_LOCK_ATTEMPTS):
             try:
-                st: os.stat_result | None = os.stat(self.name, dir_fd=ns_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                st = None
-            if st is not None and not stat.S_ISDIR(st.st_mode):
-                os.unlink(
-                    self.name, dir_fd=ns_fd
-                )  # a stray link or file: removing it follows nothing
-            elif st is not None:
-                if self.alive():
-                    msg = f'pods "{self.name}" already exists'
-                    raise PodExistsError(msg)
-                notes.extend(self._discard_leftover(ns_fd))
-            os.mkdir(self.name, 0o700, dir_fd=ns_fd)
-            try:
-                with _fd(open_beneath(ns_fd, [self.name], "pod state directory")) as fd:
-                    pid = os.getpid()
-                    owner = {"pid": pid, "token": process_token(pid)}
-                    _write_json_at(fd, _OWNER_FILE, owner, self._shown(_OWNER_FILE))
-                    # The pod directory (0700) keeps other users out of the volumes below it,
-                    # whatever modes the kubelet gives their files (defaultMode 0644).
-                    os.mkdir("volumes", 0o755, dir_fd=fd)
-                    os.mkdir("containers", 0o755, dir_fd=fd)
-                    _write_json_at(fd, _POD_FILE, pod, self._shown(_POD_FILE))
-            except BaseException:
-                self._move_aside_and_remove(ns_fd)  # a half-made directory helps nobody
-                raise
+                with self._namespace_dir(create=True) as ns_fd, self._name_lock(ns_fd):
+                    return self._create_locked(ns_fd, pod)
+            except _NamespaceGone:
+                continue  # a run of another pod removed the empty namespace directory
+        msg = f'namespace directory "{os.path.dirname(self.path)}": kept disappearing'
+        raise OSError(errno.EAGAIN, msg)
+
+    def _create_locked(self, ns_fd: int, pod: Mapping[str, Any]) -> list[str]:
+        notes = self._sweep_stale(ns_fd)
+        try:
+            st: os.stat_result | None = os.stat(self.name, dir_fd=ns_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            os.unlink(self.name, dir_fd=ns_fd)  # a stray link or file: removing it follows nothing
+        elif st is not None:
+            if self.alive():
+                msg = f'pods "{self.name}" already exists'
+                raise PodExistsError(msg)
+            notes.extend(self._discard_leftover(ns_fd))
+        os.mkdir(self.name, 0o700, dir_fd=ns_fd)
+        try:
+            with _fd(open_beneath(ns_fd, [self.name], "pod state directory")) as fd:
+                pid = os.getpid()
+                owner = {"pid": pid, "token": process_token(pid)}
+                _write_json_at(fd, _OWNER_FILE, owner, self._shown(_OWNER_FILE))
+                # The pod directory (0700) keeps other users out of the volumes below it,
+                # whatever modes the kubelet gives their files (defaultMode 0644).
+                os.mkdir("volumes", 0o755, dir_fd=fd)
+                os.mkdir("containers", 0o755, dir_fd=fd)
+                _write_json_at(fd, _POD_FILE, pod, self._shown(_POD_FILE))
+        except BaseException:
+            self._move_aside_and_remove(ns_fd)  # a half-made directory helps nobody
+            raise
         return notes
 
     def container_dir(self, container: str) -> str:
@@ -360,7 +372,10 @@ class PodState:
         lock = f".{self.name}.lock"
         flags = os.O_CREAT | os.O_RDWR | _O_NOFOLLOW | _O_CLOEXEC
         for _ in range(_LOCK_ATTEMPTS):
-            fd = os.open(lock, flags, 0o600, dir_fd=ns_fd)
+            try:
+                fd = os.open(lock, flags, 0o600, dir_fd=ns_fd)
+            except FileNotFoundError:
+                raise _NamespaceGone from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 try:

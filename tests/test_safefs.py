@@ -1,0 +1,93 @@
+"""podself._safefs: confined creation and removal."""
+
+from __future__ import annotations
+
+import os
+import resource
+from pathlib import Path
+
+import pytest
+
+from podself._safefs import check_name, open_beneath, remove_entry
+from podself.errors import ConfinementError
+
+
+def nest(base: Path, depth: int) -> None:
+    """``base/d/d/.../d`` ``depth`` levels deep, a file and an outward symlink at each."""
+    fd = os.open(base, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            os.symlink("/", "root-link", dir_fd=fd)
+            os.close(os.open("f", os.O_WRONLY | os.O_CREAT, 0o444, dir_fd=fd))
+            child = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+
+
+class TestRemoveEntry:
+    """Iterative removal that never follows a symlink."""
+
+    def test_deep_tree_with_few_descriptors(self, tmp_path: Path) -> None:
+        """2,000 levels go with fewer descriptors than a 64-limit, and no recursion."""
+        top = tmp_path / "top"
+        top.mkdir()
+        nest(top, 2000)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        try:
+            parent = os.open(tmp_path, os.O_RDONLY)
+            try:
+                remove_entry(parent, "top")
+            finally:
+                os.close(parent)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        assert os.listdir(tmp_path) == []
+
+    def test_symlink_is_removed_not_followed(self, tmp_path: Path) -> None:
+        """A symlink to a directory is unlinked; the directory keeps its files."""
+        keep = tmp_path / "keep"
+        keep.mkdir()
+        (keep / "canary").write_text("x")
+        (tmp_path / "link").symlink_to(keep)
+        parent = os.open(tmp_path, os.O_RDONLY)
+        try:
+            remove_entry(parent, "link")
+            remove_entry(parent, "missing")
+        finally:
+            os.close(parent)
+        assert sorted(os.listdir(tmp_path)) == ["keep"]
+        assert (keep / "canary").read_text() == "x"
+
+
+class TestNames:
+    """One plain path component, or an error naming the rule and the value."""
+
+    @pytest.mark.parametrize("value", ["", ".", "..", "a/b", "/", "a\0b", "x" * 256])
+    def test_refused(self, value: str) -> None:
+        """Each hostile value raises ConfinementError with what, value and rule."""
+        with pytest.raises(ConfinementError, match=r"^pod name .*: must "):
+            check_name("pod name", value)
+
+    def test_accepted(self) -> None:
+        """Ordinary names pass."""
+        check_name("pod name", "web-0.example")
+
+    def test_open_beneath_refuses_symlinks(self, tmp_path: Path) -> None:
+        """A symlinked component is refused and nothing is created through it."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (tmp_path / "base").mkdir()
+        (tmp_path / "base" / "link").symlink_to(outside)
+        base = os.open(tmp_path / "base", os.O_RDONLY)
+        try:
+            with pytest.raises(ConfinementError, match='"link" must be a directory'):
+                open_beneath(base, ["link", "new"], "mount", create=0o755)
+            os.close(open_beneath(base, ["a", "b"], "mount", create=0o755))
+        finally:
+            os.close(base)
+        assert os.listdir(outside) == []
+        assert (tmp_path / "base" / "a" / "b").is_dir()
