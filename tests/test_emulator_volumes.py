@@ -236,6 +236,22 @@ class TestVolumeSet:
         assert vset.sync(changed) == ["podinfo"]
         assert labels.read_text() == 'stage="beta"'
 
+    def test_failed_write_names_the_volume(self, tmp_path: Path) -> None:
+        """A write that fails is an error naming the volume, never silent."""
+        volumes = [
+            {"name": "podinfo", "downwardAPI": {"items": [item("labels", "metadata.labels")]}}
+        ]
+        vset = VolumeSet(make_pod(volumes, {"stage": "alpha"}), str(tmp_path), ObjectStore(), {})
+        vset.setup()
+        # The volume directory replaced by a symlink: the writer refuses to follow it.
+        os.rename(tmp_path / "podinfo", tmp_path / "moved")
+        os.symlink(tmp_path / "moved", tmp_path / "podinfo")
+        before = sorted(os.listdir(tmp_path / "moved"))
+        with pytest.raises(ManifestError, match=r'^volume update failed for volume "podinfo" : '):
+            vset.sync(make_pod(volumes, {"stage": "beta"}))
+        assert (tmp_path / "moved" / "labels").read_text() == 'stage="alpha"'
+        assert sorted(os.listdir(tmp_path / "moved")) == before
+
     def test_missing_config_map_fails_setup(self, tmp_path: Path) -> None:
         """A missing ConfigMap fails with MountVolume.SetUp's message."""
         pod = make_pod([{"name": "cfg", "configMap": {"name": "nope"}}])

@@ -371,12 +371,11 @@ class VolumeSet:
 
     def _project(self, volume: Volume, pod: Mapping[str, Any], *, setup: bool = False) -> bool:
         try:
-            payload = self.payload(volume, pod)
-        except PodselfError as exc:
+            return atomic.write(volume.path, self.payload(volume, pod))
+        except (PodselfError, OSError) as exc:  # a bad payload, or the write failing
             verb = "MountVolume.SetUp failed" if setup else "volume update failed"
             msg = f'{verb} for volume "{volume.name}" : {exc}'
             raise ManifestError(msg) from exc
-        return atomic.write(volume.path, payload)
 
     def sync(self, pod: Mapping[str, Any]) -> list[str]:
         """Re-project the Downward API content for ``pod``; names of volumes rewritten."""
