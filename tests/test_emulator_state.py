@@ -9,6 +9,7 @@ import re
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +320,44 @@ class TestPrivateRoot:
         os.chown(root, 65534, 65534)
         with pytest.raises(ConfinementError, match=r"must be owned by uid 0 .*not uid 65534"):
             PodState(str(root), "default", "demo").create(POD)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_other_users_cannot_read_volume_files() -> None:
+    """Secret files keep the kubelet's 0644, yet another user cannot reach them: the
+    directories podself creates above the volumes are 0700."""
+    with tempfile.TemporaryDirectory() as shared:  # /tmp itself: every user can traverse it
+        os.chmod(shared, 0o755)
+        check_other_user_is_kept_out(shared)
+
+
+def check_other_user_is_kept_out(shared: str) -> None:
+    """Create a pod under ``shared`` and try to read its volume file as nobody."""
+    state = PodState(os.path.join(shared, "state"), "default", "demo")
+    state.create(POD)
+    secret = Path(state.volumes_dir) / "token"
+    secret.write_text("s3cret")
+    os.chmod(secret, 0o644)
+    probe = subprocess.run(
+        ["cat", str(secret)], user=65534, capture_output=True, text=True, check=False
+    )
+    assert probe.returncode == 1
+    assert "Permission denied" in probe.stderr
+    state.remove()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown")
+def test_no_writes_into_a_root_another_user_took(tmp_path: Path) -> None:
+    """pod.json and status.json are written only while the root is still private."""
+    state = PodState(str(tmp_path / "state"), "default", "demo")
+    state.create(POD)
+    os.chown(state.root, 65534, 65534)
+    for write in (state.write_pod, state.write_status):
+        with pytest.raises(ConfinementError, match=r"must be owned by uid 0 .*not uid 65534"):
+            write({"changed": True})
+    assert state.read_pod() == POD
+    os.chown(state.root, 0, 0)
+    state.remove()
 
 
 class TestLeftovers:

@@ -268,14 +268,14 @@ class PodState:
 
     def container_dir(self, container: str) -> str:
         """Create (if missing) and return the scratch directory of ``container``."""
-        with self._dir() as fd:
+        with self._dir(write=True) as fd:
             os.close(open_beneath(fd, ["containers", container], "container name", create=0o700))
         return os.path.join(self.containers_dir, container)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the pod's lock (serialises edits of ``pod.json``)."""
-        with self._dir() as dir_fd:
+        with self._dir(write=True) as dir_fd:
             flags = os.O_CREAT | os.O_RDWR | _O_NOFOLLOW | _O_CLOEXEC
             fd = os.open(_LOCK_FILE, flags, 0o600, dir_fd=dir_fd)
             try:
@@ -291,7 +291,7 @@ class PodState:
 
     def write_pod(self, pod: Mapping[str, Any]) -> None:
         """Replace ``pod.json`` atomically (callers hold :meth:`locked`)."""
-        with self._dir() as fd:
+        with self._dir(write=True) as fd:
             _write_json_at(fd, _POD_FILE, pod, self._shown(_POD_FILE))
 
     def update_pod(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -312,7 +312,7 @@ class PodState:
 
     def write_status(self, status: Mapping[str, Any]) -> None:
         """Replace ``status.json`` atomically."""
-        with self._dir() as fd:
+        with self._dir(write=True) as fd:
             _write_json_at(fd, _STATUS_FILE, status, self._shown(_STATUS_FILE))
 
     def remove(self) -> None:
@@ -358,11 +358,16 @@ class PodState:
                 yield fd
 
     @contextlib.contextmanager
-    def _dir(self) -> Iterator[int]:
+    def _dir(self, *, write: bool = False) -> Iterator[int]:
+        """The pod directory's descriptor; to ``write``, the root and the pod directory must
+        also be private (:func:`~podself._safefs.check_private`)."""
         with (
             _fd(open_dir(self.root, "state directory")) as root_fd,
             _fd(open_beneath(root_fd, [self.namespace, self.name], "pod state directory")) as fd,
         ):
+            if write:
+                check_private(os.fstat(root_fd), self.root, "state directory")
+                check_private(os.fstat(fd), self.path, "pod state directory")
             yield fd
 
     @contextlib.contextmanager
