@@ -206,6 +206,18 @@ class TestConfinement:
             build_root(fs)
         assert (root / "data" / "precious").read_text() == "x"
 
+    def test_fifo_sub_path_does_not_hang(self, tmp_path: Path) -> None:
+        """A FIFO a container made in its volume is refused, not opened blocking."""
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        fs = ContainerFS(
+            mounts=(MountSpec(str(fifo), "/etc/x", is_file=True),),
+            hostname="h",
+            scratch=str(tmp_path / "root"),
+        )
+        with pytest.raises(ConfinementError, match="must be a regular file"):
+            build_root(fs)
+
     def test_working_dir_is_confined(self, tmp_path: Path) -> None:
         """workingDir is created under the root; one climbing out is refused."""
         root = tmp_path / "root"

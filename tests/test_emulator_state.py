@@ -202,6 +202,9 @@ class TestConfinement:
             ("", "x"),
             ("default", "x\0y"),
             ("default", "x" * 256),
+            ("default", ".stale.demo.0123abcd"),
+            ("default", ".demo.lock"),
+            (".hidden", "x"),
         ],
     )
     def test_hostile_names_are_refused(self, tmp_path: Path, namespace: str, name: str) -> None:
@@ -272,7 +275,7 @@ class TestConfinement:
         state = PodState(str(tmp_path / "state"), "default", "demo")
         state.create(POD)
         assert state.container_dir("app") == os.path.join(state.containers_dir, "app")
-        for name in ("../../../home", "..", "a/b", ""):
+        for name in ("../../../home", "..", "a/b", "", ".probe"):
             with pytest.raises(ConfinementError, match="container name"):
                 state.container_dir(name)
         os.symlink(tmp_path / "home", os.path.join(state.containers_dir, "evil"))

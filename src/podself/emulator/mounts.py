@@ -608,8 +608,14 @@ def _make_room(parent: int, name: str, target: str) -> None:
 
 
 def _copy_into(source: str, parent: int, name: str) -> None:
-    with open(source, "rb") as src:
-        mode = stat.S_IMODE(os.fstat(src.fileno()).st_mode) & 0o777
+    # O_NONBLOCK: a FIFO a container made in its volume must not hang podself run.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    with open(os.open(source, flags), "rb") as src:
+        st = os.fstat(src.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            msg = f'subPath file "{source}": must be a regular file or a directory (it is copied)'
+            raise ConfinementError(msg)
+        mode = stat.S_IMODE(st.st_mode) & 0o777
         fd = os.open(name, _NEW_FILE, 0o600, dir_fd=parent)
         with os.fdopen(fd, "wb") as dst:
             shutil.copyfileobj(src, dst)

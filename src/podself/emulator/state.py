@@ -165,8 +165,8 @@ class PodState:
     name: str
 
     def __post_init__(self) -> None:
-        check_name("namespace", self.namespace)
-        check_name("pod name", self.name)
+        _check_state_name("namespace", self.namespace)
+        _check_state_name("pod name", self.name)
         object.__setattr__(self, "root", os.path.abspath(self.root))
 
     @property
@@ -268,6 +268,7 @@ class PodState:
 
     def container_dir(self, container: str) -> str:
         """Create (if missing) and return the scratch directory of ``container``."""
+        _check_state_name("container name", container)
         with self._dir(write=True) as fd:
             os.close(open_beneath(fd, ["containers", container], "container name", create=0o700))
         return os.path.join(self.containers_dir, container)
@@ -439,6 +440,14 @@ class PodState:
         return notes
 
 
+def _check_state_name(what: str, value: str) -> None:
+    check_name(what, value)
+    if value.startswith("."):
+        # Names starting with "." are podself's own: locks, probes, directories moved aside.
+        msg = f'{what} {value!r}: must not start with "." (reserved for podself\'s own files)'
+        raise ConfinementError(msg)
+
+
 @contextlib.contextmanager
 def _fd(fd: int) -> Iterator[int]:
     try:
@@ -455,7 +464,7 @@ def list_pods(root: str, namespace: str | None = None) -> list[PodState]:
     """Pods with a live ``podself run`` under ``root`` (one namespace, or all when None)."""
     found: list[PodState] = []
     if namespace is not None:
-        check_name("namespace", namespace)
+        _check_state_name("namespace", namespace)
     try:
         namespaces = sorted(os.listdir(root)) if namespace is None else [namespace]
     except FileNotFoundError:
