@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,10 @@ class TestRemoveEntry:
     """Iterative removal that never follows a symlink."""
 
     def test_deep_tree_with_few_descriptors(self, tmp_path: Path) -> None:
-        """2,000 levels go with fewer descriptors than a 64-limit, and no recursion."""
+        """1,200 levels go with fewer descriptors than a 64-limit, and no recursion."""
         top = tmp_path / "top"
         top.mkdir()
-        nest(top, 2000)
+        nest(top, 1200)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
         try:
@@ -61,6 +62,41 @@ class TestRemoveEntry:
             os.close(parent)
         assert sorted(os.listdir(tmp_path)) == ["keep"]
         assert (keep / "canary").read_text() == "x"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK) or not os.path.isdir("/proc"),
+    reason="needs root to act as another user, and a system python",
+)
+def test_unlistable_directories_of_ours_are_removed() -> None:
+    """A non-root user removes a tree a container made unlistable (mode 0000, 0500)."""
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    script = (
+        "import os, sys, tempfile\n"
+        f"sys.path.insert(0, {src!r})\n"
+        "from podself._safefs import remove_entry\n"
+        "base = tempfile.mkdtemp()\n"
+        "os.makedirs(base + '/t/a/b')\n"
+        "open(base + '/t/a/b/f', 'w').close()\n"
+        "os.chmod(base + '/t/a/b', 0o500)\n"
+        "os.chmod(base + '/t/a', 0)\n"
+        "fd = os.open(base, os.O_RDONLY)\n"
+        "remove_entry(fd, 't')\n"
+        "print(os.listdir(base))\n"
+        "os.rmdir(base)\n"
+    )
+    probe = subprocess.run(
+        ["/usr/bin/python3", "-c", script],
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        cwd="/",
+        env={"TMPDIR": "/tmp"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (probe.returncode, probe.stdout, probe.stderr) == (0, "[]\n", "")
 
 
 class TestNames:

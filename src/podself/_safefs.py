@@ -153,12 +153,25 @@ def remove_entry(parent_fd: int, name: str) -> None:
             except FileNotFoundError:
                 continue
             except PermissionError:
-                os.chmod(sub, 0o700, dir_fd=fd)  # ours (we can delete it): make it listable
+                _make_listable(fd, sub)
                 child = os.open(sub, _DIR_FLAGS, dir_fd=fd)
             stack.append((child, sub, _clear_files(child)))
     finally:
         for fd, _, _ in stack:
             os.close(fd)
+
+
+def _make_listable(fd: int, name: str) -> None:
+    """chmod 0700 a directory of ours that we may not list (a container made it 0000),
+    through an ``O_PATH`` descriptor so that a symlink swapped in is never followed."""
+    o_path = getattr(os, "O_PATH", 0)
+    if not o_path or not os.path.isdir("/proc/self/fd"):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+    handle = os.open(name, o_path | _O_NOFOLLOW | _O_DIRECTORY | _O_CLOEXEC, dir_fd=fd)
+    try:
+        os.chmod(f"/proc/self/fd/{handle}", 0o700)
+    finally:
+        os.close(handle)
 
 
 def _clear_files(fd: int) -> list[str]:
