@@ -17,6 +17,7 @@ import pytest
 
 from podself.emulator.state import (
     STATE_DIR_ENV,
+    PodExistsError,
     PodState,
     default_state_root,
     list_pods,
@@ -449,3 +450,52 @@ class TestStateFiles:
             "pod.json",
             "volumes",
         ]
+
+    def test_special_or_huge_pod_json(self, tmp_path: Path) -> None:
+        """A FIFO does not hang the reader; a file over the bound is refused unread."""
+        state = PodState(str(tmp_path), "default", "demo")
+        state.create(POD)
+        os.unlink(state.pod_file)
+        os.mkfifo(state.pod_file)
+        with pytest.raises(ManifestError, match="must be a regular file"):
+            state.read_pod()
+        os.unlink(state.pod_file)
+        with open(state.pod_file, "wb") as handle:
+            handle.truncate(16 * 1024 * 1024 + 1)
+        with pytest.raises(ManifestError, match="larger than 16777216 bytes"):
+            state.read_pod()
+
+
+class TestRaces:
+    """Runs of pods starting and stopping at once."""
+
+    def test_namespace_removed_while_locking(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The last pod of a namespace stopping (removing the empty namespace directory)
+        while another starts: the start retries instead of failing."""
+        state = PodState(str(tmp_path), "default", "demo")
+        real_open = os.open
+        raced: list[str] = []
+
+        def racing_open(path: Any, flags: int, mode: int = 0o777, **kwargs: Any) -> int:
+            if path == ".demo.lock" and not raced:
+                raced.append(path)
+                os.rmdir(tmp_path / "default")
+            return real_open(path, flags, mode, **kwargs)
+
+        monkeypatch.setattr(os, "open", racing_open)
+        assert state.create(POD) == []
+        assert raced == [".demo.lock"]
+        assert state.alive()
+
+    def test_loser_of_a_start_race_keeps_its_hands_off(self, tmp_path: Path) -> None:
+        """Of two runs of one pod, the second gets AlreadyExists and the winner's
+        directory is untouched."""
+        winner = PodState(str(tmp_path), "default", "demo")
+        winner.create(POD)
+        before = sorted(os.listdir(winner.path))
+        with pytest.raises(PodExistsError, match=r'^pods "demo" already exists$'):
+            PodState(str(tmp_path), "default", "demo").create({"other": True})
+        assert sorted(os.listdir(winner.path)) == before
+        assert winner.read_pod() == POD

@@ -131,12 +131,15 @@ def _read_json_at(dir_fd: int, name: str, shown: str) -> dict[str, Any]:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             msg = f"{shown}: must be a regular file"
             raise ManifestError(msg)
-        raw = os.read(fd, _MAX_STATE_FILE + 1)
-        while len(raw) <= _MAX_STATE_FILE and (chunk := os.read(fd, _MAX_STATE_FILE)):
-            raw += chunk
+        chunks: list[bytes] = []
+        size = 0
+        while size <= _MAX_STATE_FILE and (chunk := os.read(fd, 1 << 16)):
+            chunks.append(chunk)
+            size += len(chunk)
     finally:
         os.close(fd)
-    if len(raw) > _MAX_STATE_FILE:
+    raw = b"".join(chunks)
+    if size > _MAX_STATE_FILE:
         msg = f"{shown}: larger than {_MAX_STATE_FILE} bytes"
         raise ManifestError(msg)
     try:
@@ -335,7 +338,7 @@ class PodState:
                     )
                     raise ConfinementError(msg)
                 notes = self._move_aside_and_remove(ns_fd)
-        except FileNotFoundError:
+        except (FileNotFoundError, _NamespaceGone):
             return  # no namespace directory: nothing of ours is left
         if notes:
             raise OSError(errno.ENOTEMPTY, notes[0])
