@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from podself.emulator.state import (
 from podself.errors import ConfinementError, ManifestError
 
 POD = {"metadata": {"name": "demo", "namespace": "default", "labels": {"stage": "alpha"}}}
+LOCK = ".lock." + hashlib.sha256(b"demo").hexdigest()[:16]  # the start lock of pod "demo"
 
 
 def dead_pid() -> int:
@@ -270,6 +272,17 @@ class TestConfinement:
             state.remove()
         assert state.exists()
 
+    def test_longest_pod_name_starts_and_restarts(self, tmp_path: Path) -> None:
+        """A 253-byte pod name (the API maximum) gets its lock and, after a dead run, its
+        directory moved aside: no name passes 255 bytes."""
+        state = PodState(str(tmp_path), "default", "a" * 253)
+        state.create(POD)
+        pid = dead_pid()
+        write_owner(state, pid, process_token(pid))
+        assert state.create(POD) == []
+        state.remove()
+        assert not (tmp_path / "default").exists()
+
     def test_container_dir_is_confined(self, tmp_path: Path) -> None:
         """Container names build paths too: one component, no symlink followed."""
         before = canaries(tmp_path)
@@ -404,13 +417,50 @@ class TestLeftovers:
         notes = state.create(POD)
         assert len(notes) == 1
         assert re.match(
-            r'^cannot remove ".*/default/\.stale\.demo\.[0-9a-f]{8}", left by an', notes[0]
+            r'^cannot remove ".*/default/\.stale\.[0-9a-f]{16}\.[0-9a-f]{8}" '
+            r'\(the state of pod "demo"\): ',
+            notes[0],
         )
         assert state.alive()
         monkeypatch.undo()
         state.remove()
         assert state.create(POD) == []  # the sweep removed the old one
-        assert sorted(os.listdir(tmp_path / "default")) == [".demo.lock", "demo"]
+        assert sorted(os.listdir(tmp_path / "default")) == [LOCK, "demo"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"), reason="needs root and unshare"
+)
+def test_bind_mount_inside_is_never_deleted_through(tmp_path: Path) -> None:
+    """A host directory bind-mounted into a pod's volume (same filesystem, so invisible to
+    st_dev) stops the removal with a message; the host files stay."""
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "authorized_keys").write_text("keep")
+    script = (
+        f"import os, sys; sys.path.insert(0, {src!r})\n"
+        "import subprocess\n"
+        "from podself.emulator.state import PodState\n"
+        f"state = PodState({str(tmp_path / 'state')!r}, 'default', 'demo')\n"
+        "state.create({})\n"
+        "target = os.path.join(state.volumes_dir, 'x')\n"
+        "os.mkdir(target)\n"
+        f"subprocess.run(['mount', '--bind', {str(host)!r}, target], check=True)\n"
+        "try:\n"
+        "    state.remove()\n"
+        "except OSError as exc:\n"
+        "    print(exc)\n"
+    )
+    probe = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.stdout.endswith('/volumes/x" is mounted inside it (unmount it first)\n')
+    assert probe.stdout.startswith('pod state directory "')
+    assert (host / "authorized_keys").read_text() == "keep"
 
 
 class TestStateFiles:
@@ -479,14 +529,14 @@ class TestRaces:
         raced: list[str] = []
 
         def racing_open(path: Any, flags: int, mode: int = 0o777, **kwargs: Any) -> int:
-            if path == ".demo.lock" and not raced:
+            if path == LOCK and not raced:
                 raced.append(path)
                 os.rmdir(tmp_path / "default")
             return real_open(path, flags, mode, **kwargs)
 
         monkeypatch.setattr(os, "open", racing_open)
         assert state.create(POD) == []
-        assert raced == [".demo.lock"]
+        assert raced == [LOCK]
         assert state.alive()
 
     def test_loser_of_a_start_race_keeps_its_hands_off(self, tmp_path: Path) -> None:

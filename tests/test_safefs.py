@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,36 @@ class TestNames:
             os.close(base)
         assert os.listdir(outside) == []
         assert (tmp_path / "base" / "a" / "b").is_dir()
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"), reason="needs root and unshare"
+)
+def test_mount_points_are_not_crossed(tmp_path: Path) -> None:
+    """A filesystem mounted inside the tree stops the removal; its files stay."""
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    (tmp_path / "top" / "inner").mkdir(parents=True)
+    script = (
+        f"import os, sys; sys.path.insert(0, {src!r})\n"
+        "from podself._safefs import remove_entry\n"
+        "from podself.errors import ConfinementError\n"
+        f"top = {str(tmp_path / 'top')!r}\n"
+        "open(top + '/inner/canary', 'w').write('keep')\n"
+        "fd = os.open(os.path.dirname(top), os.O_RDONLY)\n"
+        "try:\n"
+        "    remove_entry(fd, 'top')\n"
+        "except ConfinementError as exc:\n"
+        "    print(exc)\n"
+        "print(open(top + '/inner/canary').read())\n"
+    )
+    probe = subprocess.run(
+        [
+            *("unshare", "-m", "--propagation", "private", "sh", "-c"),
+            'mount -t tmpfs tmpfs "$1" && exec "$2" -c "$3"',
+            *("sh", str(tmp_path / "top" / "inner"), sys.executable, script),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.stdout == '"inner" in the tree of "top" is a mount point: not removed\nkeep\n'

@@ -119,7 +119,8 @@ def open_beneath(base_fd: int, parts: list[str], what: str, *, create: int | Non
 
 def remove_entry(parent_fd: int, name: str) -> None:
     """Delete ``name`` in the directory ``parent_fd`` whatever it is; a symlink is removed,
-    never followed, and a directory is emptied iteratively first (any depth)."""
+    never followed, and a directory is emptied iteratively first (any depth). A mount point
+    inside raises :class:`~podself.errors.ConfinementError` before anything below it goes."""
     try:
         top = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
     except FileNotFoundError:
@@ -132,6 +133,7 @@ def remove_entry(parent_fd: int, name: str) -> None:
     # (descriptor, name in its parent, subdirectories still to remove)
     stack: list[tuple[int, str, list[str]]] = []
     moved = 0
+    device = os.fstat(top).st_dev
     try:
         stack.append((top, name, _clear_files(top)))
         while stack:
@@ -155,6 +157,12 @@ def remove_entry(parent_fd: int, name: str) -> None:
             except PermissionError:
                 _make_listable(fd, sub)
                 child = os.open(sub, _DIR_FLAGS, dir_fd=fd)
+            if os.fstat(child).st_dev != device:
+                # Something mounted inside (a root container can bind the host's /): never
+                # delete across it, like rm --one-file-system.
+                os.close(child)
+                msg = f'"{sub}" in the tree of "{name}" is a mount point: not removed'
+                raise ConfinementError(msg)
             stack.append((child, sub, _clear_files(child)))
     finally:
         for fd, _, _ in stack:

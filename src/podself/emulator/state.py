@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import stat
@@ -26,6 +27,7 @@ from podself._safefs import (
     private_dir,
     remove_entry,
 )
+from podself.emulator.mounts import parse_mountinfo
 from podself.errors import ConfinementError, ManifestError
 
 __all__ = [
@@ -347,6 +349,12 @@ class PodState:
 
     # -- confined access -------------------------------------------------------------------
 
+    @property
+    def _tag(self) -> str:
+        # Names of the lock and of directories moved aside: fixed-length, as a 253-byte pod
+        # name plus a prefix would pass NAME_MAX (255).
+        return hashlib.sha256(self.name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
     def _shown(self, name: str) -> str:
         return f'pod state file "{os.path.join(self.path, name)}"'
 
@@ -378,7 +386,7 @@ class PodState:
     def _name_lock(self, ns_fd: int, *, unlink: bool = False) -> Iterator[None]:
         """The per-name lock beside the pod directory; ``unlink`` removes the lock file when
         released. A waiter whose lock file was unlinked meanwhile takes the new one."""
-        lock = f".{self.name}.lock"
+        lock = f".lock.{self._tag}"
         flags = os.O_CREAT | os.O_RDWR | _O_NOFOLLOW | _O_CLOEXEC
         for _ in range(_LOCK_ATTEMPTS):
             try:
@@ -420,27 +428,50 @@ class PodState:
         return self._move_aside_and_remove(ns_fd)
 
     def _move_aside_and_remove(self, ns_fd: int) -> list[str]:
+        inside = _mounts_inside(self.path)
+        if inside:
+            msg = (
+                f'pod state directory "{self.path}": not removed: "{inside[0]}" is mounted '
+                "inside it (unmount it first)"
+            )
+            raise ConfinementError(msg)
         # Renaming first frees the pod name at once, whatever the removal then meets.
-        aside = f"{_STALE_PREFIX}{self.name}.{os.urandom(4).hex()}"
+        aside = f"{_STALE_PREFIX}{self._tag}.{os.urandom(4).hex()}"
         os.rename(self.name, aside, src_dir_fd=ns_fd, dst_dir_fd=ns_fd)
         return self._remove_aside(ns_fd, aside)
 
     def _remove_aside(self, ns_fd: int, aside: str) -> list[str]:
+        where = os.path.join(self.root, self.namespace, aside)
         try:
+            inside = _mounts_inside(where)
+            if inside:
+                msg = f'"{inside[0]}" is mounted inside it (unmount it first)'
+                raise ConfinementError(msg)
             remove_entry(ns_fd, aside)
         except OSError as exc:
-            where = os.path.join(self.root, self.namespace, aside)
-            return [f'cannot remove "{where}", left by an earlier run of pod "{self.name}": {exc}']
+            return [f'cannot remove "{where}" (the state of pod "{self.name}"): {exc}']
         return []
 
     def _sweep_stale(self, ns_fd: int) -> list[str]:
-        mine = f"{_STALE_PREFIX}{self.name}"
+        mine = f"{_STALE_PREFIX}{self._tag}"
         with os.scandir(ns_fd) as entries:
             stale = [e.name for e in entries if e.name.rpartition(".")[0] == mine]
         notes: list[str] = []
         for aside in stale:
             notes.extend(self._remove_aside(ns_fd, aside))
         return notes
+
+
+def _mounts_inside(path: str) -> list[str]:
+    """Mount points strictly inside ``path`` (read from /proc/self/mountinfo on Linux: a bind
+    mount of a directory of the same filesystem is invisible to ``st_dev``)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
+            text = handle.read()
+    except OSError:
+        return []
+    prefix = os.path.realpath(path).rstrip("/") + "/"
+    return [m.mount_point for m in parse_mountinfo(text) if m.mount_point.startswith(prefix)]
 
 
 def _check_state_name(what: str, value: str) -> None:
