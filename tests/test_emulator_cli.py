@@ -382,3 +382,20 @@ class TestStateErrors:
         assert "not valid JSON" in captured.err
         assert cli(state, "get", "pods", "-o", "name") == 0
         assert capsys.readouterr().out == "pod/dynamic-update-demo\n"
+
+    def test_get_in_an_unreadable_state_dir(
+        self,
+        state: PodState,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Another user's (0700) state directory is an error, not a traceback."""
+
+        def denied(path: Any) -> list[str]:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+
+        monkeypatch.setattr(os, "listdir", denied)
+        assert cli(state, "get", "pods", "-A") == 1
+        assert capsys.readouterr().err == (
+            f'error: cannot list the pods in "{state.root}": Permission denied\n'
+        )

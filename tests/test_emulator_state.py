@@ -139,6 +139,8 @@ class TestListing:
             ("prod", "api"),
         ]
         assert list_pods(str(tmp_path / "absent")) == []
+        (tmp_path / ".not-a-namespace").mkdir()
+        assert len(list_pods(str(tmp_path))) == 2
 
 
 class TestProcesses:

@@ -176,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfinementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # another user's state directory (0700), say
+        print(f'error: cannot list the pods in "{root}": {exc.strerror or exc}', file=sys.stderr)
+        return 1
     if args.names:
         wanted = set(args.names)
         states = [s for s in states if s.name in wanted]

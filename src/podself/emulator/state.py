@@ -504,6 +504,8 @@ def list_pods(root: str, namespace: str | None = None) -> list[PodState]:
     except FileNotFoundError:
         return found
     for ns in namespaces:
+        if ns.startswith("."):
+            continue  # podself's own (or foreign) entries, never a namespace
         try:
             names = sorted(os.listdir(os.path.join(root, ns)))
         except (FileNotFoundError, NotADirectoryError):
