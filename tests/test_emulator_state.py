@@ -258,10 +258,12 @@ class TestConfinement:
         assert Path(state.path, "precious").read_text() == "x"
 
     def test_empty_leftover_without_owner_is_reused(self, tmp_path: Path) -> None:
-        """An empty directory (a run killed before it wrote its owner) is simply reused."""
+        """An empty directory, or one holding only the owner record's temporary file (a run
+        killed before it wrote its owner), is simply reused."""
         state = PodState(str(tmp_path / "state"), "default", "demo")
         os.makedirs(state.path)
         os.chmod(tmp_path / "state", 0o700)
+        Path(state.path, ".tmp-owner.json-0123abcd").write_text('{"pid"')
         assert state.create(POD) == []
         assert state.alive()
 

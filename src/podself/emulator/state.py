@@ -417,7 +417,13 @@ class PodState:
         """Remove the directory of a dead run (caller holds the name lock)."""
         if self.owner() is None:
             try:
-                os.rmdir(self.name, dir_fd=ns_fd)  # empty: nothing to lose
+                # A run killed before its owner record was renamed into place leaves at most
+                # that record's temporary file: nothing to lose.
+                with _fd(open_beneath(ns_fd, [self.name], "pod state directory")) as fd:
+                    for entry in os.listdir(fd):
+                        if entry.startswith(f".tmp-{_OWNER_FILE}-"):
+                            os.unlink(entry, dir_fd=fd)
+                os.rmdir(self.name, dir_fd=ns_fd)
             except OSError:
                 msg = (
                     f'pod state directory "{self.path}": not removed: it has no owner record of '
