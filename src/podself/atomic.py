@@ -447,9 +447,9 @@ def write(
             # (9)
             os.rename(tmp_link, data_dir_path)
         except BaseException:
-            with contextlib.suppress(OSError):
-                _clear_reserved(target, NEW_DATA_DIR_NAME)
-                _clear_reserved(target, ts_dir_name)
+            for leftover in (NEW_DATA_DIR_NAME, ts_dir_name):
+                with contextlib.suppress(OSError):
+                    _clear_reserved(target, leftover)
             raise
 
     # (10)
