@@ -196,6 +196,36 @@ class TestWrite:
         assert (tmp_path / "a").read_text() == "1"
         assert not os.path.lexists(tmp_path / atomic.NEW_DATA_DIR_NAME)
 
+    def test_leftover_tmp_directory_is_removed(self, tmp_path: Path) -> None:
+        """A ..data_tmp DIRECTORY (with a link out) no longer blocks every later write; the
+        link's target outside the volume is untouched."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "canary").write_text("keep")
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        atomic.write(volume, {"a": "1"})
+        leftover = volume / atomic.NEW_DATA_DIR_NAME
+        (leftover / "deep").mkdir(parents=True)
+        (leftover / "deep" / "out").symlink_to(outside)
+        assert atomic.write(volume, {"a": "2"})
+        assert (volume / "a").read_text() == "2"
+        assert not os.path.lexists(leftover)
+        assert atomic.write(volume, {"a": "3"})
+        assert (volume / "a").read_text() == "3"
+        assert (outside / "canary").read_text() == "keep"
+
+    def test_stale_versions_are_removed(self, tmp_path: Path) -> None:
+        """Timestamp directories of writers that died are removed by the next write; a
+        symlink that looks like one is left alone."""
+        atomic.write(tmp_path, {"a": "1"})
+        (tmp_path / "..2020_01_01_00_00_00.123").mkdir()
+        (tmp_path / "..2020_01_01_00_00_00.123" / "a").write_text("old")
+        (tmp_path / "..2020_01_01_00_00_00.456").symlink_to(tmp_path / "..data")
+        atomic.write(tmp_path, {"a": "2"})
+        assert ts_dirs(tmp_path) == ["..2020_01_01_00_00_00.456", version_of(tmp_path)]
+        assert os.path.islink(tmp_path / "..2020_01_01_00_00_00.456")
+
     def test_foreign_top_level_link_is_repointed(self, tmp_path: Path) -> None:
         """A top-level link pointing outside the volume is repointed into ..data."""
         outside = tmp_path / "outside"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -309,4 +312,90 @@ class TestGet:
         assert (
             getcmd.render_table([["A", "BB"], ["long-name", "x"]])
             == "A           BB\nlong-name   x"
+        )
+
+
+class TestStateErrors:
+    """Broken or hostile state gives a clear error, never a traceback or a lost pod."""
+
+    def test_label_on_a_full_disk(
+        self,
+        state: PodState,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """ENOSPC: exit 1 with the file and the reason; pod.json is unchanged."""
+        real_write = os.write
+
+        def full(fd: int, data: Any) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "write", full)
+        assert cli(state, "label", "dynamic-update-demo", "stage=beta", "--overwrite") == 1
+        monkeypatch.setattr(os, "write", real_write)
+        err = capsys.readouterr().err
+        assert err.startswith('error: pod "dynamic-update-demo" not changed: cannot write ')
+        assert err.endswith('pod.json": No space left on device\n')
+        assert state.read_pod() == POD
+
+    def test_label_with_a_corrupt_pod_json(
+        self, state: PodState, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An unreadable pod.json is named; it is not overwritten."""
+        Path(state.pod_file).write_text("{not json")
+        assert cli(state, "annotate", "dynamic-update-demo", "a=b") == 1
+        err = capsys.readouterr().err
+        assert err.startswith('error: pod "dynamic-update-demo" not changed: pod state file "')
+        assert 'pod.json": not valid JSON' in err
+        assert Path(state.pod_file).read_text() == "{not json"
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["label", "pod", "..", "a=b"],
+            ["label", "-n", "../..", "dynamic-update-demo", "a=b"],
+            ["get", "pods", "-n", "/etc"],
+        ],
+    )
+    def test_hostile_names(
+        self, state: PodState, capsys: pytest.CaptureFixture[str], argv: list[str]
+    ) -> None:
+        """Names that are not one path component are refused with the rule."""
+        assert cli(state, *argv) == 1
+        assert re.match(r"^error: (pod name|namespace) '.*': must ", capsys.readouterr().err)
+
+    def test_get_shows_a_pod_whose_state_is_unreadable(
+        self, state: PodState, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A running pod with a corrupt pod.json is listed, with a warning saying why."""
+        state.write_status(
+            {
+                "phase": "Running",
+                "containerStatuses": [{"name": "watcher", "ready": True, "state": {"running": {}}}],
+            }
+        )
+        Path(state.pod_file).write_bytes(b"\x00garbage")
+        assert cli(state, "get", "pods") == 0
+        captured = capsys.readouterr()
+        assert captured.out.splitlines()[1].startswith("dynamic-update-demo   1/1     Running")
+        assert captured.err.startswith('warning: pod "dynamic-update-demo": pod state file "')
+        assert "not valid JSON" in captured.err
+        assert cli(state, "get", "pods", "-o", "name") == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo\n"
+
+    def test_get_in_an_unreadable_state_dir(
+        self,
+        state: PodState,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Another user's (0700) state directory is an error, not a traceback."""
+
+        def denied(path: Any) -> list[str]:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+
+        monkeypatch.setattr(os, "listdir", denied)
+        assert cli(state, "get", "pods", "-A") == 1
+        assert capsys.readouterr().err == (
+            f'error: cannot list the pods in "{state.root}": Permission denied\n'
         )

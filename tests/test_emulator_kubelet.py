@@ -587,3 +587,143 @@ class TestCrash:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+class TestConfinement:
+    """Hostile mounts and container output never reach outside the pod's directories."""
+
+    def canary(self, tmp_path: Path) -> Path:
+        """A host directory with one file, which no run may change."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "authorized_keys").write_text("keep")
+        return outside
+
+    def test_subpath_symlink_escape(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A subPath through a symlink a container planted is the kubelet's
+        CreateContainerConfigError; nothing is created outside; no traceback."""
+        outside = self.canary(tmp_path)
+        spec = {
+            "volumes": [{"name": "data", "emptyDir": {}}],
+            "initContainers": [
+                {
+                    "name": "plant",
+                    "image": "busybox",
+                    "command": ["sh", "-c", f'ln -s {outside} "$PODSELF_ROOT/data/link"'],
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }
+            ],
+        }
+        container = {"volumeMounts": [{"name": "data", "mountPath": "/x", "subPath": "link/new"}]}
+        text = pod_json("echo started", container=container, spec=spec)
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert result.code == 1
+        assert (
+            'container "app": CreateContainerConfigError: failed to prepare subPath for '
+            'volumeMount "data" of container "app"'
+        ) in result.err
+        assert "Traceback" not in result.err
+        assert "started" not in result.out
+        assert sorted(os.listdir(outside)) == ["authorized_keys"]
+
+    @pytest.mark.parametrize("mount_path", ["../../outside", "a/../../../outside", "/.."])
+    def test_mount_path_cannot_leave_the_container_root(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], mount_path: str
+    ) -> None:
+        """A mountPath climbing above "/" fails the container; the host dir stays."""
+        outside = self.canary(tmp_path)
+        spec = {"volumes": [{"name": "cfg", "emptyDir": {}}]}
+        container = {"volumeMounts": [{"name": "cfg", "mountPath": mount_path}]}
+        text = pod_json("echo started", container=container, spec=spec)
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert result.code == 1
+        assert "CreateContainerConfigError: " in result.err
+        assert "must stay inside the container root" in result.err
+        assert (outside / "authorized_keys").read_text() == "keep"
+        assert sorted(os.listdir(outside)) == ["authorized_keys"]
+
+    def test_deep_empty_dir_is_cleaned_up(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """1,200 nested directories in an emptyDir are removed at the end; the name is
+        usable again."""
+        spec = {"volumes": [{"name": "scratch", "emptyDir": {}}]}
+        container = {"volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}
+        deep = 'cd "$PODSELF_ROOT/scratch" && mkdir -p ' + "d/" * 1200
+        path = manifest(tmp_path, pod_json(deep, container=container, spec=spec))
+        for _ in range(2):
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True)
+            assert result.code == 0, result.err
+            assert "cannot remove" not in result.err
+
+
+def tree(base: Path, skip: Path) -> dict[str, str]:
+    """Every path under ``base`` except ``skip``, with its content or link target."""
+    found: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [d for d in dirnames if Path(dirpath, d) != skip]
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            if path.is_symlink():
+                found[str(path)] = "-> " + os.readlink(path)
+            elif path.is_file():
+                found[str(path)] = path.read_text()
+            else:
+                found[str(path)] = "dir"
+    return found
+
+
+HOSTILE = [
+    {"metadata": {"name": "alice", "namespace": "../../home"}},
+    {"metadata": {"name": "..", "namespace": ".."}},
+    {"metadata": {"name": ".", "namespace": "default"}},
+    # An absolute namespace replaces the base when joined; {home} is the sandbox's home.
+    {"metadata": {"name": "alice", "namespace": "{home}"}},
+    {"metadata": {"name": "x\u0000y"}},
+    {"spec": {"containers": [{"name": "../../../../../../home"}]}},
+    {"spec": {"containers": [{"name": ".probe"}]}},
+    {"volumeMounts": [{"name": "v", "mountPath": "../../../../../../../../home/alice/.ssh"}]},
+    {"volumeMounts": [{"name": "v", "mountPath": "/"}]},
+    {"volumeMounts": [{"name": "v", "mountPath": "/x", "subPath": "../../../../home"}]},
+    {"volumeMounts": [{"name": "v", "mountPath": "/x", "subPath": "/home/alice"}]},
+    {"workingDir": "../../../../../../../home/alice/new"},
+]
+
+
+@pytest.mark.parametrize("no_namespace", [True, False])
+@pytest.mark.parametrize("change", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_manifests_change_nothing_outside(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], change: dict[str, Any], no_namespace: bool
+) -> None:
+    """Names, namespaces, container names, mountPaths, subPaths and workingDirs that try to
+    leave the state directory or the container root: the run fails or runs confined, with a
+    message and no traceback, and nothing outside the state directory changes."""
+    home = tmp_path / "home" / "alice"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "authorized_keys").write_text("keep")
+    state_dir = tmp_path / "a" / "b" / "c" / "d" / "e" / "f" / "state"
+    state_dir.parent.mkdir(parents=True)
+    pod: dict[str, Any] = json.loads(pod_json("true"))
+    pod["spec"]["volumes"] = [{"name": "v", "emptyDir": {}}]
+    container = pod["spec"]["containers"][0]
+    for key, value in change.items():
+        if key in ("metadata", "spec"):
+            for field, item in value.items():
+                if field == "containers":
+                    container.update(item[0])
+                else:
+                    pod[key][field] = item
+        else:
+            container[key] = value
+    text = json.dumps(pod).replace("{home}", str(tmp_path / "home"))
+    path = manifest(tmp_path, text, name="hostile.json")
+    before = tree(tmp_path, state_dir)
+    result = run_pod(
+        tmp_path, [path], capfd, state_dir=str(state_dir), no_namespace=no_namespace, timeout=5
+    )
+    assert "Traceback" not in result.err
+    assert result.code != 0 or "workingDir" in change
+    after = tree(tmp_path, state_dir)
+    assert after == before

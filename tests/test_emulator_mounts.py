@@ -16,11 +16,13 @@ from podself.emulator.mounts import (
     MountSpec,
     NamespaceSetup,
     build_root,
+    container_path,
     hosts_file_content,
     namespace_support,
     parse_mountinfo,
     probe_namespace,
 )
+from podself.errors import ConfinementError
 
 MOUNTINFO = """\
 22 27 0:21 / /proc rw,relatime - proc proc rw
@@ -120,6 +122,111 @@ class TestRootMode:
         )
         assert build_root(fs) == ["mount /data/sub inside another volume is not emulated"]
         assert list(outer.iterdir()) == []
+
+
+class TestConfinement:
+    """Mount targets and the PODSELF_ROOT tree never reach outside the container root."""
+
+    @pytest.mark.parametrize(
+        ("path", "expected"),
+        [
+            ("/etc/podinfo", "/etc/podinfo"),
+            ("etc/podinfo", "/etc/podinfo"),
+            ("/a/./b//c/", "/a/b/c"),
+            ("/a/../b", "/b"),
+        ],
+    )
+    def test_container_path(self, path: str, expected: str) -> None:
+        """Relative paths start at "/", and are normalised."""
+        assert container_path(path) == expected
+
+    @pytest.mark.parametrize("path", ["..", "../../root/.ssh", "a/../../etc", "/..", "a\0b"])
+    def test_container_path_refusals(self, path: str) -> None:
+        """A path that climbs above "/" (or holds NUL) is refused with the rule and value."""
+        with pytest.raises(ConfinementError, match=r"^mountPath .*: must "):
+            container_path(path)
+
+    def test_mount_spec_normalises_and_refuses(self) -> None:
+        """MountSpec holds only targets inside the container, never the root itself."""
+        assert MountSpec("/src", "data/x").target == "/data/x"
+        for target in ("../../root/.ssh", "/", "."):
+            with pytest.raises(ConfinementError, match="mount target"):
+                MountSpec("/src", target)
+
+    def test_planted_symlinks_are_not_followed(self, tmp_path: Path) -> None:
+        """Links a container planted in its PODSELF_ROOT tree (a parent, the hosts file's
+        /etc) are never followed on a restart; the host directory keeps its files."""
+        outside = tmp_path / "outside"
+        (outside / ".ssh").mkdir(parents=True)
+        (outside / ".ssh" / "authorized_keys").write_text("keep")
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        root = tmp_path / "root"
+        root.mkdir()
+        (root / "home").symlink_to(outside)
+        (root / "etc").symlink_to(outside)
+        fs = ContainerFS(
+            mounts=(MountSpec(str(volume), "/home/.ssh"),),
+            hostname="demo",
+            scratch=str(root),
+            hosts_file="/dev/null",
+        )
+        assert build_root(fs, ["127.0.0.1"]) == [
+            "mount /home/.ssh inside another volume is not emulated"
+        ]
+        assert sorted(os.listdir(outside)) == [".ssh"]
+        assert os.listdir(outside / ".ssh") == ["authorized_keys"]
+
+    def test_root_itself_symlinked_is_refused(self, tmp_path: Path) -> None:
+        """A PODSELF_ROOT directory swapped for a symlink is refused."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (tmp_path / "root").symlink_to(outside)
+        fs = ContainerFS(
+            mounts=(MountSpec("/src", "/x"),), hostname="h", scratch=str(tmp_path / "root")
+        )
+        with pytest.raises(ConfinementError, match="container root"):
+            build_root(fs)
+        assert os.listdir(outside) == []
+
+    def test_only_own_entries_are_replaced(self, tmp_path: Path) -> None:
+        """A restart replaces the earlier link; a non-empty directory in the way is refused
+        and kept."""
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        root = tmp_path / "root"
+        fs = ContainerFS(mounts=(MountSpec(str(volume), "/data"),), hostname="h", scratch=str(root))
+        build_root(fs)
+        build_root(fs)
+        assert os.readlink(root / "data") == str(volume)
+        os.unlink(root / "data")
+        (root / "data").mkdir()
+        (root / "data" / "precious").write_text("x")
+        with pytest.raises(ConfinementError, match="non-empty directory is in the way"):
+            build_root(fs)
+        assert (root / "data" / "precious").read_text() == "x"
+
+    def test_fifo_sub_path_does_not_hang(self, tmp_path: Path) -> None:
+        """A FIFO a container made in its volume is refused, not opened blocking."""
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        fs = ContainerFS(
+            mounts=(MountSpec(str(fifo), "/etc/x", is_file=True),),
+            hostname="h",
+            scratch=str(tmp_path / "root"),
+        )
+        with pytest.raises(ConfinementError, match="must be a regular file"):
+            build_root(fs)
+
+    def test_working_dir_is_confined(self, tmp_path: Path) -> None:
+        """workingDir is created under the root; one climbing out is refused."""
+        root = tmp_path / "root"
+        root.mkdir()
+        assert mounts.working_dir(str(root), "/app/work") == str(root / "app" / "work")
+        assert (root / "app" / "work").is_dir()
+        with pytest.raises(ConfinementError, match="workingDir"):
+            mounts.working_dir(str(root), "../../../outside")
+        assert sorted(os.listdir(tmp_path)) == ["root"]
 
 
 @needs_namespaces

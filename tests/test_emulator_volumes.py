@@ -22,7 +22,7 @@ from podself.emulator.volumes import (
     resolve_sub_path,
     secret_payload,
 )
-from podself.errors import ManifestError, PayloadError, ResourceFieldError
+from podself.errors import ConfinementError, ManifestError, PayloadError, ResourceFieldError
 
 ALLOCATABLE = {"cpu": "2", "memory": "4Gi"}
 
@@ -236,6 +236,22 @@ class TestVolumeSet:
         assert vset.sync(changed) == ["podinfo"]
         assert labels.read_text() == 'stage="beta"'
 
+    def test_failed_write_names_the_volume(self, tmp_path: Path) -> None:
+        """A write that fails is an error naming the volume, never silent."""
+        volumes = [
+            {"name": "podinfo", "downwardAPI": {"items": [item("labels", "metadata.labels")]}}
+        ]
+        vset = VolumeSet(make_pod(volumes, {"stage": "alpha"}), str(tmp_path), ObjectStore(), {})
+        vset.setup()
+        # The volume directory replaced by a symlink: the writer refuses to follow it.
+        os.rename(tmp_path / "podinfo", tmp_path / "moved")
+        os.symlink(tmp_path / "moved", tmp_path / "podinfo")
+        before = sorted(os.listdir(tmp_path / "moved"))
+        with pytest.raises(ManifestError, match=r'^volume update failed for volume "podinfo" : '):
+            vset.sync(make_pod(volumes, {"stage": "beta"}))
+        assert (tmp_path / "moved" / "labels").read_text() == 'stage="alpha"'
+        assert sorted(os.listdir(tmp_path / "moved")) == before
+
     def test_missing_config_map_fails_setup(self, tmp_path: Path) -> None:
         """A missing ConfigMap fails with MountVolume.SetUp's message."""
         pod = make_pod([{"name": "cfg", "configMap": {"name": "nope"}}])
@@ -335,5 +351,44 @@ class TestSubPath:
         volume = tmp_path / "vol"
         volume.mkdir()
         (volume / "out").symlink_to(tmp_path)
-        with pytest.raises(ManifestError, match="not within volume path"):
+        with pytest.raises(ConfinementError, match="not within volume path"):
             resolve_sub_path(str(volume), "out", create=False)
+
+    def test_creation_never_follows_a_symlink_out(self, tmp_path: Path) -> None:
+        """A missing subPath below a symlink that leads out is refused before anything is
+        created: the host directory it points at stays as it was."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "canary").write_text("keep")
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        (volume / "link").symlink_to(outside)
+        for sub_path in ("link/new", "link/a/b", "link"):
+            with pytest.raises(ConfinementError, match="not within volume path"):
+                resolve_sub_path(str(volume), sub_path, create=True)
+        assert sorted(os.listdir(outside)) == ["canary"]
+
+    def test_symlink_inside_the_volume_is_followed(self, tmp_path: Path) -> None:
+        """A symlink that stays inside the volume is resolved, as the kubelet does."""
+        volume = tmp_path / "vol"
+        (volume / "real").mkdir(parents=True)
+        (volume / "alias").symlink_to("real")
+        real = resolve_sub_path(str(volume), "alias/made", create=True)
+        assert real == str((volume / "real" / "made").resolve())
+        assert os.path.isdir(real)
+
+    @pytest.mark.parametrize(
+        ("sub_path", "message"),
+        [
+            ("/etc", "error SubPath `/etc` must not be an absolute path"),
+            ("a/../../x", "unable to provision SubPath `a/../../x`: must not contain '..'"),
+            ("..", "unable to provision SubPath `..`: must not contain '..'"),
+            ("a\0b", "unable to provision SubPath `a\0b`: must not contain a NUL byte"),
+        ],
+    )
+    def test_kubelet_refusals(self, tmp_path: Path, sub_path: str, message: str) -> None:
+        """Absolute and backstepping subPaths get the kubelet's messages, nothing is made."""
+        with pytest.raises(ManifestError) as info:
+            resolve_sub_path(str(tmp_path), sub_path, create=True)
+        assert str(info.value) == message
+        assert os.listdir(tmp_path) == []

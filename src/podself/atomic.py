@@ -558,19 +558,26 @@ def write(
     5.  Create the timestamp directory ``..YYYY_MM_DD_HH_MM_SS.<random digits>`` (UTC), 0755.
     6.  Write every file into it, then chmod it to its mode.
     7.  Call ``set_perms(<timestamp dir name>)`` if given (fsGroup ownership, before publish).
-    8.  Create the symlink ``..data_tmp`` -> the timestamp directory name.
+    8.  Create the symlink ``..data_tmp`` -> the timestamp directory name (whatever a writer
+        that died left under that name is removed first).
     9.  Rename ``..data_tmp`` over ``..data``: the atomic commit.
     10. Create the missing top-level links ``<first element> -> ..data/<first element>``.
     11. Remove the obsolete top-level entries (paths from 3 without ``/``).
-    12. Remove the old timestamp directory.
+    12. Remove the old timestamp directory, and those left by writers that died.
 
     Like the kubelet's writer it is not safe for concurrent use on one directory: callers
-    serialise writes. Nothing is ever written outside ``target_dir``.
+    serialise writes. Nothing is ever written outside ``target_dir``; a ``target_dir`` that
+    is a symlink raises :class:`~podself.errors.ConfinementError`.
     """
-    import shutil
+    import contextlib
 
     target = os.fspath(target_dir)
-    st = os.stat(target)
+    st = os.lstat(target)
+    if stat.S_ISLNK(st.st_mode):
+        from podself.errors import ConfinementError
+
+        msg = f'atomic write target "{target}": must be a directory, not a symbolic link'
+        raise ConfinementError(msg)
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), target)
 
@@ -615,16 +622,15 @@ def write(
                 set_perms(ts_dir_name)
 
             # (8)
-            if os.path.islink(tmp_link):
-                os.unlink(tmp_link)  # left by a writer that died between 8 and 9
+            _clear_reserved(target, NEW_DATA_DIR_NAME)  # left by a writer that died
             os.symlink(ts_dir_name, tmp_link)
 
             # (9)
             os.rename(tmp_link, data_dir_path)
         except BaseException:
-            if os.path.islink(tmp_link):
-                os.unlink(tmp_link)
-            shutil.rmtree(ts_dir, ignore_errors=True)
+            for leftover in (NEW_DATA_DIR_NAME, ts_dir_name):
+                with contextlib.suppress(OSError):
+                    _clear_reserved(target, leftover)
             raise
 
     # (10)
@@ -635,9 +641,38 @@ def write(
 
     # (12)
     if old_ts_dir and os.path.lexists(old_ts_path):
-        shutil.rmtree(old_ts_path)
+        _clear_reserved(target, old_ts_dir)
+    if should_write:
+        _remove_stale_versions(target, ts_dir_name)
 
     return should_write
+
+
+def _clear_reserved(target: str, name: str) -> None:
+    """Remove the protocol entry ``name`` (``..``-prefixed, so never user data) whatever it
+    is: a symlink or file is unlinked, a directory removed without following symlinks."""
+    from podself._safefs import open_dir, remove_entry
+
+    fd = open_dir(target, "atomic write target")
+    try:
+        remove_entry(fd, name)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_versions(target: str, current: str) -> None:
+    # Timestamp directories of writers that died before step 12 would pile up forever.
+    import re
+
+    version = re.compile(r"\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\d+")
+    with os.scandir(target) as entries:
+        stale = [
+            e.name
+            for e in entries
+            if e.name != current and version.fullmatch(e.name) and not e.is_symlink()
+        ]
+    for name in stale:
+        _clear_reserved(target, name)
 
 
 def _check_old_version(target: str, old_ts_dir: str) -> None:
@@ -737,8 +772,7 @@ def _create_user_visible_files(target: str, payload: Iterable[str]) -> None:
         elif current != wanted and current is not _NOT_A_LINK:
             # A link we did not make points elsewhere: repoint it atomically.
             tmp = os.path.join(target, NEW_DATA_DIR_NAME)
-            if os.path.islink(tmp):
-                os.unlink(tmp)
+            _clear_reserved(target, NEW_DATA_DIR_NAME)
             os.symlink(wanted, tmp)
             os.rename(tmp, link_path)
         # A real file or directory of that name is left alone, as the kubelet does.

@@ -13,6 +13,8 @@
     ├── CgroupError                      strict mode: malformed or unreadable cgroup files
     ├── PayloadError       (ValueError)  an atomic-writer payload path the kubelet refuses
     ├── WatchError                       a directory that cannot be watched
+    ├── ConfinementError   (OSError)     a create or delete that would leave podself's own
+    │                                    directories (a hostile name, a symlink, a foreign dir)
     ├── ManifestError      (ValueError)  a manifest that cannot be read or used
     └── ActionError                      a reload action (exec, signal, POST) that failed once
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "ActionError",
     "CgroupError",
+    "ConfinementError",
     "FieldPathError",
     "FormatError",
     "ManifestError",
@@ -75,6 +78,12 @@ class WatchError(PodselfError):
 
 class ManifestError(PodselfError, ValueError):
     """A Kubernetes manifest that cannot be parsed or does not hold what was asked for."""
+
+
+class ConfinementError(PodselfError, OSError):
+    """A file operation refused because it would reach outside the directories podself
+    created: a path component that is absolute, ``..``, a symlink, or a directory owned by
+    someone else. An ``OSError`` too, so callers that handle I/O failures handle it."""
 
 
 class ActionError(PodselfError):

@@ -145,16 +145,40 @@ def render_table(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _unreadable_pod(namespace: str, name: str, status: Mapping[str, Any]) -> dict[str, Any]:
+    """A stand-in for a running pod whose ``pod.json`` cannot be read: its name, and one
+    container per container status so READY still counts."""
+    containers = [
+        {"name": str(entry.get("name"))}
+        for entry in status.get("containerStatuses") or []
+        if isinstance(entry, Mapping)
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": containers},
+    }
+
+
 def run(args: argparse.Namespace) -> int:
-    """List the emulated pods."""
+    """List the emulated pods (one whose state file is unreadable is listed with a warning)."""
     from podself.emulator.state import default_state_root, list_pods
+    from podself.errors import ConfinementError
 
     if args.resource.lower() not in _POD_TYPES:
         print(f'error: the server doesn\'t have a resource type "{args.resource}"', file=sys.stderr)
         return 1
     root = args.state_dir or default_state_root()
     namespace = None if args.all_namespaces else args.namespace
-    states = list_pods(root, namespace)
+    try:
+        states = list_pods(root, namespace)
+    except ConfinementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # another user's state directory (0700), say
+        print(f'error: cannot list the pods in "{root}": {exc.strerror or exc}', file=sys.stderr)
+        return 1
     if args.names:
         wanted = set(args.names)
         states = [s for s in states if s.name in wanted]
@@ -164,11 +188,14 @@ def run(args: argparse.Namespace) -> int:
     now = time.time()
     items: list[tuple[dict[str, Any], dict[str, Any], str]] = []
     for state in states:
+        status = state.read_status()
         try:
             pod = state.read_pod()
-        except (OSError, ValueError):
-            continue
-        items.append((pod, state.read_status(), state.namespace))
+        except (OSError, ValueError) as exc:
+            # The pod runs (its owner is alive): show it from what is known, and say why.
+            print(f'warning: pod "{state.name}": {exc}', file=sys.stderr)
+            pod = _unreadable_pod(state.namespace, state.name, status)
+        items.append((pod, status, state.namespace))
     if args.output == "json":
         listing = {
             "apiVersion": "v1",

@@ -225,7 +225,10 @@ def run(args: argparse.Namespace) -> int:
     """Apply the change to the running pod's ``pod.json`` and print kubectl's result line."""
     from podself.downward import go_quote
     from podself.emulator.state import PodState, default_state_root
-    from podself.errors import ManifestError
+    from podself.errors import ConfinementError, ManifestError
+
+    class InvalidPod(ManifestError):
+        """The API server's "is invalid" answer (printed as it is, like kubectl)."""
 
     pair_type = "annotation" if args.command == "annotate" else "label"
     field = f"{pair_type}s"
@@ -245,7 +248,11 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    state = PodState(args.state_dir or default_state_root(), args.namespace, name)
+    try:
+        state = PodState(args.state_dir or default_state_root(), args.namespace, name)
+    except ConfinementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if not (state.exists() and state.alive()):
         print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
         return 1
@@ -286,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
         if errs:
             prefix = f'The Pod "{name}" is invalid: '
             text = prefix + errs[0] if len(errs) == 1 else prefix + "\n* " + "\n* ".join(errs)
-            raise ManifestError(text)
+            raise InvalidPod(text)
         outcome["after"] = current
         if args.list or current == outcome["before"]:
             return
@@ -301,11 +308,15 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except ManifestError as exc:
+    except InvalidPod as exc:
         print(str(exc), file=sys.stderr)
         return 1
     except FileNotFoundError:
         print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
+        return 1
+    except (OSError, ManifestError) as exc:
+        # A full disk, an unreadable pod.json...: the pod is left exactly as it was.
+        print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
         return 1
     if args.list:
         for key, value in sorted(outcome["after"].items()):

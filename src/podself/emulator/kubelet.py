@@ -34,11 +34,12 @@ from podself.emulator.mounts import (
     build_root,
     hosts_file_content,
     probe_namespace,
+    working_dir,
 )
-from podself.emulator.state import PodState, default_state_root
+from podself.emulator.state import PodExistsError, PodState, default_state_root
 from podself.emulator.supervisor import ContainerProcess, Supervisor, exit_code
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
-from podself.errors import ManifestError, PodselfError
+from podself.errors import ConfinementError, ManifestError, PodselfError
 from podself.manifest.load import STDIN, Document, load_file
 from podself.manifest.workloads import Workload, iter_workloads
 
@@ -356,12 +357,18 @@ class Kubelet:
             if sub_path:
                 if check_only and not volume.api_data:
                     continue  # created (if missing) when the container starts, as on a node
-                source = resolve_sub_path(source, str(sub_path), create=not volume.api_data)
+                try:
+                    source = resolve_sub_path(source, str(sub_path), create=not volume.api_data)
+                except ConfinementError as exc:
+                    self.debug(f'container "{container.get("name")}": {exc}')
+                    msg = (  # the kubelet keeps host paths out of the message, and so do we
+                        f'failed to prepare subPath for volumeMount "{mount.get("name")}" of '
+                        f'container "{container.get("name")}"'
+                    )
+                    raise ManifestError(msg) from exc
                 is_file = not os.path.isdir(source)
             read_only = bool(mount.get("readOnly")) or volume.api_data
-            specs.append(
-                MountSpec(source, os.path.normpath(str(mount["mountPath"])), read_only, is_file)
-            )
+            specs.append(MountSpec(source, str(mount["mountPath"]), read_only, is_file))
         return tuple(specs)
 
     def _decide_mode(self) -> None:
@@ -393,20 +400,20 @@ class Kubelet:
         assert self.node is not None
         meta = self.pod["metadata"]
         root = self.options.state_dir or default_state_root()
-        self.state = PodState(root, meta["namespace"], meta["name"])
         try:
-            if self.state.exists() and self.state.alive():
-                with contextlib.suppress(BrokenPipeError, ValueError):
-                    print(
-                        f'Error from server (AlreadyExists): pods "{meta["name"]}" already exists',
-                        file=self.err,
-                        flush=True,
-                    )
-                return EXIT_NOT_STARTED
-            self.state.create(self.pod)
+            self.state = PodState(root, meta["namespace"], meta["name"])
+            notes = self.state.create(self.pod)
+        except PodExistsError as exc:
+            self.state = None  # the live run's state is not ours to remove
+            with contextlib.suppress(BrokenPipeError, ValueError):
+                print(f"Error from server (AlreadyExists): {exc}", file=self.err, flush=True)
+            return EXIT_NOT_STARTED
         except (OSError, ManifestError) as exc:
+            self.state = None
             self.say(f"cannot create the pod state directory under {root}: {exc}")
             return EXIT_NOT_STARTED
+        for note in notes:
+            self.say(note)
         try:
             return self._run_pod()
         finally:
@@ -503,33 +510,39 @@ class Kubelet:
             container.skipped = True
             container.reason = "NoCommand"
             return
-        scratch = os.path.join(self.state.containers_dir, container.name)
-        os.makedirs(scratch, 0o755, exist_ok=True)
-        fs = ContainerFS(
-            mounts=self._mounts(spec),
-            hostname=hostname,
-            scratch=scratch,
-            workdir=spec.get("workingDir") or None,
-            hosts_file=self.hosts_path,
-        )
         process = ContainerProcess(container.name, argv, env)
-        if self.namespace_mode:
-            process.preexec = NamespaceSetup(fs, name=container.name)
-        else:
-            root = os.path.join(scratch, "root")
-            fs = ContainerFS(fs.mounts, hostname, root, fs.workdir, None)
-            ips = [e["ip"] for e in self.pod["status"].get("podIPs") or []]
-            for warning in build_root(fs, ips if self.hosts_path else (), self._domain()):
-                self.say(f'container "{container.name}": {warning}')
-            env["PODSELF_ROOT"] = root
+        try:
+            fs = ContainerFS(
+                mounts=self._mounts(spec),
+                hostname=hostname,
+                scratch=self.state.container_dir(container.name),
+                workdir=spec.get("workingDir") or None,
+                hosts_file=self.hosts_path,
+            )
+            if self.namespace_mode:
+                process.preexec = NamespaceSetup(fs, name=container.name)
+            else:
+                root = os.path.join(fs.scratch, "root")
+                fs = ContainerFS(fs.mounts, hostname, root, fs.workdir, None)
+                ips = [e["ip"] for e in self.pod["status"].get("podIPs") or []]
+                for warning in build_root(fs, ips if self.hosts_path else (), self._domain()):
+                    self.say(f'container "{container.name}": {warning}')
+                if fs.workdir:
+                    process.cwd = fs.workdir
+                    if not os.path.isdir(fs.workdir):
+                        process.cwd = working_dir(root, fs.workdir)
+        except (PodselfError, OSError) as exc:
+            # The kubelet's generateContainerConfig failing: the container never starts.
+            self.say(f'container "{container.name}": CreateContainerConfigError: {exc}')
+            container.reason = "CreateContainerConfigError"
+            self._record_failure(1)
+            self._write_status()
+            return
+        if not self.namespace_mode:
+            env["PODSELF_ROOT"] = fs.scratch
             process.env = env
             if DeathSignal.available():
                 process.preexec = DeathSignal()
-            if fs.workdir:
-                process.cwd = fs.workdir
-                if not os.path.isdir(fs.workdir):
-                    process.cwd = os.path.join(root, fs.workdir.lstrip("/"))
-                    os.makedirs(process.cwd, 0o755, exist_ok=True)
             self._warn_absolute_paths(container.name, argv, fs.mounts)
         container.process = process
         if not self.supervisor.start(process):

@@ -17,15 +17,20 @@ library where to look; absolute paths in commands do not resolve there.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 import shutil
 import signal
+import stat
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
+
+from podself._safefs import check_name, open_beneath, open_dir
+from podself.errors import ConfinementError
 
 __all__ = [
     "ContainerFS",
@@ -34,10 +39,12 @@ __all__ = [
     "MountSpec",
     "NamespaceSetup",
     "build_root",
+    "container_path",
     "hosts_file_content",
     "namespace_support",
     "parse_mountinfo",
     "probe_namespace",
+    "working_dir",
 ]
 
 # <sched.h>, <sys/mount.h>, <sys/prctl.h>
@@ -54,16 +61,33 @@ MNT_DETACH: Final = 0x2
 PR_SET_PDEATHSIG: Final = 1
 _CAP_SYS_ADMIN: Final = 21
 SETUP_FAILED_EXIT: Final = 126  # the exit status of a container whose mounts failed
+_NEW_FILE: Final = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 @dataclass(frozen=True, slots=True)
 class MountSpec:
-    """Bind ``source`` (a host directory, or a file for a file ``subPath``) at ``target``."""
+    """Bind ``source`` (a host directory, or a file for a file ``subPath``) at ``target``.
+
+    ``target`` is normalised by :func:`container_path` (relative paths start at ``/``); one
+    that climbs out of the container root, or is the root itself, is refused."""
 
     source: str
     target: str
     read_only: bool = False
     is_file: bool = False
+
+    def __post_init__(self) -> None:
+        target = container_path(self.target, "mount target")
+        if target == "/":
+            msg = f"mount target {self.target!r}: must not be the container root"
+            raise ConfinementError(msg)
+        object.__setattr__(self, "target", target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,13 +510,34 @@ def probe_namespace(scratch: str) -> str | None:
 # --- root mode ---------------------------------------------------------------------------------
 
 
-def _parents_are_plain(root: str, path: str) -> bool:
-    current = os.path.dirname(path)
-    while len(current) > len(root):
-        if os.path.islink(current):
-            return False
-        current = os.path.dirname(current)
-    return True
+def container_path(path: str, what: str = "mountPath") -> str:
+    """``path`` inside the container as an absolute, normalised path: a relative path starts
+    at the container's ``/``; a ``..`` that would climb above ``/`` and a NUL byte are refused
+    (:class:`~podself.errors.ConfinementError`)."""
+    if "\0" in path:
+        msg = f"{what} {path!r}: must not contain a NUL byte"
+        raise ConfinementError(msg)
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                msg = (
+                    f'{what} {path!r}: must stay inside the container root (".." climbs above "/")'
+                )
+                raise ConfinementError(msg)
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _parts(target: str, what: str) -> list[str]:
+    parts = [p for p in target.split("/") if p]
+    for part in parts:
+        check_name(what, part)
+    return parts
 
 
 def build_root(fs: ContainerFS, ips: Iterable[str] = (), domain: str = "") -> list[str]:
@@ -501,30 +546,85 @@ def build_root(fs: ContainerFS, ips: Iterable[str] = (), domain: str = "") -> li
     Directories become symlinks to the volume, files (``subPath``) are copied once (they
     never update, as on a node), and ``etc/hosts`` is the kubelet-managed hosts file. A mount
     nested inside another mount's volume is skipped with a warning rather than written into
-    that volume.
+    that volume. Everything is created beneath ``fs.scratch`` through descriptors that never
+    follow a symlink; only podself's own links and copies (or an empty directory) are
+    replaced, anything else in the way raises :class:`~podself.errors.ConfinementError`.
     """
     root = fs.scratch
     warnings: list[str] = []
-    os.makedirs(root, 0o755, exist_ok=True)
-    for spec in sorted(fs.mounts, key=lambda m: m.target.count("/")):
-        dest = os.path.normpath(root + "/" + spec.target.lstrip("/"))
-        if not _parents_are_plain(root, dest):
-            warnings.append(f"mount {spec.target} inside another volume is not emulated")
-            continue
-        os.makedirs(os.path.dirname(dest), 0o755, exist_ok=True)
-        if os.path.lexists(dest):
-            if os.path.isdir(dest) and not os.path.islink(dest):
-                shutil.rmtree(dest)
-            else:
-                os.unlink(dest)
-        if spec.is_file:
-            shutil.copy2(spec.source, dest)
-        else:
-            os.symlink(spec.source, dest)
-    if fs.hosts_file is not None or ips:
-        hosts = os.path.join(root, "etc", "hosts")
-        if not os.path.lexists(hosts):
-            os.makedirs(os.path.dirname(hosts), 0o755, exist_ok=True)
-            with open(hosts, "w", encoding="utf-8") as handle:
-                handle.write(hosts_file_content(list(ips), fs.hostname, domain))
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(root, 0o755)
+    with _fd(open_dir(root, "container root")) as root_fd:
+        for spec in sorted(fs.mounts, key=lambda m: m.target.count("/")):
+            parts = _parts(spec.target, f"mount {spec.target}")
+            try:
+                parent = open_beneath(root_fd, parts[:-1], "mount", create=0o755)
+            except ConfinementError:
+                warnings.append(f"mount {spec.target} inside another volume is not emulated")
+                continue
+            with _fd(parent):
+                _make_room(parent, parts[-1], spec.target)
+                if spec.is_file:
+                    _copy_into(spec.source, parent, parts[-1])
+                else:
+                    os.symlink(spec.source, parts[-1], dir_fd=parent)
+        if fs.hosts_file is not None or ips:
+            try:
+                etc = open_beneath(root_fd, ["etc"], "hosts file", create=0o755)
+            except ConfinementError:
+                return warnings  # /etc is a volume: its content is the volume's
+            with _fd(etc), contextlib.suppress(FileExistsError):
+                fd = os.open("hosts", _NEW_FILE, 0o644, dir_fd=etc)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(hosts_file_content(list(ips), fs.hostname, domain))
     return warnings
+
+
+def working_dir(root: str, workdir: str) -> str:
+    """The host directory of ``workingDir`` under the ``PODSELF_ROOT`` tree ``root``, created
+    when missing; inside a volume (a symlinked component) nothing is created."""
+    parts = _parts(container_path(workdir, "workingDir"), "workingDir")
+    with _fd(open_dir(root, "container root")) as root_fd, contextlib.suppress(ConfinementError):
+        os.close(open_beneath(root_fd, parts, "workingDir", create=0o755))
+    return os.path.join(root, *parts)
+
+
+def _make_room(parent: int, name: str, target: str) -> None:
+    try:
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=parent)  # a link or copy of an earlier start
+        return
+    try:
+        os.rmdir(name, dir_fd=parent)
+    except OSError:
+        msg = (
+            f"mount {target}: a non-empty directory is in the way; podself replaces only its "
+            "own links, copies and empty directories"
+        )
+        raise ConfinementError(msg) from None
+
+
+def _copy_into(source: str, parent: int, name: str) -> None:
+    # O_NONBLOCK: a FIFO a container made in its volume must not hang podself run.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    with open(os.open(source, flags), "rb") as src:
+        st = os.fstat(src.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            msg = f'subPath file "{source}": must be a regular file or a directory (it is copied)'
+            raise ConfinementError(msg)
+        mode = stat.S_IMODE(st.st_mode) & 0o777
+        fd = os.open(name, _NEW_FILE, 0o600, dir_fd=parent)
+        with os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+            os.fchmod(dst.fileno(), mode)
+
+
+@contextlib.contextmanager
+def _fd(fd: int) -> Iterator[int]:
+    try:
+        yield fd
+    finally:
+        os.close(fd)

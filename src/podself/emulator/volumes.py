@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from podself import atomic
+from podself._safefs import open_beneath, open_dir
 from podself.atomic import FileProjection
 from podself.downward import extract_field_path, resource_value
 from podself.emulator.env import ObjectStore, find_container
-from podself.errors import ManifestError, PodselfError, ResourceFieldError
+from podself.errors import ConfinementError, ManifestError, PodselfError, ResourceFieldError
 
 __all__ = [
     "API_DATA_KINDS",
@@ -222,20 +223,42 @@ def projected_payload(
 def resolve_sub_path(volume_dir: str, sub_path: str, *, create: bool) -> str:
     """The real path a ``subPath`` mount binds: inside the volume after resolving symlinks.
 
-    A missing subPath is created as a directory when the volume is writable (the kubelet
-    does the same); one that resolves outside the volume is refused.
+    An absolute ``subPath`` or one with ``..`` is refused with the kubelet's messages. A
+    missing subPath is created as a directory when the volume is writable (the kubelet
+    does the same), one component at a time beneath the part that exists, never through a
+    symlink; one that resolves outside the volume, or would be created through a symlink,
+    raises :class:`~podself.errors.ConfinementError` (nothing is created there).
     """
+    if os.path.isabs(sub_path):
+        msg = f"error SubPath `{sub_path}` must not be an absolute path"
+        raise ManifestError(msg)
+    if ".." in sub_path.split("/") or "\0" in sub_path:
+        rule = "must not contain '..'" if "\0" not in sub_path else "must not contain a NUL byte"
+        msg = f"unable to provision SubPath `{sub_path}`: {rule}"
+        raise ManifestError(msg)
     base = os.path.realpath(volume_dir)
-    candidate = os.path.join(volume_dir, sub_path)
-    if not os.path.lexists(candidate):
-        if not create:
-            msg = f'subPath "{sub_path}" does not exist in volume "{volume_dir}"'
-            raise ManifestError(msg)
-        os.makedirs(candidate, 0o755, exist_ok=True)
-    real = os.path.realpath(candidate)
+    parts = [p for p in sub_path.split("/") if p not in ("", ".")]
+    present = len(parts)
+    while present and not os.path.lexists(os.path.join(base, *parts[:present])):
+        present -= 1
+    if present < len(parts) and not create:
+        msg = f'subPath "{sub_path}" does not exist in volume "{volume_dir}"'
+        raise ManifestError(msg)
+    existing = _inside(base, os.path.join(base, *parts[:present]))
+    if present < len(parts):
+        parent = open_dir(existing, "subPath")
+        try:
+            os.close(open_beneath(parent, parts[present:], "subPath", create=0o755))
+        finally:
+            os.close(parent)
+    return _inside(base, os.path.join(base, *parts))
+
+
+def _inside(base: str, path: str) -> str:
+    real = os.path.realpath(path)
     if real != base and not real.startswith(base + os.sep):
         msg = f'subpath "{real}" not within volume path "{base}"'
-        raise ManifestError(msg)
+        raise ConfinementError(msg)
     return real
 
 
@@ -348,12 +371,11 @@ class VolumeSet:
 
     def _project(self, volume: Volume, pod: Mapping[str, Any], *, setup: bool = False) -> bool:
         try:
-            payload = self.payload(volume, pod)
-        except PodselfError as exc:
+            return atomic.write(volume.path, self.payload(volume, pod))
+        except (PodselfError, OSError) as exc:  # a bad payload, or the write failing
             verb = "MountVolume.SetUp failed" if setup else "volume update failed"
             msg = f'{verb} for volume "{volume.name}" : {exc}'
             raise ManifestError(msg) from exc
-        return atomic.write(volume.path, payload)
 
     def sync(self, pod: Mapping[str, Any]) -> list[str]:
         """Re-project the Downward API content for ``pod``; names of volumes rewritten."""
