@@ -25,6 +25,7 @@ from podself.emulator.kubelet import (
 )
 from podself.emulator.mounts import namespace_support
 from podself.emulator.state import PodState
+from podself.emulator.supervisor import ProcessTracker
 from podself.errors import ManifestError
 
 NAMESPACES = namespace_support()
@@ -587,3 +588,114 @@ class TestCrash:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+    @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process tracking is Linux")
+    @pytest.mark.parametrize("mode", [[], ["--no-namespace"]], ids=["default", "no-namespace"])
+    def test_escaped_processes_die_with_podself(self, tmp_path: Path, mode: list[str]) -> None:
+        """setsid and double-forked processes die too, through the container's cgroup."""
+        tracker = ProcessTracker()
+        tracked = tracker.mode == "cgroup"
+        tracker.close()
+        if not tracked:
+            pytest.skip("no writable cgroup here")
+        marker = f"podself-crash-{os.getpid()}-{len(mode)}"
+        hold = f"sh -c 'sleep 1000; :' {marker}"
+        path = manifest(tmp_path, pod_json(f"setsid {hold} & ({hold} &); echo ready; {hold}"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "podself", "run", "-f", path, *mode],
+            env={**os.environ, "PODSELF_STATE_DIR": str(tmp_path / "state")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"ready\n"
+            deadline = time.monotonic() + 20
+            while len(_marked(marker)) < 3:
+                assert time.monotonic() < deadline, "the container never started"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            while _marked(marker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            left = _marked(marker)
+            assert left == [], "processes of the container outlived podself run"
+        finally:
+            for pid in _marked(marker):
+                os.kill(pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _marked(marker: str) -> list[int]:
+    """Live processes whose argv holds ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read()
+        except OSError:
+            continue
+        if marker.encode() in argv and not _gone(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+class TestUnreadOutput:
+    """podself never waits for the reader of its own output."""
+
+    def two_containers(self, tmp_path: Path) -> str:
+        """A chatty container and a quiet one (so output is prefixed through podself)."""
+        obj = json.loads(pod_json("yes chatty-output-line"))
+        obj["spec"]["containers"].append(
+            {"name": "quiet", "image": "busybox:1.36", "command": ["sleep", "1000"]}
+        )
+        return manifest(tmp_path, json.dumps(obj))
+
+    def start(self, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+        """Start podself run with a stdout pipe that is never read; return it and the pipe."""
+        read_fd, write_fd = os.pipe()
+        path = self.two_containers(tmp_path)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "podself", "run", "--grace", "1", *extra, "-f", path],
+            env={**os.environ, "PODSELF_STATE_DIR": str(tmp_path / "state")},
+            stdout=write_fd,
+            stderr=subprocess.PIPE,
+        )
+        os.close(write_fd)
+        return proc, read_fd
+
+    def test_timeout_is_honoured(self, tmp_path: Path) -> None:
+        """--timeout stops the pod although nobody reads stdout; the loss is reported."""
+        proc, read_fd = self.start(tmp_path, "--timeout", "1")
+        try:
+            _, err = proc.communicate(timeout=60)
+        finally:
+            os.close(read_fd)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0
+        assert b"bytes of container output were dropped: stdout was not read" in err
+        assert not (tmp_path / "state" / "default").exists()
+
+    def test_sigterm_is_honoured(self, tmp_path: Path) -> None:
+        """SIGTERM stops the pod although nobody reads stdout."""
+        proc, read_fd = self.start(tmp_path)
+        try:
+            deadline = time.monotonic() + 20
+            while not (tmp_path / "state" / "default" / "demo" / "status.json").exists():
+                assert time.monotonic() < deadline, "the pod never started"
+                time.sleep(0.05)
+            time.sleep(0.3)  # let the output back up
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        finally:
+            os.close(read_fd)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0

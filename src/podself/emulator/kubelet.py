@@ -36,7 +36,7 @@ from podself.emulator.mounts import (
     probe_namespace,
 )
 from podself.emulator.state import PodState, default_state_root
-from podself.emulator.supervisor import ContainerProcess, Supervisor, exit_code
+from podself.emulator.supervisor import ContainerProcess, OutputChannel, Supervisor, exit_code
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
 from podself.errors import ManifestError, PodselfError
 from podself.manifest.load import STDIN, Document, load_file
@@ -231,13 +231,20 @@ class Kubelet:
         self.init_queue: list[_Container] = []
         self.current_init: _Container | None = None
         self.phase = "init"
+        self.err_channel: OutputChannel | None = None
+        self.hurry = False  # stopped by --timeout or a signal: do not wait long for readers
 
     # -- output ---------------------------------------------------------------------------
 
     def say(self, message: str) -> None:
         """A message from podself itself (stderr, prefixed)."""
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            print(f"podself run: {message}", file=self.err, flush=True)
+        self.print(f"podself run: {message}")
+
+    def print(self, text: str) -> None:
+        """A line on stderr, never waiting for its reader (see :class:`OutputChannel`)."""
+        if self.err_channel is None:
+            self.err_channel = OutputChannel(self.err)
+        self.err_channel.write((text + "\n").encode("utf-8", "surrogateescape"))
 
     def debug(self, message: str) -> None:
         """A message shown with ``--verbose``."""
@@ -273,13 +280,9 @@ class Kubelet:
             return EXIT_INVALID
         decode_error = _metadata_type_error(workload)
         if decode_error is not None:
-            with contextlib.suppress(BrokenPipeError, ValueError):
-                print(
-                    f'Error from server (BadRequest): error when creating "{path}": '
-                    + decode_error,
-                    file=self.err,
-                    flush=True,
-                )
+            self.print(
+                f'Error from server (BadRequest): error when creating "{path}": ' + decode_error
+            )
             return EXIT_INVALID
         errors = podlib.validate_workload(workload)
         try:
@@ -293,8 +296,7 @@ class Kubelet:
         if errors:
             pod_name = self.pod.get("metadata", {}).get("name") if workload.kind == "Pod" else None
             message = podlib.invalid_message(workload.kind, pod_name or workload.name, errors)
-            with contextlib.suppress(BrokenPipeError, ValueError):
-                print(message, file=self.err, flush=True)
+            self.print(message)
             return EXIT_INVALID
         namespace = self.pod["metadata"]["namespace"]
         for obj in loaded.objects_raw:
@@ -387,6 +389,13 @@ class Kubelet:
 
     def run(self) -> int:
         """Run the pod to the end; return the exit status."""
+        try:
+            return self._run()
+        finally:
+            if self.err_channel is not None:
+                self.err_channel.finish(_PIPE_LINGER)
+
+    def _run(self) -> int:
         status = self.prepare()
         if status is not None:
             return status
@@ -396,12 +405,9 @@ class Kubelet:
         self.state = PodState(root, meta["namespace"], meta["name"])
         try:
             if self.state.exists() and self.state.alive():
-                with contextlib.suppress(BrokenPipeError, ValueError):
-                    print(
-                        f'Error from server (AlreadyExists): pods "{meta["name"]}" already exists',
-                        file=self.err,
-                        flush=True,
-                    )
+                self.print(
+                    f'Error from server (AlreadyExists): pods "{meta["name"]}" already exists'
+                )
                 return EXIT_NOT_STARTED
             self.state.create(self.pod)
         except (OSError, ManifestError) as exc:
@@ -454,11 +460,18 @@ class Kubelet:
         deadline = (
             time.monotonic() + self.options.timeout if self.options.timeout is not None else None
         )
-        with Supervisor(prefix=prefix, out=self.out) as supervisor:
+        if self.err_channel is None:
+            self.err_channel = OutputChannel(self.err)
+        with Supervisor(prefix=prefix, out=self.out, err=self.err_channel) as supervisor:
             self.supervisor = supervisor
             if self.inotify is not None:
                 supervisor.add_reader(self.inotify.fileno(), self._on_inotify)
             self._loop(supervisor, grace, deadline)
+        if supervisor.out.dropped:
+            self.say(
+                f"{supervisor.out.dropped} bytes of container output were dropped: "
+                "stdout was not read before the pod stopped"
+            )
         return self.first_failure if self.first_failure is not None else 0
 
     def _hostname(self) -> str:
@@ -576,9 +589,14 @@ class Kubelet:
                 supervisor.signals.pop(0)
                 if self.stopping:
                     self.stop_deadline = now
+                    if self.hurry:
+                        pipe_deadline = now  # a second signal: stop waiting for readers
+                self.hurry = True
                 self._begin_stop("signal", grace)
-            if deadline is not None and now >= deadline and not self.stopping:
-                self._begin_stop("timeout", grace)
+            if deadline is not None and now >= deadline:
+                self.hurry = True
+                if not self.stopping:
+                    self._begin_stop("timeout", grace)
             if self.stopping and self.stop_deadline is not None and now >= self.stop_deadline:
                 for container in self.containers:
                     if container.process is not None and container.process.running:
@@ -595,20 +613,34 @@ class Kubelet:
             running = any(c.process is not None and c.process.running for c in self.containers)
             if self.stopping and not running:
                 supervisor.drain()
-                if not supervisor.pipes_open:
+                if not supervisor.pipes_open and not supervisor.output_pending:
                     break
-                if pipe_deadline is None:
-                    pipe_deadline = now + _PIPE_LINGER
-                elif now >= pipe_deadline:
-                    supervisor.force_close_pipes()
-                    break
+                # Told to stop (--timeout, a signal): output nobody reads within the linger
+                # is dropped. A pod that ended by itself waits for a slow reader, but not for
+                # a descendant that escaped tracking and holds a pipe open.
+                if self.hurry or not supervisor.output_pending:
+                    if pipe_deadline is None:
+                        pipe_deadline = now + _PIPE_LINGER
+                    elif now >= pipe_deadline:
+                        supervisor.force_close_pipes()
+                        pipe_deadline = None
+                        if self.hurry:
+                            break
+                else:
+                    pipe_deadline = None
             # Woken by signals (SIGCHLD included), output and inotify; otherwise poll.
             idle = 1.0 if self.inotify is not None else _POLL_INTERVAL
             if not supervisor.wakes_on_signals:
                 idle = 0.05
             waits = [idle]
-            for moment in (deadline, self.stop_deadline, self.sync_at, pipe_deadline):
-                if moment is not None:
+            # A moment already passed was acted on above (waiting for it again would spin).
+            for moment in (
+                deadline,
+                self.stop_deadline,
+                self.sync_at,
+                pipe_deadline,
+            ):
+                if moment is not None and moment > now:
                     waits.append(moment - now)
             supervisor.wait(max(0.0, min(waits)))
 
