@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -449,6 +450,36 @@ class TestEnvironment:
         assert not os.path.exists("/etc/podself-kubelet-test")
         assert Path("/proc/self/mountinfo").read_text() == before
 
+    @needs_namespaces
+    def test_shm_and_state_root_stay_private(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """/dev/shm is the pod's (shared by its containers), the state root is hidden."""
+        marker = f"podself-shm-{os.getpid()}"
+        state = tmp_path / "state"
+        obj = json.loads(
+            pod_json(
+                f"echo shared > /dev/shm/{marker}; ls -A {state} | wc -l; "
+                f"touch {state}/planted 2>/dev/null || echo refused"
+            )
+        )
+        obj["spec"]["containers"].append(
+            {
+                "name": "reader",
+                "image": "busybox:1.36",
+                "command": ["sh", "-c", f"while [ ! -e /dev/shm/{marker} ]; do sleep 0.05; done"],
+            }
+        )
+        try:
+            result = run_pod(tmp_path, [manifest(tmp_path, json.dumps(obj))], capfd)
+            assert result.code == 0, result.err
+            assert result.out.splitlines() == ["[app] 0", "[app] refused"]
+            assert not os.path.exists(f"/dev/shm/{marker}")
+            assert not (state / "planted").exists()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"/dev/shm/{marker}")
+
 
 class TestLiveChanges:
     """Labels changed while the pod runs."""
@@ -626,6 +657,8 @@ class TestCrash:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _marked(marker: str) -> list[int]:

@@ -228,6 +228,7 @@ class Kubelet:
         self.watch_signatures: dict[str, tuple[int, int, int] | None] = {}
         self.inotify: Any = None
         self.hosts_path: str | None = None
+        self.shm_path: str | None = None
         self.init_queue: list[_Container] = []
         self.current_init: _Container | None = None
         self.phase = "init"
@@ -441,6 +442,12 @@ class Kubelet:
                 self.say(f'container "{container.name}": CreateContainerConfigError: {exc}')
                 return EXIT_NOT_STARTED
         self._decide_mode()
+        if self.namespace_mode:
+            # The pod's own /dev/shm: shared by its containers (one IPC namespace in a pod),
+            # never the host's.
+            self.shm_path = os.path.join(self.state.path, "shm")
+            os.mkdir(self.shm_path, 0o700)
+            os.chmod(self.shm_path, 0o1777)
         spec = self.pod["spec"]
         if spec.get("hostNetwork") is not True:
             hostname = podlib.pod_hostname(self.pod)
@@ -518,12 +525,17 @@ class Kubelet:
             return
         scratch = os.path.join(self.state.containers_dir, container.name)
         os.makedirs(scratch, 0o755, exist_ok=True)
+        mounts = self._mounts(spec)
+        if self.shm_path is not None and not any(m.target == "/dev/shm" for m in mounts):
+            mounts += (MountSpec(self.shm_path, "/dev/shm"),)
+        root_dir = os.path.realpath(self.state.root)
         fs = ContainerFS(
-            mounts=self._mounts(spec),
+            mounts=mounts,
             hostname=hostname,
             scratch=scratch,
             workdir=spec.get("workingDir") or None,
             hosts_file=self.hosts_path,
+            hidden=(root_dir,) if root_dir != "/" else (),
         )
         process = ContainerProcess(container.name, argv, env)
         if self.namespace_mode:

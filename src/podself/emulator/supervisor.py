@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO, Any, BinaryIO, Final
 
-from podself.emulator.mounts import SETUP_FAILED_EXIT, parse_mountinfo
+from podself.emulator.mounts import SETUP_FAILED_EXIT, parse_mountinfo, reap_child
 from podself.emulator.state import process_alive, process_token
 
 __all__ = [
@@ -481,7 +481,7 @@ class ProcessTracker:
             os.close(self._guard_fd)
             self._guard_fd = None
         if self._guard is not None:
-            _wait_bounded(self._guard, 1.0)
+            reap_child(self._guard, 1.0)
             self._guard = None
         if self.mode == "subreaper":
             self._sweep_orphans()
@@ -525,25 +525,6 @@ def _sweep_stale(directory: str, version: int) -> None:
         pid, start = match.groups()
         if not process_alive(int(pid), f"{pid}:{start}"):
             _kill_cgroup(os.path.join(directory, name), version)
-
-
-def _wait_bounded(pid: int, timeout: float) -> None:
-    """Reap child ``pid``; SIGKILL it if it has not exited within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if done:
-            return
-        if time.monotonic() >= deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)  # SIGKILL cannot be ignored: this returns
-            return
-        time.sleep(0.005)
 
 
 @dataclass
