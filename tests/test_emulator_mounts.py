@@ -43,11 +43,13 @@ class TestMountinfo:
     """Reading the mount table."""
 
     def test_parse(self) -> None:
-        """Ids, parent ids, unescaped mount points and types are read."""
-        records = parse_mountinfo(MOUNTINFO + "garbage\n")
-        assert len(records) == 7
-        assert records[-1].mount_point == "/run/user 0"
+        """Ids, parent ids, unescaped mount points, types and super options are read."""
+        freezer = "50 27 0:50 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n"
+        records = parse_mountinfo(MOUNTINFO + "garbage\n" + freezer)
+        assert len(records) == 8
+        assert records[-2].mount_point == "/run/user 0"
         assert records[0].fs_type == "proc"
+        assert records[-1].super_options == ("rw", "freezer")
 
     def test_visible_tree(self) -> None:
         """Stacked mounts replace their parent; children hang off the visible mount."""

@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
+from podself.emulator import supervisor as supervisor_module
 from podself.emulator.supervisor import (
     ContainerProcess,
     OutputChannel,
@@ -308,6 +310,25 @@ class TestTracking:
         finally:
             kill_marked(marker)
 
+    def test_cgroup_v1_freezer(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """On a v1 freezer hierarchy the container's cgroup is frozen, killed and thawed."""
+        own = [line.split(":", 2) for line in Path("/proc/self/cgroup").read_text().splitlines()]
+        paths = [path for _, controllers, path in own if "freezer" in controllers.split(",")]
+        directory = "/sys/fs/cgroup/freezer" + (paths[0].rstrip("/") if paths else "")
+        if not paths or not os.access(os.path.join(directory, "cgroup.procs"), os.W_OK):
+            pytest.skip("no writable v1 freezer hierarchy here")
+        monkeypatch.setattr(supervisor_module, "_own_cgroup", lambda: (directory, 1))
+        marker = f"podself-freezer-{os.getpid()}"
+        try:
+            with Supervisor(prefix=True, out=io.BytesIO()) as supervisor:
+                assert (supervisor.tracker.mode, supervisor.tracker.version) == ("cgroup", 1)
+                supervisor.start(ContainerProcess("a", ["sh", "-c", escape_script(marker)], ENV))
+                run_all(supervisor)
+                assert marked(marker) == []
+            assert not any(name.startswith("podself-") for name in os.listdir(directory))
+        finally:
+            kill_marked(marker)
+
     def test_kill_reaches_escaped_processes(self) -> None:
         """kill() of a running container reaches what left its group."""
         marker = f"podself-kill-{os.getpid()}"
@@ -340,7 +361,7 @@ class TestTracking:
         finally:
             probe.close()
         sleeper = subprocess.Popen(["sleep", "1000"])
-        stale = os.path.join(parent, "podself-999999999-1")
+        stale = os.path.join(parent, "podself-999999999-1-0")
         os.mkdir(stale)
         try:
             with open(os.path.join(stale, "cgroup.procs"), "w", encoding="ascii") as handle:

@@ -98,12 +98,14 @@ class ContainerFS:
 
 @dataclass(frozen=True, slots=True)
 class MountInfo:
-    """One line of ``/proc/self/mountinfo``: ids and the mount point (unescaped)."""
+    """One line of ``/proc/self/mountinfo``: ids, the mount point (unescaped), the
+    filesystem type and its super-block options."""
 
     mount_id: int
     parent_id: int
     mount_point: str
     fs_type: str = ""
+    super_options: tuple[str, ...] = ()  # e.g. ("rw", "freezer") for a cgroup v1 hierarchy
     children: list[MountInfo] = field(default_factory=list, compare=False, repr=False)
 
 
@@ -136,10 +138,12 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
         except ValueError:
             continue
         fs_type = ""
+        options: tuple[str, ...] = ()
         if "-" in parts[6:]:
             dash = parts.index("-", 6)
             fs_type = parts[dash + 1] if dash + 1 < len(parts) else ""
-        mounts.append(MountInfo(mount_id, parent_id, _unescape(parts[4]), fs_type))
+            options = tuple(parts[dash + 3].split(",")) if dash + 3 < len(parts) else ()
+        mounts.append(MountInfo(mount_id, parent_id, _unescape(parts[4]), fs_type, options))
     return mounts
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import itertools
 import os
 import re
 import selectors
@@ -56,7 +57,8 @@ _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_CHILD_SUBREAPER: Final = 36
 _KILL_WAIT: Final = 2.0  # seconds SIGKILLed processes get to disappear before giving up
 _MAX_CGROUPS: Final = 1024  # cgroup directories walked under one run
-_RUN_CGROUP: Final = re.compile(r"podself-([0-9]+)-([0-9]+)")
+_RUN_CGROUP: Final = re.compile(r"podself-([0-9]+)-([0-9]+)-[0-9]+")
+_RUNS: Final = itertools.count()  # several supervisors may live in one process
 
 
 def exit_code(returncode: int) -> int:
@@ -226,17 +228,11 @@ def _own_cgroup() -> tuple[str, int] | None:
     for version, path in wanted:
         fs_type = "cgroup2" if version == 2 else "cgroup"
         for mount in mounts:
-            if mount.fs_type != fs_type:
+            if mount.fs_type != fs_type or (version == 1 and "freezer" not in mount.super_options):
                 continue
             directory = os.path.join(mount.mount_point, path.lstrip("/")).rstrip("/")
-            marker = "cgroup.kill" if version == 2 else "freezer.state"
             procs = _read_text(os.path.join(directory, "cgroup.procs"))
-            if (
-                procs is not None
-                and pid in procs.split()
-                and os.access(directory, os.W_OK)
-                and (version == 2 or os.path.exists(os.path.join(directory, marker)))
-            ):
+            if procs is not None and pid in procs.split() and os.access(directory, os.W_OK):
                 return directory, version
     return None
 
@@ -359,7 +355,7 @@ class ProcessTracker:
     """Finds every process of each container, so a stop leaves none behind.
 
     ``cgroup`` (Linux, where podself may create cgroups next to its own, e.g. as root): the
-    run gets a cgroup ``podself-<pid>-<start time>`` and each container a cgroup below it,
+    run gets a cgroup ``podself-<pid>-<start time>-<n>`` and each container a cgroup below it,
     joined by the child before ``exec``. ``setsid`` or a double fork does not leave a cgroup,
     and killing it is ``cgroup.kill`` (v2) or freeze, SIGKILL each member, thaw (v1
     freezer). A guard process (a fork of podself that only waits for a pipe to close) kills
@@ -389,7 +385,8 @@ class ProcessTracker:
         if own is not None:
             directory, version = own
             _sweep_stale(directory, version)
-            name = "podself-" + process_token(os.getpid()).replace(":", "-")
+            token = process_token(os.getpid()).replace(":", "-")
+            name = f"podself-{token}-{next(_RUNS)}"
             try:
                 os.mkdir(os.path.join(directory, name))
             except OSError:
@@ -412,7 +409,12 @@ class ProcessTracker:
     def _start_guard(self) -> None:
         assert self.run_cgroup is not None
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no guard: a kill -9 of podself leaves the sweep by the next run
+            os.close(read_fd)
+            os.close(write_fd)
+            return
         if pid == 0:  # pragma: no cover - the guard process
             try:
                 os.setsid()  # out of podself's group: a kill of the group spares the guard
