@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from podself.emulator import kubelet as kubelet_module
 from podself.emulator.kubelet import (
     Kubelet,
     RunOptions,
@@ -26,7 +27,7 @@ from podself.emulator.kubelet import (
 )
 from podself.emulator.mounts import namespace_support
 from podself.emulator.state import PodState
-from podself.emulator.supervisor import ProcessTracker
+from podself.emulator.supervisor import ContainerProcess, ProcessTracker, Supervisor
 from podself.errors import ManifestError
 
 NAMESPACES = namespace_support()
@@ -479,6 +480,24 @@ class TestEnvironment:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"/dev/shm/{marker}")
+
+    def test_a_container_that_never_exits_does_not_hang_podself(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """If SIGKILL does not end a container (stuck in the kernel), podself still ends."""
+        killed: list[ContainerProcess] = []
+        monkeypatch.setattr(kubelet_module, "_KILL_LINGER", 0.2)
+        monkeypatch.setattr(Supervisor, "kill", lambda self, process: killed.append(process))
+        text = pod_json("trap '' TERM; echo ready; while :; do sleep 0.05; done")
+        try:
+            result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, timeout=0.5, grace=0.1)
+        finally:
+            for process in killed:
+                if process.popen is not None and process.popen.poll() is None:
+                    os.killpg(process.popen.pid, signal.SIGKILL)
+                    process.popen.wait()
+        assert killed
+        assert 'container "app" did not exit after SIGKILL' in result.err
 
 
 class TestLiveChanges:

@@ -58,6 +58,7 @@ EXIT_INVALID: Final = 2
 _DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _POLL_INTERVAL: Final = 0.25
 _PIPE_LINGER: Final = 1.0
+_KILL_LINGER: Final = 10.0  # seconds a SIGKILLed container may take to be reaped
 
 
 @dataclass
@@ -594,6 +595,7 @@ class Kubelet:
         self.current_init = None
         self.phase = "init"
         pipe_deadline: float | None = None
+        give_up_at: float | None = None
         while True:
             now = time.monotonic()
             # Signals: the first stops the pod with a grace period, a second kills at once.
@@ -614,6 +616,7 @@ class Kubelet:
                     if container.process is not None and container.process.running:
                         supervisor.kill(container.process)
                 self.stop_deadline = None
+                give_up_at = now + _KILL_LINGER
             for process in supervisor.reap():
                 self._on_exit(process)
             self._poll_watches(now)
@@ -623,6 +626,12 @@ class Kubelet:
             if not self.stopping:
                 self._advance(grace)
             running = any(c.process is not None and c.process.running for c in self.containers)
+            if running and give_up_at is not None and now >= give_up_at:
+                # SIGKILL has not ended it (a process stuck in the kernel): do not hang.
+                for container in self.containers:
+                    if container.process is not None and container.process.running:
+                        self.say(f'container "{container.name}" did not exit after SIGKILL')
+                break
             if self.stopping and not running:
                 supervisor.drain()
                 if not supervisor.pipes_open and not supervisor.output_pending:
@@ -651,6 +660,7 @@ class Kubelet:
                 self.stop_deadline,
                 self.sync_at,
                 pipe_deadline,
+                give_up_at,
             ):
                 if moment is not None and moment > now:
                     waits.append(moment - now)
