@@ -240,9 +240,9 @@ class Kubelet:
 
     def say(self, message: str) -> None:
         """A message from podself itself (stderr, prefixed)."""
-        self.print(f"podself run: {message}")
+        self.print_line(f"podself run: {message}")
 
-    def print(self, text: str) -> None:
+    def print_line(self, text: str) -> None:
         """A line on stderr, never waiting for its reader (see :class:`OutputChannel`)."""
         if self.err_channel is None:
             self.err_channel = OutputChannel(self.err)
@@ -282,7 +282,7 @@ class Kubelet:
             return EXIT_INVALID
         decode_error = _metadata_type_error(workload)
         if decode_error is not None:
-            self.print(
+            self.print_line(
                 f'Error from server (BadRequest): error when creating "{path}": ' + decode_error
             )
             return EXIT_INVALID
@@ -298,7 +298,7 @@ class Kubelet:
         if errors:
             pod_name = self.pod.get("metadata", {}).get("name") if workload.kind == "Pod" else None
             message = podlib.invalid_message(workload.kind, pod_name or workload.name, errors)
-            self.print(message)
+            self.print_line(message)
             return EXIT_INVALID
         namespace = self.pod["metadata"]["namespace"]
         for obj in loaded.objects_raw:
@@ -407,7 +407,7 @@ class Kubelet:
         self.state = PodState(root, meta["namespace"], meta["name"])
         try:
             if self.state.exists() and self.state.alive():
-                self.print(
+                self.print_line(
                     f'Error from server (AlreadyExists): pods "{meta["name"]}" already exists'
                 )
                 return EXIT_NOT_STARTED

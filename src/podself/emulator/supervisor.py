@@ -18,6 +18,7 @@ to, which also makes ``fork`` before ``exec`` safe for the mount-namespace set-u
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import io
 import itertools
@@ -55,6 +56,7 @@ _PAUSE_AT: Final = 256 << 10  # stop reading the containers' pipes above this ba
 _PIPE_BUF: Final = 512  # POSIX: a pipe takes a write of this size whole once poll says so
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_CHILD_SUBREAPER: Final = 36
+PR_GET_CHILD_SUBREAPER: Final = 37
 _KILL_WAIT: Final = 2.0  # seconds SIGKILLed processes get to disappear before giving up
 _MAX_CGROUPS: Final = 1024  # cgroup directories walked under one run
 _RUN_CGROUP: Final = re.compile(r"podself-([0-9]+)-([0-9]+)-[0-9]+")
@@ -379,6 +381,7 @@ class ProcessTracker:
         self._guard_fd: int | None = None
         self._since = 0
         self._known: set[int] = set()
+        self._unset_subreaper = False
         if not sys.platform.startswith("linux") or not os.path.isdir("/proc/self"):
             return
         own = _own_cgroup() if use_cgroups else None
@@ -397,12 +400,13 @@ class ProcessTracker:
                 self._start_guard()
                 return
         try:
-            import ctypes
-
             libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
+            already = ctypes.c_int(0)
+            libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(already), 0, 0, 0)
+            if already.value or libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
                 self.mode = "subreaper"
                 self._since = _now_ticks()
+                self._unset_subreaper = not already.value
         except (OSError, AttributeError):
             pass
 
@@ -487,10 +491,9 @@ class ProcessTracker:
             self._guard = None
         if self.mode == "subreaper":
             self._sweep_orphans()
-            with contextlib.suppress(OSError, AttributeError):
-                import ctypes
-
-                ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+            if self._unset_subreaper:  # leave a subreaper set by the embedding program alone
+                with contextlib.suppress(OSError, AttributeError):
+                    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
             self.mode = "none"
 
     def _sweep_orphans(self) -> None:
