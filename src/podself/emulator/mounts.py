@@ -525,6 +525,7 @@ def reap_child(pid: int, timeout: float) -> int | None:
     kernel may not), and return None. -1 when it is not a child of ours."""
     deadline = time.monotonic() + timeout
     killed = False
+    pause = 0.0002
     while True:
         try:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -539,7 +540,8 @@ def reap_child(pid: int, timeout: float) -> int | None:
                 os.kill(pid, signal.SIGKILL)
             killed = True
             deadline = time.monotonic() + 1.0
-        time.sleep(0.005)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 # --- root mode ---------------------------------------------------------------------------------
