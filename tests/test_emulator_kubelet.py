@@ -649,7 +649,7 @@ class TestCrash:
         if not tracked:
             pytest.skip("no writable cgroup here")
         marker = f"podself-crash-{os.getpid()}-{len(mode)}"
-        hold = f"sh -c 'sleep 1000; :' {marker}"
+        hold = f"sh -c 'while :; do sleep 1; done' {marker}"  # short sleeps: no leak if it fails
         path = manifest(tmp_path, pod_json(f"setsid {hold} & ({hold} &); echo ready; {hold}"))
         proc = subprocess.Popen(
             [sys.executable, "-m", "podself", "run", "-f", path, *mode],

@@ -269,7 +269,7 @@ def marked(marker: str) -> list[int]:
 
 def escape_script(marker: str) -> str:
     """A container that leaves its process group twice (setsid, a double fork)."""
-    hold = f"sh -c 'sleep 1000; :' {marker}"
+    hold = f"sh -c 'while :; do sleep 1; done' {marker}"  # short sleeps: no leak if it fails
     return f"setsid {hold} & ({hold} &); echo ready; sleep 0.2"
 
 
