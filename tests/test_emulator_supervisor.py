@@ -197,6 +197,19 @@ class TestOutputChannel:
         assert len(received) + channel.dropped == 64 * 8192
         assert set(received) == {ord("x"), ord("\n")}
 
+    def test_finish_gives_up_on_a_reader_that_never_reads(self) -> None:
+        """finish() waits a bounded time, then counts what is left and what comes later."""
+        read_fd, write_fd = os.pipe()
+        with os.fdopen(write_fd, "wb") as stream:
+            channel = OutputChannel(stream)
+            channel.write(b"z" * (1 << 20))
+            left = channel.backlog
+            assert left > 0
+            channel.finish(0.05)
+            channel.write(b"late\n")
+        os.close(read_fd)
+        assert channel.dropped == left + len(b"late\n")
+
     def test_reader_gone(self) -> None:
         """A pipe whose reader has closed is given up on, like a broken pipe."""
         read_fd, write_fd = os.pipe()

@@ -86,7 +86,9 @@ class OutputChannel:
         self.dropped = 0
         self.fd: int | None = None
         self._own_fd = False
-        self._broken = False
+        self._broken = False  # the reader is gone (what it misses is not counted as dropped)
+        self._closed = False
+        self._direct = True  # written straight to ``stream`` (it cannot make us wait)
         try:
             fd = stream.fileno()
             stream.flush()
@@ -95,6 +97,7 @@ class OutputChannel:
             return
         if stat.S_ISREG(mode):
             return
+        self._direct = False
         if sys.platform.startswith("linux") and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
             flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
             try:
@@ -107,7 +110,7 @@ class OutputChannel:
 
     def write(self, data: bytes) -> None:
         """Queue ``data`` (dropping what exceeds the limit) and write what fits now."""
-        if self.fd is None:
+        if self._direct:
             with contextlib.suppress(BrokenPipeError, ValueError):
                 if isinstance(self.stream, io.TextIOBase):
                     self.stream.write(data.decode("utf-8", "replace"))
@@ -115,8 +118,11 @@ class OutputChannel:
                     self.stream.write(data)
                 self.stream.flush()
             return
+        if self._closed:
+            self.dropped += len(data)
+            return
         if self._broken:
-            return  # the reader is gone, as with EPIPE on a blocking write
+            return
         room = max(0, self.limit - len(self.pending))
         if len(data) > room:
             self.dropped += len(data) - room
@@ -152,20 +158,19 @@ class OutputChannel:
         return len(self.pending)
 
     def finish(self, timeout: float) -> None:
-        """Flush, waiting at most ``timeout`` seconds without progress; drop the rest."""
+        """Flush for at most ``timeout`` seconds, then drop the rest and close."""
         deadline = time.monotonic() + timeout
         while self.pending and self.fd is not None and not self._broken:
-            if self.flush():
-                deadline = time.monotonic() + timeout
-                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            _writable(self.fd, min(left, 0.05))
+            if not self.flush():
+                _writable(self.fd, min(left, 0.05))
         self.close()
 
     def close(self) -> None:
-        """Drop what is still queued (counted) and close the reopened file."""
+        """Drop what is still queued (counted) and close the reopened file; later writes
+        are dropped too."""
         self.dropped += len(self.pending)
         self.pending.clear()
         if self._own_fd and self.fd is not None:
@@ -173,6 +178,8 @@ class OutputChannel:
                 os.close(self.fd)
         self.fd = None
         self._own_fd = False
+        self._direct = False
+        self._closed = True
 
 
 def _writable(fd: int, timeout: float = 0.0) -> bool:
