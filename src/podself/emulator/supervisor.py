@@ -617,13 +617,13 @@ class Supervisor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._old_handlers.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
-        self._old_handlers.clear()
         if self._old_wakeup is not None:
             signal.set_wakeup_fd(self._old_wakeup)
             self._old_wakeup = None
-        self.close()
+        self.close()  # the clean-up may take a moment: a signal now is only recorded
+        for signum, handler in self._old_handlers.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._old_handlers.clear()
 
     @property
     def wakes_on_signals(self) -> bool:
