@@ -302,6 +302,7 @@ class TestTracking:
         """setsid and double-forked descendants do not outlive the supervisor."""
         marker = f"podself-escape-{os.getpid()}-{cgroups}"
         out = io.BytesIO()
+        own_child: subprocess.Popen[bytes] | None = None
         try:
             with Supervisor(prefix=True, out=out, track=cgroups) as supervisor:
                 if cgroups and supervisor.tracker.mode != "cgroup":
@@ -318,10 +319,16 @@ class TestTracking:
                         supervisor.wait(0.05)
                     supervisor.drain()
                     supervisor.force_close_pipes()
+                # A child of the embedding program itself (in its process group) is no orphan.
+                own_child = subprocess.Popen(["sleep", "1000"])
             assert out.getvalue() == b"[a] ready\n"
             assert marked(marker) == []
+            assert own_child.poll() is None
         finally:
             kill_marked(marker)
+            if own_child is not None:
+                own_child.kill()
+                own_child.wait()
 
     def test_cgroup_v1_freezer(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """On a v1 freezer hierarchy the container's cgroup is frozen, killed and thawed."""

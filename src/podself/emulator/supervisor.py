@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import IO, Any, BinaryIO, Final
+from typing import IO, Any, BinaryIO, Final, NamedTuple
 
 from podself.emulator.mounts import SETUP_FAILED_EXIT, parse_mountinfo, reap_child
 from podself.emulator.state import process_alive, process_token
@@ -298,9 +298,16 @@ def _signal_all(pids: Iterable[int], signum: int) -> None:
                 os.kill(pid, signum)
 
 
-def _proc_table() -> dict[int, tuple[int, int, str]]:
-    """Every process: pid -> (ppid, start time in clock ticks, state letter)."""
-    table: dict[int, tuple[int, int, str]] = {}
+class _Proc(NamedTuple):
+    ppid: int
+    pgid: int
+    start: int  # clock ticks since boot
+    state: str  # "Z" for a zombie
+
+
+def _proc_table() -> dict[int, _Proc]:
+    """Every process, from ``/proc/<pid>/stat``."""
+    table: dict[int, _Proc] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -315,14 +322,15 @@ def _proc_table() -> dict[int, tuple[int, int, str]]:
             continue
         fields = raw[raw.rfind(b")") + 2 :].split()
         if len(fields) > 19:
-            table[int(entry)] = (int(fields[1]), int(fields[19]), fields[0].decode("ascii", "?"))
+            state = fields[0].decode("ascii", "replace")
+            table[int(entry)] = _Proc(int(fields[1]), int(fields[2]), int(fields[19]), state)
     return table
 
 
-def _descendants(roots: Iterable[int], table: Mapping[int, tuple[int, int, str]]) -> set[int]:
+def _descendants(roots: Iterable[int], table: Mapping[int, _Proc]) -> set[int]:
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
+    for pid, proc in table.items():
+        children.setdefault(proc.ppid, []).append(pid)
     found: set[int] = set()
     stack = [pid for pid in roots if pid in table]
     while stack:
@@ -475,13 +483,27 @@ class ProcessTracker:
         elif self.mode == "subreaper" and process.running and process.pid is not None:
             _signal_all(_descendants([process.pid], _proc_table()), signal.SIGKILL)
 
+    def _adopted(self, table: Mapping[int, _Proc]) -> list[int]:
+        """Children of podself that it did not start: orphans of its containers. (They
+        started after the supervisor, outside podself's process group, so the children of
+        a program that embeds the supervisor are left alone.)"""
+        me, group = os.getpid(), os.getpgrp()
+        return [
+            pid
+            for pid, proc in table.items()
+            if proc.ppid == me
+            and proc.pgid != group
+            and proc.start >= self._since
+            and pid not in self._known
+        ]
+
     def reap_orphans(self) -> None:
         """Reap adopted orphans that have exited (subreaper mode)."""
         if self.mode != "subreaper":
             return
-        me = os.getpid()
-        for pid, (ppid, start, state) in _proc_table().items():
-            if ppid == me and state == "Z" and pid not in self._known and start >= self._since:
+        table = _proc_table()
+        for pid in self._adopted(table):
+            if table[pid].state == "Z":
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
 
@@ -504,15 +526,10 @@ class ProcessTracker:
             self.mode = "none"
 
     def _sweep_orphans(self) -> None:
-        me = os.getpid()
         deadline = time.monotonic() + _KILL_WAIT
         while True:
             table = _proc_table()
-            adopted = [
-                pid
-                for pid, (ppid, start, _) in table.items()
-                if ppid == me and pid not in self._known and start >= self._since
-            ]
+            adopted = self._adopted(table)
             if not adopted:
                 return
             _signal_all(_descendants(adopted, table), signal.SIGKILL)
