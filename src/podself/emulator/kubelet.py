@@ -2,7 +2,8 @@
 
 Init containers run one after another (a failure stops the pod); then the containers run
 together until they all exit, ``--timeout`` passes, or SIGINT/SIGTERM/SIGHUP arrives: every
-container's process group gets SIGTERM, then SIGKILL after the grace period. Label and
+container's process group gets SIGTERM, then every process of it SIGKILL after the grace
+period (see :class:`~podself.emulator.supervisor.ProcessTracker`). Label and
 annotation changes (``podself label``/``annotate``, or an edit of the manifest) are projected
 into the Downward API volumes after the sync delay. The state directory is removed on every
 exit path.
