@@ -734,6 +734,19 @@ class TestUnreadOutput:
         assert b"bytes of container output were dropped: stdout was not read" in err
         assert not (tmp_path / "state" / "default").exists()
 
+    def test_closed_stdout(self, tmp_path: Path) -> None:
+        """Started with stdout closed (``>&-``), podself runs the pod without a traceback."""
+        path = self.two_containers(tmp_path)
+        result = subprocess.run(
+            ["sh", "-c", f'exec "$0" -m podself run --timeout 0.3 -f {path} >&-', sys.executable],
+            env={**os.environ, "PODSELF_STATE_DIR": str(tmp_path / "state")},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert (result.returncode, result.stderr) == (0, "")
+
     def test_sigterm_is_honoured(self, tmp_path: Path) -> None:
         """SIGTERM stops the pod although nobody reads stdout."""
         proc, read_fd = self.start(tmp_path)

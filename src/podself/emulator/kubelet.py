@@ -210,8 +210,14 @@ class Kubelet:
         err: IO[str] | None = None,
     ) -> None:
         self.options = options
-        self.out = out if out is not None else sys.stdout.buffer
-        self.err = err if err is not None else sys.stderr
+        # A closed stdout or stderr (``>&-``) leaves None in sys: write to nowhere instead
+        # (those files live as long as the process).
+        if out is None:
+            out = sys.stdout.buffer if sys.stdout is not None else open(os.devnull, "wb")  # noqa: SIM115
+        if err is None:
+            err = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
+        self.out = out
+        self.err = err
         self.pod: dict[str, Any] = {}
         self.state: PodState | None = None
         self.volumes: VolumeSet | None = None
