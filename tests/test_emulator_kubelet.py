@@ -481,6 +481,25 @@ class TestEnvironment:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"/dev/shm/{marker}")
 
+    @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process tracking is Linux")
+    @pytest.mark.parametrize("no_namespace", [False, True], ids=["default", "no-namespace"])
+    def test_stop_leaves_no_escaped_process(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], no_namespace: bool
+    ) -> None:
+        """Processes that left the container's group (setsid, double fork) end with the pod."""
+        marker = f"podself-stop-{os.getpid()}-{no_namespace}"
+        hold = f"sh -c 'while :; do sleep 1; done' {marker}"
+        text = pod_json(f"setsid {hold} & ({hold} &); echo ready; sleep 1000")
+        try:
+            result = run_pod(
+                tmp_path, [manifest(tmp_path, text)], capfd, timeout=0.5, no_namespace=no_namespace
+            )
+            assert (result.code, result.out) == (0, "ready\n")
+            assert _marked(marker) == []
+        finally:
+            for pid in _marked(marker):
+                os.kill(pid, signal.SIGKILL)
+
     def test_a_container_that_never_exits_does_not_hang_podself(
         self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
