@@ -741,7 +741,7 @@ class TestUnreadOutput:
 
     def test_timeout_is_honoured(self, tmp_path: Path) -> None:
         """--timeout stops the pod although nobody reads stdout; the loss is reported."""
-        proc, read_fd = self.start(tmp_path, "--timeout", "1")
+        proc, read_fd = self.start(tmp_path, "--timeout", "0.5")
         try:
             _, err = proc.communicate(timeout=60)
         finally:
