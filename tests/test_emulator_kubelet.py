@@ -753,6 +753,12 @@ class TestUnreadOutput:
         assert b"bytes of container output were dropped: stdout was not read" in err
         assert not (tmp_path / "state" / "default").exists()
 
+    def test_message_with_a_lone_surrogate(self) -> None:
+        """A message that cannot be UTF-8 is escaped, as Python's stderr does."""
+        err = io.StringIO()
+        Kubelet(RunOptions(files=[]), out=io.BytesIO(), err=err).say("bad \ud800")
+        assert err.getvalue() == "podself run: bad \\ud800\n"
+
     def test_closed_stdout(self, tmp_path: Path) -> None:
         """Started with stdout closed (``>&-``), podself runs the pod without a traceback."""
         path = self.two_containers(tmp_path)

@@ -253,7 +253,7 @@ class Kubelet:
         """A line on stderr, never waiting for its reader (see :class:`OutputChannel`)."""
         if self.err_channel is None:
             self.err_channel = OutputChannel(self.err)
-        self.err_channel.write((text + "\n").encode("utf-8", "surrogateescape"))
+        self.err_channel.write((text + "\n").encode("utf-8", "backslashreplace"))
 
     def debug(self, message: str) -> None:
         """A message shown with ``--verbose``."""
@@ -452,10 +452,15 @@ class Kubelet:
         self._decide_mode()
         if self.namespace_mode:
             # The pod's own /dev/shm: shared by its containers (one IPC namespace in a pod),
-            # never the host's.
-            self.shm_path = os.path.join(self.state.path, "shm")
-            os.mkdir(self.shm_path, 0o700)
-            os.chmod(self.shm_path, 0o1777)
+            # never the host's (without it each container gets a throw-away layer there).
+            shm = os.path.join(self.state.path, "shm")
+            try:
+                os.mkdir(shm, 0o700)
+                os.chmod(shm, 0o1777)
+            except OSError as exc:
+                self.debug(f"no shared /dev/shm for the pod: {exc}")
+            else:
+                self.shm_path = shm
         spec = self.pod["spec"]
         if spec.get("hostNetwork") is not True:
             hostname = podlib.pod_hostname(self.pod)
