@@ -371,6 +371,19 @@ class TestTracking:
         finally:
             kill_marked(marker)
 
+    def test_a_cgroup_that_cannot_be_joined_fails_the_container(self, tmp_path: Path) -> None:
+        """The container does not run untracked: it fails with 126 and says why."""
+        out = io.BytesIO()
+        with Supervisor(prefix=True, out=out, track=False) as supervisor:
+            process = ContainerProcess("a", ["sh", "-c", "echo never"], ENV)
+            process.preexec = supervisor_module._JoinCgroup(
+                str(tmp_path / "gone" / "cgroup.procs"), "a", None
+            )
+            supervisor.start(process)
+            run_all(supervisor)
+        assert process.returncode == 126
+        assert out.getvalue() == b'[a] podself run: container "a": cannot join its cgroup\n'
+
     def test_stale_run_cgroup_is_removed(self) -> None:
         """A run cgroup whose podself died (guard killed too) is swept by the next run."""
         probe = ProcessTracker()
