@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from podself.emulator import kubelet as kubelet_module
 from podself.emulator.kubelet import (
     Kubelet,
     RunOptions,
@@ -25,6 +27,7 @@ from podself.emulator.kubelet import (
 )
 from podself.emulator.mounts import namespace_support
 from podself.emulator.state import PodState
+from podself.emulator.supervisor import ContainerProcess, ProcessTracker, Supervisor
 from podself.errors import ManifestError
 
 NAMESPACES = namespace_support()
@@ -448,6 +451,73 @@ class TestEnvironment:
         assert not os.path.exists("/etc/podself-kubelet-test")
         assert Path("/proc/self/mountinfo").read_text() == before
 
+    @needs_namespaces
+    def test_shm_and_state_root_stay_private(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """/dev/shm is the pod's (shared by its containers), the state root is hidden."""
+        marker = f"podself-shm-{os.getpid()}"
+        state = tmp_path / "state"
+        obj = json.loads(
+            pod_json(
+                f"echo shared > /dev/shm/{marker}; ls -A {state} | wc -l; "
+                f"touch {state}/planted 2>/dev/null || echo refused"
+            )
+        )
+        obj["spec"]["containers"].append(
+            {
+                "name": "reader",
+                "image": "busybox:1.36",
+                "command": ["sh", "-c", f"while [ ! -e /dev/shm/{marker} ]; do sleep 0.05; done"],
+            }
+        )
+        try:
+            result = run_pod(tmp_path, [manifest(tmp_path, json.dumps(obj))], capfd)
+            assert result.code == 0, result.err
+            assert result.out.splitlines() == ["[app] 0", "[app] refused"]
+            assert not os.path.exists(f"/dev/shm/{marker}")
+            assert not (state / "planted").exists()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"/dev/shm/{marker}")
+
+    @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process tracking is Linux")
+    @pytest.mark.parametrize("no_namespace", [False, True], ids=["default", "no-namespace"])
+    def test_stop_leaves_no_escaped_process(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], no_namespace: bool
+    ) -> None:
+        """Processes that left the container's group (setsid, double fork) end with the pod."""
+        marker = f"podself-stop-{os.getpid()}-{no_namespace}"
+        hold = f"sh -c 'while :; do sleep 1; done' {marker}"
+        text = pod_json(f"setsid {hold} & ({hold} &); echo ready; sleep 1000")
+        try:
+            result = run_pod(
+                tmp_path, [manifest(tmp_path, text)], capfd, timeout=0.5, no_namespace=no_namespace
+            )
+            assert (result.code, result.out) == (0, "ready\n")
+            assert _marked(marker) == []
+        finally:
+            for pid in _marked(marker):
+                os.kill(pid, signal.SIGKILL)
+
+    def test_a_container_that_never_exits_does_not_hang_podself(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """If SIGKILL does not end a container (stuck in the kernel), podself still ends."""
+        killed: list[ContainerProcess] = []
+        monkeypatch.setattr(kubelet_module, "_KILL_LINGER", 0.2)
+        monkeypatch.setattr(Supervisor, "kill", lambda self, process: killed.append(process))
+        text = pod_json("trap '' TERM; echo ready; while :; do sleep 0.05; done")
+        try:
+            result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, timeout=0.5, grace=0.1)
+        finally:
+            for process in killed:
+                if process.popen is not None and process.popen.poll() is None:
+                    os.killpg(process.popen.pid, signal.SIGKILL)
+                    process.popen.wait()
+        assert killed
+        assert 'container "app" did not exit after SIGKILL' in result.err
+
 
 class TestLiveChanges:
     """Labels changed while the pod runs."""
@@ -587,6 +657,138 @@ class TestCrash:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+    @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process tracking is Linux")
+    @pytest.mark.parametrize("mode", [[], ["--no-namespace"]], ids=["default", "no-namespace"])
+    def test_escaped_processes_die_with_podself(self, tmp_path: Path, mode: list[str]) -> None:
+        """setsid and double-forked processes die too, through the container's cgroup."""
+        tracker = ProcessTracker()
+        tracked = tracker.mode == "cgroup"
+        tracker.close()
+        if not tracked:
+            pytest.skip("no writable cgroup here")
+        marker = f"podself-crash-{os.getpid()}-{len(mode)}"
+        hold = f"sh -c 'while :; do sleep 1; done' {marker}"  # short sleeps: no leak if it fails
+        path = manifest(tmp_path, pod_json(f"setsid {hold} & ({hold} &); echo ready; {hold}"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "podself", "run", "-f", path, *mode],
+            env={**os.environ, "PODSELF_STATE_DIR": str(tmp_path / "state")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"ready\n"
+            deadline = time.monotonic() + 20
+            while len(_marked(marker)) < 3:
+                assert time.monotonic() < deadline, "the container never started"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            while _marked(marker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            left = _marked(marker)
+            assert left == [], "processes of the container outlived podself run"
+        finally:
+            for pid in _marked(marker):
+                os.kill(pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def _marked(marker: str) -> list[int]:
+    """Live processes whose argv holds ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read()
+        except OSError:
+            continue
+        if marker.encode() in argv and not _gone(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+class TestUnreadOutput:
+    """podself never waits for the reader of its own output."""
+
+    def two_containers(self, tmp_path: Path) -> str:
+        """A chatty container and a quiet one (so output is prefixed through podself)."""
+        obj = json.loads(pod_json("yes chatty-output-line"))
+        obj["spec"]["containers"].append(
+            {"name": "quiet", "image": "busybox:1.36", "command": ["sleep", "1000"]}
+        )
+        return manifest(tmp_path, json.dumps(obj))
+
+    def start(self, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+        """Start podself run with a stdout pipe that is never read; return it and the pipe."""
+        read_fd, write_fd = os.pipe()
+        path = self.two_containers(tmp_path)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "podself", "run", "--grace", "1", *extra, "-f", path],
+            env={**os.environ, "PODSELF_STATE_DIR": str(tmp_path / "state")},
+            stdout=write_fd,
+            stderr=subprocess.PIPE,
+        )
+        os.close(write_fd)
+        return proc, read_fd
+
+    def test_timeout_is_honoured(self, tmp_path: Path) -> None:
+        """--timeout stops the pod although nobody reads stdout; the loss is reported."""
+        proc, read_fd = self.start(tmp_path, "--timeout", "0.5")
+        try:
+            _, err = proc.communicate(timeout=60)
+        finally:
+            os.close(read_fd)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0
+        assert b"bytes of container output were dropped: stdout was not read" in err
+        assert not (tmp_path / "state" / "default").exists()
+
+    def test_message_with_a_lone_surrogate(self) -> None:
+        """A message that cannot be UTF-8 is escaped, as Python's stderr does."""
+        err = io.StringIO()
+        Kubelet(RunOptions(files=[]), out=io.BytesIO(), err=err).say("bad \ud800")
+        assert err.getvalue() == "podself run: bad \\ud800\n"
+
+    def test_closed_stdout(self, tmp_path: Path) -> None:
+        """Started with stdout closed (``>&-``), podself runs the pod without a traceback."""
+        path = self.two_containers(tmp_path)
+        result = subprocess.run(
+            ["sh", "-c", f'exec "$0" -m podself run --timeout 0.3 -f {path} >&-', sys.executable],
+            env={**os.environ, "PODSELF_STATE_DIR": str(tmp_path / "state")},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert (result.returncode, result.stderr) == (0, "")
+
+    def test_sigterm_is_honoured(self, tmp_path: Path) -> None:
+        """SIGTERM stops the pod although nobody reads stdout."""
+        proc, read_fd = self.start(tmp_path)
+        try:
+            deadline = time.monotonic() + 20
+            while not (tmp_path / "state" / "default" / "demo" / "status.json").exists():
+                assert time.monotonic() < deadline, "the pod never started"
+                time.sleep(0.05)
+            time.sleep(0.3)  # let the output back up
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        finally:
+            os.close(read_fd)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0
 
 
 class TestConfinement:

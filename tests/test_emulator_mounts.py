@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -44,11 +45,13 @@ class TestMountinfo:
     """Reading the mount table."""
 
     def test_parse(self) -> None:
-        """Ids, parent ids, unescaped mount points and types are read."""
-        records = parse_mountinfo(MOUNTINFO + "garbage\n")
-        assert len(records) == 7
-        assert records[-1].mount_point == "/run/user 0"
+        """Ids, parent ids, unescaped mount points, types and super options are read."""
+        freezer = "50 27 0:50 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n"
+        records = parse_mountinfo(MOUNTINFO + "garbage\n" + freezer)
+        assert len(records) == 8
+        assert records[-2].mount_point == "/run/user 0"
         assert records[0].fs_type == "proc"
+        assert records[-1].super_options == ("rw", "freezer")
 
     def test_visible_tree(self) -> None:
         """Stacked mounts replace their parent; children hang off the visible mount."""
@@ -322,6 +325,42 @@ class TestNamespaceMode:
         assert result.returncode == mounts.SETUP_FAILED_EXIT
         assert 'container "test": cannot set up its mount namespace' in result.stderr
         assert result.stdout == ""
+
+    def test_host_scratch_and_state_root_are_untouched(self, tmp_path: Path) -> None:
+        """Writes to /dev/shm and to a state root on a mount of its own stay inside.
+
+        Run in a child mount namespace of the test (so the state root's tmpfs never shows on
+        the host); /dev/shm there is still the host's filesystem.
+        """
+        marker = f"podself-scratch-{os.getpid()}"
+        state = tmp_path / "state"
+        state.mkdir()
+        script = f"""
+import ctypes, os, subprocess
+from podself.emulator.mounts import ContainerFS, NamespaceSetup
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.mount(b"tmpfs", b"{state}", b"tmpfs", 0, b"mode=0755") == 0
+scratch = "{state}/default/demo/containers/app"
+os.makedirs(scratch)
+fs = ContainerFS(mounts=(), hostname="demo", scratch=scratch, hidden=("{state}",))
+script = "echo x > /dev/shm/{marker}; ls -A {state} | wc -l; echo y > {state}/planted"
+run = subprocess.run(["sh", "-c", script], preexec_fn=NamespaceSetup(fs), capture_output=True)
+print(run.stdout.decode().strip(), os.path.exists("{state}/planted"))
+"""
+        try:
+            result = subprocess.run(
+                ["unshare", "-m", "--propagation", "private", sys.executable, "-c", script],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.split() == ["0", "False"]
+            assert not os.path.exists(f"/dev/shm/{marker}")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"/dev/shm/{marker}")
 
     def test_probe(self, tmp_path: Path) -> None:
         """The probe succeeds here and leaves its directory empty."""

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from podself.emulator.supervisor import ContainerProcess, Supervisor, exit_code
+from podself.emulator import supervisor as supervisor_module
+from podself.emulator.supervisor import (
+    ContainerProcess,
+    OutputChannel,
+    ProcessTracker,
+    Supervisor,
+    exit_code,
+)
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
@@ -159,3 +169,241 @@ class TestLifecycle:
             supervisor.wait(1.0)
             assert supervisor.signals == [signal.SIGTERM]
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+class TestOutputChannel:
+    """podself's own output never waits for its reader."""
+
+    def test_unread_pipe_does_not_block(self) -> None:
+        """Writes to a pipe nobody reads return; what fits waits, the excess is counted."""
+        read_fd, write_fd = os.pipe()
+        with os.fdopen(write_fd, "wb") as stream:
+            channel = OutputChannel(stream, limit=256 << 10)
+            for _ in range(64):
+                channel.write(b"x" * 8191 + b"\n")  # 512 KiB: more than pipe and limit
+            assert channel.backlog > 0
+            assert channel.dropped > 0
+            received = bytearray()
+            os.set_blocking(read_fd, False)
+            while channel.backlog:
+                with contextlib.suppress(BlockingIOError):
+                    received += os.read(read_fd, 1 << 16)
+                channel.flush()
+            channel.close()
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(read_fd, 1 << 16):
+                received += chunk
+        os.close(read_fd)
+        assert len(received) + channel.dropped == 64 * 8192
+        assert set(received) == {ord("x"), ord("\n")}
+
+    def test_finish_gives_up_on_a_reader_that_never_reads(self) -> None:
+        """finish() waits a bounded time, then counts what is left and what comes later."""
+        read_fd, write_fd = os.pipe()
+        with os.fdopen(write_fd, "wb") as stream:
+            channel = OutputChannel(stream)
+            channel.write(b"z" * (1 << 20))
+            left = channel.backlog
+            assert left > 0
+            channel.finish(0.05)
+            channel.write(b"late\n")
+        os.close(read_fd)
+        assert channel.dropped == left + len(b"late\n")
+
+    def test_reader_gone(self) -> None:
+        """A pipe whose reader has closed is given up on, like a broken pipe."""
+        read_fd, write_fd = os.pipe()
+        os.close(read_fd)
+        with os.fdopen(write_fd, "wb") as stream:
+            channel = OutputChannel(stream)
+            channel.write(b"lost\n")
+            assert channel.backlog == 0
+            channel.close()
+
+    def test_text_stream(self) -> None:
+        """An in-memory text stream is written directly."""
+        text = io.StringIO()
+        OutputChannel(text).write("é\n".encode())
+        assert text.getvalue() == "é\n"
+
+
+class TestBackpressure:
+    """Prefixed output to a slow reader: containers wait, nothing is lost."""
+
+    def test_slow_reader_gets_everything(self) -> None:
+        """A backlog stops reading the containers' pipes instead of buffering without end."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        received = bytearray()
+        lines = 40000  # about 4 MB with prefixes: far beyond the pipe and the pause mark
+        script = f"i=0; while [ $i -lt {lines} ]; do echo {'y' * 90}; i=$((i+1)); done"
+        with os.fdopen(write_fd, "wb") as stream, Supervisor(prefix=True, out=stream) as sup:
+            process = ContainerProcess("a", ["sh", "-c", script], ENV)
+            sup.start(process)
+            deadline = time.monotonic() + 120
+            while not sup._paused:  # nobody reads: the backlog grows to the pause mark
+                assert time.monotonic() < deadline, "reading never paused"
+                sup.reap()
+                sup.wait(0.01)
+            assert process.running  # waiting to write, as with a full terminal
+            assert sup.out.backlog < sup.out.limit
+            while process.returncode is None or sup.pipes_open or sup.output_pending:
+                assert time.monotonic() < deadline, "the output never finished"
+                sup.reap()
+                if process.returncode is not None:
+                    sup.drain()
+                sup.wait(0.01)
+                with contextlib.suppress(BlockingIOError):
+                    received += os.read(read_fd, 1 << 16)
+            assert sup.out.dropped == 0
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(read_fd, 1 << 16):
+                received += chunk
+        os.close(read_fd)
+        assert received.count(b"\n") == lines
+        assert set(bytes(received).splitlines()) == {b"[a] " + b"y" * 90}
+
+
+def marked(marker: str) -> list[int]:
+    """Live (not zombie) processes whose argv holds ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read()
+        except OSError:
+            continue
+        if marker.encode() in argv and running(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def escape_script(marker: str) -> str:
+    """A container that leaves its process group twice (setsid, a double fork)."""
+    hold = f"sh -c 'while :; do sleep 1; done' {marker}"  # short sleeps: no leak if it fails
+    return f"setsid {hold} & ({hold} &); echo ready; sleep 0.2"
+
+
+def kill_marked(marker: str) -> None:
+    """Clean up after a failed test."""
+    for pid in marked(marker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="process tracking needs Linux")
+class TestTracking:
+    """Every process of a container ends with it, wherever it moved."""
+
+    @pytest.mark.parametrize("cgroups", [True, False], ids=["cgroup", "subreaper"])
+    def test_escaped_processes_die(self, cgroups: bool) -> None:
+        """setsid and double-forked descendants do not outlive the supervisor."""
+        marker = f"podself-escape-{os.getpid()}-{cgroups}"
+        out = io.BytesIO()
+        own_child: subprocess.Popen[bytes] | None = None
+        try:
+            with Supervisor(prefix=True, out=out, track=cgroups) as supervisor:
+                if cgroups and supervisor.tracker.mode != "cgroup":
+                    pytest.skip("no writable cgroup here")
+                assert supervisor.tracker.mode in ("cgroup", "subreaper")
+                process = ContainerProcess("a", ["sh", "-c", escape_script(marker)], ENV)
+                supervisor.start(process)
+                if cgroups:  # the container's cgroup goes with its main process
+                    run_all(supervisor)
+                    assert marked(marker) == []
+                else:  # orphans cannot be told apart: they live until the pod ends
+                    while process.returncode is None:
+                        supervisor.reap()
+                        supervisor.wait(0.05)
+                    supervisor.drain()
+                    supervisor.force_close_pipes()
+                # A child of the embedding program itself (in its process group) is no orphan.
+                own_child = subprocess.Popen(["sleep", "1000"])
+            assert out.getvalue() == b"[a] ready\n"
+            assert marked(marker) == []
+            assert own_child.poll() is None
+        finally:
+            kill_marked(marker)
+            if own_child is not None:
+                own_child.kill()
+                own_child.wait()
+
+    def test_cgroup_v1_freezer(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """On a v1 freezer hierarchy the container's cgroup is frozen, killed and thawed."""
+        own = [line.split(":", 2) for line in Path("/proc/self/cgroup").read_text().splitlines()]
+        paths = [path for _, controllers, path in own if "freezer" in controllers.split(",")]
+        directory = "/sys/fs/cgroup/freezer" + (paths[0].rstrip("/") if paths else "")
+        if not paths or not os.access(os.path.join(directory, "cgroup.procs"), os.W_OK):
+            pytest.skip("no writable v1 freezer hierarchy here")
+        monkeypatch.setattr(supervisor_module, "_own_cgroup", lambda: (directory, 1))
+        marker = f"podself-freezer-{os.getpid()}"
+        try:
+            with Supervisor(prefix=True, out=io.BytesIO()) as supervisor:
+                assert (supervisor.tracker.mode, supervisor.tracker.version) == ("cgroup", 1)
+                supervisor.start(ContainerProcess("a", ["sh", "-c", escape_script(marker)], ENV))
+                run_all(supervisor)
+                assert marked(marker) == []
+            assert not any(name.startswith("podself-") for name in os.listdir(directory))
+        finally:
+            kill_marked(marker)
+
+    def test_kill_reaches_escaped_processes(self) -> None:
+        """kill() of a running container reaches what left its group."""
+        marker = f"podself-kill-{os.getpid()}"
+        try:
+            with Supervisor(prefix=True, out=io.BytesIO()) as supervisor:
+                if supervisor.tracker.mode == "none":
+                    pytest.skip("no process tracking here")
+                script = escape_script(marker).replace("sleep 0.2", "exec sleep 1000")
+                process = ContainerProcess("a", ["sh", "-c", script], ENV)
+                supervisor.start(process)
+                deadline = time.monotonic() + 20
+                while len(marked(marker)) < 2:
+                    assert time.monotonic() < deadline, "the container never started"
+                    supervisor.wait(0.05)
+                supervisor.kill(process)
+                if supervisor.tracker.mode == "cgroup":
+                    assert marked(marker) == []
+                run_all(supervisor)
+            assert marked(marker) == []
+        finally:
+            kill_marked(marker)
+
+    def test_a_cgroup_that_cannot_be_joined_fails_the_container(self, tmp_path: Path) -> None:
+        """The container does not run untracked: it fails with 126 and says why."""
+        out = io.BytesIO()
+        with Supervisor(prefix=True, out=out, track=False) as supervisor:
+            process = ContainerProcess("a", ["sh", "-c", "echo never"], ENV)
+            process.preexec = supervisor_module._JoinCgroup(
+                str(tmp_path / "gone" / "cgroup.procs"), "a", None
+            )
+            supervisor.start(process)
+            run_all(supervisor)
+        assert process.returncode == 126
+        assert out.getvalue() == b'[a] podself run: container "a": cannot join its cgroup\n'
+
+    def test_stale_run_cgroup_is_removed(self) -> None:
+        """A run cgroup whose podself died (guard killed too) is swept by the next run."""
+        probe = ProcessTracker()
+        try:
+            if probe.mode != "cgroup" or probe.run_cgroup is None:
+                pytest.skip("no writable cgroup here")
+            parent = os.path.dirname(probe.run_cgroup)
+        finally:
+            probe.close()
+        sleeper = subprocess.Popen(["sleep", "1000"])
+        stale = os.path.join(parent, "podself-999999999-1-0")
+        os.mkdir(stale)
+        try:
+            with open(os.path.join(stale, "cgroup.procs"), "w", encoding="ascii") as handle:
+                handle.write(str(sleeper.pid))
+            ProcessTracker().close()
+            assert sleeper.wait(timeout=20) == -signal.SIGKILL
+            assert not os.path.exists(stale)
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+            with contextlib.suppress(OSError):
+                os.rmdir(stale)

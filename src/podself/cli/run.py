@@ -155,5 +155,6 @@ def run(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         verbose=args.verbose,
     )
-    sys.stdout.flush()
+    if sys.stdout is not None:  # None when started with stdout closed
+        sys.stdout.flush()
     return Kubelet(options).run()

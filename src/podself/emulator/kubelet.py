@@ -2,7 +2,8 @@
 
 Init containers run one after another (a failure stops the pod); then the containers run
 together until they all exit, ``--timeout`` passes, or SIGINT/SIGTERM/SIGHUP arrives: every
-container's process group gets SIGTERM, then SIGKILL after the grace period. Label and
+container's process group gets SIGTERM, then every process of it SIGKILL after the grace
+period (see :class:`~podself.emulator.supervisor.ProcessTracker`). Label and
 annotation changes (``podself label``/``annotate``, or an edit of the manifest) are projected
 into the Downward API volumes after the sync delay. The state directory is removed on every
 exit path.
@@ -37,7 +38,7 @@ from podself.emulator.mounts import (
     working_dir,
 )
 from podself.emulator.state import PodExistsError, PodState, default_state_root
-from podself.emulator.supervisor import ContainerProcess, Supervisor, exit_code
+from podself.emulator.supervisor import ContainerProcess, OutputChannel, Supervisor, exit_code
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
 from podself.errors import ConfinementError, ManifestError, PodselfError
 from podself.manifest.load import STDIN, Document, load_file
@@ -59,6 +60,7 @@ EXIT_INVALID: Final = 2
 _DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _POLL_INTERVAL: Final = 0.25
 _PIPE_LINGER: Final = 1.0
+_KILL_LINGER: Final = 10.0  # seconds a SIGKILLed container may take to be reaped
 
 
 @dataclass
@@ -209,8 +211,14 @@ class Kubelet:
         err: IO[str] | None = None,
     ) -> None:
         self.options = options
-        self.out = out if out is not None else sys.stdout.buffer
-        self.err = err if err is not None else sys.stderr
+        # A closed stdout or stderr (``>&-``) leaves None in sys: write to nowhere instead
+        # (those files live as long as the process).
+        if out is None:
+            out = sys.stdout.buffer if sys.stdout is not None else open(os.devnull, "wb")  # noqa: SIM115
+        if err is None:
+            err = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
+        self.out = out
+        self.err = err
         self.pod: dict[str, Any] = {}
         self.state: PodState | None = None
         self.volumes: VolumeSet | None = None
@@ -229,16 +237,24 @@ class Kubelet:
         self.watch_signatures: dict[str, tuple[int, int, int] | None] = {}
         self.inotify: Any = None
         self.hosts_path: str | None = None
+        self.shm_path: str | None = None
         self.init_queue: list[_Container] = []
         self.current_init: _Container | None = None
         self.phase = "init"
+        self.err_channel: OutputChannel | None = None
+        self.hurry = False  # stopped by --timeout or a signal: do not wait long for readers
 
     # -- output ---------------------------------------------------------------------------
 
     def say(self, message: str) -> None:
         """A message from podself itself (stderr, prefixed)."""
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            print(f"podself run: {message}", file=self.err, flush=True)
+        self.print_line(f"podself run: {message}")
+
+    def print_line(self, text: str) -> None:
+        """A line on stderr, never waiting for its reader (see :class:`OutputChannel`)."""
+        if self.err_channel is None:
+            self.err_channel = OutputChannel(self.err)
+        self.err_channel.write((text + "\n").encode("utf-8", "backslashreplace"))
 
     def debug(self, message: str) -> None:
         """A message shown with ``--verbose``."""
@@ -274,13 +290,9 @@ class Kubelet:
             return EXIT_INVALID
         decode_error = _metadata_type_error(workload)
         if decode_error is not None:
-            with contextlib.suppress(BrokenPipeError, ValueError):
-                print(
-                    f'Error from server (BadRequest): error when creating "{path}": '
-                    + decode_error,
-                    file=self.err,
-                    flush=True,
-                )
+            self.print_line(
+                f'Error from server (BadRequest): error when creating "{path}": ' + decode_error
+            )
             return EXIT_INVALID
         errors = podlib.validate_workload(workload)
         try:
@@ -294,8 +306,7 @@ class Kubelet:
         if errors:
             pod_name = self.pod.get("metadata", {}).get("name") if workload.kind == "Pod" else None
             message = podlib.invalid_message(workload.kind, pod_name or workload.name, errors)
-            with contextlib.suppress(BrokenPipeError, ValueError):
-                print(message, file=self.err, flush=True)
+            self.print_line(message)
             return EXIT_INVALID
         namespace = self.pod["metadata"]["namespace"]
         for obj in loaded.objects_raw:
@@ -394,6 +405,13 @@ class Kubelet:
 
     def run(self) -> int:
         """Run the pod to the end; return the exit status."""
+        try:
+            return self._run()
+        finally:
+            if self.err_channel is not None:
+                self.err_channel.finish(_PIPE_LINGER)
+
+    def _run(self) -> int:
         status = self.prepare()
         if status is not None:
             return status
@@ -405,8 +423,7 @@ class Kubelet:
             notes = self.state.create(self.pod)
         except PodExistsError as exc:
             self.state = None  # the live run's state is not ours to remove
-            with contextlib.suppress(BrokenPipeError, ValueError):
-                print(f"Error from server (AlreadyExists): {exc}", file=self.err, flush=True)
+            self.print_line(f"Error from server (AlreadyExists): {exc}")
             return EXIT_NOT_STARTED
         except (OSError, ManifestError) as exc:
             self.state = None
@@ -442,6 +459,17 @@ class Kubelet:
                 self.say(f'container "{container.name}": CreateContainerConfigError: {exc}')
                 return EXIT_NOT_STARTED
         self._decide_mode()
+        if self.namespace_mode:
+            # The pod's own /dev/shm: shared by its containers (one IPC namespace in a pod),
+            # never the host's (without it each container gets a throw-away layer there).
+            shm = os.path.join(self.state.path, "shm")
+            try:
+                os.mkdir(shm, 0o700)
+                os.chmod(shm, 0o1777)
+            except OSError as exc:
+                self.debug(f"no shared /dev/shm for the pod: {exc}")
+            else:
+                self.shm_path = shm
         spec = self.pod["spec"]
         if spec.get("hostNetwork") is not True:
             hostname = podlib.pod_hostname(self.pod)
@@ -461,11 +489,18 @@ class Kubelet:
         deadline = (
             time.monotonic() + self.options.timeout if self.options.timeout is not None else None
         )
-        with Supervisor(prefix=prefix, out=self.out) as supervisor:
+        if self.err_channel is None:
+            self.err_channel = OutputChannel(self.err)
+        with Supervisor(prefix=prefix, out=self.out, err=self.err_channel) as supervisor:
             self.supervisor = supervisor
             if self.inotify is not None:
                 supervisor.add_reader(self.inotify.fileno(), self._on_inotify)
             self._loop(supervisor, grace, deadline)
+        if supervisor.out.dropped:
+            self.say(
+                f"{supervisor.out.dropped} bytes of container output were dropped: "
+                "stdout was not read before the pod stopped"
+            )
         return self.first_failure if self.first_failure is not None else 0
 
     def _hostname(self) -> str:
@@ -512,12 +547,17 @@ class Kubelet:
             return
         process = ContainerProcess(container.name, argv, env)
         try:
+            mounts = self._mounts(spec)
+            if self.shm_path is not None and not any(m.target == "/dev/shm" for m in mounts):
+                mounts += (MountSpec(self.shm_path, "/dev/shm"),)
+            root_dir = os.path.realpath(self.state.root)
             fs = ContainerFS(
-                mounts=self._mounts(spec),
+                mounts=mounts,
                 hostname=hostname,
                 scratch=self.state.container_dir(container.name),
                 workdir=spec.get("workingDir") or None,
                 hosts_file=self.hosts_path,
+                hidden=(root_dir,) if root_dir != "/" else (),
             )
             if self.namespace_mode:
                 process.preexec = NamespaceSetup(fs, name=container.name)
@@ -582,6 +622,7 @@ class Kubelet:
         self.current_init = None
         self.phase = "init"
         pipe_deadline: float | None = None
+        give_up_at: float | None = None
         while True:
             now = time.monotonic()
             # Signals: the first stops the pod with a grace period, a second kills at once.
@@ -589,14 +630,20 @@ class Kubelet:
                 supervisor.signals.pop(0)
                 if self.stopping:
                     self.stop_deadline = now
+                    if self.hurry:
+                        pipe_deadline = now  # a second signal: stop waiting for readers
+                self.hurry = True
                 self._begin_stop("signal", grace)
-            if deadline is not None and now >= deadline and not self.stopping:
-                self._begin_stop("timeout", grace)
+            if deadline is not None and now >= deadline:
+                self.hurry = True
+                if not self.stopping:
+                    self._begin_stop("timeout", grace)
             if self.stopping and self.stop_deadline is not None and now >= self.stop_deadline:
                 for container in self.containers:
                     if container.process is not None and container.process.running:
                         supervisor.kill(container.process)
                 self.stop_deadline = None
+                give_up_at = now + _KILL_LINGER
             for process in supervisor.reap():
                 self._on_exit(process)
             self._poll_watches(now)
@@ -606,22 +653,43 @@ class Kubelet:
             if not self.stopping:
                 self._advance(grace)
             running = any(c.process is not None and c.process.running for c in self.containers)
+            if running and give_up_at is not None and now >= give_up_at:
+                # SIGKILL has not ended it (a process stuck in the kernel): do not hang.
+                for container in self.containers:
+                    if container.process is not None and container.process.running:
+                        self.say(f'container "{container.name}" did not exit after SIGKILL')
+                break
             if self.stopping and not running:
                 supervisor.drain()
-                if not supervisor.pipes_open:
+                if not supervisor.pipes_open and not supervisor.output_pending:
                     break
-                if pipe_deadline is None:
-                    pipe_deadline = now + _PIPE_LINGER
-                elif now >= pipe_deadline:
-                    supervisor.force_close_pipes()
-                    break
+                # Told to stop (--timeout, a signal): output nobody reads within the linger
+                # is dropped. A pod that ended by itself waits for a slow reader, but not for
+                # a descendant that escaped tracking and holds a pipe open.
+                if self.hurry or not supervisor.output_pending:
+                    if pipe_deadline is None:
+                        pipe_deadline = now + _PIPE_LINGER
+                    elif now >= pipe_deadline:
+                        supervisor.force_close_pipes()
+                        pipe_deadline = None
+                        if self.hurry:
+                            break
+                else:
+                    pipe_deadline = None
             # Woken by signals (SIGCHLD included), output and inotify; otherwise poll.
             idle = 1.0 if self.inotify is not None else _POLL_INTERVAL
             if not supervisor.wakes_on_signals:
                 idle = 0.05
             waits = [idle]
-            for moment in (deadline, self.stop_deadline, self.sync_at, pipe_deadline):
-                if moment is not None:
+            # A moment already passed was acted on above (waiting for it again would spin).
+            for moment in (
+                deadline,
+                self.stop_deadline,
+                self.sync_at,
+                pipe_deadline,
+                give_up_at,
+            ):
+                if moment is not None and moment > now:
                     waits.append(moment - now)
             supervisor.wait(max(0.0, min(waits)))
 

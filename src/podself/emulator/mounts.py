@@ -4,11 +4,14 @@ per-container root directory exported as ``PODSELF_ROOT``.
 Namespace mode (Linux, ``CAP_SYS_ADMIN``): in the forked child, before ``exec``, the container
 gets its own mount and UTS namespaces (``unshare(CLONE_NEWNS | CLONE_NEWUTS)``, propagation
 private). The host's root is seen through an overlay whose writable layer is a tmpfs that
-exists only inside that namespace; the host's other mounts are bound back in place; the
-process ``chroot``s into it. Mount points that do not exist on the host are then created in
-the throw-away layer and the volumes are bound there (read-only where the kubelet mounts them
-read-only). Nothing on the host changes, and every mount disappears with the container's
-last process.
+exists only inside that namespace; so are the host's scratch filesystems (``/tmp``,
+``/dev/shm``, ... when they are mounts of their own); the host's other mounts are bound back in
+place, and the podself state root is covered by an empty read-only tmpfs; the process
+``chroot``s into it. Mount points that do not exist on the host are then created in the
+throw-away layer and the volumes are bound there (read-only where the kubelet mounts them
+read-only). Nothing on the host's root filesystem or scratch mounts changes, and every mount
+disappears with the container's last process; what the other bound mounts (``/dev``, ``/run``,
+``/home`` on a filesystem of its own, ...) let a process do is unchanged.
 
 Root mode (elsewhere, or ``--no-namespace``): ``<root>/<mountPath>`` is a symlink to the
 volume directory (a copy for ``subPath``) and ``PODSELF_ROOT=<root>`` tells the podself
@@ -21,10 +24,12 @@ import contextlib
 import ctypes
 import errno
 import os
+import selectors
 import shutil
 import signal
 import stat
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -44,6 +49,7 @@ __all__ = [
     "namespace_support",
     "parse_mountinfo",
     "probe_namespace",
+    "reap_child",
     "working_dir",
 ]
 
@@ -57,8 +63,11 @@ MS_REMOUNT: Final = 0x20
 MS_BIND: Final = 0x1000
 MS_REC: Final = 0x4000
 MS_PRIVATE: Final = 0x40000
+MS_NOEXEC: Final = 0x8
 MNT_DETACH: Final = 0x2
 PR_SET_PDEATHSIG: Final = 1
+_PROBE_TIMEOUT: Final = 10.0  # seconds the one-time namespace probe may take
+_HIDE_FLAGS: Final = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
 _CAP_SYS_ADMIN: Final = 21
 SETUP_FAILED_EXIT: Final = 126  # the exit status of a container whose mounts failed
 _NEW_FILE: Final = (
@@ -68,6 +77,9 @@ _NEW_FILE: Final = (
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
+# Host scratch filesystems a container must not write through: when one is a mount of its
+# own it gets a throw-away layer like the root (``/dev/shm`` also gets the pod's own).
+SCRATCH_MOUNTS: Final = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/run/lock")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +107,8 @@ class ContainerFS:
     """Everything a container's filesystem view needs.
 
     ``scratch`` is an empty per-container directory: the namespace's tmpfs is mounted there
-    (namespace mode) or the ``PODSELF_ROOT`` tree is built in it (root mode).
+    (namespace mode) or the ``PODSELF_ROOT`` tree is built in it (root mode). ``hidden``
+    directories (the state root) are covered by an empty read-only tmpfs in namespace mode.
     """
 
     mounts: tuple[MountSpec, ...]
@@ -103,16 +116,19 @@ class ContainerFS:
     scratch: str
     workdir: str | None = None
     hosts_file: str | None = None
+    hidden: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class MountInfo:
-    """One line of ``/proc/self/mountinfo``: ids and the mount point (unescaped)."""
+    """One line of ``/proc/self/mountinfo``: ids, the mount point (unescaped), the
+    filesystem type and its super-block options."""
 
     mount_id: int
     parent_id: int
     mount_point: str
     fs_type: str = ""
+    super_options: tuple[str, ...] = ()  # e.g. ("rw", "freezer") for a cgroup v1 hierarchy
     children: list[MountInfo] = field(default_factory=list, compare=False, repr=False)
 
 
@@ -145,10 +161,12 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
         except ValueError:
             continue
         fs_type = ""
+        options: tuple[str, ...] = ()
         if "-" in parts[6:]:
             dash = parts.index("-", 6)
             fs_type = parts[dash + 1] if dash + 1 < len(parts) else ""
-        mounts.append(MountInfo(mount_id, parent_id, _unescape(parts[4]), fs_type))
+            options = tuple(parts[dash + 3].split(",")) if dash + 3 < len(parts) else ()
+        mounts.append(MountInfo(mount_id, parent_id, _unescape(parts[4]), fs_type, options))
     return mounts
 
 
@@ -347,7 +365,12 @@ class NamespaceSetup:
         for target in targets:
             if not os.path.lexists(target):
                 self.overlay_ids.add(_containing_mount(root, _nearest_existing(target)).mount_id)
+        for point in SCRATCH_MOUNTS:
+            mount = _containing_mount(root, point)
+            if mount.mount_point == point:
+                self.overlay_ids.add(mount.mount_id)
         self.scratch = os.path.realpath(fs.scratch)
+        self.hidden = [os.path.realpath(path) for path in fs.hidden]
 
     # -- child side (after fork, before exec) -------------------------------------------
 
@@ -435,6 +458,10 @@ class NamespaceSetup:
         new_root = os.path.join(self.scratch, "root")
         os.mkdir(new_root, 0o755)
         self._graft(self.root, new_root)
+        for path in self.hidden:
+            target = new_root + path
+            if os.path.isdir(target):
+                self._mount("tmpfs", target, "tmpfs", _HIDE_FLAGS, "mode=0755,size=4k")
         os.chdir(new_root)
         os.chroot(".")
         plan = sorted(
@@ -498,13 +525,46 @@ def probe_namespace(scratch: str) -> str | None:
         os._exit(0)
     os.close(write_fd)
     chunks = []
-    while chunk := os.read(read_fd, 4096):
-        chunks.append(chunk)
+    deadline = time.monotonic() + _PROBE_TIMEOUT
+    with selectors.DefaultSelector() as selector:
+        selector.register(read_fd, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0 and selector.select(left):
+            chunk = os.read(read_fd, 4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
     os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) == 0:
+    code = reap_child(pid, max(0.0, deadline - time.monotonic()))
+    if code == 0:
         return None
+    if code is None:
+        return f"namespace setup did not finish within {_PROBE_TIMEOUT:g} s"
     return b"".join(chunks).decode("utf-8", "replace").strip() or "namespace setup failed"
+
+
+def reap_child(pid: int, timeout: float) -> int | None:
+    """Reap child ``pid`` and return its exit code; if it has not exited within ``timeout``
+    seconds, SIGKILL it, reap it if it goes within a second more (a process stuck in the
+    kernel may not), and return None. -1 when it is not a child of ours."""
+    deadline = time.monotonic() + timeout
+    killed = False
+    pause = 0.0002
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return -1
+        if done:
+            return None if killed else os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            if killed:
+                return None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed = True
+            deadline = time.monotonic() + 1.0
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 # --- root mode ---------------------------------------------------------------------------------

@@ -1,8 +1,16 @@
 """Container processes: start, stream output, notice exits, stop with a grace period.
 
 Each container runs in its own process group, so a stop signal reaches the whole container
-(``sh -c`` and its children). Output goes straight to podself's stdout and stderr when the pod
-has one container, or through pipes with a ``[name] `` prefix per line when it has several.
+(``sh -c`` and its children). On Linux every process of a container is also tracked, so one
+that leaves the group (``setsid``, a double fork) still dies with the container: a cgroup per
+container where the cgroup filesystem is writable (see :class:`ProcessTracker`), else podself
+becomes a child subreaper and sweeps the process tree.
+
+Output goes straight to podself's stdout and stderr when the pod has one container, or through
+pipes with a ``[name] `` prefix per line when it has several. podself never blocks on its own
+output: it writes without blocking from a bounded buffer and stops reading the containers'
+pipes while that buffer is full (they then wait, as they would writing to the terminal), so
+timeouts and signals are always honoured even when nobody reads podself's stdout.
 One thread only: a selector waits on the pipes and on a self-pipe that signal handlers write
 to, which also makes ``fork`` before ``exec`` safe for the mount-namespace set-up.
 """
@@ -10,31 +18,542 @@ to, which also makes ``fork`` before ``exec`` safe for the mount-namespace set-u
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import io
+import itertools
 import os
+import re
 import selectors
 import signal
+import stat
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import BinaryIO, Final
+from typing import IO, Any, BinaryIO, Final, NamedTuple
+
+from podself.emulator.mounts import SETUP_FAILED_EXIT, parse_mountinfo, reap_child
+from podself.emulator.state import process_alive, process_token
 
 __all__ = [
     "ContainerProcess",
+    "OutputChannel",
+    "ProcessTracker",
     "Supervisor",
     "exit_code",
 ]
 
-_READ_SIZE: Final = 65536
+# Reads are small enough that one chunk, prefixed line by line, stays far below the limit
+# (16 KiB of empty lines with a 66-byte prefix is about 1.1 MB).
+_READ_SIZE: Final = 16384
 _MAX_PARTIAL: Final = 65536
+_MAX_DRAIN_READS: Final = 64  # per drain: a writer that never stops cannot hold podself
+_MAX_PENDING: Final = 4 << 20  # bytes of podself's output held for a slow reader
+_PAUSE_AT: Final = 256 << 10  # stop reading the containers' pipes above this backlog
+_PIPE_BUF: Final = 512  # POSIX: a pipe takes a write of this size whole once poll says so
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_CHILD_SUBREAPER: Final = 36
+PR_GET_CHILD_SUBREAPER: Final = 37
+_KILL_WAIT: Final = 2.0  # seconds SIGKILLed processes get to disappear before giving up
+_MAX_CGROUPS: Final = 1024  # cgroup directories walked under one run
+_RUN_CGROUP: Final = re.compile(r"podself-([0-9]+)-([0-9]+)-[0-9]+")
+_RUNS: Final = itertools.count()  # several supervisors may live in one process
 
 
 def exit_code(returncode: int) -> int:
     """A shell-style exit code: ``128 + N`` for a process killed by signal ``N``."""
     return 128 - returncode if returncode < 0 else returncode
+
+
+class OutputChannel:
+    """One of podself's own output streams, written without ever blocking.
+
+    On Linux a pipe or terminal is reopened through ``/proc/self/fd`` as a separate open
+    file that is non-blocking (setting ``O_NONBLOCK`` on the shared one would leak to the
+    shell and the other writers); elsewhere a write waits for ``poll`` to report room and
+    writes at most ``PIPE_BUF`` bytes, which a pipe then takes whole. Regular files and
+    in-memory streams are written directly. At most ``limit`` bytes wait for the reader;
+    more is dropped and counted in :attr:`dropped`.
+    """
+
+    def __init__(self, stream: IO[Any], *, limit: int = _MAX_PENDING) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.pending = bytearray()
+        self.dropped = 0
+        self.fd: int | None = None
+        self._own_fd = False
+        self._broken = False  # the reader is gone (what it misses is not counted as dropped)
+        self._closed = False
+        self._direct = True  # written straight to ``stream`` (it cannot make us wait)
+        try:
+            fd = stream.fileno()
+            stream.flush()
+            mode = os.fstat(fd).st_mode
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return
+        if stat.S_ISREG(mode):
+            return
+        self._direct = False
+        if sys.platform.startswith("linux") and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+            flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+            try:
+                self.fd = os.open(f"/proc/self/fd/{fd}", flags)
+                self._own_fd = True
+                return
+            except OSError:
+                pass
+        self.fd = fd
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` (dropping what exceeds the limit) and write what fits now."""
+        if self._direct:
+            with contextlib.suppress(BrokenPipeError, ValueError):
+                if isinstance(self.stream, io.TextIOBase):
+                    self.stream.write(data.decode("utf-8", "replace"))
+                else:
+                    self.stream.write(data)
+                self.stream.flush()
+            return
+        if self._closed:
+            self.dropped += len(data)
+            return
+        if self._broken:
+            return
+        room = max(0, self.limit - len(self.pending))
+        if len(data) > room:
+            self.dropped += len(data) - room
+            data = data[:room]
+        self.pending += data
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write as much of the queue as the reader takes without waiting; whether any was."""
+        fd = self.fd
+        progress = False
+        while self.pending and fd is not None and not self._broken:
+            size = len(self.pending)
+            if not self._own_fd:
+                if not _writable(fd):
+                    break
+                size = min(size, _PIPE_BUF)
+            try:
+                written = os.write(fd, self.pending[:size])
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:  # EPIPE and the like: nobody will read the rest
+                self._broken = True
+                self.pending.clear()
+                break
+            del self.pending[:written]
+            progress = True
+        return progress
+
+    @property
+    def backlog(self) -> int:
+        """Bytes waiting for the reader."""
+        return len(self.pending)
+
+    def finish(self, timeout: float) -> None:
+        """Flush for at most ``timeout`` seconds, then drop the rest and close."""
+        deadline = time.monotonic() + timeout
+        while self.pending and self.fd is not None and not self._broken:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not self.flush():
+                _writable(self.fd, min(left, 0.05))
+        self.close()
+
+    def close(self) -> None:
+        """Drop what is still queued (counted) and close the reopened file; later writes
+        are dropped too."""
+        self.dropped += len(self.pending)
+        self.pending.clear()
+        if self._own_fd and self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+        self.fd = None
+        self._own_fd = False
+        self._direct = False
+        self._closed = True
+
+
+def _writable(fd: int, timeout: float = 0.0) -> bool:
+    with selectors.DefaultSelector() as selector:
+        try:
+            selector.register(fd, selectors.EVENT_WRITE)
+        except (OSError, ValueError):
+            return True  # not pollable (e.g. a regular file): writes do not wait
+        return bool(selector.select(timeout))
+
+
+# --- process tracking (Linux) -------------------------------------------------------------
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read(1 << 20)
+    except OSError:
+        return None
+
+
+def _write_text(path: str, text: str) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        os.write(fd, text.encode())
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _own_cgroup() -> tuple[str, int] | None:
+    """podself's own cgroup directory and its version (2, or 1 for a v1 freezer hierarchy),
+    when this process can create cgroups there; else None."""
+    own = _read_text("/proc/self/cgroup")
+    mountinfo = _read_text("/proc/self/mountinfo")
+    if own is None or mountinfo is None:
+        return None
+    wanted: list[tuple[int, str]] = []
+    for line in own.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            wanted.insert(0, (2, parts[2]))
+        elif "freezer" in parts[1].split(","):
+            wanted.append((1, parts[2]))
+    pid = str(os.getpid())
+    mounts = parse_mountinfo(mountinfo)
+    for version, path in wanted:
+        fs_type = "cgroup2" if version == 2 else "cgroup"
+        for mount in mounts:
+            if mount.fs_type != fs_type or (version == 1 and "freezer" not in mount.super_options):
+                continue
+            directory = os.path.join(mount.mount_point, path.lstrip("/")).rstrip("/")
+            procs = _read_text(os.path.join(directory, "cgroup.procs"))
+            if procs is not None and pid in procs.split() and os.access(directory, os.W_OK):
+                return directory, version
+    return None
+
+
+def _cgroup_dirs(top: str) -> list[str]:
+    """``top`` and the cgroups below it, deepest first (at most ``_MAX_CGROUPS``)."""
+    found: list[str] = []
+    for current, subdirs, _ in os.walk(top):
+        found.append(current)
+        if len(found) >= _MAX_CGROUPS:
+            subdirs.clear()
+    return found[::-1]
+
+
+def _cgroup_members(top: str) -> set[int]:
+    members: set[int] = set()
+    for directory in _cgroup_dirs(top):
+        text = _read_text(os.path.join(directory, "cgroup.procs")) or ""
+        members.update(int(pid) for pid in text.split() if pid.isdigit())
+    return members
+
+
+def _kill_cgroup(top: str, version: int) -> None:
+    """SIGKILL every process in ``top`` and below, then remove those cgroups (bounded wait).
+
+    v2 kills atomically with ``cgroup.kill``; otherwise the cgroup is frozen while each
+    member gets SIGKILL, so none can fork in between, and thawed so they can die.
+    """
+    if not os.path.isdir(top):
+        return
+    if not (version == 2 and _write_text(os.path.join(top, "cgroup.kill"), "1")):
+        knob, frozen, thawed = (
+            ("cgroup.freeze", "1", "0") if version == 2 else ("freezer.state", "FROZEN", "THAWED")
+        )
+        _write_text(os.path.join(top, knob), frozen)
+        _signal_all(_cgroup_members(top), signal.SIGKILL)
+        _write_text(os.path.join(top, knob), thawed)
+    deadline = time.monotonic() + _KILL_WAIT
+    while True:
+        members = _cgroup_members(top)
+        if not members or time.monotonic() >= deadline:
+            break
+        _signal_all(members, signal.SIGKILL)
+        time.sleep(0.005)
+    for directory in _cgroup_dirs(top):
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+
+
+def _signal_all(pids: Iterable[int], signum: int) -> None:
+    for pid in pids:
+        if pid > 1 and pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+
+class _Proc(NamedTuple):
+    ppid: int
+    pgid: int
+    start: int  # clock ticks since boot
+    state: str  # "Z" for a zombie
+
+
+def _proc_table() -> dict[int, _Proc]:
+    """Every process, from ``/proc/<pid>/stat``."""
+    table: dict[int, _Proc] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                raw = handle.read(4096)
+        except OSError:
+            continue
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        if len(fields) > 19:
+            state = fields[0].decode("ascii", "replace")
+            table[int(entry)] = _Proc(int(fields[1]), int(fields[2]), int(fields[19]), state)
+    return table
+
+
+def _descendants(roots: Iterable[int], table: Mapping[int, _Proc]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, proc in table.items():
+        children.setdefault(proc.ppid, []).append(pid)
+    found: set[int] = set()
+    stack = [pid for pid in roots if pid in table]
+    while stack:
+        pid = stack.pop()
+        if pid in found:
+            continue
+        found.add(pid)
+        stack.extend(children.get(pid, ()))
+    return found
+
+
+def _now_ticks() -> int:
+    """The current time in the unit of ``/proc/<pid>/stat`` start times (0 if unknown)."""
+    uptime = _read_text("/proc/uptime")
+    try:
+        return int(float((uptime or "").split()[0]) * os.sysconf("SC_CLK_TCK"))
+    except (IndexError, ValueError, OSError):
+        return 0
+
+
+class _JoinCgroup:
+    """A ``preexec_fn``: move the child into its container's cgroup, then run ``then``."""
+
+    def __init__(self, procs_file: str, name: str, then: Callable[[], None] | None) -> None:
+        self.procs_file = procs_file
+        self.name = name
+        self.then = then
+
+    def __call__(self) -> None:
+        if not _write_text(self.procs_file, str(os.getpid())):
+            text = f'podself run: container "{self.name}": cannot join its cgroup\n'
+            os.write(2, text.encode("utf-8", "replace"))
+            os._exit(SETUP_FAILED_EXIT)
+        if self.then is not None:
+            self.then()
+
+
+class ProcessTracker:
+    """Finds every process of each container, so a stop leaves none behind.
+
+    ``cgroup`` (Linux, where podself may create cgroups next to its own, e.g. as root): the
+    run gets a cgroup ``podself-<pid>-<start time>-<n>`` and each container a cgroup below it,
+    joined by the child before ``exec``. ``setsid`` or a double fork does not leave a cgroup,
+    and killing it is ``cgroup.kill`` (v2) or freeze, SIGKILL each member, thaw (v1
+    freezer). A guard process (a fork of podself that only waits for a pipe to close) kills
+    the run's cgroup when podself dies, even by SIGKILL; a run cgroup whose owner is gone is
+    also killed and removed by the next ``podself run`` started from the same cgroup.
+
+    ``subreaper`` (other Linux): podself becomes a child subreaper, so orphans of its
+    containers are re-parented to it rather than to init; a container's processes are its
+    main process and their descendants (``/proc`` parent links), and adopted orphans are
+    killed and reaped when the pod ends. A ``kill -9`` of podself leaves them to init.
+
+    ``none`` (macOS, no ``/proc``): process groups only.
+    """
+
+    def __init__(self, *, use_cgroups: bool = True) -> None:
+        self.mode = "none"
+        self.run_cgroup: str | None = None
+        self.version = 0
+        self._count = 0
+        self._guard: int | None = None
+        self._guard_fd: int | None = None
+        self._since = 0
+        self._known: set[int] = set()
+        self._unset_subreaper = False
+        if not sys.platform.startswith("linux") or not os.path.isdir("/proc/self"):
+            return
+        own = _own_cgroup() if use_cgroups else None
+        if own is not None:
+            directory, version = own
+            _sweep_stale(directory, version)
+            token = process_token(os.getpid()).replace(":", "-")
+            name = f"podself-{token}-{next(_RUNS)}"
+            try:
+                os.mkdir(os.path.join(directory, name))
+            except OSError:
+                pass
+            else:
+                self.mode, self.version = "cgroup", version
+                self.run_cgroup = os.path.join(directory, name)
+                self._start_guard()
+                return
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            already = ctypes.c_int(0)
+            libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(already), 0, 0, 0)
+            if already.value or libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
+                self.mode = "subreaper"
+                self._since = _now_ticks()
+                self._unset_subreaper = not already.value
+        except (OSError, AttributeError):
+            pass
+
+    def _start_guard(self) -> None:
+        assert self.run_cgroup is not None
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:  # no guard: a kill -9 of podself leaves the sweep by the next run
+            os.close(read_fd)
+            os.close(write_fd)
+            return
+        if pid == 0:  # pragma: no cover - the guard process
+            try:
+                os.setsid()  # out of podself's group: a kill of the group spares the guard
+                for signum in (*_STOP_SIGNALS, signal.SIGPIPE):
+                    signal.signal(signum, signal.SIG_IGN)
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.closerange(3, read_fd)
+                os.closerange(read_fd + 1, 1 << 16)
+                while True:
+                    try:
+                        if not os.read(read_fd, 64):
+                            break
+                    except InterruptedError:
+                        continue
+                _kill_cgroup(self.run_cgroup, self.version)
+            finally:
+                os._exit(0)
+        os.close(read_fd)
+        self._guard, self._guard_fd = pid, write_fd
+
+    def prepare(self, process: ContainerProcess) -> None:
+        """Give ``process`` its cgroup (before it starts)."""
+        if self.mode != "cgroup" or self.run_cgroup is None:
+            return
+        directory = os.path.join(self.run_cgroup, str(self._count))
+        self._count += 1
+        try:
+            os.mkdir(directory)
+        except OSError:
+            return  # tracked by its process group only
+        process.cgroup = directory
+        process.preexec = _JoinCgroup(
+            os.path.join(directory, "cgroup.procs"), process.name, process.preexec
+        )
+
+    def started(self, process: ContainerProcess) -> None:
+        """Remember a started main process (it is no adopted orphan)."""
+        if process.pid is not None:
+            self._known.add(process.pid)
+
+    def kill(self, process: ContainerProcess) -> None:
+        """SIGKILL every process of ``process``'s container that can still be found."""
+        if process.cgroup:
+            _kill_cgroup(process.cgroup, self.version)
+        elif self.mode == "subreaper" and process.running and process.pid is not None:
+            _signal_all(_descendants([process.pid], _proc_table()), signal.SIGKILL)
+
+    def _adopted(self, table: Mapping[int, _Proc]) -> list[int]:
+        """Children of podself that it did not start: orphans of its containers. (They
+        started after the supervisor, outside podself's process group, so the children of
+        a program that embeds the supervisor are left alone.)"""
+        me, group = os.getpid(), os.getpgrp()
+        return [
+            pid
+            for pid, proc in table.items()
+            if proc.ppid == me
+            and proc.pgid != group
+            and proc.start >= self._since
+            and pid not in self._known
+        ]
+
+    def reap_orphans(self) -> None:
+        """Reap adopted orphans that have exited (subreaper mode)."""
+        if self.mode != "subreaper":
+            return
+        table = _proc_table()
+        for pid in self._adopted(table):
+            if table[pid].state == "Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+
+    def close(self) -> None:
+        """Kill whatever is left of every container, stop the guard, undo the subreaper."""
+        if self.run_cgroup is not None:
+            _kill_cgroup(self.run_cgroup, self.version)
+            self.run_cgroup = None
+        if self._guard_fd is not None:
+            os.close(self._guard_fd)
+            self._guard_fd = None
+        if self._guard is not None:
+            reap_child(self._guard, 1.0)
+            self._guard = None
+        if self.mode == "subreaper":
+            self._sweep_orphans()
+            if self._unset_subreaper:  # leave a subreaper set by the embedding program alone
+                with contextlib.suppress(OSError, AttributeError):
+                    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+            self.mode = "none"
+
+    def _sweep_orphans(self) -> None:
+        deadline = time.monotonic() + _KILL_WAIT
+        while True:
+            table = _proc_table()
+            adopted = self._adopted(table)
+            if not adopted:
+                return
+            _signal_all(_descendants(adopted, table), signal.SIGKILL)
+            for pid in adopted:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.005)
+
+
+def _sweep_stale(directory: str, version: int) -> None:
+    """Kill and remove run cgroups left by a ``podself run`` that no longer exists."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        match = _RUN_CGROUP.fullmatch(name)
+        if match is None:
+            continue
+        pid, start = match.groups()
+        if not process_alive(int(pid), f"{pid}:{start}"):
+            _kill_cgroup(os.path.join(directory, name), version)
 
 
 @dataclass
@@ -53,6 +572,7 @@ class ContainerProcess:
     started_at: float = 0.0
     finished_at: float = 0.0
     pipe_open: bool = False
+    cgroup: str = ""  # the container's own cgroup, when processes are tracked by cgroup
     _partial: bytearray = field(default_factory=bytearray)
 
     @property
@@ -69,14 +589,27 @@ class ContainerProcess:
 class Supervisor:
     """Runs :class:`ContainerProcess` objects and waits for output, exits and signals.
 
-    ``prefix`` selects pipes with ``[name]`` prefixes; ``out`` receives prefixed output.
-    Use as a context manager: it installs SIGINT/SIGTERM/SIGHUP/SIGCHLD handlers (when in
-    the main thread) and restores the previous ones on exit.
+    ``prefix`` selects pipes with ``[name]`` prefixes; ``out`` receives prefixed output;
+    ``err``, when given, is a channel for podself's own messages that :meth:`wait` keeps
+    flushing too. Use as a context manager: it installs SIGINT/SIGTERM/SIGHUP/SIGCHLD
+    handlers (when in the main thread) and restores the previous ones on exit.
     """
 
-    def __init__(self, *, prefix: bool, out: BinaryIO) -> None:
+    def __init__(
+        self,
+        *,
+        prefix: bool,
+        out: BinaryIO,
+        err: OutputChannel | None = None,
+        track: bool = True,
+    ) -> None:
         self.prefix = prefix
-        self.out = out
+        self.out = OutputChannel(out)
+        self.err = err
+        self.tracker = ProcessTracker(use_cgroups=track)
+        self._paused = False
+        self._child_exited = False
+        self._writing: set[int] = set()
         self.processes: list[ContainerProcess] = []
         self.signals: list[int] = []
         self._selector = selectors.DefaultSelector()
@@ -101,13 +634,13 @@ class Supervisor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._old_handlers.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
-        self._old_handlers.clear()
         if self._old_wakeup is not None:
             signal.set_wakeup_fd(self._old_wakeup)
             self._old_wakeup = None
-        self.close()
+        self.close()  # the clean-up may take a moment: a signal now is only recorded
+        for signum, handler in self._old_handlers.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._old_handlers.clear()
 
     @property
     def wakes_on_signals(self) -> bool:
@@ -115,13 +648,18 @@ class Supervisor:
         return bool(self._old_handlers)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if signum != signal.SIGCHLD:
+        if signum == signal.SIGCHLD:
+            self._child_exited = True
+        else:
             self.signals.append(signum)
 
     def close(self) -> None:
-        """Close the pipes and the selector (after every process has been reaped)."""
+        """Kill what is left of the containers, close the pipes and the selector (after every
+        main process has been reaped) and drop output nobody reads."""
+        self.tracker.close()
         for process in self.processes:
             self._close_pipe(process)
+        self.out.close()
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(self._wake_r)
         for fd in (self._wake_r, self._wake_w):
@@ -140,6 +678,7 @@ class Supervisor:
         """Start ``process``; on failure record ``start_error`` (exit code 128) and return
         False, like a container runtime's StartError."""
         self.processes.append(process)
+        self.tracker.prepare(process)
         pipe = subprocess.PIPE if self.prefix else None
         try:
             popen = subprocess.Popen(
@@ -166,10 +705,12 @@ class Supervisor:
             return False
         process.popen = popen
         process.started_at = time.monotonic()
+        self.tracker.started(process)
         if self.prefix and popen.stdout is not None:
             fd = popen.stdout.fileno()
             os.set_blocking(fd, False)
-            self._selector.register(fd, selectors.EVENT_READ, process)
+            if not self._paused:
+                self._selector.register(fd, selectors.EVENT_READ, process)
             process.pipe_open = True
         return True
 
@@ -187,15 +728,19 @@ class Supervisor:
             self.signal_process(process, signal.SIGTERM)
 
     def kill(self, process: ContainerProcess) -> None:
-        """SIGKILL the whole group of ``process``."""
-        if process.popen is not None:
-            if process.running:
-                process.stopped = True
+        """SIGKILL the whole group of ``process`` and every tracked process of it (once
+        reaped, :meth:`reap` has done so: its pid may belong to someone else by now)."""
+        if process.running:
+            process.stopped = True
             self.signal_process(process, signal.SIGKILL)
+            self.tracker.kill(process)
 
     def reap(self) -> list[ContainerProcess]:
-        """Collect exited containers; their leftover group members are killed, as when a
+        """Collect exited containers; their leftover processes are killed, as when a
         container's main process ends."""
+        if self._child_exited or not self.wakes_on_signals:
+            self._child_exited = False
+            self.tracker.reap_orphans()
         finished: list[ContainerProcess] = []
         for process in self.processes:
             if process.popen is None or process.returncode is not None:
@@ -206,11 +751,14 @@ class Supervisor:
             process.returncode = code
             process.finished_at = time.monotonic()
             self.signal_process(process, signal.SIGKILL)
+            self.tracker.kill(process)
             finished.append(process)
         return finished
 
     def wait(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for output, a signal, a child exit or a reader."""
+        """Wait up to ``timeout`` seconds for output, a signal, a child exit, a reader, or
+        room for podself's own output."""
+        self._flow()
         try:
             events = self._selector.select(max(0.0, timeout))
         except InterruptedError:  # pragma: no cover - PEP 475 retries
@@ -225,9 +773,49 @@ class Supervisor:
                 self._pump(data)
             elif isinstance(data, tuple) and data[0] == "extra":
                 self._extra[data[1]]()
+        self._flush_output()
+
+    def _channels(self) -> list[OutputChannel]:
+        return [self.out] if self.err is None else [self.out, self.err]
+
+    def _flush_output(self) -> None:
+        for channel in self._channels():
+            channel.flush()
+
+    def _flow(self) -> None:
+        """Watch the outputs that have a backlog; read the containers' pipes only while
+        podself's stdout keeps up (backpressure instead of blocking or unbounded memory)."""
+        self._flush_output()
+        wanted = {c.fd for c in self._channels() if c.backlog and c.fd is not None}
+        for fd in self._writing - wanted:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(fd)
+        for fd in wanted - self._writing:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.register(fd, selectors.EVENT_WRITE, ("write", fd))
+        self._writing = wanted & {key.fd for key in self._selector.get_map().values()}
+        paused = self.out.backlog >= _PAUSE_AT
+        if paused == self._paused:
+            return
+        self._paused = paused
+        for process in self.processes:
+            if not process.pipe_open or process.popen is None or process.popen.stdout is None:
+                continue
+            fd = process.popen.stdout.fileno()
+            with contextlib.suppress(KeyError, ValueError):
+                if paused:
+                    self._selector.unregister(fd)
+                else:
+                    self._selector.register(fd, selectors.EVENT_READ, process)
+
+    @property
+    def output_pending(self) -> bool:
+        """Whether container output still waits for podself's stdout to be read."""
+        return self.out.backlog > 0
 
     def drain(self) -> None:
-        """Read whatever output is still buffered in the pipes of exited containers."""
+        """Read what is still buffered in the pipes of exited containers (as far as
+        podself's stdout keeps up)."""
         for process in self.processes:
             if process.pipe_open and process.returncode is not None:
                 self._pump(process, final=True)
@@ -249,7 +837,9 @@ class Supervisor:
         if popen is None or popen.stdout is None or not process.pipe_open:
             return
         fd = popen.stdout.fileno()
-        while True:
+        reads = 0
+        while self.out.backlog < _PAUSE_AT and reads < _MAX_DRAIN_READS:
+            reads += 1
             try:
                 chunk = os.read(fd, _READ_SIZE)
             except BlockingIOError:
@@ -291,11 +881,7 @@ class Supervisor:
             process._partial.clear()
 
     def _write(self, data: bytes) -> None:
-        try:
-            self.out.write(data)
-            self.out.flush()
-        except BrokenPipeError:
-            pass
+        self.out.write(data)
 
     def _close_pipe(self, process: ContainerProcess) -> None:
         popen = process.popen
@@ -303,7 +889,7 @@ class Supervisor:
             process.pipe_open = False
             return
         if process.pipe_open:
-            with contextlib.suppress(KeyError, ValueError):
+            with contextlib.suppress(KeyError, ValueError, OSError):
                 self._selector.unregister(popen.stdout.fileno())
         process.pipe_open = False
         with contextlib.suppress(OSError):
