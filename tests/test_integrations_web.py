@@ -144,6 +144,14 @@ class TestWsgi:
         with pytest.raises(ValueError, match="must be a header name"):
             PodInfoWSGI(header="X Pod: 1")
 
+    def test_metrics_path(self) -> None:
+        """metrics_path serves the Prometheus exposition; without it the path is the app's."""
+        app = PodInfoWSGI(hello_wsgi, info=seed_info(), metrics_path="/metrics")
+        _, headers, body = call_wsgi(app, "/metrics")
+        assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert b"podself_cpu_limit_cores 0.5\n" in body
+        assert call_wsgi(PodInfoWSGI(hello_wsgi), "/metrics")[2] == b"hello /metrics"
+
     def test_alone_and_methods(self) -> None:
         """Without an app other paths are a JSON 404; POST is 405 with Allow; HEAD has no
         body; several paths and an extra hook work."""
@@ -200,7 +208,7 @@ APPS = {
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"hello from wsgi"]
 
-        app = PodInfoWSGI(hello, header="X-Pod-Name")
+        app = PodInfoWSGI(hello, header="X-Pod-Name", metrics_path="/metrics")
     """,
     "flask_app.py": """
         from flask import Flask
@@ -223,7 +231,7 @@ APPS = {
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"hello from asgi"})
 
-        app = PodInfoASGI(hello, header="X-Pod-Name")
+        app = PodInfoASGI(hello, header="X-Pod-Name", metrics_path="/metrics")
     """,
     "fastapi_app.py": """
         from fastapi import FastAPI
@@ -346,3 +354,14 @@ def test_under_a_real_server(serve: Any, server: str, module: str, hello: bytes)
     assert fetch(port, "/healthz")[:1] == (200,)
     status, headers, body = fetch(port, "/hello")
     assert (status, body, headers["x-pod-name"]) == (200, hello, POD)
+    if module.startswith("plain"):  # the metrics path, read by the Prometheus client's parser
+        status, headers, body = fetch(port, "/metrics")
+        assert headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        parser = pytest.importorskip("prometheus_client.parser")
+        samples = {
+            s.name: s
+            for f in parser.text_string_to_metric_families(body.decode())
+            for s in f.samples
+        }
+        assert samples["podself_pod_info"].labels["pod"] == POD
+        assert samples["podself_memory_limit_bytes"].value == 256 << 20

@@ -13,7 +13,9 @@
 
 ``GET /podinfo`` answers :func:`podinfo_document` as JSON: who this pod is, its limits, the
 sizing plan with its reasons, where each value came from, and every warning met reading them.
-``GET /healthz`` answers ``{"status": "ok"}``. Every other request goes to the wrapped app;
+``GET /healthz`` answers ``{"status": "ok"}``; with ``metrics_path="/metrics"`` that path
+answers :func:`podself.integrations.prometheus.exposition`. Every other request goes to the
+wrapped app;
 with ``header`` each response (the app's too) carries the pod's name in that header.
 
 The document is read at each request from ``podself.current()``: refresh it when the pod's
@@ -103,13 +105,16 @@ class _Routes:
     def __init__(
         self,
         path: str | Iterable[str],
+        *,
         health_path: str | None,
         header: str | None,
         extra: Extra | None,
         info: Source,
+        metrics_path: str | None,
     ) -> None:
         self.paths = frozenset((path,) if isinstance(path, str) else path)
         self.health_path = health_path
+        self.metrics_path = metrics_path
         if header is not None and not (header.isascii() and header.replace("-", "").isalnum()):
             msg = f"header {header!r}: must be a header name (letters, digits and '-')"
             raise ValueError(msg)
@@ -138,13 +143,18 @@ class _Routes:
             return HTTPStatus.METHOD_NOT_ALLOWED, _json(body), [*extra_headers, ("Allow", _ALLOW)]
         if path == self.health_path:
             return HTTPStatus.OK, _json({"status": "ok"}), extra_headers
+        if path == self.metrics_path:
+            from podself.integrations.prometheus import CONTENT_TYPE, exposition
+
+            text = exposition(self.pod_info()).encode("utf-8")
+            return HTTPStatus.OK, text, [("Content-Type", CONTENT_TYPE), extra_headers[1]]
         document = podinfo_document(self.pod_info())
         if self.extra is not None:
             self.extra(document)
         return HTTPStatus.OK, _json(document), extra_headers
 
     def ours(self, path: str) -> bool:
-        return path in self.paths or (self.health_path is not None and path == self.health_path)
+        return path in self.paths or path in (self.health_path, self.metrics_path)
 
 
 def _json(body: object) -> bytes:
@@ -166,6 +176,7 @@ class PodInfoWSGI:
             ``"X-Pod-Name"`` (``None``: none).
         extra: called with each podinfo document before it is sent, to add to it.
         info: the ``PodInfo``, or a callable giving it (default ``podself.current()``).
+        metrics_path: serve the Prometheus exposition there too (``None``: not served).
     """
 
     def __init__(
@@ -177,9 +188,17 @@ class PodInfoWSGI:
         header: str | None = None,
         extra: Extra | None = None,
         info: Source = None,
+        metrics_path: str | None = None,
     ) -> None:
         self.app = app
-        self._routes = _Routes(path, health_path, header, extra, info)
+        self._routes = _Routes(
+            path,
+            health_path=health_path,
+            header=header,
+            extra=extra,
+            info=info,
+            metrics_path=metrics_path,
+        )
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -222,9 +241,17 @@ class PodInfoASGI:
         header: str | None = None,
         extra: Extra | None = None,
         info: Source = None,
+        metrics_path: str | None = None,
     ) -> None:
         self.app = app
-        self._routes = _Routes(path, health_path, header, extra, info)
+        self._routes = _Routes(
+            path,
+            health_path=health_path,
+            header=header,
+            extra=extra,
+            info=info,
+            metrics_path=metrics_path,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer our paths; pass the rest to ``app`` with the pod header added."""
