@@ -365,3 +365,22 @@ def test_under_a_real_server(serve: Any, server: str, module: str, hello: bytes)
         }
         assert samples["podself_pod_info"].labels["pod"] == POD
         assert samples["podself_memory_limit_bytes"].value == 256 << 20
+
+
+def test_imports_load_only_the_standard_library() -> None:
+    """import podself, the logs, the web middleware and the Prometheus exposition load no
+    third-party module, and none of them loads the OpenTelemetry detector module."""
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import podself, podself.logs, podself.integrations.web, podself.integrations.prometheus\n"
+        "podself.integrations.web.podinfo_document()\n"
+        "podself.integrations.prometheus.exposition()\n"
+        "tops = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "print(sorted(tops - set(sys.stdlib_module_names) - {'podself', '__main__'}))\n"
+        "print('podself.integrations.otel' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "False"]
