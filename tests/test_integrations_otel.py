@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import urllib.request
 import uuid
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -201,7 +204,64 @@ report()
 """
 
 
+WORKER_APP = """
+import json, os
+from opentelemetry import trace
+
+def app(environ, start_response):
+    resource = trace.get_tracer_provider().resource
+    body = json.dumps([os.getpid(), resource.attributes.get("service.instance.id")]).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+"""
+
+
 class TestPerProcess:
+    def test_gunicorn_workers_under_the_launcher(self, pod: FakePod, tmp_path: Path) -> None:
+        """opentelemetry-instrument gunicorn --workers 2: the SDK is set up in the master
+        before the workers fork, yet each worker's resource carries its own pid's ID."""
+        (tmp_path / "worker_app.py").write_text(WORKER_APP, encoding="utf-8")
+        env = pod_env(
+            pod,
+            OTEL_TRACES_EXPORTER="none",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+        )
+        argv = [str(BIN / "opentelemetry-instrument"), sys.executable, "-m", "gunicorn"]
+        argv += ["--bind", "127.0.0.1:0", "--workers", "2", "worker_app:app"]
+        proc = subprocess.Popen(
+            argv,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        try:
+            port = None
+            while port is None:
+                line = proc.stderr.readline()
+                assert line, "gunicorn exited before listening"
+                found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
+                port = int(found[1]) if found else None
+            seen: dict[int, str] = {}
+            for _ in range(20):  # a bounded number of requests; the kernel picks the worker
+                url = f"http://127.0.0.1:{port}/"
+                with urllib.request.urlopen(url, timeout=WAIT) as resp:
+                    pid, instance = json.load(resp)
+                seen[pid] = instance
+                if len(seen) == 2:
+                    break
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=WAIT)
+            proc.stderr.close()
+        info = pod_info(pod)
+        assert proc.pid not in seen  # the launcher execs gunicorn: this is the master
+        for pid, instance in seen.items():
+            assert instance == service_instance_id(info, pid)
+
     def test_forked_workers_get_their_own_id(self, pod: FakePod) -> None:
         """A provider made before fork() gives each worker its own service.instance.id, the
         name-based one of its own pid (the installed SDK re-runs process-dependent

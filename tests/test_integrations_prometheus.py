@@ -126,7 +126,7 @@ class TestCollector:
         assert "# TYPE podself_pod info\n" in text
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server() -> Iterator[int]:
     """start_http_server on a free loopback port; shut down afterwards."""
     srv = start_http_server(0, "127.0.0.1")
