@@ -300,6 +300,8 @@ class TestPerProcess:
         )
         assert "service.instance.id" not in otel_attributes(info, instance_id=None)
         assert otel_attributes(info)["service.instance.id"] == service_instance_id(info)
+        with pytest.raises(ValueError, match='instance_id "pid": must be "process"'):
+            otel_attributes(info, instance_id="pid")  # type: ignore[arg-type]
 
 
 class TestContainerId:

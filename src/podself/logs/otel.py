@@ -127,6 +127,9 @@ def otel_attributes(
     ``labels``/``annotations`` (``True`` or globs, ``deny`` globs) add
     ``k8s.pod.label.<key>``/``k8s.pod.annotation.<key>``; secret-like keys never appear.
     """
+    if instance_id not in ("process", "container", None):
+        msg = f'instance_id "{instance_id}": must be "process", "container" or None'
+        raise ValueError(msg)
     if info is None:
         info = _current()
     preset = PRESETS["otel"]
@@ -176,8 +179,8 @@ def otel_attributes(
     instance = overrides.get("service.instance.id")
     if not instance and instance_id == "process":
         instance = service_instance_id(info)
-    elif not instance and instance_id == "container" and info.namespace and info.container:
-        instance = f"{info.namespace}.{info.name}.{info.container}" if info.name else None
+    elif not instance and instance_id == "container" and info.namespace and info.name:
+        instance = f"{info.namespace}.{info.name}.{info.container}" if info.container else None
     for key, value in (
         ("service.name", service_name),
         ("service.namespace", service_namespace),
