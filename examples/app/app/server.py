@@ -26,7 +26,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 import podself
 import podself.logs
 from podself.flags import Flags, apply_log_level
-from podself.integrations.web import PodInfoWSGI, podinfo_document
+from podself.integrations.web import PodInfoWSGI
 from podself.tuning import plan
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
     "LOG_LEVEL_KEY",
     "App",
     "PooledHTTPServer",
+    "add_app_sections",
     "build_parser",
-    "info_document",
     "main",
     "make_server",
     "make_wsgi_app",
@@ -124,8 +124,9 @@ def _replicas(info: podself.PodInfo, problems: list[str]) -> int | None:
 
 
 def add_app_sections(app: App, document: dict[str, Any]) -> None:
-    """What this app adds to the ``/podinfo`` document: its StatefulSet peers, how its server
-    was sized and its live flags."""
+    """What this app adds to the ``/podinfo`` document (``podself.integrations.web``'s): its
+    StatefulSet peers, how its server was sized and its live flags. ``main`` re-reads the pod
+    when its podinfo volume changes, so the document follows label changes."""
     info = podself.current()
     problems: list[str] = []
     replicas = _replicas(info, problems)
@@ -143,14 +144,6 @@ def add_app_sections(app: App, document: dict[str, Any]) -> None:
         LOG_LEVEL_KEY: {"value": app.log_level(), "origin": app.flags.origin(LOG_LEVEL_KEY)},
     }
     document["warnings"].extend(problems)
-
-
-def info_document(app: App) -> dict[str, Any]:
-    """What ``GET /podinfo`` answers: who am I, what may I use, how I sized myself, and where
-    every value came from (``main`` re-reads the pod when its podinfo volume changes)."""
-    document = podinfo_document()
-    add_app_sections(app, document)
-    return document
 
 
 def _json(status: str, body: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
