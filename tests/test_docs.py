@@ -46,7 +46,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CLI_MD = ROOT / "docs" / "cli.md"
 DOC_FILES = ("README.md", "README.ko.md", "docs/guide.md", "examples/app/README.md")
-LINKED_DOCS = ("README.ko.md", "docs/guide.md", "docs/cli.md", "examples/app/README.md")
+LINKED_DOCS = (
+    "README.ko.md",
+    "docs/guide.md",
+    "docs/cli.md",
+    "docs/integrations.md",
+    "docs/logging.md",
+    "examples/app/README.md",
+)
 SHELLS = frozenset({"sh", "shell", "bash", "console"})
 RUNNABLE = ("podself ", "python ", "python3 ")
 TIMEOUT = 120  # seconds for one block: a deadline, not a measurement

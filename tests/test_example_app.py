@@ -285,6 +285,19 @@ class TestServiceInAFakePod:
         assert info["app"] == {"version": "0.1.0"}
         assert info["warnings"] == []
 
+    def test_podinfo_is_the_middleware_document(self, running: AppProcess) -> None:
+        """/podinfo is podself.integrations.web's document with the app's sections added;
+        /info is the same document under its old path."""
+        port = running.port()
+        _, doc = get(port, "/podinfo")
+        assert {"pod", "workload", "resources", "plan", "process", "sources", "warnings"} <= set(
+            doc
+        )
+        assert {"server", "flags"} <= set(doc)
+        assert doc["process"]["pid"] == doc["server"]["pid"]
+        _, info = get(port, "/info")
+        assert set(info) == set(doc)
+
     def test_info_gives_the_source_of_each_value(self, running: AppProcess) -> None:
         """Each value names where it came from: env, the podinfo volume, a fallback."""
         _, info = get(running.port(), "/info")
@@ -509,7 +522,7 @@ class TestCommandLine:
     def test_pool_needs_a_thread(self) -> None:
         """PooledHTTPServer refuses a pool of 0 threads before binding anything."""
         server = app_module()
-        handler = server.BaseHTTPRequestHandler
+        handler = server.WSGIRequestHandler
         with pytest.raises(ValueError, match="threads 0: must be at least 1"):
             server.PooledHTTPServer(("127.0.0.1", 0), handler, threads=0)
 

@@ -317,12 +317,65 @@ class TestPresets:
 
     def test_unknown_preset_name(self) -> None:
         """An unknown preset name is refused with the known ones listed."""
-        with pytest.raises(ValueError, match=r"preset 'gcp': unknown; known: seed, otel, ecs"):
-            identity_fields(seed_info(), preset="gcp")
+        with pytest.raises(
+            ValueError, match=r"preset 'datadog': unknown; known: seed, otel, ecs, gcp"
+        ):
+            identity_fields(seed_info(), preset="datadog")
 
     def test_presets_table(self) -> None:
-        """Three presets are built in."""
-        assert list(PRESETS) == ["seed", "otel", "ecs"]
+        """Four presets are built in."""
+        assert list(PRESETS) == ["seed", "otel", "ecs", "gcp"]
+
+    def test_ecs_version_on_every_line(self) -> None:
+        """ECS requires ecs.version on every event: it follows the message; an extra field
+        with that name is kept as extra.ecs.version."""
+        line = render(JsonFormatter(preset="ecs"), make_record(extra={"ecs.version": "x"}))
+        assert list(line)[:4] == ["@timestamp", "log.level", "message", "ecs.version"]
+        assert (line["ecs.version"], line["extra.ecs.version"]) == ("1.6.0", "x")
+
+    def test_gcp_line(self) -> None:
+        """gcp: time, severity (Cloud Logging's names for the levels Python uses), the
+        source location, and the identity and labels as the entry's labels object; the
+        traceback in stack_trace, where Error Reporting reads it."""
+        formatter = JsonFormatter(
+            preset="gcp",
+            identity=PodIdentityFilter(info=seed_info(), preset="gcp", labels=["app"]),
+        )
+        try:
+            int("abc")
+        except ValueError:
+            record = make_record(level=logging.ERROR, exc_info=sys.exc_info())
+        line = render(formatter, record)
+        assert list(line)[:4] == [
+            "time",
+            "severity",
+            "message",
+            "logging.googleapis.com/sourceLocation",
+        ]
+        assert line["severity"] == "ERROR"
+        assert line["logging.googleapis.com/sourceLocation"] == {
+            "file": record.pathname,
+            "line": str(record.lineno),
+            "function": record.funcName,
+        }
+        assert line["logging.googleapis.com/labels"] == {
+            "pod_name": "api-server-5d8c7f6b9-xk2jp",
+            "namespace_name": "production",
+            "node_name": "node-3",
+            "container_name": "api",
+            "pod_uid": "6f1c2d3e-0000-4000-8000-000000000001",
+            "pod_ip": "10.244.0.7",
+            "deployment_name": "api-server",
+            "replicaset_name": "api-server-5d8c7f6b9",
+            "k8s-pod/app": "api-server",
+        }
+        assert line["exception.type"] == "ValueError"
+        assert line["stack_trace"].startswith("Traceback (most recent call last):")
+
+    def test_group_needs_flat_label_templates(self) -> None:
+        """A grouped preset must write labels as one string each (Cloud Logging labels)."""
+        with pytest.raises(ValueError, match="must be templates with"):
+            Preset("bad", {}, group="g")
 
 
 class TestRedaction:

@@ -18,6 +18,7 @@ from podself.logs import (
     otel_resource,
     otel_resource_attributes,
 )
+from podself.logs.otel import service_instance_id
 from podself.pod import PodInfo, Workload
 
 
@@ -56,11 +57,21 @@ class TestAttributes:
             "k8s.replicaset.name": "api-server-5d8c7f6b9",
             "service.name": "api-server",
             "service.namespace": "production",
-            "service.instance.id": "production.api-server-5d8c7f6b9-xk2jp.api",
+            # one per process (gunicorn/uvicorn workers must not share it)
+            "service.instance.id": service_instance_id(seed_info()),
         }
 
+    def test_topology_labels(self) -> None:
+        """The KEP-4742 topology labels give cloud.availability_zone and cloud.region; a
+        container ID given is container.id."""
+        labels = {"topology.kubernetes.io/zone": "us-east1-c", "topology.kubernetes.io/region": ""}
+        attributes = otel_attributes(seed_info(labels=labels), container_id="ab" * 32)
+        assert attributes["cloud.availability_zone"] == "us-east1-c"
+        assert "cloud.region" not in attributes
+        assert attributes["container.id"] == "ab" * 32
+
     def test_instance_id_needs_all_three(self) -> None:
-        """service.instance.id is <namespace>.<pod>.<container>, left out without a container."""
+        """service.instance.id needs namespace, pod and container: left out without one."""
         assert "service.instance.id" not in otel_attributes(seed_info(container=None))
 
     def test_well_known_labels_are_opt_in(self) -> None:
@@ -195,7 +206,7 @@ class TestResource:
         attributes = dict(resource.attributes)
         assert attributes["k8s.pod.name"] == "api-server-5d8c7f6b9-xk2jp"
         assert attributes["service.name"] == "api-server"
-        assert attributes["service.instance.id"] == "production.api-server-5d8c7f6b9-xk2jp.api"
+        assert attributes["service.instance.id"] == service_instance_id(seed_info())
         assert attributes["telemetry.sdk.language"] == "python"
 
     def test_explicit_env_wins(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,7 +224,7 @@ class TestResource:
         info = seed_info(name="a,b=c%d", namespace="결제 팀")
         monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", otel_resource_attributes(info))
         detected = dict(resources.OTELResourceDetector().detect().attributes)
-        assert detected == otel_attributes(info)
+        assert detected == otel_attributes(info, instance_id=None)
 
     def test_without_sdk_returns_dict(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without the SDK the attributes dict is returned."""
@@ -244,5 +255,6 @@ class TestCli:
         items = out.strip().split(",")
         assert "k8s.pod.name=web-0" in items
         assert "k8s.namespace.name=shop" in items
-        assert "service.instance.id=shop.web-0.app" in items
+        # Every process started with the variable inherits it: no per-process ID in it.
+        assert not any(item.startswith("service.instance.id=") for item in items)
         assert items[-1] == "deployment.environment=prod"

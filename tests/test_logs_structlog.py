@@ -18,7 +18,8 @@ from podself.pod import PodInfo, Workload
 
 structlog = pytest.importorskip("structlog")
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+# structlog's own TimeStamper writes microseconds (the stdlib formatter milliseconds).
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 SEED_KEYS = [
     "timestamp",
     "level",
@@ -202,8 +203,62 @@ class TestChain:
     def test_without_renderer(self) -> None:
         """renderer=False leaves the dict for your own renderer; the identity is reachable."""
         chain = structlog_processors(seed_info(), renderer=False)
-        assert len(chain) == 3
-        assert isinstance(chain[2].identity, PodIdentityProcessor)
+        assert isinstance(chain[-1].identity, PodIdentityProcessor)
+        assert isinstance(structlog_processors(seed_info())[-2].identity, PodIdentityProcessor)
+
+    def test_built_from_structlogs_processors(self) -> None:
+        """The chain uses structlog's own level, time, event and exception processors."""
+        chain = structlog_processors(seed_info(), preset="ecs")
+        kinds = {type(p) for p in chain}
+        assert structlog.processors.add_log_level in chain
+        assert {
+            structlog.processors.TimeStamper,
+            structlog.processors.EventRenamer,
+            structlog.processors.StackInfoRenderer,
+            structlog.processors.ExceptionRenderer,
+        } <= kinds
+
+    def test_level_event_key_is_kept(self) -> None:
+        """An event key called level (add_log_level writes one) is kept as extra.level."""
+        stream = io.StringIO()
+        configure_print(stream, info=seed_info(), preset="ecs")
+        structlog.get_logger().info("x", level=3, **{"ecs.version": "mine"})
+        [line] = printed(stream)
+        assert (line["log.level"], line["extra.level"]) == ("info", 3)
+        assert (line["ecs.version"], line["extra.ecs.version"]) == ("1.6.0", "mine")
+
+    def test_dict_tracebacks(self) -> None:
+        """tracebacks="dict" puts structlog's structured traceback under the preset's key."""
+        stream = io.StringIO()
+        structlog.configure(
+            processors=structlog_processors(info=seed_info(), preset="otel", tracebacks="dict"),
+            logger_factory=structlog.PrintLoggerFactory(stream),
+            cache_logger_on_first_use=False,
+        )
+        try:
+            int("abc")
+        except ValueError:
+            structlog.get_logger().exception("parse failed")
+        [line] = printed(stream)
+        assert line["exception.type"] == "ValueError"
+        assert line["exception.message"].startswith("invalid literal")
+        assert line["exception.stacktrace"][0]["frames"][-1]["name"] == "test_dict_tracebacks"
+
+    def test_gcp_shape(self) -> None:
+        """The gcp preset: time, severity, message, identity inside the labels object."""
+        stream = io.StringIO()
+        configure_print(stream, info=seed_info(), preset="gcp", labels=["app"])
+        structlog.get_logger().warning("w")
+        [line] = printed(stream)
+        assert list(line)[:3] == ["time", "severity", "message"]
+        assert line["severity"] == "WARNING"
+        assert line["logging.googleapis.com/labels"]["pod_name"] == "api-server-5d8c7f6b9-xk2jp"
+        assert line["logging.googleapis.com/labels"]["k8s-pod/app"] == "api-server"
+
+    def test_bad_tracebacks_option(self) -> None:
+        """tracebacks must be text or dict."""
+        with pytest.raises(ValueError, match='tracebacks "rich": must be "text" or "dict"'):
+            structlog_processors(seed_info(), tracebacks="rich")
 
 
 class TestThroughStdlib:

@@ -1,6 +1,8 @@
-"""The self-aware web service: ``GET /info``, ``GET /healthz`` and ``GET /`` on the standard
-library's HTTP server, with request threads sized by ``podself.tuning`` and a feature flag and
-log level that follow the pod's labels and annotations live.
+"""The self-aware web service: ``GET /podinfo`` (also as ``/info``), ``GET /healthz`` and
+``GET /`` on the standard library's WSGI server, with request threads sized by
+``podself.tuning`` and a feature flag and log level that follow the pod's labels and
+annotations live. ``/podinfo`` and ``/healthz`` come from ``podself.integrations.web``; the app
+adds its own sections (server, flags, StatefulSet peers) to the document.
 
 Run it as the container's entrypoint through ``podself exec`` so ``{threads}`` is filled in::
 
@@ -16,15 +18,15 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import podself
 import podself.logs
 from podself.flags import Flags, apply_log_level
+from podself.integrations.web import PodInfoWSGI
 from podself.tuning import plan
 
 __all__ = [
@@ -33,10 +35,11 @@ __all__ = [
     "LOG_LEVEL_KEY",
     "App",
     "PooledHTTPServer",
+    "add_app_sections",
     "build_parser",
-    "info_document",
     "main",
     "make_server",
+    "make_wsgi_app",
 ]
 
 DEFAULT_PORT = 8080
@@ -46,19 +49,18 @@ LOG_LEVEL_KEY = "log-level"  # kubectl label pod NAME log-level=debug --overwrit
 log = logging.getLogger("app")
 
 
-class PooledHTTPServer(ThreadingHTTPServer):
-    """A ``ThreadingHTTPServer`` whose requests run on a fixed pool of ``threads`` threads.
+class PooledHTTPServer(WSGIServer):
+    """The standard library's WSGI server, its requests run on a fixed pool of ``threads``.
 
-    The stock server starts one thread per connection, without bound; a pool sized from the
-    pod's CPU limit keeps a burst from oversubscribing the CPUs the kernel will throttle to.
+    The stock servers run requests one at a time or start one thread per connection, without
+    bound; a pool sized from the pod's CPU limit keeps a burst from oversubscribing the CPUs
+    the kernel will throttle to.
     """
-
-    daemon_threads = True
 
     def __init__(
         self,
         address: tuple[str, int],
-        handler: Callable[..., BaseHTTPRequestHandler],
+        handler: Callable[..., WSGIRequestHandler],
         *,
         threads: int,
     ) -> None:
@@ -70,8 +72,16 @@ class PooledHTTPServer(ThreadingHTTPServer):
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Queue the connection on the pool instead of starting a thread for it."""
-        self.pool.submit(self.process_request_thread, request, client_address)
+        """Queue the connection on the pool instead of serving it in the accept thread."""
+        self.pool.submit(self._serve, request, client_address)
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
 
     def server_close(self) -> None:
         """Close the socket, then let queued and running requests finish."""
@@ -113,106 +123,96 @@ def _replicas(info: podself.PodInfo, problems: list[str]) -> int | None:
     return value
 
 
-def info_document(app: App) -> dict[str, Any]:
-    """What ``GET /info`` answers: who am I, what may I use, how I sized myself, and where
-    every value came from (``main`` re-reads the pod when its podinfo volume changes)."""
+def add_app_sections(app: App, document: dict[str, Any]) -> None:
+    """What this app adds to the ``/podinfo`` document (``podself.integrations.web``'s): its
+    StatefulSet peers, how its server was sized and its live flags. ``main`` re-reads the pod
+    when its podinfo volume changes, so the document follows label changes."""
     info = podself.current()
-    sizing = plan(info, log_warnings=False)
     problems: list[str] = []
     replicas = _replicas(info, problems)
-    workload = info.workload
-    return {
-        "pod": {
-            "name": info.name,
-            "namespace": info.namespace,
-            "uid": info.uid,
-            "node_name": info.node_name,
-            "pod_ip": info.pod_ip,
-            "pod_ips": list(info.pod_ips),
-            "host_ip": info.host_ip,
-            "service_account": info.service_account,
-            "container": info.container,
-            "in_kubernetes": info.in_kubernetes,
-            "labels": dict(info.labels),
-            "annotations": dict(info.annotations),
-        },
-        "workload": {
-            **workload.to_dict(),
-            "dns_name": info.dns_name(),
-            "replicas": replicas,
-            "peers": info.peer_dns_names(replicas) if replicas else [],
-        },
-        "resources": info.resources.to_dict(),
-        "plan": sizing.to_dict(),
-        "server": {
-            "port": app.port,
-            "threads": app.threads,
-            "threads_from": app.threads_from,
-            "pid": os.getpid(),
-            "uptime_s": round(time.time() - app.started, 3),
-        },
-        "flags": {
-            FEATURE_FLAG: {"value": app.feature_x(), "origin": app.flags.origin(FEATURE_FLAG)},
-            LOG_LEVEL_KEY: {"value": app.log_level(), "origin": app.flags.origin(LOG_LEVEL_KEY)},
-        },
-        "app": dict(info.app),
-        "sources": {k: {"kind": v.kind, "origin": v.origin} for k, v in info.sources.items()},
-        "warnings": [*info.warnings, *sizing.warnings, *problems],
+    document["workload"]["replicas"] = replicas
+    document["workload"]["peers"] = info.peer_dns_names(replicas) if replicas else []
+    document["server"] = {
+        "port": app.port,
+        "threads": app.threads,
+        "threads_from": app.threads_from,
+        "pid": os.getpid(),
+        "uptime_s": round(time.time() - app.started, 3),
     }
+    document["flags"] = {
+        FEATURE_FLAG: {"value": app.feature_x(), "origin": app.flags.origin(FEATURE_FLAG)},
+        LOG_LEVEL_KEY: {"value": app.log_level(), "origin": app.flags.origin(LOG_LEVEL_KEY)},
+    }
+    document["warnings"].extend(problems)
 
 
-def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "podself-demo/0.1"
-        timeout = 10  # a silent client does not hold a pool thread for ever
+def _json(status: str, body: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    data = (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    start_response(
+        status,
+        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))],
+    )
+    return [data]
 
-        def do_GET(self) -> None:
-            started = time.perf_counter()
-            path = self.path.split("?", 1)[0]
-            status: HTTPStatus
-            body: dict[str, Any]
-            if path == "/healthz":
-                status, body = HTTPStatus.OK, {"status": "ok"}
-            elif path == "/info":
-                status, body = HTTPStatus.OK, info_document(app)
-            elif path == "/":
-                status, body = HTTPStatus.OK, self._hello()
-            else:
-                status, body = HTTPStatus.NOT_FOUND, {"error": f"no route {path}"}
-            data = (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            log.debug(
-                "%s %s %d",
-                self.command,
-                path,
-                status,
-                extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)},
-            )
 
-        def _hello(self) -> dict[str, Any]:
-            info = podself.current()
-            if app.feature_x():
-                # The new code path, switched on by a label on the running pod.
-                return {"message": f"hello from {info.name} (new API)", FEATURE_FLAG: True}
-            return {"message": f"hello from {info.name}", FEATURE_FLAG: False}
+def make_wsgi_app(app: App) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """The service as a WSGI app: ``/podinfo`` (and ``/info``) and ``/healthz`` from
+    ``PodInfoWSGI``, ``/`` here; every request logged at DEBUG with its duration."""
 
-        def log_message(self, format: str, *args: Any) -> None:
-            # Requests are logged by do_GET as JSON; keep the stdlib's stderr lines for errors.
-            return
+    def routes(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if path != "/":
+            return _json("404 Not Found", {"error": f"no route {path}"}, start_response)
+        info = podself.current()
+        if app.feature_x():
+            # The new code path, switched on by a label on the running pod.
+            body = {"message": f"hello from {info.name} (new API)", FEATURE_FLAG: True}
+        else:
+            body = {"message": f"hello from {info.name}", FEATURE_FLAG: False}
+        return _json("200 OK", body, start_response)
 
-        def log_error(self, format: str, *args: Any) -> None:
-            log.warning(format, *args)
+    served = PodInfoWSGI(
+        routes,
+        path=("/podinfo", "/info"),
+        extra=lambda document: add_app_sections(app, document),
+    )
 
-    return Handler
+    def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        statuses: list[str] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            statuses.append(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        body = served(environ, start)
+        log.debug(
+            "%s %s %s",
+            environ.get("REQUEST_METHOD"),
+            environ.get("PATH_INFO"),
+            statuses[0] if statuses else "-",
+            extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+        )
+        return body
+
+    return logged
+
+
+class _Handler(WSGIRequestHandler):
+    timeout = 10  # a silent client does not hold a pool thread for ever
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Requests are logged by the WSGI app as JSON; the stdlib's stderr lines go.
+        return
+
+    def log_error(self, format: str, *args: Any) -> None:
+        log.warning(format, *args)
 
 
 def make_server(app: App, host: str = "") -> PooledHTTPServer:
     """The HTTP server for ``app``, bound to ``host:app.port`` (``app.port`` 0 picks one)."""
-    server = PooledHTTPServer((host, app.port), _handler_class(app), threads=app.threads)
+    server = PooledHTTPServer((host, app.port), _Handler, threads=app.threads)
+    server.set_app(make_wsgi_app(app))
     app.port = server.server_address[1]
     return server
 
@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m app``."""
     parser = argparse.ArgumentParser(
         prog="python -m app",
-        description="A self-aware web service: GET /info, /healthz and / on one port.",
+        description="A self-aware web service: GET /podinfo, /healthz and / on one port.",
     )
     parser.add_argument(
         "--threads",

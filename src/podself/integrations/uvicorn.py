@@ -8,6 +8,7 @@ uvicorn's command line already reads ``WEB_CONCURRENCY`` for ``--workers``, so
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from podself.tuning import Plan, plan
 
@@ -32,7 +33,7 @@ def config(current: Plan | None = None, environ: Mapping[str, str] | None = None
     return {"workers": workers(current, environ)}
 
 
-def run(app: str, **kwargs: object) -> None:
+def run(app: str, **kwargs: Any) -> None:
     """``uvicorn.run(app, workers=<plan>, **kwargs)``; ``app`` must be an import string
     (``"module:attr"``) when there is more than one worker. Explicit ``workers=`` wins.
     """

@@ -3,8 +3,6 @@ the seed's JSON line. structlog itself is imported only by ``structlog_processor
 
 from __future__ import annotations
 
-import sys
-import time
 import traceback
 from collections.abc import Iterable, MutableMapping
 from typing import Any
@@ -15,9 +13,6 @@ from podself.pod import PodInfo
 __all__ = ["PodIdentityProcessor", "add_pod_identity", "structlog_processors"]
 
 EventDict = MutableMapping[str, Any]
-
-# structlog method names -> level names (as structlog.processors.add_log_level maps them).
-_METHOD_LEVELS = {"warn": "warning", "exception": "error", "msg": "info", "fatal": "critical"}
 
 
 class PodIdentityProcessor:
@@ -88,30 +83,59 @@ def add_pod_identity(logger: object, method_name: str, event_dict: EventDict) ->
     return processor(logger, method_name, event_dict)
 
 
-class _SeedShape:
-    """Reorders an event dict into the JSON formatter's shape: timestamp, level, message,
-    identity, the event's own keys, then exception and stack."""
+class _MoveReserved:
+    """Renames event keys the preset's own processors will write (``timestamp``, ``level``…)
+    to ``extra.<key>``, before structlog's processors write them: nothing is overwritten."""
+
+    def __init__(self, preset: Preset) -> None:
+        # add_log_level always writes "level", whatever the preset calls it in the end.
+        self._own = frozenset({*preset.output_keys(), "level"})
+
+    def __call__(self, logger: object, method_name: str, event_dict: EventDict) -> EventDict:
+        if self._own.isdisjoint(event_dict):
+            return event_dict
+        out: EventDict = {}
+        for key, value in event_dict.items():
+            new = key
+            while new in self._own or (new != key and new in event_dict):
+                new = "extra." + new
+            out[new] = value
+        return out
+
+
+def _exception_fields(exc_info: Any) -> dict[str, str]:
+    """``ExceptionRenderer``'s transformer for the text form: type, message and traceback,
+    as the stdlib formatter writes them."""
+    exc_type, exc_value, tb = exc_info
+    module, qualname = exc_type.__module__, exc_type.__qualname__
+    return {
+        "type": qualname if module == "builtins" else f"{module}.{qualname}",
+        "message": str(exc_value),
+        "traceback": "".join(traceback.format_exception(exc_type, exc_value, tb)).rstrip("\n"),
+    }
+
+
+class _Shape:
+    """Orders what structlog's processors produced into the JSON formatter's shape:
+    timestamp, level, message, constants, identity, the event's own keys, then the exception
+    and stack under the preset's keys."""
 
     def __init__(self, identity: PodIdentityProcessor) -> None:
         self.identity = identity
         preset = identity.preset
-        self._ts_key = preset.timestamp_key
-        self._level_key = preset.level_key
-        self._lower = preset.level_lower
-        self._message_key = preset.message_key
+        self._preset = preset
         self._own = frozenset(preset.output_keys())
 
     def __call__(self, logger: object, method_name: str, event_dict: EventDict) -> EventDict:
-        now = time.time()
-        level = _METHOD_LEVELS.get(method_name, method_name)
-        level = event_dict.pop("level", level)
-        exc_info = event_dict.pop("exc_info", None)
+        preset = self._preset
+        level = str(event_dict.pop("level", method_name))
+        exception = event_dict.pop("exception", None)
         stack = event_dict.pop("stack", None)
         out: dict[str, Any] = {
-            self._ts_key: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-            + f".{int(now % 1 * 1000):03d}Z",
-            self._level_key: str(level).lower() if self._lower else str(level).upper(),
-            self._message_key: event_dict.pop("event", ""),
+            preset.timestamp_key: event_dict.pop(preset.timestamp_key, None),
+            preset.level_key: level.lower() if preset.level_lower else level.upper(),
+            preset.message_key: event_dict.pop(preset.message_key, ""),
+            **preset.constants,
         }
         out.update(rename_colliding(self.identity.fields, {*out, *event_dict}))
         for key, value in event_dict.items():
@@ -119,31 +143,31 @@ class _SeedShape:
             while new in out or new in self._own:
                 new = "extra." + new
             out[new] = value
-        self._add_errors(out, exc_info, stack, method_name)
-        return out
-
-    def _add_errors(
-        self, out: dict[str, Any], exc_info: object, stack: object, method_name: str
-    ) -> None:
-        if exc_info is None and method_name == "exception":
-            exc_info = True
-        if exc_info is True:
-            exc_info = sys.exc_info()
-        elif isinstance(exc_info, BaseException):
-            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
-        preset = self.identity.preset
-        if isinstance(exc_info, tuple) and len(exc_info) == 3 and exc_info[0] is not None:
-            exc_type, exc_value, tb = exc_info
-            module, qualname = exc_type.__module__, exc_type.__qualname__
-            type_name = qualname if module == "builtins" else f"{module}.{qualname}"
-            text = "".join(traceback.format_exception(exc_type, exc_value, tb)).rstrip("\n")
-            key = preset.exception_key
-            if isinstance(key, str):
-                out[key] = {"type": type_name, "message": str(exc_value), "traceback": text}
-            else:
-                out[key[0]], out[key[1]], out[key[2]] = type_name, str(exc_value), text
+        if exception is not None:
+            self._add_exception(out, exception)
         if stack is not None:
             out[preset.stack_key] = stack
+        return out
+
+    def _add_exception(self, out: dict[str, Any], exception: Any) -> None:
+        key = self._preset.exception_key
+        if isinstance(exception, list) and exception and isinstance(exception[0], dict):
+            # dict_tracebacks: a list of stacks, the logged exception first
+            first = exception[0]
+            fields = {"type": first.get("exc_type"), "message": first.get("exc_value")}
+            fields["traceback"] = exception
+        elif isinstance(exception, dict):
+            fields = exception
+        else:  # a renderer of your own put text there
+            fields = {"type": None, "message": None, "traceback": exception}
+        if isinstance(key, str):
+            out[key] = fields
+        else:
+            out[key[0]], out[key[1]], out[key[2]] = (
+                fields["type"],
+                fields["message"],
+                fields["traceback"],
+            )
 
 
 def structlog_processors(
@@ -155,30 +179,46 @@ def structlog_processors(
     deny: Iterable[str] | str = (),
     unknown: str | None = UNKNOWN,
     renderer: bool = True,
+    tracebacks: str = "text",
 ) -> list[Any]:
     """A structlog processor chain rendering the same JSON line as ``JsonFormatter``.
 
-    ``[merge_contextvars, StackInfoRenderer(), <shape with identity>, JSONRenderer]``; with
-    ``renderer=False`` the last one is left out so you can add your own. The identity
-    processor is ``chain[2].identity`` (give it to ``LevelFollower(filters=...)`` to follow
-    label changes). Needs structlog.
+    Built from structlog's own processors: ``merge_contextvars``, ``add_log_level``,
+    ``StackInfoRenderer``, ``TimeStamper`` (ISO-8601, UTC, microseconds), ``EventRenamer``
+    (to the preset's message key) and ``ExceptionRenderer``, then podself's identity and
+    shape, then ``JSONRenderer``. Event keys named like the preset's own keys are kept as
+    ``extra.<key>``. ``tracebacks="text"`` writes the exception as the stdlib formatter does
+    (type, message, Python's traceback text); ``"dict"`` uses structlog's ``dict_tracebacks``
+    (the traceback as a list of structured stacks). With ``renderer=False`` the last
+    processor is left out so you can add your own. The identity processor is
+    ``chain[-2].identity`` (``chain[-1]`` without the renderer): give it to
+    ``LevelFollower(filters=...)`` to follow label changes. Needs structlog.
     """
     import json
 
     import structlog  # optional dependency
 
+    if tracebacks not in ("text", "dict"):
+        msg = f'tracebacks "{tracebacks}": must be "text" or "dict"'
+        raise ValueError(msg)
     identity = PodIdentityProcessor(
         info, preset=preset, labels=labels, annotations=annotations, deny=deny, unknown=unknown
     )
+    chosen = identity.preset
+    processors = structlog.processors
     chain: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.processors.StackInfoRenderer(),
-        _SeedShape(identity),
+        _MoveReserved(chosen),
+        processors.add_log_level,
+        processors.StackInfoRenderer(),
+        processors.TimeStamper(fmt="iso", utc=True, key=chosen.timestamp_key),
+        processors.EventRenamer(chosen.message_key),
+        processors.dict_tracebacks
+        if tracebacks == "dict"
+        else processors.ExceptionRenderer(_exception_fields),
+        _Shape(identity),
     ]
     if renderer:
-        chain.append(
-            structlog.processors.JSONRenderer(
-                serializer=json.dumps, ensure_ascii=False, default=str
-            )
-        )
+        render = processors.JSONRenderer(serializer=json.dumps, ensure_ascii=False, default=str)
+        chain.append(render)
     return chain

@@ -1,5 +1,5 @@
-"""Pod identity as log fields: name presets (seed, OpenTelemetry, Elastic), opt-in labels and
-annotations with allow/deny globs, and the names that are never logged."""
+"""Pod identity as log fields: name presets (seed, OpenTelemetry, Elastic, Google Cloud), opt-in
+labels and annotations with allow/deny globs, and the names that are never logged."""
 
 from __future__ import annotations
 
@@ -141,6 +141,11 @@ class Preset:
         level_lower: write ``info`` rather than ``INFO``.
         exception_key: one key (a nested ``{"type", "message", "traceback"}`` object) or three
             flat keys (type, message, traceback).
+        group: put the identity fields and label/annotation items in one object under this
+            key (the ``gcp`` preset: ``logging.googleapis.com/labels``); its labels and
+            annotations must then be ``{key}`` templates (one string each).
+        constants: fixed fields written after the message on every line (``ecs.version``).
+        source_key: write the record's ``{"file", "line", "function"}`` under this key.
     """
 
     name: str
@@ -155,6 +160,9 @@ class Preset:
     message_key: str = "message"
     exception_key: str | tuple[str, str, str] = "exception"
     stack_key: str = "stack"
+    group: str | None = None
+    constants: Mapping[str, str] = field(default_factory=dict)
+    source_key: str | None = None
     _order: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -175,6 +183,14 @@ class Preset:
                     "with one {key}"
                 )
                 raise ValueError(msg)
+        if self.group is not None and not all(
+            "{key}" in template for template in (self.labels, self.annotations)
+        ):
+            msg = (
+                f"preset {self.name!r}: with group {self.group!r}, labels and annotations must "
+                "be templates with {key} (one string field each)"
+            )
+            raise ValueError(msg)
         if not isinstance(self.exception_key, str) and len(self.exception_key) != 3:
             msg = f"preset {self.name!r}: exception_key must be one key or three keys"
             raise ValueError(msg)
@@ -185,7 +201,16 @@ class Preset:
         exception = (
             (self.exception_key,) if isinstance(self.exception_key, str) else self.exception_key
         )
-        return (self.timestamp_key, self.level_key, self.message_key, *exception, self.stack_key)
+        source = (self.source_key,) if self.source_key else ()
+        return (
+            self.timestamp_key,
+            self.level_key,
+            self.message_key,
+            *self.constants,
+            *source,
+            *exception,
+            self.stack_key,
+        )
 
 
 PRESETS: Mapping[str, Preset] = {
@@ -235,12 +260,40 @@ PRESETS: Mapping[str, Preset] = {
         level_key="log.level",
         level_lower=True,
         exception_key=("error.type", "error.message", "error.stack_trace"),
+        # ECS requires it on every event; the version Elastic's own ecs-logging libraries write.
+        constants={"ecs.version": "1.6.0"},
+    ),
+    # Cloud Logging's structured logging: severity and time become the entry's, the group
+    # becomes its labels, sourceLocation its source location; Error Reporting reads the
+    # Python traceback in stack_trace.
+    "gcp": Preset(
+        "gcp",
+        {
+            "name": "pod_name",
+            "namespace": "namespace_name",
+            "node_name": "node_name",
+            "container": "container_name",
+            "uid": "pod_uid",
+            "pod_ip": "pod_ip",
+            "deployment": "deployment_name",
+            "replicaset": "replicaset_name",
+            "statefulset": "statefulset_name",
+            "daemonset": "daemonset_name",
+            "job": "job_name",
+        },
+        labels="k8s-pod/{key}",  # the names GKE gives pod labels on its entries
+        annotations="k8s-pod-annotation/{key}",
+        timestamp_key="time",
+        level_key="severity",
+        exception_key=("exception.type", "exception.message", "stack_trace"),
+        group="logging.googleapis.com/labels",
+        source_key="logging.googleapis.com/sourceLocation",
     ),
 }
 
 
 def get_preset(preset: str | Preset) -> Preset:
-    """A ``Preset`` by name (``"seed"``, ``"otel"``, ``"ecs"``) or as given."""
+    """A ``Preset`` by name (``"seed"``, ``"otel"``, ``"ecs"``, ``"gcp"``) or as given."""
     if isinstance(preset, Preset):
         return preset
     found = PRESETS.get(preset)
@@ -337,6 +390,8 @@ def identity_fields(
             chosen.dedot,
         )
     )
+    if chosen.group is not None:
+        return {chosen.group: out} if out else {}
     return out
 
 

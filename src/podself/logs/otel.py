@@ -1,12 +1,14 @@
 """OpenTelemetry resource attributes for this pod (a Kubernetes resource detector): semantic-
 convention keys, ``service.*`` derived as the conventions describe, and the
-``OTEL_RESOURCE_ATTRIBUTES`` value. The OpenTelemetry SDK is imported only by ``otel_resource``."""
+``OTEL_RESOURCE_ATTRIBUTES`` value. The OpenTelemetry SDK is imported only by ``otel_resource``;
+the SDK's entry-point detector is :class:`podself.integrations.otel.PodResourceDetector`."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from podself.logs.fields import PRESETS, Selector, is_secret_like, workload_names
 from podself.pod import PodInfo
@@ -16,13 +18,27 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANNOTATION_PREFIX",
+    "INSTANCE_ID_NAMESPACE",
     "encode_resource_attributes",
     "otel_attributes",
     "otel_resource",
     "otel_resource_attributes",
+    "read_container_id",
+    "service_instance_id",
 ]
 
 ANNOTATION_PREFIX = "resource.opentelemetry.io/"
+
+# The namespace the semantic conventions give for name-based (version 5) service.instance.id.
+INSTANCE_ID_NAMESPACE = uuid.UUID("4d63009a-8d0f-11ee-aad7-4c796ed8e320")
+
+# KEP-4742: the node's topology labels, copied onto the pod at binding (Kubernetes >= 1.33).
+_TOPOLOGY = (
+    ("topology.kubernetes.io/zone", "cloud.availability_zone"),
+    ("topology.kubernetes.io/region", "cloud.region"),
+)
+
+InstanceId = Literal["process", "container"] | None
 
 # service.name candidates after the annotation and the well-known labels: from the ancestor
 # to the descendant in the Kubernetes object hierarchy.
@@ -44,6 +60,39 @@ def _current() -> PodInfo:
     return podself.current()
 
 
+def read_container_id(environ: Mapping[str, str] | None = None) -> str | None:
+    """This process's container ID (64 hex digits) from its cgroup paths, or ``None``.
+
+    Read from ``/proc/self/cgroup`` the way ``podself.read()`` reads the limits, following
+    ``$PODSELF_PROC_ROOT`` and ``$PODSELF_ROOT`` (the emulator's and ``FakePod``'s roots).
+    """
+    from podself.cgroups import read_limits
+
+    env = os.environ if environ is None else environ
+    fake_proc = env.get("PODSELF_PROC_ROOT")
+    root = env.get("PODSELF_ROOT", "") or "/"
+    try:
+        limits = read_limits(proc_root=fake_proc or "/proc", fs_root=root if fake_proc else "/")
+    except OSError:  # read_limits reports problems itself; this is a last guard
+        return None
+    return limits.container_id
+
+
+def service_instance_id(info: PodInfo, pid: int | None = None) -> str | None:
+    """A name-based UUID (version 5, the semantic conventions' namespace) over
+    ``<namespace>.<pod>.<container>.<pid>``: one per process, stable for the process's life.
+
+    ``None`` unless namespace, pod and container are known (two containers of a pod each
+    have their own process IDs, so without the container name the ID would not be unique).
+    ``pid`` defaults to ``os.getpid()``, read at each call, so a forked worker gets its own.
+    """
+    if not (info.namespace and info.name and info.container):
+        return None
+    pid = os.getpid() if pid is None else pid
+    name = f"{info.namespace}.{info.name}.{info.container}.{pid}"
+    return str(uuid.uuid5(INSTANCE_ID_NAMESPACE, name))
+
+
 def otel_attributes(
     info: PodInfo | None = None,
     *,
@@ -51,13 +100,17 @@ def otel_attributes(
     annotations: bool | Iterable[str] | str | None = None,
     deny: Iterable[str] | str = (),
     well_known_labels: bool = False,
+    instance_id: InstanceId = "process",
+    container_id: str | None = None,
 ) -> dict[str, str]:
     """Resource attributes of ``info`` (default ``podself.current()``); unknown ones left out.
 
     ``k8s.pod.name``, ``k8s.pod.uid``, ``k8s.pod.ip``, ``k8s.namespace.name``,
-    ``k8s.node.name``, ``k8s.container.name``, ``k8s.<workload>.name``; then, as the
-    semantic conventions' Kubernetes guidance says, each pod annotation
-    ``resource.opentelemetry.io/<attribute>`` sets ``<attribute>``, and:
+    ``k8s.node.name``, ``k8s.container.name``, ``k8s.<workload>.name``, ``container.id``
+    (when given), ``cloud.availability_zone`` / ``cloud.region`` from the pod's
+    ``topology.kubernetes.io/zone`` / ``region`` labels; then, as the semantic conventions'
+    Kubernetes guidance says, each pod annotation ``resource.opentelemetry.io/<attribute>``
+    sets ``<attribute>``, and:
 
     - ``service.namespace`` = annotation, else ``k8s.namespace.name``;
     - ``service.name`` = annotation, else (``well_known_labels``) label
@@ -65,12 +118,18 @@ def otel_attributes(
       replicaset, statefulset, daemonset, cronjob, job, pod, container name;
     - ``service.version`` = annotation, else (``well_known_labels``) label
       ``app.kubernetes.io/version``;
-    - ``service.instance.id`` = annotation, else ``<namespace>.<pod>.<container>`` (left out
-      unless all three are known; the restart count is deliberately not part of it).
+    - ``service.instance.id`` = annotation, else per ``instance_id``: ``"process"`` (default)
+      :func:`service_instance_id`, one per process, so each gunicorn/uvicorn worker writes
+      its own series; ``"container"`` ``<namespace>.<pod>.<container>``, shared by every
+      process of the container; ``None`` leaves it to the SDK. Left out unless namespace,
+      pod and container are known; the restart count is deliberately not part of it.
 
     ``labels``/``annotations`` (``True`` or globs, ``deny`` globs) add
     ``k8s.pod.label.<key>``/``k8s.pod.annotation.<key>``; secret-like keys never appear.
     """
+    if instance_id not in ("process", "container", None):
+        msg = f'instance_id "{instance_id}": must be "process", "container" or None'
+        raise ValueError(msg)
     if info is None:
         info = _current()
     preset = PRESETS["otel"]
@@ -86,6 +145,12 @@ def otel_attributes(
     out: dict[str, str] = {}
     for attribute, key in preset.fields.items():
         value = values.get(attribute)
+        if value:
+            out[key] = value
+    if container_id:
+        out["container.id"] = container_id
+    for label, key in _TOPOLOGY:
+        value = info.labels.get(label)
         if value:
             out[key] = value
     for key, value in Selector.of(labels, deny).select(info.labels).items():
@@ -112,9 +177,10 @@ def otel_attributes(
         "app.kubernetes.io/version"
     )
     instance = overrides.get("service.instance.id")
-    pod, container = out.get("k8s.pod.name"), out.get("k8s.container.name")
-    if not instance and namespace and pod and container:
-        instance = f"{namespace}.{pod}.{container}"
+    if not instance and instance_id == "process":
+        instance = service_instance_id(info)
+    elif not instance and instance_id == "container" and info.namespace and info.name:
+        instance = f"{info.namespace}.{info.name}.{info.container}" if info.container else None
     for key, value in (
         ("service.name", service_name),
         ("service.namespace", service_namespace),
@@ -136,12 +202,14 @@ def otel_resource(
     annotations: bool | Iterable[str] | str | None = None,
     deny: Iterable[str] | str = (),
     well_known_labels: bool = False,
+    instance_id: InstanceId = "process",
 ) -> Resource | dict[str, str]:
     """An OpenTelemetry ``Resource`` for this pod, or :func:`otel_attributes` without the SDK.
 
     With ``opentelemetry-sdk`` installed this is ``Resource.create()`` of the attributes, so
     it carries the SDK's defaults (``telemetry.sdk.*``); what ``OTEL_RESOURCE_ATTRIBUTES`` and
-    ``OTEL_SERVICE_NAME`` set explicitly wins over what was detected here.
+    ``OTEL_SERVICE_NAME`` set explicitly wins over what was detected here. Without ``info``
+    the process's ``container.id`` is read from its cgroups too.
     """
     attributes = otel_attributes(
         info,
@@ -149,6 +217,8 @@ def otel_resource(
         annotations=annotations,
         deny=deny,
         well_known_labels=well_known_labels,
+        instance_id=instance_id,
+        container_id=read_container_id() if info is None else None,
     )
     try:
         from opentelemetry.sdk.resources import (  # optional dependency
@@ -196,8 +266,13 @@ def otel_resource_attributes(
     well_known_labels: bool = False,
     keep_existing: bool = False,
     environ: Mapping[str, str] | None = None,
+    instance_id: InstanceId = None,
 ) -> str:
     """The ``OTEL_RESOURCE_ATTRIBUTES`` value for :func:`otel_attributes`.
+
+    ``service.instance.id`` is left out by default (``instance_id=None``): every process
+    started with the variable inherits it, so no value in it can be one per process; the
+    SDK (or :class:`podself.integrations.otel.PodResourceDetector`) sets one per process.
 
     With ``keep_existing``, entries already in ``$OTEL_RESOURCE_ATTRIBUTES`` (of ``environ``,
     default ``os.environ``) are kept as written and win over detected ones with the same key,
@@ -209,6 +284,7 @@ def otel_resource_attributes(
         annotations=annotations,
         deny=deny,
         well_known_labels=well_known_labels,
+        instance_id=instance_id,
     )
     encoded = encode_resource_attributes(attributes)
     if not keep_existing:

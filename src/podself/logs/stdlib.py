@@ -160,7 +160,8 @@ class JsonFormatter(logging.Formatter):
     ``timestamp`` (UTC, ISO-8601 with milliseconds and ``Z``), ``level``, ``message``, then
     the ``fields`` asked for, then the pod identity, then the record's ``extra=`` fields in
     the order given, then ``exception`` (``type``, ``message``, ``traceback``) and ``stack``
-    when present. Presets ``otel`` and ``ecs`` rename the formatter's own keys (see
+    when present. Presets ``otel``, ``ecs`` and ``gcp`` rename the formatter's own keys and
+    may add fixed fields (``ecs.version``) and the source location (see
     :class:`podself.logs.fields.Preset`). Non-ASCII text is written as is.
 
     The identity is the one a :class:`PodIdentityFilter` put on the record, else the
@@ -176,7 +177,7 @@ class JsonFormatter(logging.Formatter):
     is written as ``podself.<name>``.
 
     Args:
-        preset: ``"seed"``, ``"otel"``, ``"ecs"`` or a ``Preset``.
+        preset: ``"seed"``, ``"otel"``, ``"ecs"``, ``"gcp"`` or a ``Preset``.
         fields: more record attributes to write after the message: a list of names
             (``["name", "lineno"]``) or a mapping output key -> attribute
             (``{"logger": "name"}``).
@@ -232,6 +233,10 @@ class JsonFormatter(logging.Formatter):
         self._head_ts = "{" + encode(chosen.timestamp_key) + ': "'
         self._head_level = '", ' + encode(chosen.level_key) + ": "
         self._head_message = ", " + encode(chosen.message_key) + ": "
+        self._constants = "".join(
+            ", " + encode(key) + ": " + encode(value) for key, value in chosen.constants.items()
+        )
+        self._source_head = ", " + encode(chosen.source_key) + ": " if chosen.source_key else ""
         self._field_heads = tuple((", " + encode(key) + ": ", name) for key, name in pairs)
         self._levels: dict[str, str] = {}
         self._keys: dict[str, str] = {}
@@ -286,7 +291,11 @@ class JsonFormatter(logging.Formatter):
             level_json,
             self._head_message,
             encode_str(record.getMessage()),
+            self._constants,
         ]
+        if self._source_head:
+            source = {"file": record.pathname, "line": str(record.lineno)}
+            parts += (self._source_head, self._encode({**source, "function": record.funcName}))
         for head, name in self._field_heads:
             parts += (head, _encode_value(self._encode, attrs.get(name)))
         identity = attrs.get(_MARK)
