@@ -243,9 +243,48 @@ class TestExitStatus:
         result = run_pod(tmp_path, [path], capfd)
         assert result.code == 2
         assert result.err.startswith(
-            'The Deployment "web" is invalid: spec.template.metadata.labels: Invalid value: '
+            'The Deployment "web" is invalid: spec.template.labels: Invalid value: '
             '"Bad Value": a valid label must be an empty string'
         )
+
+    @pytest.mark.parametrize(
+        ("namespace", "name", "flag"),
+        [
+            ("../../outside", "victim", None),
+            ("/", "victim", None),
+            ("default", "..", None),
+            ("default", "../outside/victim", None),
+            ("default", "victim", "../../outside"),
+        ],
+    )
+    def test_hostile_names_touch_nothing(
+        self,
+        tmp_path: Path,
+        capfd: pytest.CaptureFixture[str],
+        namespace: str,
+        name: str,
+        flag: str | None,
+    ) -> None:
+        """A name or namespace that would leave the state directory is refused with the API
+        server's message before anything is created or deleted."""
+        victim = tmp_path / "outside" / "victim"
+        victim.mkdir(parents=True)
+        (victim / "keep").write_text("data")
+        path = manifest(
+            tmp_path,
+            f"""\
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: "{name}", namespace: "{namespace}"}}
+            spec: {{containers: [{{name: app, image: busybox, command: ["true"]}}]}}
+            """,
+        )
+        state = tmp_path / "state" / "deep"
+        result = run_pod(tmp_path, [path], capfd, namespace=flag, state_dir=str(state))
+        assert result.code == 2
+        assert result.err.startswith(f'The Pod "{name}" is invalid: metadata.')
+        assert (victim / "keep").read_text() == "data"
+        assert not (tmp_path / "state").exists()
 
     def test_unreadable_manifest(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
         """A missing file or bad YAML returns 2 with file and reason."""

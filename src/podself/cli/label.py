@@ -143,13 +143,16 @@ def annotation_errors(
 ) -> list[str]:
     """The API server's ``ValidateAnnotations`` errors (keys lower-cased, 256 KiB in total)."""
     from podself.downward import go_quote, qualified_name_errors
+    from podself.validation import go_lower
 
     errs: list[str] = []
     total = 0
     for key, value in annotations.items():
+        # Lower-cased the Go way: Python's str.lower() turns "İ" into two runes.
+        lowered = go_lower(key)
         errs.extend(
-            f"{path}: Invalid value: {go_quote(key.lower())}: {msg}"
-            for msg in qualified_name_errors(key.lower())
+            f"{path}: Invalid value: {go_quote(lowered)}: {msg}"
+            for msg in qualified_name_errors(lowered)
         )
         total += len(key.encode("utf-8", "surrogateescape"))
         total += len(value.encode("utf-8", "surrogateescape"))

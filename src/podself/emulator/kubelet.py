@@ -281,7 +281,7 @@ class Kubelet:
                     flush=True,
                 )
             return EXIT_INVALID
-        errors = podlib.validate_workload(workload)
+        errors = podlib.validate_workload(workload, namespace=opts.namespace)
         try:
             self.pod = podlib.make_pod(
                 workload, self.node, namespace=opts.namespace, pod_ips=opts.pod_ips
