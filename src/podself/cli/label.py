@@ -19,6 +19,7 @@ __all__ = [
     "label_errors",
     "label_value_errors",
     "parse_pairs",
+    "request_error",
     "run",
     "split_resources",
 ]
@@ -161,6 +162,19 @@ def annotation_errors(
     return errs
 
 
+def request_error(namespace: str, name: str | None = None) -> str | None:
+    """client-go's refusal of a namespace or pod name that cannot be one path segment (``.``,
+    ``..``, ``/`` or ``%``), as kubectl prints it after ``error: ``; None when both are fine."""
+    from podself.downward import go_quote
+    from podself.validation import path_segment_errors
+
+    for what, value in (("namespace", namespace), ("resource name", name)):
+        errors = path_segment_errors(value) if value is not None else []
+        if errors:
+            return f"invalid {what} {go_quote(value or '')}: [{' '.join(errors)}]"
+    return None
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``label`` and ``annotate`` (the same for both)."""
     noun = "annotation" if parser.prog.endswith("annotate") else "label"
@@ -229,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
     from podself.downward import go_quote
     from podself.emulator.state import PodState, default_state_root
     from podself.errors import ManifestError
+    from podself.validation import name_is_dns_label, name_is_dns_subdomain
 
     pair_type = "annotation" if args.command == "annotate" else "label"
     field = f"{pair_type}s"
@@ -248,7 +263,16 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    state = PodState(args.state_dir or default_state_root(), args.namespace, name)
+    namespace = args.namespace or "default"
+    invalid = request_error(namespace, name)
+    if invalid is not None:
+        print(f"error: {invalid}", file=sys.stderr)
+        return 1
+    # No pod can have a name or namespace the API server refuses: NotFound, nothing is read.
+    if name_is_dns_subdomain(name) or name_is_dns_label(namespace):
+        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
+        return 1
+    state = PodState(args.state_dir or default_state_root(), namespace, name)
     if not (state.exists() and state.alive()):
         print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
         return 1
