@@ -47,11 +47,13 @@ from podself.names import DIVISOR_UNITS, IDENTITY_ENV, RESOURCE_ENV_STEMS, env_t
 from podself.quantity import Quantity
 from podself.validation import (
     INVALID,
+    NOT_FOUND,
     NOT_SUPPORTED,
     REQUIRED,
     TYPE_INVALID,
     FieldError,
-    validate_pod_spec_downward,
+    validate_object_meta,
+    validate_pod_spec,
     validate_volume,
 )
 
@@ -231,12 +233,54 @@ _RULE_LIST: Final = (
         "invalid-volume",
         "error",
         "api",
-        "A `downwardAPI` or `projected` volume the API server rejects.",
-        """Each item needs a relative `path` without `..` elements that does not start with
-        `..`, exactly one of `fieldRef` and `resourceFieldRef`, and a `mode` between 0 and
-        0777; a projected volume's source holds one kind and its paths must be unique across
-        sources; volume names are unique DNS labels. Fix the item the message names.""",
+        "A volume the API server rejects (name, item paths, modes, one volume type).",
+        """Volume names are unique DNS labels (lower-case letters, digits and `-`, at most 63).
+        Each item of a `downwardAPI`, `projected`, `secret` or `configMap` volume needs a
+        relative `path` without `..` elements that does not start with `..`, and every
+        `mode` and `defaultMode` must be between 0 and 0777 (no setuid, setgid or sticky
+        bits); a `downwardAPI` item needs exactly one of `fieldRef` and `resourceFieldRef`, a
+        projected source holds one kind and its paths must be unique across sources, a
+        `secret` needs `secretName` and a `configMap` its `name`. Fix the item the message
+        names.""",
         fix="fix the volume item named in the message",
+    ),
+    _rule(
+        "invalid-name",
+        "error",
+        "api",
+        "A name the API server rejects: the object, its namespace or a container.",
+        """`metadata.name` (and a `generateName` prefix) must be a DNS subdomain: lower-case
+        letters, digits, `-` and `.`, starting and ending with a letter or digit, at most 253
+        characters (a CronJob's at most 52). `metadata.namespace` and every container name
+        must be a DNS label: the same without `.`, at most 63 characters; container names are
+        unique across `containers`, `initContainers` and `ephemeralContainers`. Names like
+        `..`, `a/b` or `../../etc` are refused, so no name can leave a directory. Rename the
+        object, namespace or container.""",
+        fix="use lower-case letters, digits and '-' (and '.' in object names only)",
+    ),
+    _rule(
+        "invalid-volume-mount",
+        "error",
+        "api",
+        "A `volumeMounts` entry the API server rejects.",
+        """Each mount names a volume of the pod that is itself valid (a mount of an invalid
+        volume is also reported as not found), has a `mountPath` unique in the container,
+        and a `subPath` or `subPathExpr` (not both) that is a relative path without `..`
+        elements. Kubernetes reports the `subPath` errors at the `volumeMounts` list rather
+        than at the mount; the finding points at the mount. Fix the mount's name or paths.""",
+        fix="name a valid volume, give a unique mountPath and a relative subPath without '..'",
+    ),
+    _rule(
+        "invalid-container",
+        "error",
+        "api",
+        "A pod spec without containers, a container without an image, or ephemeral containers.",
+        """A pod needs at least one container, and each container an `image` (a Pod's image
+        may not start or end with white space). `ephemeralContainers` are added to a running
+        pod by `kubectl debug`: a Pod cannot be created with them and a pod template cannot
+        hold them (nor may they mount with `subPath`). Add the missing field or remove the
+        ephemeral containers.""",
+        fix="add the container or its image; remove ephemeralContainers from the manifest",
     ),
     _rule(
         "invalid-type",
@@ -533,6 +577,11 @@ class _Pod:
 # --- API validation (errors) -----------------------------------------------------------------
 
 _ENV_NAME_FIELD: Final = re.compile(r"\.env\[\d+\]\.name$")
+_CONTAINER_NAME_FIELD: Final = re.compile(r"[cC]ontainers\[\d+\]\.name$")
+# Kubernetes reports these at the volumeMounts list; the finding points at the mount.
+_MOUNT_LIST_FIELD: Final = re.compile(
+    r"\.volumeMounts\.(subPath|subPathExpr|mountPropagation|recursiveReadOnly)$"
+)
 
 
 def _classify(err: FieldError) -> str:
@@ -547,7 +596,13 @@ def _classify(err: FieldError) -> str:
         return "invalid-volume"
     if _ENV_NAME_FIELD.search(path):
         return "invalid-env-name"
-    return "invalid-env-source"
+    if ".volumeMounts" in path:
+        return "invalid-volume-mount"
+    if path.startswith("metadata.") or _CONTAINER_NAME_FIELD.search(path):
+        return "invalid-name"
+    if ".env" in path:
+        return "invalid-env-source"
+    return "invalid-container"
 
 
 def _closest(value: str, choices: Iterable[str]) -> str | None:
@@ -599,6 +654,12 @@ def _api_hint(err: FieldError) -> str:
         and value in ("cpu", "memory", "ephemeral-storage")
     ):
         return f'write "limits.{value}" or "requests.{value}"'
+    if ".volumeMounts[" in path and err.type == NOT_FOUND:
+        return f'spec.volumes has no valid volume named "{value}": add it or fix the name'
+    if path.endswith(".image") and err.type == REQUIRED:
+        return "give the container an image (podself run does not pull it, the API needs it)"
+    if path.endswith(".ephemeralContainers"):
+        return "remove ephemeralContainers: kubectl debug adds them to a running pod"
     if path.endswith(".resourceFieldRef.containerName") and err.type == REQUIRED:
         return "a volume item has no container of its own: name the container to read"
     return RULES[_classify(err)].fix
@@ -644,11 +705,49 @@ def _item_location(workload: Workload, err: FieldError, used: dict[object, int])
     return ""
 
 
+def _mount_location(workload: Workload, err: FieldError, used: dict[object, int]) -> str:
+    """The mount a list-level volumeMounts error is about: the n-th mount whose field holds
+    the bad value (any mount setting the field when the error shows no value)."""
+    found = _MOUNT_LIST_FIELD.search(err.field)
+    if found is None:
+        return ""
+    base, key = err.field[: found.start() + len(".volumeMounts")], found.group(1)
+    mounts = _navigate(workload.object, base)
+    if not isinstance(mounts, list):
+        return ""
+    signature = (base, key, err.type, repr(err.bad_value), err.detail)
+    seen = used.get(signature, 0)
+    for index, mount in enumerate(mounts):
+        value = mount.get(key) if isinstance(mount, _MAPS) else None
+        if value is not None and (err.bad_value is None or value == err.bad_value):
+            if seen == 0:
+                used[signature] = used.get(signature, 0) + 1
+                return f"{base}[{index}].{key}"
+            seen -= 1
+    return ""
+
+
 def _check_api(pod: _Pod) -> None:
     workload = pod.workload
     used: dict[object, int] = {}
-    for err in validate_pod_spec_downward(workload.spec, workload.spec_path):
-        where = _item_location(workload, err, used) if ".downwardAPI" in err.field else ""
+    # Without a namespace kubectl uses the context's, which the API server has accepted.
+    namespace = workload.namespace or "default"
+    errors = validate_object_meta(workload.object_metadata, "metadata", namespace=namespace)
+    template = workload.kind != "Pod"
+    errors += validate_pod_spec(workload.spec, workload.spec_path, template=template)
+    volumes = workload.spec.get("volumes")
+    declared = {
+        v["name"]
+        for v in (volumes if isinstance(volumes, list) else ())
+        if isinstance(v, _MAPS) and isinstance(v.get("name"), str)
+    }
+    for err in errors:
+        if err.type == NOT_FOUND and ".volumeMounts[" in err.field and err.bad_value in declared:
+            continue  # the volume's own error says it: an invalid volume claims no name
+        if ".downwardAPI" in err.field:
+            where = _item_location(workload, err, used)
+        else:
+            where = _mount_location(workload, err, used)
         pod.report(_classify(err), err.field, str(err), _api_hint(err), where)
 
 
