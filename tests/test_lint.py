@@ -242,6 +242,22 @@ class TestHostileInput:
         ):
             assert {(f.rule, f.field) for f in findings} == {("invalid-name", field)}
 
+    def test_cronjob_name_length(self) -> None:
+        """A CronJob's name leaves room for the Job's "-<minutes>" suffix: 52 characters."""
+        template = {"spec": {"containers": [{"name": "c", "image": "i"}]}}
+        cron: dict[str, Any] = {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "c" * 53},
+            "spec": {"schedule": "@daily", "jobTemplate": {"spec": {"template": template}}},
+        }
+        findings = _lint_obj(cron)
+        assert [(f.rule, f.message[-34:]) for f in findings] == [
+            ("invalid-name", "must be no more than 52 characters")
+        ]
+        cron["metadata"]["name"] = "c" * 52
+        assert _lint_obj(cron) == []
+
     @pytest.mark.parametrize("name", _HOSTILE, ids=repr)
     def test_volume_names(self, name: str) -> None:
         """Every kind of volume, and its mount is not reported twice."""

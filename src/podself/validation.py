@@ -1403,18 +1403,24 @@ def validate_pod_spec_downward(
 
 # names.SimpleNameGenerator: a generateName is cut to 58 bytes and 5 random characters follow.
 MAX_GENERATED_NAME_BASE: Final = 58
+_MAX_CRONJOB_NAME: Final = 52
 
 
 def validate_object_meta(
-    metadata: Mapping[str, Any], path: str = "metadata", *, namespace: str | None = None
+    metadata: Mapping[str, Any],
+    path: str = "metadata",
+    *,
+    namespace: str | None = None,
+    kind: str = "Pod",
 ) -> list[FieldError]:
     """``ValidateObjectMeta``'s name rules for a namespaced object on create, as for a Pod.
 
     ``generateName`` (a prefix: a trailing ``-`` is fine) and ``name`` must be DNS-1123
     subdomains, and one of them is required; ``namespace`` (the one the object is created in;
     ``metadata.namespace`` when None) must be a DNS-1123 label. A name still to be generated is
-    checked as ``generateName`` plus five random characters, shown as ``xxxxx``. Labels and
-    annotations are not checked here.
+    checked as ``generateName`` plus five random characters, shown as ``xxxxx``. A ``CronJob``
+    (``kind``) name is at most 52 characters (``ValidateCronJobCreate`` lists that error after
+    the spec's, here it comes with the name's). Labels and annotations are not checked here.
     """
     errs: list[FieldError] = []
     if not _is_map(metadata):
@@ -1444,4 +1450,8 @@ def validate_object_meta(
             FieldError(INVALID, f"{path}.namespace", namespace, msg)
             for msg in name_is_dns_label(namespace)
         )
+    given = metadata.get("name")
+    if kind == "CronJob" and isinstance(given, str) and len(given) > _MAX_CRONJOB_NAME:
+        # The Job is named "<name>-<minutes>" and must stay a 63-character label.
+        errs.append(FieldError(INVALID, f"{path}.name", given, _max_len_error(_MAX_CRONJOB_NAME)))
     return errs

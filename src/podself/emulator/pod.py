@@ -565,8 +565,6 @@ def pod_hostname(pod: Mapping[str, Any]) -> str:
 
 # --- validation ------------------------------------------------------------------------------
 
-# ValidateCronJobCreate: the Job name adds "-" and up to 11 digits, and must stay a DNS label.
-_MAX_CRONJOB_NAME: Final = 52
 _NUL_MSG: Final = (
     "must not contain a NUL byte (refused by podself run, not by the API server: no file name, "
     "argument or environment variable can hold one)"
@@ -602,13 +600,8 @@ def validate_workload(workload: Workload, *, namespace: str | None = None) -> li
     """
     meta = workload.object_metadata
     ns = namespace or workload.namespace or "default"
-    texts = [str(e) for e in validate_object_meta(meta, "metadata", namespace=ns)]
-    name = meta.get("name")
-    if workload.kind == "CronJob" and isinstance(name, str) and len(name) > _MAX_CRONJOB_NAME:
-        texts.append(
-            f"metadata.name: Invalid value: {go_quote(name)}: "
-            f"must be no more than {_MAX_CRONJOB_NAME} characters"
-        )
+    meta_errors = validate_object_meta(meta, "metadata", namespace=ns, kind=workload.kind)
+    texts = [str(e) for e in meta_errors]
     texts.extend(metadata_errors(meta, "metadata"))
     if workload.kind != "Pod":
         # ValidatePodTemplateSpec names the template, not its metadata: spec.template.labels.

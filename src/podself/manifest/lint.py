@@ -732,7 +732,9 @@ def _check_api(pod: _Pod) -> None:
     used: dict[object, int] = {}
     # Without a namespace kubectl uses the context's, which the API server has accepted.
     namespace = workload.namespace or "default"
-    errors = validate_object_meta(workload.object_metadata, "metadata", namespace=namespace)
+    errors = validate_object_meta(
+        workload.object_metadata, "metadata", namespace=namespace, kind=workload.kind
+    )
     template = workload.kind != "Pod"
     errors += validate_pod_spec(workload.spec, workload.spec_path, template=template)
     volumes = workload.spec.get("volumes")
