@@ -545,6 +545,19 @@ class TestValidation:
         assert all("must not contain a NUL byte (refused by podself run" in e for e in errors)
         assert '"/a\\x00b"' in errors[1]
 
+    def test_nul_in_an_annotation_read_by_env(self) -> None:
+        """An annotation may hold a NUL byte, but not an env var made of it."""
+        env = [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['a']"}}}]
+        spec = {"containers": [container(env=env)]}
+        errors = podlib.validate_workload(workload(pod_obj(spec, annotations={"a": "x\x00y"})))
+        assert errors == [
+            "spec.containers[0].env[0].valueFrom.fieldRef: Invalid value: "
+            "\"metadata.annotations['a']\": the annotation's value holds a NUL byte (refused by "
+            "podself run, not by the API server: no environment variable can hold one)"
+        ]
+        unused = pod_obj(annotations={"a": "x\x00y"})
+        assert podlib.validate_workload(workload(unused)) == []
+
     def test_nul_in_a_name_is_reported_once(self) -> None:
         """A NUL byte in a field that already has an API error is not reported again."""
         spec = {"containers": [container(name="a\x00b")]}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from podself.downward import default_requests, go_quote
+from podself.downward import default_requests, go_quote, split_maybe_subscripted_path
 from podself.errors import ManifestError
 from podself.manifest.workloads import Workload
 from podself.validation import (
@@ -589,6 +589,37 @@ def _nul_errors(spec: Mapping[str, Any], path: str, reported: Sequence[str]) -> 
     return errs
 
 
+def _env_nul_errors(workload: Workload) -> list[str]:
+    """Emulator-only: an env var that reads an annotation whose value holds a NUL byte (labels
+    cannot hold one)."""
+    annotations = workload.metadata.get("annotations")
+    if not isinstance(annotations, Mapping):
+        return []
+    errs: list[str] = []
+    for key in ("initContainers", "containers"):
+        containers = workload.spec.get(key)
+        for i, container in enumerate(containers if isinstance(containers, list) else ()):
+            env = container.get("env") if isinstance(container, Mapping) else None
+            for j, var in enumerate(env if isinstance(env, list) else ()):
+                value_from = var.get("valueFrom") if isinstance(var, Mapping) else None
+                ref = value_from.get("fieldRef") if isinstance(value_from, Mapping) else None
+                field_path = ref.get("fieldPath") if isinstance(ref, Mapping) else None
+                if not isinstance(field_path, str):
+                    continue
+                path, subscript, ok = split_maybe_subscripted_path(field_path)
+                value = (
+                    annotations.get(subscript) if ok and path == "metadata.annotations" else None
+                )
+                if isinstance(value, str) and "\x00" in value:
+                    where = f"{workload.spec_path}.{key}[{i}].env[{j}].valueFrom.fieldRef"
+                    errs.append(
+                        f"{where}: Invalid value: {go_quote(field_path)}: the annotation's value "
+                        "holds a NUL byte (refused by podself run, not by the API server: no "
+                        "environment variable can hold one)"
+                    )
+    return errs
+
+
 def validate_workload(workload: Workload, *, namespace: str | None = None) -> list[str]:
     """The API server's errors on creating ``workload`` in ``namespace`` (``-n``; else its own,
     else ``default``), as ``field: message`` strings, then podself run's own refusals.
@@ -611,6 +642,7 @@ def validate_workload(workload: Workload, *, namespace: str | None = None) -> li
     errors = validate_pod_spec(workload.spec, workload.spec_path, template=template)
     texts.extend(str(e) for e in errors)
     texts.extend(_nul_errors(workload.spec, workload.spec_path, texts))
+    texts.extend(_env_nul_errors(workload))
     return texts
 
 
