@@ -286,6 +286,35 @@ class TestExitStatus:
         assert (victim / "keep").read_text() == "data"
         assert not (tmp_path / "state").exists()
 
+    def test_config_map_key_that_leaves_the_volume(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A ConfigMap key that is not a config key is refused as the API server refuses the
+        ConfigMap, before any volume is written."""
+        path = manifest(
+            tmp_path,
+            """\
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: cfg}
+            data: {"../../evil": "x"}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: p}
+            spec:
+              containers: [{name: app, image: busybox, command: ["true"]}]
+            """,
+        )
+        result = run_pod(tmp_path, [path], capfd)
+        assert result.code == 2
+        assert result.err.startswith(
+            'The ConfigMap "cfg" is invalid: \n* data[../../evil]: Invalid value: "../../evil": '
+            "a valid config key must consist of"
+        )
+        assert not (tmp_path / "state").exists()
+        assert not list(tmp_path.rglob("evil"))
+
     def test_unreadable_manifest(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
         """A missing file or bad YAML returns 2 with file and reason."""
         result = run_pod(tmp_path, [str(tmp_path / "absent.yaml")], capfd)

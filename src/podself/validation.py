@@ -7,6 +7,8 @@ value and detail — as ``pkg/apis/core/validation`` after v1 defaulting.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -39,6 +41,7 @@ __all__ = [
     "NOT_FOUND",
     "NOT_SUPPORTED",
     "REQUIRED",
+    "TOO_LONG",
     "TYPE_INVALID",
     "FieldError",
     "convert_downward_api_field_label",
@@ -48,6 +51,7 @@ __all__ = [
     "name_is_dns_label",
     "name_is_dns_subdomain",
     "path_segment_errors",
+    "validate_config_object",
     "validate_env",
     "validate_object_meta",
     "validate_pod_spec",
@@ -58,6 +62,7 @@ __all__ = [
 # field.ErrorType values, as Kubernetes spells them in API responses (Status.details.causes).
 REQUIRED: Final = "FieldValueRequired"
 NOT_FOUND: Final = "FieldValueNotFound"
+TOO_LONG: Final = "FieldValueTooLong"
 INVALID: Final = "FieldValueInvalid"
 NOT_SUPPORTED: Final = "FieldValueNotSupported"
 FORBIDDEN: Final = "FieldValueForbidden"
@@ -73,9 +78,10 @@ _TYPE_STRINGS: Final = {
     FORBIDDEN: "Forbidden",
     DUPLICATE: "Duplicate value",
     NOT_FOUND: "Not found",
+    TOO_LONG: "Too long",
     TYPE_INVALID: "Invalid value",
 }
-_VALUELESS_TYPES: Final = frozenset({REQUIRED, FORBIDDEN})
+_VALUELESS_TYPES: Final = frozenset({REQUIRED, FORBIDDEN, TOO_LONG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -1454,4 +1460,78 @@ def validate_object_meta(
     if kind == "CronJob" and isinstance(given, str) and len(given) > _MAX_CRONJOB_NAME:
         # The Job is named "<name>-<minutes>" and must stay a 63-character label.
         errs.append(FieldError(INVALID, f"{path}.name", given, _max_len_error(_MAX_CRONJOB_NAME)))
+    return errs
+
+
+# --- ConfigMap and Secret objects ----------------------------------------------------------------
+
+# core.MaxSecretSize, the limit on a ConfigMap's or a Secret's data, in bytes.
+_MAX_DATA_SIZE: Final = 1024 * 1024
+_TOO_LONG_MSG: Final = f"may not be more than {_MAX_DATA_SIZE} bytes"
+
+
+def _data_size(value: object, encoded: bool) -> int:
+    # The decoded size of a base64 value (as the API server stores it), else the UTF-8 size.
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    if not encoded:
+        return _byte_len(text)
+    try:
+        return len(base64.b64decode(text.encode("ascii"), validate=True))
+    except (binascii.Error, UnicodeEncodeError):
+        return _byte_len(text)  # the store reports the bad encoding itself
+
+
+def _data_keys(
+    values: Mapping[Any, Any], field: str, errs: list[FieldError], *, encoded: bool
+) -> int:
+    # Each key must be a config key: it becomes a file name in a volume. Returns the size.
+    total = 0
+    for key, value in values.items():
+        name = str(key)
+        errs.extend(
+            FieldError(INVALID, f"{field}[{name}]", name, msg) for msg in _config_key_errors(name)
+        )
+        total += _data_size(value, encoded)
+    return total
+
+
+def _map_at(obj: Mapping[str, Any], key: str) -> Mapping[Any, Any]:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def validate_config_object(obj: Mapping[str, Any], namespace: str) -> list[FieldError]:
+    """``ValidateConfigMap`` / ``ValidateSecret`` for a ConfigMap or Secret object (``[]`` for
+    any other object): its name and namespace (``metadata.namespace``, else ``namespace``), its
+    keys (config keys: ``[-._a-zA-Z0-9]+``, not ``.``, ``..`` or ``..``-prefixed, since each
+    becomes a file name) and its 1 MiB size limit. A Secret's type-specific rules are not
+    checked.
+    """
+    kind = obj.get("kind")
+    if kind not in ("ConfigMap", "Secret"):
+        return []
+    meta = _map_at(obj, "metadata")
+    given = meta.get("namespace")
+    errs = validate_object_meta(meta, namespace=given if given else namespace)
+    data = _map_at(obj, "data")
+    if kind == "ConfigMap":
+        binary = _map_at(obj, "binaryData")
+        total = _data_keys(data, "data", errs, encoded=False)
+        errs.extend(
+            FieldError(INVALID, f"data[{key}]", str(key), "duplicate of key present in binaryData")
+            for key in data
+            if key in binary
+        )
+        total += _data_keys(binary, "binaryData", errs, encoded=True)
+        if total > _MAX_DATA_SIZE:
+            errs.append(FieldError(TOO_LONG, "", None, _TOO_LONG_MSG))
+        return errs
+    # stringData is merged into data before validation, its values win.
+    string_data = _map_at(obj, "stringData")
+    total = _data_keys(
+        {k: v for k, v in data.items() if k not in string_data}, "data", errs, encoded=True
+    )
+    total += _data_keys(string_data, "data", errs, encoded=False)
+    if total > _MAX_DATA_SIZE:
+        errs.append(FieldError(TOO_LONG, "data", None, _TOO_LONG_MSG))
     return errs

@@ -41,6 +41,7 @@ from podself.emulator.volumes import VolumeSet, resolve_sub_path
 from podself.errors import ManifestError, PodselfError
 from podself.manifest.load import STDIN, Document, load_file
 from podself.manifest.workloads import Workload, iter_workloads
+from podself.validation import validate_config_object
 
 __all__ = [
     "EXIT_INVALID",
@@ -298,6 +299,17 @@ class Kubelet:
             return EXIT_INVALID
         namespace = self.pod["metadata"]["namespace"]
         for obj in loaded.objects_raw:
+            # Keys become file names: an object the API server refuses is never projected.
+            invalid = validate_config_object(obj, namespace)
+            if invalid:
+                meta = obj.get("metadata")
+                obj_name = meta.get("name") if isinstance(meta, Mapping) else None
+                message = podlib.invalid_message(
+                    str(obj.get("kind")), str(obj_name or ""), [str(e) for e in invalid]
+                )
+                with contextlib.suppress(BrokenPipeError, ValueError):
+                    print(message, file=self.err, flush=True)
+                return EXIT_INVALID
             try:
                 self.objects.add(obj, namespace)
             except ManifestError as exc:
