@@ -542,8 +542,31 @@ class TestValidateVolume:
         assert validate_volume(null_kind, "s.volumes[0]") == []
 
     def test_other_volume_types_are_not_inspected(self) -> None:
-        """Sources podself does not model (hostPath, nfs...) are not validated field by field."""
-        assert validate_volume({"name": "c", "hostPath": {"path": "relative"}}, "v") == []
+        """Sources podself does not model (nfs, iscsi...) are not validated field by field."""
+        assert validate_volume({"name": "c", "nfs": {"server": "", "path": "rel"}}, "v") == []
+
+    def test_host_path(self) -> None:
+        """validateHostPathVolumeSource: a path without '..' elements and a known type."""
+        cases: list[tuple[dict[str, Any], list[str]]] = [
+            ({"path": "/var/log"}, []),
+            ({"path": "relative/is/fine", "type": "DirectoryOrCreate"}, []),
+            ({"path": ""}, ["v.hostPath.path: Required value"]),
+            (
+                {"path": "/a/../../etc"},
+                ["v.hostPath.path: Invalid value: \"/a/../../etc\": must not contain '..'"],
+            ),
+            ({"path": "/x", "type": "Socket"}, []),
+            (
+                {"path": "/x", "type": "Symlink"},
+                [
+                    'v.hostPath.type: Unsupported value: "Symlink": supported values: "", '
+                    '"BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", '
+                    '"FileOrCreate", "Socket"'
+                ],
+            ),
+        ]
+        for source, expected in cases:
+            assert rendered(validate_volume({"name": "h", "hostPath": source}, "v")) == expected
 
     def test_config_map_and_secret_sources(self) -> None:
         """configMap and secret volumes: the name is required, items need a key and a local

@@ -998,8 +998,40 @@ def _config_map_volume(
     _key_to_path_items(source, field, errs)
 
 
+_HOST_PATH_TYPES: Final = (
+    "",
+    "BlockDevice",
+    "CharDevice",
+    "Directory",
+    "DirectoryOrCreate",
+    "File",
+    "FileOrCreate",
+    "Socket",
+)
+
+
+def _host_path_volume(
+    source: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
+) -> None:
+    # validateHostPathVolumeSource: the node's own path, but never with a ".." element.
+    path = _string(source, "path", field, errs)
+    if path == "":
+        errs.append(FieldError(REQUIRED, f"{field}.path"))
+        return
+    if path is not None and ".." in path.split("/"):
+        errs.append(FieldError(INVALID, f"{field}.path", path, "must not contain '..'"))
+    kind = source.get("type")
+    if kind is not None:
+        value = _string(source, "type", field, errs)
+        if value is not None and value not in _HOST_PATH_TYPES:
+            errs.append(
+                FieldError(NOT_SUPPORTED, f"{field}.type", value, _supported(_HOST_PATH_TYPES))
+            )
+
+
 # The volume sources whose own fields are validated; the others only count as "a volume type".
 _VOLUME_SOURCES: Final = {
+    "hostPath": _host_path_volume,
     "secret": _secret_volume,
     "downwardAPI": _downward_api_volume,
     "configMap": _config_map_volume,
@@ -1048,9 +1080,9 @@ def validate_volume(
 ) -> list[FieldError]:
     """Validate one pod volume as ``ValidateVolumes`` does, at ``path`` (e.g. ``spec.volumes[0]``).
 
-    ``downwardAPI``, ``projected``, ``secret`` and ``configMap`` sources are validated fully
-    (item paths, keys, modes); for every volume the name and the one-volume-type rule are
-    checked, other sources' own fields are not.
+    ``downwardAPI``, ``projected``, ``secret``, ``configMap`` and ``hostPath`` sources are
+    validated fully (item paths, keys, modes, no ``..`` in a host path); for every volume the
+    name and the one-volume-type rule are checked, other sources' own fields are not.
     """
     errs: list[FieldError] = []
     _validate_volume_into(volume, path, errs, apply_defaults)
