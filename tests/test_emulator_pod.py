@@ -564,6 +564,18 @@ class TestValidation:
         errors = podlib.validate_workload(workload(pod_obj(spec)))
         assert [e.split(":")[0] for e in errors] == ["spec.containers[0].name"]
 
+    def test_namespace_of_the_wrong_type(self) -> None:
+        """A namespace that is not a string is reported, not replaced by "default"."""
+        errors = podlib.validate_workload(workload(pod_obj(namespace=5)))
+        assert errors == ["metadata.namespace: Invalid value: 5: must be of type string"]
+        assert podlib.validate_workload(workload(pod_obj(namespace=""))) == []
+
+    def test_name_in_the_message_is_quoted(self) -> None:
+        """The object's name is Go-quoted, as the API server's %q does: no control character
+        of a hostile name reaches the terminal."""
+        text = podlib.invalid_message("Pod", "a\x1b[2Jb", ["x"])
+        assert text == 'The Pod "a\\x1b[2Jb" is invalid: x'
+
     def test_several_errors_render_as_a_list(self) -> None:
         """Several errors are listed under the first line, like kubectl."""
         text = podlib.invalid_message("Pod", "p", ["a: x", "b: y"])

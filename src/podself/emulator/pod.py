@@ -630,7 +630,10 @@ def validate_workload(workload: Workload, *, namespace: str | None = None) -> li
     API server accepts but the emulator cannot turn into a path or a process.
     """
     meta = workload.object_metadata
-    ns = namespace or workload.namespace or "default"
+    given = meta.get("namespace")
+    # None lets a namespace of the wrong type be reported; an empty one means "default".
+    ns = namespace or (given if given is not None and given != "" else "default")
+    ns = ns if isinstance(ns, str) else None
     meta_errors = validate_object_meta(meta, "metadata", namespace=ns, kind=workload.kind)
     texts = [str(e) for e in meta_errors]
     texts.extend(metadata_errors(meta, "metadata"))
@@ -664,8 +667,9 @@ def metadata_errors(metadata: Mapping[str, Any], path: str) -> list[str]:
 
 def invalid_message(kind: str, name: str, errors: Sequence[str]) -> str:
     """kubectl's rendering of an Invalid response: one error on the first line, several as a
-    ``* `` list under it."""
-    prefix = f'The {kind} "{name}" is invalid: '
+    ``* `` list under it. The name is Go-quoted (``%q``), so no byte of it reaches the
+    terminal raw."""
+    prefix = f"The {kind} {go_quote(name)} is invalid: "
     if len(errors) == 1:
         return prefix + errors[0]
     return prefix + "\n" + "\n".join(f"* {e}" for e in errors)
