@@ -52,6 +52,7 @@ from podself.validation import (
     REQUIRED,
     TYPE_INVALID,
     FieldError,
+    validate_config_object,
     validate_object_meta,
     validate_pod_spec,
     validate_volume,
@@ -291,6 +292,20 @@ _RULE_LIST: Final = (
         list, an object is a string, and so on. YAML turns unquoted `8080`, `true` or `1.0`
         into numbers and booleans; quote values that must be strings.""",
         fix="quote the value or give the field the type the API expects",
+    ),
+    _rule(
+        "invalid-config-object",
+        "error",
+        "api",
+        "A ConfigMap or Secret the API server rejects (name, keys or size).",
+        """Every key of a ConfigMap's `data` and `binaryData` and of a Secret's `data` and
+        `stringData` becomes a file name when the object is mounted, so the API server only
+        accepts config keys: letters, digits, `-`, `_` and `.`, at most 253 characters, not
+        `.` or `..` and not starting with `..` (`../x`, `a/b` and `..data` are refused). A key
+        may not be in both `data` and `binaryData`, the data may not exceed 1 MiB, and the
+        object's name and namespace follow the usual rules. Rename the key (mount it under
+        another file name with `items[].path`) or the object.""",
+        fix="use a config key: letters, digits, '-', '_' and '.', not starting with '..'",
     ),
     _rule(
         "unknown-container",
@@ -1640,6 +1655,49 @@ def lint_documents(
             if result is not None:
                 result.workloads += 1
             yield from lint_workload(workload, document=item, disabled=off)
+        if "invalid-config-object" not in off:
+            yield from _config_object_findings(item)
+
+
+def _config_object_findings(document: Document) -> Iterator[Finding]:
+    """validate_config_object for a ConfigMap or Secret document (or one in a List); a key
+    error points at the key itself (a Secret's may be written in stringData)."""
+    data = document.data
+    if not isinstance(data, _MAPS):
+        return
+    items = data.get("items")
+    kind = data.get("kind")
+    objects: list[tuple[tuple[str | int, ...], Mapping[str, Any]]] = [((), data)]
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        objects = [(("items", i), obj) for i, obj in enumerate(items) if isinstance(obj, _MAPS)]
+    rule = RULES["invalid-config-object"]
+    for prefix, obj in objects:
+        errors = validate_config_object(obj, "default")
+        if not errors:
+            continue
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, _MAPS) else None
+        for err in errors:
+            bag = err.field.split("[", 1)[0]
+            if bag in ("data", "binaryData") and "[" in err.field:
+                string_data = obj.get("stringData")
+                if isinstance(string_data, _MAPS) and err.bad_value in string_data:
+                    bag = "stringData"
+                segments: tuple[str | int, ...] = (bag, str(err.bad_value))
+            else:
+                segments = split_field_path(err.field)
+            line, column = document.locate((*prefix, *segments))
+            yield Finding(
+                rule.id,
+                rule.severity,
+                str(err),
+                document.source,
+                line,
+                column,
+                err.field,
+                f"{obj.get('kind')}/{name}",
+                rule.fix,
+            )
 
 
 def lint_text(
