@@ -576,11 +576,13 @@ def _nul_errors(spec: Mapping[str, Any], path: str, reported: Sequence[str]) -> 
     but no path, argument or environment variable can hold (fields with an error already
     reported are skipped)."""
     errs: list[str] = []
+    # A set, not a scan per string: both counts are the manifest's to choose.
+    fields = {e.partition(": ")[0] for e in reported}
     stack: list[tuple[str, object]] = [(path, spec)]
     while stack:
         where, value = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value and not any(e.startswith(f"{where}: ") for e in reported):
+            if "\x00" in value and where not in fields:
                 errs.append(f"{where}: Invalid value: {go_quote(value)}: {_NUL_MSG}")
         elif isinstance(value, Mapping):
             stack.extend((f"{where}.{k}", v) for k, v in reversed(list(value.items())))

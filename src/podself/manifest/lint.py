@@ -720,31 +720,37 @@ def _item_location(workload: Workload, err: FieldError, used: dict[object, int])
     return ""
 
 
-def _mount_location(workload: Workload, err: FieldError, used: dict[object, int]) -> str:
-    """The mount a list-level volumeMounts error is about: the n-th mount whose field holds
-    the bad value (any mount setting the field when the error shows no value)."""
+def _mount_location(workload: Workload, err: FieldError, used: dict[object, Any]) -> str:
+    """The mount a list-level volumeMounts error is about: the next mount whose field holds
+    the bad value (or sets the field, when the error shows no value). The mounts are indexed
+    once per list, so many errors cost linear time."""
     found = _MOUNT_LIST_FIELD.search(err.field)
     if found is None:
         return ""
     base, key = err.field[: found.start() + len(".volumeMounts")], found.group(1)
-    mounts = _navigate(workload.object, base)
-    if not isinstance(mounts, list):
-        return ""
+    index = used.get((base, key))
+    if index is None:
+        mounts = _navigate(workload.object, base)
+        index = {}
+        for position, mount in enumerate(mounts if isinstance(mounts, list) else ()):
+            value = mount.get(key) if isinstance(mount, _MAPS) else None
+            if value is not None:
+                index.setdefault(None, []).append(position)
+                if isinstance(value, str):
+                    index.setdefault(value, []).append(position)
+        used[(base, key)] = index
     signature = (base, key, err.type, repr(err.bad_value), err.detail)
-    seen = used.get(signature, 0)
-    for index, mount in enumerate(mounts):
-        value = mount.get(key) if isinstance(mount, _MAPS) else None
-        if value is not None and (err.bad_value is None or value == err.bad_value):
-            if seen == 0:
-                used[signature] = used.get(signature, 0) + 1
-                return f"{base}[{index}].{key}"
-            seen -= 1
-    return ""
+    positions = index.get(err.bad_value if isinstance(err.bad_value, str) else None, [])
+    nth = used.get(signature, 0)
+    if nth >= len(positions):
+        return ""
+    used[signature] = nth + 1
+    return f"{base}[{positions[nth]}].{key}"
 
 
 def _check_api(pod: _Pod) -> None:
     workload = pod.workload
-    used: dict[object, int] = {}
+    used: dict[object, Any] = {}
     # Without a namespace kubectl uses the context's, which the API server has accepted.
     namespace = workload.namespace or "default"
     errors = validate_object_meta(
