@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from podself import validation
+from podself.manifest import lint as lint_module
 from podself.manifest.lint import (
     DISABLE_ANNOTATION,
     RULES,
@@ -388,6 +390,30 @@ spec:
             ("invalid-field-ref", 10),
             ("invalid-field-ref", 12),
         ]
+
+    def test_locating_items_is_linear(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Each item is validated once to locate any number of errors (it was once per error
+        and item: minutes for a few thousand hostile items)."""
+        calls = []
+        real = validation.validate_volume
+
+        def counting(*args: Any, **kwargs: Any) -> list[FieldError]:
+            calls.append(1)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(lint_module, "validate_volume", counting)
+        items = "".join(
+            f"      - {{path: ../x{i}, fieldRef: {{fieldPath: metadata.name}}}}\n"
+            for i in range(50)
+        )
+        text = (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+            "  containers: [{name: c, image: i}]\n"
+            "  volumes:\n  - name: v\n    downwardAPI:\n      items:\n" + items
+        )
+        findings = lint_text(text, "v.yaml")
+        assert [f.line for f in findings] == list(range(10, 60))
+        assert len(calls) == 50
 
     def test_whole_map_in_env_hint(self) -> None:
         """metadata.labels without a key in env points to the subscript or a volume."""

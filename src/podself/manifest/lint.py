@@ -693,31 +693,35 @@ def _item_signature(err: FieldError, prefix: str) -> tuple[str, str, str, str]:
     return err.type, err.field[len(prefix) :], repr(err.bad_value), err.detail
 
 
-def _item_location(workload: Workload, err: FieldError, used: dict[object, int]) -> str:
+def _item_location(workload: Workload, err: FieldError, used: dict[object, Any]) -> str:
     """Where a downwardAPI item error points: Kubernetes names no ``items[i]``, so find the
-    item that gives this error on its own (the n-th such item for the n-th same error)."""
+    item that gives this error on its own (the n-th such item for the n-th same error). Each
+    item is validated once per volume, so many errors cost linear time."""
     at = err.field.rfind(".downwardAPI")
     if at < 0:
         return ""
     base = err.field[: at + len(".downwardAPI")]
     if err.field[len(base) :].startswith(".items"):
         return ""
-    source = _navigate(workload.object, base)
-    items = source.get("items") if isinstance(source, _MAPS) else None
-    if not isinstance(items, list):
-        return ""
+    index = used.get(base)
+    if index is None:
+        index = {}
+        source = _navigate(workload.object, base)
+        items = source.get("items") if isinstance(source, _MAPS) else None
+        for position, item in enumerate(items if isinstance(items, list) else ()):
+            if not isinstance(item, _MAPS):
+                continue
+            probe = validate_volume({"name": "probe", "downwardAPI": {"items": [item]}}, "v")
+            for signature in dict.fromkeys(_item_signature(e, "v.downwardAPI") for e in probe):
+                index.setdefault(signature, []).append(position)
+        used[base] = index
     signature = _item_signature(err, base)
-    seen = used.get((base, signature), 0)
-    for index, item in enumerate(items):
-        if not isinstance(item, _MAPS):
-            continue
-        probe = validate_volume({"name": "probe", "downwardAPI": {"items": [item]}}, "v")
-        if any(_item_signature(e, "v.downwardAPI") == signature for e in probe):
-            if seen == 0:
-                used[(base, signature)] = used.get((base, signature), 0) + 1
-                return f"{base}.items[{index}]{err.field[len(base) :]}"
-            seen -= 1
-    return ""
+    positions = index.get(signature, [])
+    nth = used.get((base, signature), 0)
+    if nth >= len(positions):
+        return ""
+    used[(base, signature)] = nth + 1
+    return f"{base}.items[{positions[nth]}]{err.field[len(base) :]}"
 
 
 def _mount_location(workload: Workload, err: FieldError, used: dict[object, Any]) -> str:
