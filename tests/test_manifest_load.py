@@ -286,6 +286,30 @@ class TestJson:
         assert doc.locate("spec.containers[0]") == (4, 7)
         assert doc.locate("spec.missing") == (2, 3)
 
+    def test_duplicate_keys_point_at_the_last(self) -> None:
+        """The last of duplicate keys wins, in the data and in positions."""
+        (doc,) = load_documents('{"a": 1,\n "a": 2}', "d.json")
+        assert doc.data == {"a": 2}
+        assert doc.locate("a") == (2, 7)
+
+    def test_many_locations_scan_each_value_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Locating every item of a big list decodes each item about once (it was once per
+        earlier item: minutes for a hostile manifest with many findings)."""
+        text = json.dumps({"items": [{"k": i, "v": [i]} for i in range(300)]}, indent=1)
+        (doc,) = load_documents(text, "many.json")
+        decodes = []
+        real = load._DECODER
+
+        class Counting:
+            def raw_decode(self, text: str, pos: int) -> tuple[object, int]:
+                decodes.append(pos)
+                return real.raw_decode(text, pos)
+
+        monkeypatch.setattr(load, "_DECODER", Counting())
+        lines = [doc.locate(f"items[{i}].v") for i in range(300)]
+        assert lines == [(5 + 6 * i, 4) for i in range(300)]
+        assert len(decodes) <= 4 * 300  # the list once, then each item's two members
+
     def test_stream_of_values(self) -> None:
         """Several JSON values in a row are separate documents."""
         docs = load_documents('{"a": 1}\n{"b": 2}\n[3]\n', "s.json")
