@@ -174,10 +174,12 @@ def yaml_available() -> bool:
 
 
 class _YamlLocator(_Locator):
-    __slots__ = ("_root",)
+    # Each mapping's keys are indexed once, so locating many findings stays linear.
+    __slots__ = ("_mappings", "_root")
 
     def __init__(self, root: Any) -> None:
         self._root = root
+        self._mappings: dict[int, dict[str, tuple[Any, Any]]] = {}
 
     def locate(self, segments: Sequence[str | int]) -> tuple[int, int]:
         node = self._root
@@ -192,10 +194,12 @@ class _YamlLocator(_Locator):
                 continue
             if not isinstance(value, list) or not value or not isinstance(value[0], tuple):
                 break
-            found = None
-            for key, child in value:
-                if key.value == segment:
-                    found = (key, child)  # the last duplicate wins, as in the data
+            keys = self._mappings.get(id(node))
+            if keys is None:
+                # The last duplicate wins, as in the data.
+                keys = {k.value: (k, c) for k, c in value if isinstance(k.value, str)}
+                self._mappings[id(node)] = keys
+            found = keys.get(segment)
             if found is None:
                 break
             key, node = found
