@@ -477,6 +477,14 @@ class TestValidation:
         obj["spec"]["template"]["metadata"]["labels"] = {"app": "bad value"}
         errors = podlib.validate_workload(workload(obj))
         assert [e.split(":")[0] for e in errors] == ["metadata.labels", "spec.template.labels"]
+        # The same path when a running pod's manifest is edited.
+        assert [e.split(":")[0] for e in podlib.template_metadata_errors(workload(obj))] == [
+            "spec.template.labels"
+        ]
+        pod = workload(pod_obj(labels={"app": "bad value"}))
+        assert [e.split(":")[0] for e in podlib.template_metadata_errors(pod)] == [
+            "metadata.labels"
+        ]
 
     @pytest.mark.parametrize(
         "name", [".", "..", "../../..", "/", "a/b", "a\x00b", "UPPER", "a" * 64], ids=repr

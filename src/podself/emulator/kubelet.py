@@ -742,7 +742,7 @@ class Kubelet:
         # The API server refuses the whole update when a label or annotation is invalid.
         invalid = _metadata_type_error(workload)
         if invalid is None:
-            errors = podlib.metadata_errors(workload.metadata, workload.metadata_path)
+            errors = podlib.template_metadata_errors(workload)
             if errors:
                 invalid = podlib.invalid_message(workload.kind, workload.name, errors)
         if invalid is not None:

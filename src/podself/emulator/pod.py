@@ -46,6 +46,7 @@ __all__ = [
     "qos_class",
     "safe_encode",
     "sort_ips",
+    "template_metadata_errors",
     "validate_workload",
 ]
 
@@ -638,17 +639,25 @@ def validate_workload(workload: Workload, *, namespace: str | None = None) -> li
     ns = ns if isinstance(ns, str) else None
     meta_errors = validate_object_meta(meta, "metadata", namespace=ns, kind=workload.kind)
     texts = [str(e) for e in meta_errors]
-    texts.extend(metadata_errors(meta, "metadata"))
     if workload.kind != "Pod":
-        # ValidatePodTemplateSpec names the template, not its metadata: spec.template.labels.
-        template_path = workload.metadata_path.removesuffix(".metadata")
-        texts.extend(metadata_errors(workload.metadata, template_path))
+        texts.extend(metadata_errors(meta, "metadata"))  # the workload's own
+    texts.extend(template_metadata_errors(workload))
     template = workload.kind != "Pod"
     errors = validate_pod_spec(workload.spec, workload.spec_path, template=template)
     texts.extend(str(e) for e in errors)
     texts.extend(_nul_errors(workload.spec, workload.spec_path, texts))
     texts.extend(_env_nul_errors(workload))
     return texts
+
+
+def template_metadata_errors(workload: Workload) -> list[str]:
+    """:func:`metadata_errors` for the pod template's labels and annotations, at the path the
+    API server names: ``metadata`` for a Pod, the template itself (``spec.template.labels``)
+    for a workload, as ``ValidatePodTemplateSpec`` reports them."""
+    path = workload.metadata_path
+    if workload.kind != "Pod":
+        path = path.removesuffix(".metadata")
+    return metadata_errors(workload.metadata, path)
 
 
 def metadata_errors(metadata: Mapping[str, Any], path: str) -> list[str]:
