@@ -115,6 +115,59 @@ class TestLabel:
         assert cli(state, "label", "ghost", "a=b") == 1
         assert capsys.readouterr().err == 'Error from server (NotFound): pods "ghost" not found\n'
 
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (
+                ["-n", "../outside", "victim"],
+                "invalid namespace \"../outside\": [may not contain '/']",
+            ),
+            (["-n", "..", "victim"], "invalid namespace \"..\": [may not be '..']"),
+            (["-n", "/", "victim"], "invalid namespace \"/\": [may not contain '/']"),
+            (["pod", "../outside"], "invalid resource name \"../outside\": [may not contain '/']"),
+            (["pod", "."], "invalid resource name \".\": [may not be '.']"),
+            (["pod", "%2e%2e"], "invalid resource name \"%2e%2e\": [may not contain '%']"),
+        ],
+    )
+    @pytest.mark.parametrize("command", ["label", "annotate"])
+    def test_names_that_leave_the_state_dir(
+        self,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        command: str,
+        argv: list[str],
+        message: str,
+    ) -> None:
+        """A namespace or name that is not one path segment is refused as kubectl refuses it,
+        and a pod outside the state directory is left alone."""
+        outside = PodState(str(tmp_path), "outside", "victim")
+        outside.create(POD)
+        before = outside.read_pod()
+        root = tmp_path / "state"
+        assert main([command, *argv, "a=b", "--state-dir", str(root)]) == 1
+        assert capsys.readouterr().err == f"error: {message}\n"
+        assert outside.read_pod() == before
+        assert not root.exists()
+
+    @pytest.mark.parametrize(
+        ("argv", "name"),
+        [
+            (["-n", "Default", "dynamic-update-demo"], "dynamic-update-demo"),
+            (["-n", "a.b", "dynamic-update-demo"], "dynamic-update-demo"),
+            (["Dynamic-Update-Demo"], "Dynamic-Update-Demo"),
+            (["a\x00b"], "a\x00b"),
+            (["-n", "default\x00", "dynamic-update-demo"], "dynamic-update-demo"),
+        ],
+    )
+    def test_names_no_pod_can_have(
+        self, state: PodState, capsys: pytest.CaptureFixture[str], argv: list[str], name: str
+    ) -> None:
+        """A name or namespace the API server refuses cannot name a pod: NotFound, without a
+        look at the disk (even where such a directory exists)."""
+        PodState(state.root, "Default", "dynamic-update-demo").create(POD)
+        assert cli(state, "label", *argv, "a=b") == 1
+        assert capsys.readouterr().err == f'Error from server (NotFound): pods "{name}" not found\n'
+
     def test_list(self, state: PodState, capsys: pytest.CaptureFixture[str]) -> None:
         """--list prints the labels."""
         assert cli(state, "label", "dynamic-update-demo", "--list") == 0
@@ -218,6 +271,20 @@ class TestGet:
         """No pods prints kubectl's note on stderr."""
         assert main(["get", "pods", "--state-dir", str(tmp_path)]) == 0
         assert capsys.readouterr().err == "No resources found in default namespace.\n"
+
+    def test_namespaces_that_leave_the_state_dir(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """-n must be one path segment; a namespace no pod can have lists nothing."""
+        PodState(str(tmp_path), "outside", "victim").create(POD)
+        root = str(tmp_path / "state")
+        assert main(["get", "pods", "-n", "../outside", "--state-dir", root]) == 1
+        assert capsys.readouterr().err == (
+            "error: invalid namespace \"../outside\": [may not contain '/']\n"
+        )
+        PodState(root, "UPPER", "victim").create(POD)
+        assert main(["get", "pods", "-n", "UPPER", "--state-dir", root]) == 0
+        assert capsys.readouterr().err == "No resources found in UPPER namespace.\n"
 
     def test_other_resource(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Only pods can be listed."""

@@ -246,9 +246,77 @@ class TestExitStatus:
         result = run_pod(tmp_path, [path], capfd)
         assert result.code == 2
         assert result.err.startswith(
-            'The Deployment "web" is invalid: spec.template.metadata.labels: Invalid value: '
+            'The Deployment "web" is invalid: spec.template.labels: Invalid value: '
             '"Bad Value": a valid label must be an empty string'
         )
+
+    @pytest.mark.parametrize(
+        ("namespace", "name", "flag"),
+        [
+            ("../../outside", "victim", None),
+            ("/", "victim", None),
+            ("default", "..", None),
+            ("default", "../outside/victim", None),
+            ("default", "victim", "../../outside"),
+        ],
+    )
+    def test_hostile_names_touch_nothing(
+        self,
+        tmp_path: Path,
+        capfd: pytest.CaptureFixture[str],
+        namespace: str,
+        name: str,
+        flag: str | None,
+    ) -> None:
+        """A name or namespace that would leave the state directory is refused with the API
+        server's message before anything is created or deleted."""
+        victim = tmp_path / "outside" / "victim"
+        victim.mkdir(parents=True)
+        (victim / "keep").write_text("data")
+        path = manifest(
+            tmp_path,
+            f"""\
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: "{name}", namespace: "{namespace}"}}
+            spec: {{containers: [{{name: app, image: busybox, command: ["true"]}}]}}
+            """,
+        )
+        state = tmp_path / "state" / "deep"
+        result = run_pod(tmp_path, [path], capfd, namespace=flag, state_dir=str(state))
+        assert result.code == 2
+        assert result.err.startswith(f'The Pod "{name}" is invalid: metadata.')
+        assert (victim / "keep").read_text() == "data"
+        assert not (tmp_path / "state").exists()
+
+    def test_config_map_key_that_leaves_the_volume(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A ConfigMap key that is not a config key is refused as the API server refuses the
+        ConfigMap, before any volume is written."""
+        path = manifest(
+            tmp_path,
+            """\
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: cfg}
+            data: {"../../evil": "x"}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: p}
+            spec:
+              containers: [{name: app, image: busybox, command: ["true"]}]
+            """,
+        )
+        result = run_pod(tmp_path, [path], capfd)
+        assert result.code == 2
+        assert result.err.startswith(
+            'The ConfigMap "cfg" is invalid: \n* data[../../evil]: Invalid value: "../../evil": '
+            "a valid config key must consist of"
+        )
+        assert not (tmp_path / "state").exists()
+        assert not list(tmp_path.rglob("evil"))
 
     def test_unreadable_manifest(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
         """A missing file or bad YAML returns 2 with file and reason."""

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
+from podself.downward import go_quote
 from podself.emulator import pod as podlib
 from podself.errors import ManifestError, QuantityError
 from podself.manifest.workloads import Workload, iter_workloads
 
 NODE = podlib.NodeInfo("node-1", ("192.168.49.2",), {"cpu": "4", "memory": "8Gi"})
 SAFE = f"[{podlib.SAFE_ALPHABET}]"
+MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
 
 
 def workload(obj: dict[str, Any]) -> Workload:
@@ -392,8 +394,9 @@ class TestValidation:
         assert "spec.containers[0].image: Required value" in errors
         assert 'spec.containers[0].volumeMounts[0].name: Not found: "nope"' in errors
         assert 'spec.containers[1].name: Duplicate value: "app"' in errors
+        # Kubernetes names the list, not the mount, for subPath errors.
         assert (
-            'spec.containers[1].volumeMounts[0].subPath: Invalid value: "../z": '
+            'spec.containers[1].volumeMounts.subPath: Invalid value: "../z": '
             "must not contain '..'"
         ) in errors
 
@@ -405,6 +408,181 @@ class TestValidation:
     def test_valid(self) -> None:
         """The seed's first exercise is valid."""
         assert podlib.validate_workload(workload(pod_obj())) == []
+
+    @pytest.mark.parametrize(
+        "name",
+        [".", "..", "../../home", "/", "/etc", "a/b", "a\x00b", "UPPER", "a" * 254],
+        ids=repr,
+    )
+    def test_hostile_pod_names(self, name: str) -> None:
+        """A name that is not a DNS-1123 subdomain is refused before anything is made of it."""
+        errors = podlib.validate_workload(workload(pod_obj(name=name)))
+        assert errors
+        assert all(
+            e.startswith(f"metadata.name: Invalid value: {go_quote(name)}: ") for e in errors
+        )
+        with pytest.raises(ManifestError, match=r"metadata\.name: Invalid value"):
+            make(pod_obj(name=name))
+
+    @pytest.mark.parametrize(
+        "namespace",
+        [".", "..", "../../home", "/", "a/b", "a.b", "a\x00b", "Default", "a" * 64],
+        ids=repr,
+    )
+    def test_hostile_namespaces(self, namespace: str) -> None:
+        """The manifest's namespace and -n must both be DNS-1123 labels; -n wins, as in make_pod."""
+        expected = f"metadata.namespace: Invalid value: {go_quote(namespace)}: "
+        errors = podlib.validate_workload(workload(pod_obj(namespace=namespace)))
+        assert errors
+        assert all(e.startswith(expected) for e in errors)
+        given = podlib.validate_workload(workload(pod_obj(namespace="ok")), namespace=namespace)
+        assert given == errors
+        overridden = workload(pod_obj(namespace=namespace))
+        assert podlib.validate_workload(overridden, namespace="ok") == []
+        with pytest.raises(ManifestError, match=r"metadata\.namespace: Invalid value"):
+            make(pod_obj(), namespace=namespace)
+
+    def test_generate_name(self) -> None:
+        """A Pod's generateName is checked as a prefix, and the name made of it too."""
+        obj = pod_obj()
+        obj["metadata"] = {"generateName": "Web-"}
+        errors = podlib.validate_workload(workload(obj))
+        assert [e.split(":")[0] for e in errors] == ["metadata.generateName", "metadata.name"]
+        obj["metadata"] = {"generateName": "web-"}
+        assert podlib.validate_workload(workload(obj)) == []
+
+    def test_controller_names(self) -> None:
+        """A workload's own name is checked (and a CronJob's length), and the pod name a
+        controller derives from it before it becomes a path."""
+        obj = template_obj("Deployment", "apps/v1")
+        obj["metadata"]["name"] = "../../etc"
+        errors = podlib.validate_workload(workload(obj))
+        assert [e.split(":")[0] for e in errors] == ["metadata.name"]
+        cron = template_obj("CronJob", "batch/v1")
+        cron["metadata"]["name"] = "c" * 53
+        assert podlib.validate_workload(workload(cron)) == [
+            f'metadata.name: Invalid value: "{"c" * 53}": must be no more than 52 characters'
+        ]
+        sts = template_obj("StatefulSet", "apps/v1")
+        sts["metadata"]["name"] = "s" * 253
+        assert podlib.validate_workload(workload(sts)) == []
+        with pytest.raises(ManifestError, match=r"metadata.name: Invalid value: .*253 characters"):
+            make(sts)
+
+    def test_template_labels_are_named_at_the_template(self) -> None:
+        """ValidatePodTemplateSpec reports a template's labels at spec.template.labels; the
+        workload's own labels are checked at metadata.labels."""
+        obj = template_obj("Deployment", "apps/v1")
+        obj["metadata"]["labels"] = {"bad key!": "x"}
+        obj["spec"]["template"]["metadata"]["labels"] = {"app": "bad value"}
+        errors = podlib.validate_workload(workload(obj))
+        assert [e.split(":")[0] for e in errors] == ["metadata.labels", "spec.template.labels"]
+        # The same path when a running pod's manifest is edited.
+        assert [e.split(":")[0] for e in podlib.template_metadata_errors(workload(obj))] == [
+            "spec.template.labels"
+        ]
+        pod = workload(pod_obj(labels={"app": "bad value"}))
+        assert [e.split(":")[0] for e in podlib.template_metadata_errors(pod)] == [
+            "metadata.labels"
+        ]
+
+    @pytest.mark.parametrize(
+        "name", [".", "..", "../../..", "/", "a/b", "a\x00b", "UPPER", "a" * 64], ids=repr
+    )
+    def test_hostile_container_and_volume_names(self, name: str) -> None:
+        """Container and volume names are DNS-1123 labels (they name directories)."""
+        spec = {
+            "containers": [container(), container(name=name)],
+            "volumes": [{"name": name, "emptyDir": {}}],
+        }
+        errors = podlib.validate_workload(workload(pod_obj(spec)))
+        fields = {e.split(":")[0] for e in errors}
+        assert fields == {"spec.volumes[0].name", "spec.containers[1].name"}
+
+    @pytest.mark.parametrize("mode", [0o4755, 0o2755, 0o1777, 0o1000, -1], ids=oct)
+    def test_file_modes(self, mode: int) -> None:
+        """setuid/setgid/sticky and out-of-range modes are refused on every file volume."""
+        item = {"key": "k", "path": "k", "mode": mode}
+        spec = {
+            "containers": [container()],
+            "volumes": [
+                {"name": "s", "secret": {"secretName": "s", "defaultMode": mode}},
+                {"name": "c", "configMap": {"name": "c", "items": [item]}},
+                {
+                    "name": "p",
+                    "projected": {"sources": [{"secret": {"name": "s", "items": [item]}}]},
+                },
+            ],
+        }
+        errors = podlib.validate_workload(workload(pod_obj(spec)))
+        assert errors == [
+            f"spec.volumes[0].secret.defaultMode: Invalid value: {mode}: {MODE_MSG}",
+            f"spec.volumes[1].configMap.items[0].mode: Invalid value: {mode}: {MODE_MSG}",
+            f"spec.volumes[2].projected.sources[0].secret.items[0].mode: Invalid value: {mode}: "
+            + MODE_MSG,
+        ]
+
+    def test_relative_mount_path_is_accepted(self) -> None:
+        """The API server accepts a relative mountPath (the runtime puts it under the container
+        root); only uniqueness and presence are checked."""
+        mounts = [{"name": "v", "mountPath": "../x"}, {"name": "v", "mountPath": "../x"}]
+        spec = {
+            "containers": [container(volumeMounts=mounts)],
+            "volumes": [{"name": "v", "emptyDir": {}}],
+        }
+        assert podlib.validate_workload(workload(pod_obj(spec))) == [
+            'spec.containers[0].volumeMounts[1].mountPath: Invalid value: "../x": must be unique'
+        ]
+
+    def test_nul_bytes_are_refused_by_the_emulator(self) -> None:
+        """Strings the API server accepts but no path, argument or variable can hold."""
+        mounts = [{"name": "v", "mountPath": "/a\x00b", "subPath": "s\x00"}]
+        spec = {
+            "containers": [container(volumeMounts=mounts, command=["sh", "-c\x00"])],
+            "volumes": [
+                {"name": "v", "configMap": {"name": "c", "items": [{"key": "k", "path": "p\x00"}]}}
+            ],
+        }
+        errors = podlib.validate_workload(workload(pod_obj(spec)))
+        assert [e.split(":")[0] for e in errors] == [
+            "spec.containers[0].command[1]",
+            "spec.containers[0].volumeMounts[0].mountPath",
+            "spec.containers[0].volumeMounts[0].subPath",
+            "spec.volumes[0].configMap.items[0].path",
+        ]
+        assert all("must not contain a NUL byte (refused by podself run" in e for e in errors)
+        assert '"/a\\x00b"' in errors[1]
+
+    def test_nul_in_an_annotation_read_by_env(self) -> None:
+        """An annotation may hold a NUL byte, but not an env var made of it."""
+        env = [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['a']"}}}]
+        spec = {"containers": [container(env=env)]}
+        errors = podlib.validate_workload(workload(pod_obj(spec, annotations={"a": "x\x00y"})))
+        assert errors == [
+            "spec.containers[0].env[0].valueFrom.fieldRef: Invalid value: "
+            "\"metadata.annotations['a']\": the annotation's value holds a NUL byte (refused by "
+            "podself run, not by the API server: no environment variable can hold one)"
+        ]
+        unused = pod_obj(annotations={"a": "x\x00y"})
+        assert podlib.validate_workload(workload(unused)) == []
+
+    def test_nul_in_a_name_is_reported_once(self) -> None:
+        """A NUL byte in a field that already has an API error is not reported again."""
+        spec = {"containers": [container(name="a\x00b")]}
+        errors = podlib.validate_workload(workload(pod_obj(spec)))
+        assert [e.split(":")[0] for e in errors] == ["spec.containers[0].name"]
+
+    def test_namespace_of_the_wrong_type(self) -> None:
+        """A namespace that is not a string is reported, not replaced by "default"."""
+        errors = podlib.validate_workload(workload(pod_obj(namespace=5)))
+        assert errors == ["metadata.namespace: Invalid value: 5: must be of type string"]
+        assert podlib.validate_workload(workload(pod_obj(namespace=""))) == []
+
+    def test_name_in_the_message_is_quoted(self) -> None:
+        """The object's name is Go-quoted, as the API server's %q does: no control character
+        of a hostile name reaches the terminal."""
+        text = podlib.invalid_message("Pod", "a\x1b[2Jb", ["x"])
+        assert text == 'The Pod "a\\x1b[2Jb" is invalid: x'
 
     def test_several_errors_render_as_a_list(self) -> None:
         """Several errors are listed under the first line, like kubectl."""

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from podself import validation
+from podself.manifest import lint as lint_module
 from podself.manifest.lint import (
     DISABLE_ANNOTATION,
     RULES,
@@ -52,7 +54,14 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
     "invalid-env-source": {"rules/api-errors.yaml": [(34, 15)]},
     "invalid-env-name": {"rules/api-errors.yaml": [(37, 21)]},
     "invalid-type": {"rules/api-errors.yaml": [(40, 22)]},
-    "invalid-volume": {"rules/api-errors.yaml": [(44, 28), (46, 23)]},
+    "invalid-volume": {
+        "rules/api-errors.yaml": [(44, 28), (46, 23)],
+        "rules/names-and-mounts.yaml": [(29, 24)],
+    },
+    "invalid-name": {"rules/names-and-mounts.yaml": [(5, 9), (11, 15), (35, 14)]},
+    "invalid-volume-mount": {"rules/names-and-mounts.yaml": [(15, 20), (18, 17)]},
+    "invalid-container": {"rules/names-and-mounts.yaml": [(11, 9), (22, 7)]},
+    "invalid-config-object": {"rules/config-objects.yaml": [(8, 26), (8, 26), (15, 11), (23, 20)]},
     "unknown-container": {"rules/unknown-container.yaml": [(25, 30), (42, 30)]},
     "resource-not-set": {"rules/resource-not-set.yaml": [(27, 21), (32, 21), (37, 21)]},
     "divisor-rounding": {"rules/divisor-rounding.yaml": [(22, 24), (32, 24)]},
@@ -82,6 +91,11 @@ def _positions(findings: list[Finding], rule: str) -> list[tuple[int, int]]:
 
 
 def _pod(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    # A container with an image unless the test brings its own (images are not its subject).
+    spec = {"containers": [{"name": "c", "image": "i"}], **spec}
+    for container in spec["containers"]:
+        if isinstance(container, dict):
+            container.setdefault("image", "i")
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", **metadata}, "spec": spec}
 
 
@@ -211,6 +225,111 @@ class TestConformance:
             assert finding.severity == "error"
 
 
+_HOSTILE = [".", "..", "../../home", "/", "a/b", "a\x00b", "UPPER", "\u0430pp", "a" * 254]
+
+
+class TestHostileInput:
+    """Names, mounts and modes that would harm the host are the API server's errors in lint,
+    exactly as podself run refuses them."""
+
+    @pytest.mark.parametrize("name", _HOSTILE, ids=repr)
+    def test_names(self, name: str) -> None:
+        """Pod name, namespace and container name."""
+        as_pod = _lint_obj({**_pod({}), "metadata": {"name": name}})
+        as_namespace = _lint_obj(_pod({}, namespace=name))
+        as_container = _lint_obj(_pod({"containers": [{"name": name}]}))
+        for findings, field in (
+            (as_pod, "metadata.name"),
+            (as_namespace, "metadata.namespace"),
+            (as_container, "spec.containers[0].name"),
+        ):
+            assert {(f.rule, f.field) for f in findings} == {("invalid-name", field)}
+
+    def test_cronjob_name_length(self) -> None:
+        """A CronJob's name leaves room for the Job's "-<minutes>" suffix: 52 characters."""
+        template = {"spec": {"containers": [{"name": "c", "image": "i"}]}}
+        cron: dict[str, Any] = {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "c" * 53},
+            "spec": {"schedule": "@daily", "jobTemplate": {"spec": {"template": template}}},
+        }
+        findings = _lint_obj(cron)
+        assert [(f.rule, f.message[-34:]) for f in findings] == [
+            ("invalid-name", "must be no more than 52 characters")
+        ]
+        cron["metadata"]["name"] = "c" * 52
+        assert _lint_obj(cron) == []
+
+    @pytest.mark.parametrize("name", _HOSTILE, ids=repr)
+    def test_volume_names(self, name: str) -> None:
+        """Every kind of volume, and its mount is not reported twice."""
+        sources: list[dict[str, Any]] = [
+            {"emptyDir": {}},
+            {"configMap": {"name": "c"}},
+            {"secret": {"secretName": "s"}},
+        ]
+        for source in sources:
+            mount = {"name": name, "mountPath": "/v"}
+            spec = {
+                "volumes": [{"name": name, **source}],
+                "containers": [{"name": "c", "volumeMounts": [mount]}],
+            }
+            findings = _lint_obj(_pod(spec))
+            assert {(f.rule, f.field) for f in findings} == {
+                ("invalid-volume", "spec.volumes[0].name")
+            }
+
+    @pytest.mark.parametrize(
+        ("mount", "rule"),
+        [
+            ({"mountPath": "../x"}, None),  # accepted by the API server
+            ({"mountPath": ""}, "invalid-volume-mount"),
+            ({"mountPath": "/x", "subPath": "../../etc"}, "invalid-volume-mount"),
+            ({"mountPath": "/x", "subPath": "/etc"}, "invalid-volume-mount"),
+            ({"mountPath": "/x", "subPathExpr": "$(A)/../.."}, "invalid-volume-mount"),
+        ],
+    )
+    def test_mounts(self, mount: dict[str, Any], rule: str | None) -> None:
+        """Mount paths the API server refuses."""
+        spec = {
+            "volumes": [{"name": "v", "emptyDir": {}}],
+            "containers": [{"name": "c", "volumeMounts": [{"name": "v", **mount}]}],
+        }
+        assert [f.rule for f in _lint_obj(_pod(spec))] == ([rule] if rule else [])
+
+    @pytest.mark.parametrize(
+        ("mode", "valid"),
+        [
+            (0o644, True),
+            (0o777, True),
+            (0o4755, False),
+            (0o1777, False),
+            (-1, False),
+            (0o1000, False),
+        ],
+    )
+    def test_modes(self, mode: int, valid: bool) -> None:
+        """Secret and configMap modes like downwardAPI and projected ones."""
+        volumes = [
+            {"name": "s", "secret": {"secretName": "s", "defaultMode": mode}},
+            {
+                "name": "c",
+                "configMap": {"name": "c", "items": [{"key": "k", "path": "k", "mode": mode}]},
+            },
+        ]
+        findings = _lint_obj(_pod({"volumes": volumes}))
+        expected = (
+            []
+            if valid
+            else [
+                ("invalid-volume", "spec.volumes[0].secret.defaultMode"),
+                ("invalid-volume", "spec.volumes[1].configMap.items[0].mode"),
+            ]
+        )
+        assert [(f.rule, f.field) for f in findings] == expected
+
+
 class TestApiErrors:
     def test_workload_prefix(self) -> None:
         """Errors carry the pod-template path of their kind (CronJob here)."""
@@ -257,6 +376,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: p}
 spec:
+  containers: [{name: c, image: i}]
   volumes:
   - name: v
     downwardAPI:
@@ -267,9 +387,33 @@ spec:
 """
         findings = lint_text(text, "v.yaml")
         assert [(f.rule, f.line) for f in findings] == [
-            ("invalid-field-ref", 9),
-            ("invalid-field-ref", 11),
+            ("invalid-field-ref", 10),
+            ("invalid-field-ref", 12),
         ]
+
+    def test_locating_items_is_linear(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Each item is validated once to locate any number of errors (it was once per error
+        and item: minutes for a few thousand hostile items)."""
+        calls = []
+        real = validation.validate_volume
+
+        def counting(*args: Any, **kwargs: Any) -> list[FieldError]:
+            calls.append(1)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(lint_module, "validate_volume", counting)
+        items = "".join(
+            f"      - {{path: ../x{i}, fieldRef: {{fieldPath: metadata.name}}}}\n"
+            for i in range(50)
+        )
+        text = (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+            "  containers: [{name: c, image: i}]\n"
+            "  volumes:\n  - name: v\n    downwardAPI:\n      items:\n" + items
+        )
+        findings = lint_text(text, "v.yaml")
+        assert [f.line for f in findings] == list(range(10, 60))
+        assert len(calls) == 50
 
     def test_whole_map_in_env_hint(self) -> None:
         """metadata.labels without a key in env points to the subscript or a volume."""
@@ -489,7 +633,7 @@ class TestDisabling:
 
     def test_unknown_ids_in_annotation_ignored(self) -> None:
         """Rule ids a version does not know are ignored in annotations."""
-        obj = _pod({"containers": []}, annotations={DISABLE_ANNOTATION: "future-rule"})
+        obj = _pod({}, annotations={DISABLE_ANNOTATION: "future-rule"})
         assert _lint_obj(obj) == []
 
     def test_load_rules_can_be_disabled(self) -> None:

@@ -13,12 +13,21 @@ from podself.validation import (
     DUPLICATE,
     FORBIDDEN,
     INVALID,
+    NOT_FOUND,
     NOT_SUPPORTED,
     REQUIRED,
     TYPE_INVALID,
     FieldError,
     convert_downward_api_field_label,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    name_is_dns_label,
+    name_is_dns_subdomain,
+    path_segment_errors,
+    validate_config_object,
     validate_env,
+    validate_object_meta,
+    validate_pod_spec,
     validate_pod_spec_downward,
     validate_volume,
 )
@@ -533,8 +542,103 @@ class TestValidateVolume:
         assert validate_volume(null_kind, "s.volumes[0]") == []
 
     def test_other_volume_types_are_not_inspected(self) -> None:
-        """Sources other than downwardAPI and projected are not validated field by field."""
-        assert validate_volume({"name": "c", "configMap": {"name": ""}}, "v") == []
+        """Sources podself does not model (nfs, iscsi...) are not validated field by field."""
+        assert validate_volume({"name": "c", "nfs": {"server": "", "path": "rel"}}, "v") == []
+
+    def test_host_path(self) -> None:
+        """validateHostPathVolumeSource: a path without '..' elements and a known type."""
+        cases: list[tuple[dict[str, Any], list[str]]] = [
+            ({"path": "/var/log"}, []),
+            ({"path": "relative/is/fine", "type": "DirectoryOrCreate"}, []),
+            ({"path": ""}, ["v.hostPath.path: Required value"]),
+            (
+                {"path": "/a/../../etc"},
+                ["v.hostPath.path: Invalid value: \"/a/../../etc\": must not contain '..'"],
+            ),
+            ({"path": "/x", "type": "Socket"}, []),
+            (
+                {"path": "/x", "type": "Symlink"},
+                [
+                    'v.hostPath.type: Unsupported value: "Symlink": supported values: "", '
+                    '"BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", '
+                    '"FileOrCreate", "Socket"'
+                ],
+            ),
+        ]
+        for source, expected in cases:
+            assert rendered(validate_volume({"name": "h", "hostPath": source}, "v")) == expected
+
+    def test_config_map_and_secret_sources(self) -> None:
+        """configMap and secret volumes: the name is required, items need a key and a local
+        path, as validateConfigMapVolumeSource/validateSecretVolumeSource and validateKeyToPath
+        say."""
+        items = [{"key": "", "path": "../x"}, {"key": "k", "path": "/abs"}, {"key": "k"}]
+        config_map = {"name": "c", "configMap": {"name": "", "items": items}}
+        assert rendered(validate_volume(config_map, "v")) == [
+            "v.configMap.name: Required value",
+            "v.configMap.items[0].key: Required value",
+            "v.configMap.items[0].path: Invalid value: \"../x\": must not contain '..'",
+            'v.configMap.items[1].path: Invalid value: "/abs": must be a relative path',
+            "v.configMap.items[2].path: Required value",
+        ]
+        secret = {"name": "s", "secret": {"items": [{"key": "k", "path": "..data"}]}}
+        assert rendered(validate_volume(secret, "v")) == [
+            "v.secret.secretName: Required value",
+            "v.secret.items[0].path: Invalid value: \"..data\": must not start with '..'",
+        ]
+        good = {"name": "s", "secret": {"secretName": "t", "items": [{"key": "k", "path": "a/b"}]}}
+        assert validate_volume(good, "v") == []
+
+    @pytest.mark.parametrize(
+        ("mode", "valid"),
+        [
+            (0, True),
+            (0o644, True),
+            (0o777, True),
+            (0o1000, False),
+            (0o4755, False),  # setuid
+            (0o2755, False),  # setgid
+            (0o1777, False),  # sticky
+            (-1, False),
+            (2**31 - 1, False),
+        ],
+    )
+    @pytest.mark.parametrize("kind", ["secret", "configMap", "downwardAPI", "projected"])
+    def test_file_modes(self, kind: str, mode: int, valid: bool) -> None:
+        """defaultMode and every item's mode must lie in 0..0777 on all four file volumes,
+        projected sources' items included."""
+        item = {"key": "k", "path": "p", "mode": mode}
+        sources: dict[str, Any] = {
+            "secret": {"secretName": "s", "defaultMode": mode, "items": [item]},
+            "configMap": {"name": "c", "defaultMode": mode, "items": [item]},
+            "downwardAPI": {
+                "defaultMode": mode,
+                "items": [{"path": "p", "mode": mode, **field_item("p", "metadata.name")}],
+            },
+            "projected": {
+                "defaultMode": mode,
+                "sources": [
+                    {"secret": {"name": "s", "items": [{**item, "path": "a"}]}},
+                    {"configMap": {"name": "c", "items": [{**item, "path": "b"}]}},
+                ],
+            },
+        }
+        errors = validate_volume({"name": "v", kind: sources[kind]}, "v")
+        if valid:
+            assert errors == []
+            return
+        assert {(e.type, e.bad_value, e.detail) for e in errors} == {(INVALID, mode, MODE_MSG)}
+        fields = [e.field for e in errors]
+        assert f"v.{kind}.defaultMode" in fields
+        assert len(fields) == (3 if kind == "projected" else 2)
+
+    @pytest.mark.parametrize("mode", [2**31, -(2**31) - 1, "0644", 4.5, True])
+    def test_mode_outside_int32_is_a_type_error(self, mode: object) -> None:
+        """A mode that does not decode into an int32 is refused before validation."""
+        errors = validate_volume(
+            {"name": "v", "secret": {"secretName": "s", "defaultMode": mode}}, "v"
+        )
+        assert [(e.type, e.field) for e in errors] == [(TYPE_INVALID, "v.secret.defaultMode")]
 
     def test_duplicate_paths_not_checked_in_downward_volume(self) -> None:
         """A downwardAPI volume may repeat a path (the last item wins at run time)."""
@@ -770,3 +874,395 @@ class TestValidatePodSpec:
         assert [e.field for e in validate_pod_spec_downward([], "s")] == ["s"]  # type: ignore[arg-type]
         errors = validate_pod_spec_downward({"containers": {}, "volumes": "x"})
         assert [e.field for e in errors] == ["spec.volumes", "spec.containers"]
+
+
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+# Names an attacker would use to leave a directory, and look-alikes of valid names.
+HOSTILE_NAMES = [
+    ".",
+    "..",
+    "../../home",
+    "/",
+    "/etc",
+    "a/b",
+    "a\x00b",
+    "a\\b",
+    "UPPER",
+    "-a",
+    "a-",
+    "a..b",
+    " a",
+    "\u0430pp",  # Cyrillic a
+    "\uff50\uff4f\uff44",  # fullwidth "pod"
+    "caf\u00e9",
+    "a" * 254,
+]
+
+
+class TestNames:
+    """The apimachinery name rules, which keep every name a single safe path component."""
+
+    @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=repr)
+    def test_hostile_names_are_neither_labels_nor_subdomains(self, name: str) -> None:
+        """None of these is a DNS-1123 subdomain (pod names) or label (namespaces, containers,
+        volumes)."""
+        assert name_is_dns_subdomain(name)
+        assert name_is_dns_label(name)
+        assert dns1123_label_errors(name) == name_is_dns_label(name)
+
+    def test_messages(self) -> None:
+        """The messages are the API server's, the length one first."""
+        assert name_is_dns_subdomain("..") == [SUBDOMAIN_MSG]
+        assert name_is_dns_subdomain("a" * 254) == ["must be no more than 253 characters"]
+        assert name_is_dns_label("a.b") == ["must not contain dots"]
+        assert name_is_dns_label("A" * 64) == ["must be no more than 63 characters", LABEL_MSG]
+        assert name_is_dns_subdomain("a.b-c") == []
+        assert dns1123_subdomain_errors("a" * 253) == []
+
+    @pytest.mark.parametrize(
+        ("prefix", "valid"),
+        [
+            ("web-", True),
+            ("a.b-", True),
+            ("web", True),
+            ("-", False),
+            ("a.-", True),  # maskTrailingDash cuts two bytes: "aa" (the name is refused)
+            ("x_", False),
+        ],
+    )
+    def test_generate_name_prefix(self, prefix: str, valid: bool) -> None:
+        """A generateName may end in '-' (maskTrailingDash); nothing else is relaxed."""
+        assert (name_is_dns_subdomain(prefix, prefix=True) == []) is valid
+        assert name_is_dns_subdomain("web-") == [SUBDOMAIN_MSG]
+
+    @pytest.mark.parametrize(
+        ("name", "errors"),
+        [
+            (".", ["may not be '.'"]),
+            ("..", ["may not be '..'"]),
+            ("../x", ["may not contain '/'"]),
+            ("a%2f", ["may not contain '%'"]),
+            ("/%", ["may not contain '/'", "may not contain '%'"]),
+            ("UPPER", []),
+            ("...", []),
+        ],
+    )
+    def test_path_segment(self, name: str, errors: list[str]) -> None:
+        """client-go's IsValidPathSegmentName, applied before a request is sent."""
+        assert path_segment_errors(name) == errors
+
+
+class TestValidateObjectMeta:
+    """validate_object_meta: ValidateObjectMeta's name, generateName and namespace rules."""
+
+    def test_valid(self) -> None:
+        """A DNS subdomain name in a DNS label namespace passes."""
+        assert validate_object_meta({"name": "web.v1", "namespace": "team-a"}) == []
+        assert validate_object_meta({"generateName": "web-"}, namespace="default") == []
+
+    @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=repr)
+    def test_hostile_pod_names(self, name: str) -> None:
+        """Each hostile name is refused at metadata.name, with the name shown Go-quoted."""
+        errors = validate_object_meta({"name": name}, namespace="default")
+        assert errors
+        assert {(e.type, e.field, e.bad_value) for e in errors} == {
+            (INVALID, "metadata.name", name)
+        }
+
+    @pytest.mark.parametrize("namespace", HOSTILE_NAMES, ids=repr)
+    def test_hostile_namespaces(self, namespace: str) -> None:
+        """Each hostile namespace is refused at metadata.namespace; -n overrides the object's."""
+        errors = validate_object_meta({"name": "p", "namespace": namespace})
+        assert {(e.field, e.bad_value) for e in errors} == {("metadata.namespace", namespace)}
+        overridden = validate_object_meta({"name": "p", "namespace": "ok"}, namespace=namespace)
+        assert overridden == errors
+
+    def test_rendering(self) -> None:
+        """The full messages, as kubectl prints them."""
+        meta = {"name": "../../home", "generateName": "x_", "namespace": "/"}
+        assert rendered(validate_object_meta(meta, "metadata")) == [
+            f'metadata.generateName: Invalid value: "x_": {SUBDOMAIN_MSG}',
+            f'metadata.name: Invalid value: "../../home": {SUBDOMAIN_MSG}',
+            f'metadata.namespace: Invalid value: "/": {LABEL_MSG}',
+        ]
+
+    def test_required(self) -> None:
+        """A name or a generateName is required, and a namespace."""
+        assert rendered(validate_object_meta({"namespace": ""})) == [
+            "metadata.name: Required value: name or generateName is required",
+            "metadata.namespace: Required value",
+        ]
+
+    def test_generated_name(self) -> None:
+        """A name still to be generated is the prefix cut to 58 bytes plus five characters."""
+        assert validate_object_meta({"generateName": "a" * 300}, namespace="d") == [
+            FieldError(
+                INVALID, "metadata.generateName", "a" * 300, "must be no more than 253 characters"
+            )
+        ]
+        errors = validate_object_meta({"generateName": "Web-"}, namespace="d")
+        assert [(e.field, e.bad_value) for e in errors] == [
+            ("metadata.generateName", "Web-"),
+            ("metadata.name", "Web-xxxxx"),
+        ]
+
+    def test_wrong_types(self) -> None:
+        """A name that is not a string is a type error, not a crash."""
+        errors = validate_object_meta({"name": 7, "namespace": ["x"]})
+        assert [(e.type, e.field) for e in errors] == [
+            (TYPE_INVALID, "metadata.name"),
+            (TYPE_INVALID, "metadata.namespace"),
+        ]
+        assert [e.field for e in validate_object_meta("x")] == ["metadata"]  # type: ignore[arg-type]
+
+
+def container(name: str = "app", **extra: Any) -> dict[str, Any]:
+    """A container with an image."""
+    return {"name": name, "image": "busybox", **extra}
+
+
+def mount(name: str, path: str, **extra: Any) -> dict[str, Any]:
+    """A volume mount."""
+    return {"name": name, "mountPath": path, **extra}
+
+
+class TestValidatePodSpecStructure:
+    """validate_pod_spec: container names, images and volume mounts besides the Downward API."""
+
+    def test_typical_spec_is_valid(self) -> None:
+        """The typical spec with an image and a mount passes."""
+        spec = pod_spec()
+        spec["containers"][0]["image"] = "busybox"
+        spec["containers"][0]["volumeMounts"] = [mount("podinfo", "/etc/podinfo")]
+        assert validate_pod_spec(spec) == []
+
+    @pytest.mark.parametrize("name", [*HOSTILE_NAMES, "../../..", "a.b"], ids=repr)
+    @pytest.mark.parametrize("key", ["containers", "initContainers"])
+    def test_hostile_container_names(self, key: str, name: str) -> None:
+        """Container names are DNS-1123 labels in every list."""
+        spec: dict[str, Any] = {"containers": [container()]}
+        spec.setdefault(key, []).append(container(name))
+        errors = validate_pod_spec(spec)
+        index = len(spec[key]) - 1
+        assert errors
+        assert {(e.type, e.field) for e in errors} == {(INVALID, f"spec.{key}[{index}].name")}
+
+    @pytest.mark.parametrize("name", [*HOSTILE_NAMES, "../../.."], ids=repr)
+    @pytest.mark.parametrize("kind", ["emptyDir", "configMap", "secret"])
+    def test_hostile_volume_names(self, kind: str, name: str) -> None:
+        """Volume names are DNS-1123 labels whatever the kind."""
+        source = {"emptyDir": {}, "configMap": {"name": "c"}, "secret": {"secretName": "s"}}[kind]
+        spec = {"containers": [container()], "volumes": [{"name": name, kind: source}]}
+        errors = validate_pod_spec(spec)
+        assert errors
+        assert {e.field for e in errors} == {"spec.volumes[0].name"}
+
+    def test_container_requirements(self) -> None:
+        """containers is required; each needs a name and an image; names are unique across
+        containers, initContainers and ephemeralContainers."""
+        assert rendered(validate_pod_spec({})) == ["spec.containers: Required value"]
+        assert rendered(validate_pod_spec({"containers": []})) == [
+            "spec.containers: Required value"
+        ]
+        spec = {
+            "containers": [{"image": "x"}, {"name": "a"}, container("a")],
+            "initContainers": [container("a"), container("i"), container("i")],
+            "ephemeralContainers": [container("i"), container("e")],
+        }
+        assert rendered(validate_pod_spec(spec, template=True)) == [
+            "spec.containers[0].name: Required value",
+            "spec.containers[1].image: Required value",
+            'spec.containers[2].name: Duplicate value: "a"',
+            'spec.initContainers[0].name: Duplicate value: "a"',
+            'spec.initContainers[2].name: Duplicate value: "i"',
+            'spec.ephemeralContainers[0].name: Duplicate value: "i"',
+            "spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template",
+        ]
+
+    def test_ephemeral_containers_on_create(self) -> None:
+        """A Pod cannot be created with ephemeral containers, nor may they use subPath."""
+        spec = {
+            "volumes": [{"name": "v", "emptyDir": {}}],
+            "containers": [container()],
+            "ephemeralContainers": [container("e", volumeMounts=[mount("v", "/v", subPath="s")])],
+        }
+        assert rendered(validate_pod_spec(spec)) == [
+            "spec.ephemeralContainers[0].volumeMounts[0].subPath: Forbidden: cannot be set for an "
+            "Ephemeral Container",
+            "spec.ephemeralContainers: Forbidden: cannot be set on create",
+        ]
+        assert validate_pod_spec({**spec, "ephemeralContainers": []}) == []
+
+    def test_untrimmed_image_only_for_pods(self) -> None:
+        """A Pod's image may not start or end with white space; a template's may."""
+        spec = {"containers": [container(image=" busybox\u3000")]}
+        assert rendered(validate_pod_spec(spec)) == [
+            'spec.containers[0].image: Invalid value: " busybox\\u3000": must not have leading or '
+            "trailing whitespace"
+        ]
+        assert validate_pod_spec(spec, template=True) == []
+
+    def test_volume_mounts(self) -> None:
+        """ValidateVolumeMounts: name and mountPath required, the name must be a valid volume,
+        mountPaths unique; subPath errors name the list, not the mount, as Kubernetes does."""
+        mounts = [
+            mount("", ""),
+            mount("nope", "/a"),
+            mount("bad", "/b"),
+            mount("v", "/a"),
+            mount("v", "/c", subPath="/abs"),
+            mount("v", "/d", subPath="../../x", subPathExpr="$(X)/.."),
+            mount("v", "../../relative"),
+        ]
+        spec = {
+            "volumes": [{"name": "v", "emptyDir": {}}, {"name": "bad"}],
+            "containers": [container(volumeMounts=mounts)],
+        }
+        where = "spec.containers[0].volumeMounts"
+        assert rendered(validate_pod_spec(spec))[1:] == [
+            f"{where}[0].name: Required value",
+            f'{where}[0].name: Not found: ""',
+            f"{where}[0].mountPath: Required value",
+            f'{where}[1].name: Not found: "nope"',
+            f'{where}[2].name: Not found: "bad"',
+            f'{where}[3].mountPath: Invalid value: "/a": must be unique',
+            f'{where}.subPath: Invalid value: "/abs": must be a relative path',
+            f"{where}.subPath: Invalid value: \"../../x\": must not contain '..'",
+            f'{where}[5].subPathExpr: Invalid value: "$(X)/..": subPathExpr and subPath are '
+            "mutually exclusive",
+            f"{where}.subPathExpr: Invalid value: \"$(X)/..\": must not contain '..'",
+        ]
+
+    def test_mount_propagation_and_recursive_read_only(self) -> None:
+        """The propagation modes and the recursiveReadOnly rules."""
+        mounts = [
+            mount("v", "/a", mountPropagation="Shared"),
+            mount("v", "/b", mountPropagation="Bidirectional"),
+            mount("v", "/c", recursiveReadOnly="Enabled", mountPropagation="HostToContainer"),
+            mount("v", "/d", recursiveReadOnly="Sometimes"),
+            mount("v", "/e", recursiveReadOnly="IfPossible", readOnly=True),
+        ]
+        spec = {
+            "volumes": [{"name": "v", "emptyDir": {}}],
+            "containers": [container(volumeMounts=mounts)],
+        }
+        where = "spec.containers[0].volumeMounts"
+        assert rendered(validate_pod_spec(spec)) == [
+            f'{where}.mountPropagation: Unsupported value: "Shared": supported values: '
+            '"Bidirectional", "HostToContainer", "None"',
+            f"{where}.mountPropagation: Forbidden: Bidirectional mount propagation is available "
+            "only to privileged containers",
+            f"{where}.recursiveReadOnly: Forbidden: may only be specified when readOnly is true",
+            f"{where}.recursiveReadOnly: Forbidden: may only be specified when mountPropagation "
+            "is None or not specified",
+            f'{where}.recursiveReadOnly: Unsupported value: "Sometimes": supported values: '
+            '"Disabled", "Enabled", "IfPossible"',
+        ]
+        privileged = container(
+            volumeMounts=[mount("v", "/b", mountPropagation="Bidirectional")],
+            securityContext={"privileged": True},
+        )
+        assert validate_pod_spec({**spec, "containers": [privileged]}) == []
+
+    def test_image_volume_has_no_subpath(self) -> None:
+        """An image volume cannot be mounted with a subPath."""
+        spec = {
+            "volumes": [{"name": "i", "image": {"reference": "r"}}],
+            "containers": [container(volumeMounts=[mount("i", "/i", subPath="x")])],
+        }
+        assert rendered(validate_pod_spec(spec)) == [
+            'spec.containers[0].volumeMounts[0].subPath: Invalid value: "x": not allowed in image '
+            "volume sources"
+        ]
+
+    def test_wrong_types(self) -> None:
+        """Mounts and names of the wrong type are type errors, never exceptions."""
+        spec = {
+            "containers": [
+                {"name": 1, "image": "x", "volumeMounts": "x"},
+                container(volumeMounts=[1, {"name": "v", "mountPath": 2, "subPath": []}]),
+            ]
+        }
+        assert [(e.type, e.field) for e in validate_pod_spec(spec)] == [
+            (TYPE_INVALID, "spec.containers[0].name"),
+            (TYPE_INVALID, "spec.containers[0].volumeMounts"),
+            (TYPE_INVALID, "spec.containers[1].volumeMounts[0]"),
+            (NOT_FOUND, "spec.containers[1].volumeMounts[1].name"),
+            (TYPE_INVALID, "spec.containers[1].volumeMounts[1].mountPath"),
+            (TYPE_INVALID, "spec.containers[1].volumeMounts[1].subPath"),
+        ]
+
+
+CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+    "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+
+
+class TestValidateConfigObject:
+    """validate_config_object: ValidateConfigMap / ValidateSecret, whose keys become files."""
+
+    def test_other_objects(self) -> None:
+        """Only ConfigMaps and Secrets are checked."""
+        assert validate_config_object({"kind": "Service", "metadata": {"name": ".."}}, "d") == []
+
+    @pytest.mark.parametrize(
+        ("key", "details"),
+        [
+            ("app.conf", []),
+            ("..data", ["must not start with '..'"]),
+            ("..", ["must not be '..'"]),
+            (".", ["must not be '.'"]),
+            ("../../evil", [CONFIG_KEY_MSG, "must not start with '..'"]),
+            ("a/b", [CONFIG_KEY_MSG]),
+            ("a\x00b", [CONFIG_KEY_MSG]),
+            ("k" * 254, ["must be no more than 253 characters"]),
+        ],
+        ids=repr,
+    )
+    @pytest.mark.parametrize("kind", ["ConfigMap", "Secret"])
+    def test_keys(self, kind: str, key: str, details: list[str]) -> None:
+        """Each key must be a config key, in data, binaryData and stringData alike."""
+        bags = ["data", "binaryData"] if kind == "ConfigMap" else ["data", "stringData"]
+        for bag in bags:
+            obj = {"kind": kind, "metadata": {"name": "c"}, bag: {key: ""}}
+            errors = validate_config_object(obj, "default")
+            field = "binaryData" if bag == "binaryData" else "data"
+            assert [(e.field, e.bad_value, e.detail) for e in errors] == [
+                (f"{field}[{key}]", key, detail) for detail in details
+            ]
+
+    def test_name_namespace_duplicates_and_size(self) -> None:
+        """The object's name and namespace, a key in both bags, and the 1 MiB limit."""
+        big = "x" * (1024 * 1024)
+        obj = {
+            "kind": "ConfigMap",
+            "metadata": {"name": "../cfg", "namespace": "A"},
+            "data": {"k": big},
+            "binaryData": {"k": "eA=="},
+        }
+        assert [e.field for e in validate_config_object(obj, "default")] == [
+            "metadata.name",
+            "metadata.namespace",
+            "data[k]",
+            "",
+        ]
+        assert rendered(validate_config_object(obj, "default"))[-2:] == [
+            'data[k]: Invalid value: "k": duplicate of key present in binaryData',
+            ": Too long: may not be more than 1048576 bytes",
+        ]
+        secret = {"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": big + "x"}}
+        assert rendered(validate_config_object(secret, "ns")) == [
+            "data: Too long: may not be more than 1048576 bytes"
+        ]
+        fits = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "eHh4"}}
+        assert validate_config_object(fits, "ns") == []

@@ -7,6 +7,8 @@ value and detail — as ``pkg/apis/core/validation`` after v1 defaulting.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -35,18 +37,32 @@ __all__ = [
     "DUPLICATE",
     "FORBIDDEN",
     "INVALID",
+    "MAX_GENERATED_NAME_BASE",
+    "NOT_FOUND",
     "NOT_SUPPORTED",
     "REQUIRED",
+    "TOO_LONG",
     "TYPE_INVALID",
     "FieldError",
     "convert_downward_api_field_label",
+    "dns1123_label_errors",
+    "dns1123_subdomain_errors",
+    "go_lower",
+    "name_is_dns_label",
+    "name_is_dns_subdomain",
+    "path_segment_errors",
+    "validate_config_object",
     "validate_env",
+    "validate_object_meta",
+    "validate_pod_spec",
     "validate_pod_spec_downward",
     "validate_volume",
 ]
 
 # field.ErrorType values, as Kubernetes spells them in API responses (Status.details.causes).
 REQUIRED: Final = "FieldValueRequired"
+NOT_FOUND: Final = "FieldValueNotFound"
+TOO_LONG: Final = "FieldValueTooLong"
 INVALID: Final = "FieldValueInvalid"
 NOT_SUPPORTED: Final = "FieldValueNotSupported"
 FORBIDDEN: Final = "FieldValueForbidden"
@@ -61,9 +77,11 @@ _TYPE_STRINGS: Final = {
     NOT_SUPPORTED: "Unsupported value",
     FORBIDDEN: "Forbidden",
     DUPLICATE: "Duplicate value",
+    NOT_FOUND: "Not found",
+    TOO_LONG: "Too long",
     TYPE_INVALID: "Invalid value",
 }
-_VALUELESS_TYPES: Final = frozenset({REQUIRED, FORBIDDEN})
+_VALUELESS_TYPES: Final = frozenset({REQUIRED, FORBIDDEN, TOO_LONG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +340,8 @@ def _chdir_prefix_errors(value: str) -> list[str]:
     return []
 
 
-def _dns1123_label_errors(value: str) -> list[str]:
+def dns1123_label_errors(value: str) -> list[str]:
+    """apimachinery's ``IsDNS1123Label`` errors for ``value`` (``[]`` when valid)."""
     errs = []
     if _byte_len(value) > 63:
         errs.append(_max_len_error(63))
@@ -334,13 +353,45 @@ def _dns1123_label_errors(value: str) -> list[str]:
     return errs
 
 
-def _dns1123_subdomain_errors(value: str) -> list[str]:
+def dns1123_subdomain_errors(value: str) -> list[str]:
+    """apimachinery's ``IsDNS1123Subdomain`` errors for ``value`` (``[]`` when valid)."""
     errs = []
     if _byte_len(value) > 253:
         errs.append(_max_len_error(253))
     if _DNS1123_SUBDOMAIN_RE.fullmatch(value) is None:
         errs.append(_DNS1123_SUBDOMAIN_MSG)
     return errs
+
+
+def _mask_trailing_dash(name: str) -> str:
+    # maskTrailingDash: a generateName prefix may end in '-'; Go cuts two bytes, not runes.
+    if len(name) > 1 and name.endswith("-"):
+        if name.isascii():
+            return name[:-2] + "a"
+        return name.encode("utf-8", "surrogatepass")[:-2].decode("utf-8", "replace") + "a"
+    return name
+
+
+def name_is_dns_subdomain(name: str, prefix: bool = False) -> list[str]:
+    """apimachinery's ``NameIsDNSSubdomain``: the rule for pod and workload names.
+
+    With ``prefix`` (a ``generateName``) a trailing ``-`` is allowed. Returns the error details
+    (``[]`` when valid).
+    """
+    return dns1123_subdomain_errors(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns_label(name: str, prefix: bool = False) -> list[str]:
+    """apimachinery's ``NameIsDNSLabel``: the rule for namespace names."""
+    return dns1123_label_errors(_mask_trailing_dash(name) if prefix else name)
+
+
+def path_segment_errors(name: str) -> list[str]:
+    """apimachinery's ``IsValidPathSegmentName``, which client-go applies to a request's
+    namespace and resource name before sending it."""
+    if name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
 
 
 def _env_name_errors(name: str, relaxed: bool) -> list[str]:
@@ -367,8 +418,8 @@ def _key_errors(key: str) -> tuple[str, ...]:
     return tuple(qualified_name_errors(key))
 
 
-def _go_lower(text: str) -> str:
-    # strings.ToLower maps rune by rune with simple case mapping (no final sigma, İ -> i).
+def go_lower(text: str) -> str:
+    """Go's ``strings.ToLower``: rune by rune, simple case mapping (no final sigma, İ -> i)."""
     if text.isascii():
         return text.lower()
     out = []
@@ -461,12 +512,17 @@ def _check_mode(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldEr
         errs.append(FieldError(INVALID, f"{field}.{key}", mode, _FILE_MODE_MSG))
 
 
-def _local_non_reserved_path(path: str, field: str, errs: list[FieldError]) -> None:
-    # ValidateLocalNonReservedPath = validateLocalDescendingPath + the AtomicWriter's ".." prefix.
+def _local_descending_path(path: str, field: str, errs: list[FieldError]) -> None:
+    # validateLocalDescendingPath: relative, and no ".." element (one error however many).
     if path.startswith("/"):
         errs.append(FieldError(INVALID, field, path, "must be a relative path"))
     if ".." in path and ".." in path.split("/"):
         errs.append(FieldError(INVALID, field, path, "must not contain '..'"))
+
+
+def _local_non_reserved_path(path: str, field: str, errs: list[FieldError]) -> None:
+    # ValidateLocalNonReservedPath = validateLocalDescendingPath + the AtomicWriter's ".." prefix.
+    _local_descending_path(path, field, errs)
     if path.startswith("..") and not path.startswith("../"):
         errs.append(FieldError(INVALID, field, path, "must not start with '..'"))
 
@@ -525,7 +581,7 @@ def _object_field_selector(
     path, key, subscripted = split_maybe_subscripted_path(internal)
     if subscripted:
         if path == "metadata.annotations":
-            key = _go_lower(key)
+            key = go_lower(key)
         elif path != "metadata.labels":
             # Unreachable in practice: the conversion above already refused the subscript.
             errs.append(FieldError(INVALID, field, path, "does not support subscript"))
@@ -572,7 +628,7 @@ def _key_selector(selector: Mapping[str, Any], field: str, errs: list[FieldError
     if name is not None:
         errs.extend(
             FieldError(INVALID, f"{field}.name", name, msg)
-            for msg in _dns1123_subdomain_errors(name)
+            for msg in dns1123_subdomain_errors(name)
         )
     key = _string(selector, "key", field, errs)
     if key == "":
@@ -912,6 +968,77 @@ def _projected_volume(
     _projection_sources(projected, field, errs, defaults)
 
 
+def _key_to_path_items(source: Mapping[str, Any], field: str, errs: list[FieldError]) -> None:
+    for position, entry in enumerate(_items(source, field, errs)):
+        item_field = f"{field}.items[{position}]"
+        item = _element(entry)
+        if _is_map(item):
+            _key_to_path(item, item_field, errs)
+        else:
+            errs.append(_type_error(item_field, item, "object"))
+
+
+def _secret_volume(
+    source: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
+) -> None:
+    # validateSecretVolumeSource
+    if _string(source, "secretName", field, errs) == "":
+        errs.append(FieldError(REQUIRED, f"{field}.secretName"))
+    _check_mode(source, "defaultMode", field, errs)
+    _key_to_path_items(source, field, errs)
+
+
+def _config_map_volume(
+    source: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
+) -> None:
+    # validateConfigMapVolumeSource
+    if _string(source, "name", field, errs) == "":
+        errs.append(FieldError(REQUIRED, f"{field}.name"))
+    _check_mode(source, "defaultMode", field, errs)
+    _key_to_path_items(source, field, errs)
+
+
+_HOST_PATH_TYPES: Final = (
+    "",
+    "BlockDevice",
+    "CharDevice",
+    "Directory",
+    "DirectoryOrCreate",
+    "File",
+    "FileOrCreate",
+    "Socket",
+)
+
+
+def _host_path_volume(
+    source: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
+) -> None:
+    # validateHostPathVolumeSource: the node's own path, but never with a ".." element.
+    path = _string(source, "path", field, errs)
+    if path == "":
+        errs.append(FieldError(REQUIRED, f"{field}.path"))
+        return
+    if path is not None and ".." in path.split("/"):
+        errs.append(FieldError(INVALID, f"{field}.path", path, "must not contain '..'"))
+    kind = source.get("type")
+    if kind is not None:
+        value = _string(source, "type", field, errs)
+        if value is not None and value not in _HOST_PATH_TYPES:
+            errs.append(
+                FieldError(NOT_SUPPORTED, f"{field}.type", value, _supported(_HOST_PATH_TYPES))
+            )
+
+
+# The volume sources whose own fields are validated; the others only count as "a volume type".
+_VOLUME_SOURCES: Final = {
+    "hostPath": _host_path_volume,
+    "secret": _secret_volume,
+    "downwardAPI": _downward_api_volume,
+    "configMap": _config_map_volume,
+    "projected": _projected_volume,
+}
+
+
 def _validate_volume_into(
     volume: object, path: str, errs: list[FieldError], defaults: bool
 ) -> str | None:
@@ -929,16 +1056,13 @@ def _validate_volume_into(
             errs.append(FieldError(FORBIDDEN, f"{path}.{child_name}", None, _VOLUME_KINDS_MSG))
             continue
         kinds += 1
-        if key == "downwardAPI":
-            if _is_map(source):
-                _downward_api_volume(source, f"{path}.downwardAPI", errs, defaults)
-            else:
-                errs.append(_type_error(f"{path}.downwardAPI", source, "object"))
-        elif key == "projected":
-            if _is_map(source):
-                _projected_volume(source, f"{path}.projected", errs, defaults)
-            else:
-                errs.append(_type_error(f"{path}.projected", source, "object"))
+        check = _VOLUME_SOURCES.get(key)
+        if check is None:
+            continue
+        if _is_map(source):
+            check(source, f"{path}.{key}", errs, defaults)
+        else:
+            errs.append(_type_error(f"{path}.{key}", source, "object"))
     if not kinds:
         errs.append(FieldError(REQUIRED, path, None, _NO_VOLUME_KIND_MSG))
     name = _string(volume, "name", path, errs)
@@ -946,7 +1070,7 @@ def _validate_volume_into(
         errs.append(FieldError(REQUIRED, f"{path}.name"))
     elif name is not None:
         errs.extend(
-            FieldError(INVALID, f"{path}.name", name, msg) for msg in _dns1123_label_errors(name)
+            FieldError(INVALID, f"{path}.name", name, msg) for msg in dns1123_label_errors(name)
         )
     return name
 
@@ -956,11 +1080,333 @@ def validate_volume(
 ) -> list[FieldError]:
     """Validate one pod volume as ``ValidateVolumes`` does, at ``path`` (e.g. ``spec.volumes[0]``).
 
-    ``downwardAPI`` and ``projected`` sources are validated fully; for every volume the name
-    and the one-volume-type rule are checked, other sources' own fields are not.
+    ``downwardAPI``, ``projected``, ``secret``, ``configMap`` and ``hostPath`` sources are
+    validated fully (item paths, keys, modes, no ``..`` in a host path); for every volume the
+    name and the one-volume-type rule are checked, other sources' own fields are not.
     """
     errs: list[FieldError] = []
     _validate_volume_into(volume, path, errs, apply_defaults)
+    return errs
+
+
+# --- containers and mounts -----------------------------------------------------------------------
+
+_PROPAGATIONS: Final = ("Bidirectional", "HostToContainer", "None")
+_RECURSIVE_READ_ONLY: Final = ("Disabled", "Enabled", "IfPossible")
+_EPHEMERAL_MSG: Final = "cannot be set for an Ephemeral Container"
+# unicode.IsSpace, which strings.TrimSpace trims (str.strip() would also trim \x1c-\x1f).
+_GO_SPACE: Final = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _volume_mounts(
+    container: Mapping[str, Any],
+    where: str,
+    volumes: Mapping[str, Mapping[str, Any]],
+    errs: list[FieldError],
+) -> None:
+    # ValidateVolumeMounts. Kubernetes names the list, not the mount, for the subPath,
+    # subPathExpr, mountPropagation and recursiveReadOnly errors.
+    mounts = container.get("volumeMounts")
+    field = f"{where}.volumeMounts"
+    if mounts is None:
+        return
+    if not _is_list(mounts):
+        errs.append(_type_error(field, mounts, "array"))
+        return
+    context = container.get("securityContext")
+    privileged = isinstance(context, Mapping) and context.get("privileged") is True
+    mount_points: set[str] = set()
+    for index, element in enumerate(mounts):
+        at = f"{field}[{index}]"
+        mount = _element(element)
+        if not _is_map(mount):
+            errs.append(_type_error(at, mount, "object"))
+            continue
+        name = _string(mount, "name", at, errs)
+        if name == "":
+            errs.append(FieldError(REQUIRED, f"{at}.name"))
+        if name is not None and name not in volumes:
+            errs.append(FieldError(NOT_FOUND, f"{at}.name", name))
+        mount_path = _string(mount, "mountPath", at, errs)
+        if mount_path == "":
+            errs.append(FieldError(REQUIRED, f"{at}.mountPath"))
+        if mount_path is not None:
+            if mount_path in mount_points:
+                errs.append(FieldError(INVALID, f"{at}.mountPath", mount_path, "must be unique"))
+            mount_points.add(mount_path)
+        sub_path = _string(mount, "subPath", at, errs)
+        sub_path_expr = _string(mount, "subPathExpr", at, errs)
+        volume = volumes.get(name) if name is not None else None
+        if volume is not None and volume.get("image") is not None:
+            for key, value in (("subPath", sub_path), ("subPathExpr", sub_path_expr)):
+                if value:
+                    errs.append(
+                        FieldError(
+                            INVALID, f"{at}.{key}", value, "not allowed in image volume sources"
+                        )
+                    )
+        if sub_path:
+            _local_descending_path(sub_path, f"{field}.subPath", errs)
+        if sub_path_expr:
+            if sub_path:
+                errs.append(
+                    FieldError(
+                        INVALID,
+                        f"{at}.subPathExpr",
+                        sub_path_expr,
+                        "subPathExpr and subPath are mutually exclusive",
+                    )
+                )
+            _local_descending_path(sub_path_expr, f"{field}.subPathExpr", errs)
+        propagation = None
+        if mount.get("mountPropagation") is not None:
+            propagation = _string(mount, "mountPropagation", at, errs)
+            if propagation is not None:
+                _mount_propagation(propagation, privileged, f"{field}.mountPropagation", errs)
+        if mount.get("recursiveReadOnly") is not None:
+            recursive = _string(mount, "recursiveReadOnly", at, errs)
+            if recursive is not None:
+                _recursive_read_only(
+                    recursive,
+                    mount.get("readOnly") is True,
+                    propagation,
+                    f"{field}.recursiveReadOnly",
+                    errs,
+                )
+
+
+def _mount_propagation(value: str, privileged: bool, field: str, errs: list[FieldError]) -> None:
+    # validateMountPropagation
+    if value not in _PROPAGATIONS:
+        errs.append(FieldError(NOT_SUPPORTED, field, value, _supported(_PROPAGATIONS)))
+    if value == "Bidirectional" and not privileged:
+        errs.append(
+            FieldError(
+                FORBIDDEN,
+                field,
+                None,
+                "Bidirectional mount propagation is available only to privileged containers",
+            )
+        )
+
+
+def _recursive_read_only(
+    value: str, read_only: bool, propagation: str | None, field: str, errs: list[FieldError]
+) -> None:
+    # validateMountRecursiveReadOnly
+    if value == "Disabled":
+        return
+    if value not in _RECURSIVE_READ_ONLY:
+        errs.append(FieldError(NOT_SUPPORTED, field, value, _supported(_RECURSIVE_READ_ONLY)))
+        return
+    if not read_only:
+        errs.append(
+            FieldError(FORBIDDEN, field, None, "may only be specified when readOnly is true")
+        )
+    if propagation is not None and propagation != "None":
+        errs.append(
+            FieldError(
+                FORBIDDEN,
+                field,
+                None,
+                "may only be specified when mountPropagation is None or not specified",
+            )
+        )
+
+
+def _container_common(
+    container: Mapping[str, Any],
+    where: str,
+    volumes: Mapping[str, Mapping[str, Any]],
+    errs: list[FieldError],
+    *,
+    defaults: bool,
+    relaxed: bool,
+) -> str | None:
+    """validateContainerCommon for the fields podself models; returns the name (None when it is
+    not a string)."""
+    name = _string(container, "name", where, errs)
+    if name == "":
+        errs.append(FieldError(REQUIRED, f"{where}.name"))
+    elif name is not None:
+        errs.extend(
+            FieldError(INVALID, f"{where}.name", name, msg) for msg in dns1123_label_errors(name)
+        )
+    if _string(container, "image", where, errs) == "":
+        errs.append(FieldError(REQUIRED, f"{where}.image"))
+    _validate_env_into(container.get("env"), f"{where}.env", errs, defaults, relaxed)
+    _volume_mounts(container, where, volumes, errs)
+    return name
+
+
+def _untrimmed_image(container: Mapping[str, Any], where: str, errs: list[FieldError]) -> None:
+    # validateContainerOnlyForPod
+    image = container.get("image")
+    if isinstance(image, str) and image != image.strip(_GO_SPACE):
+        errs.append(
+            FieldError(
+                INVALID, f"{where}.image", image, "must not have leading or trailing whitespace"
+            )
+        )
+
+
+def _ephemeral_subpaths(container: Mapping[str, Any], where: str, errs: list[FieldError]) -> None:
+    # validateEphemeralContainers: subPath mounts would outlive the container, so none at all.
+    mounts = container.get("volumeMounts")
+    for index, mount in enumerate(mounts if isinstance(mounts, (list, tuple)) else ()):
+        if not _is_map(mount):
+            continue
+        for key in ("subPath", "subPathExpr"):
+            if isinstance(mount.get(key), str) and mount[key]:
+                errs.append(
+                    FieldError(
+                        FORBIDDEN, f"{where}.volumeMounts[{index}].{key}", None, _EPHEMERAL_MSG
+                    )
+                )
+
+
+def _container_lists(
+    spec: Mapping[str, Any], path: str, errs: list[FieldError]
+) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
+    # Each list's containers with their field paths; wrong types are reported once, here.
+    lists: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        entries: list[tuple[str, Mapping[str, Any]]] = []
+        lists[key] = entries
+        value = spec.get(key)
+        if value is None:
+            continue
+        if not _is_list(value):
+            errs.append(_type_error(f"{path}.{key}", value, "array"))
+            continue
+        for index, element in enumerate(value):
+            container = _element(element)
+            if _is_map(container):
+                entries.append((f"{path}.{key}[{index}]", container))
+            else:
+                errs.append(_type_error(f"{path}.{key}[{index}]", container, "object"))
+    return lists
+
+
+def _containers_into(
+    spec: Mapping[str, Any],
+    path: str,
+    volumes: Mapping[str, Mapping[str, Any]],
+    errs: list[FieldError],
+    *,
+    defaults: bool,
+    relaxed: bool,
+) -> None:
+    # validateContainers, validateInitContainers, validateEphemeralContainers, in that order.
+    raw = spec.get("containers")
+    lists = _container_lists(spec, path, errs)
+    if not lists["containers"] and (raw is None or _is_list(raw)):
+        errs.append(FieldError(REQUIRED, f"{path}.containers"))
+    names: set[str] = set()
+    for where, container in lists["containers"]:
+        name = _container_common(
+            container, where, volumes, errs, defaults=defaults, relaxed=relaxed
+        )
+        if name is None:
+            continue
+        if name in names:
+            errs.append(FieldError(DUPLICATE, f"{where}.name", name))
+        names.add(name)
+    for where, container in lists["initContainers"]:
+        name = _container_common(
+            container, where, volumes, errs, defaults=defaults, relaxed=relaxed
+        )
+        if name is None:
+            continue
+        if name in names:
+            errs.append(FieldError(DUPLICATE, f"{where}.name", name))
+        elif name:
+            names.add(name)
+    for where, container in lists["ephemeralContainers"]:
+        name = _container_common(
+            container, where, volumes, errs, defaults=defaults, relaxed=relaxed
+        )
+        _untrimmed_image(container, where, errs)
+        if name is not None:
+            if name in names:
+                errs.append(FieldError(DUPLICATE, f"{where}.name", name))
+            names.add(name)
+        _ephemeral_subpaths(container, where, errs)
+
+
+def _volumes_into(
+    spec: Mapping[str, Any], path: str, errs: list[FieldError], defaults: bool
+) -> dict[str, Mapping[str, Any]]:
+    """ValidateVolumes: append the errors, return the volumes that claimed their names."""
+    claimed: dict[str, Mapping[str, Any]] = {}
+    volumes = spec.get("volumes")
+    if volumes is None:
+        return claimed
+    if not _is_list(volumes):
+        errs.append(_type_error(f"{path}.volumes", volumes, "array"))
+        return claimed
+    for index, element in enumerate(volumes):
+        vol_path = f"{path}.volumes[{index}]"
+        volume = _element(element)
+        start = len(errs)
+        name = _validate_volume_into(volume, vol_path, errs, defaults)
+        if name is not None and name in claimed:
+            errs.append(FieldError(DUPLICATE, f"{vol_path}.name", name))
+        # Only a volume without errors claims its name (a mount of any other is "Not found").
+        if name is not None and len(errs) == start:
+            claimed[name] = volume
+    return claimed
+
+
+def validate_pod_spec(
+    spec: Mapping[str, Any],
+    path: str = "spec",
+    *,
+    template: bool = False,
+    apply_defaults: bool = True,
+    relaxed_names: bool = True,
+) -> list[FieldError]:
+    """Validate a pod spec as the API server does on create, for every field podself uses.
+
+    ``ValidatePodSpec``'s volumes (names, kinds, and the ``secret``, ``configMap``,
+    ``downwardAPI`` and ``projected`` sources with their item paths and modes), then
+    ``containers``, ``initContainers`` and ``ephemeralContainers``: names (DNS-1123 labels,
+    unique across the three lists), ``image``, ``env`` and ``volumeMounts`` (a volume's name,
+    a unique ``mountPath``, relative ``subPath``/``subPathExpr`` without ``..``). A Pod (not a
+    ``template``) may not have ephemeral containers on create, a pod template never.
+    """
+    errs: list[FieldError] = []
+    if not _is_map(spec):
+        errs.append(_type_error(path, spec, "object"))
+        return errs
+    volumes = _volumes_into(spec, path, errs, apply_defaults)
+    _containers_into(spec, path, volumes, errs, defaults=apply_defaults, relaxed=relaxed_names)
+    ephemeral = spec.get("ephemeralContainers")
+    has_ephemeral = isinstance(ephemeral, (list, tuple)) and len(ephemeral) > 0
+    if template:
+        if has_ephemeral:
+            errs.append(
+                FieldError(
+                    FORBIDDEN,
+                    f"{path}.ephemeralContainers",
+                    None,
+                    "ephemeral containers not allowed in pod template",
+                )
+            )
+        return errs
+    for key in ("containers", "initContainers"):
+        items = spec.get(key)
+        for index, container in enumerate(items if isinstance(items, (list, tuple)) else ()):
+            if _is_map(container):
+                _untrimmed_image(container, f"{path}.{key}[{index}]", errs)
+    if has_ephemeral:
+        errs.append(
+            FieldError(FORBIDDEN, f"{path}.ephemeralContainers", None, "cannot be set on create")
+        )
     return errs
 
 
@@ -973,44 +1419,151 @@ def validate_pod_spec_downward(
 ) -> list[FieldError]:
     """Validate every volume and every container's ``env`` in a pod spec, in the API's order.
 
-    Volumes first (with the duplicate-name check), then ``containers``, ``initContainers`` and
-    ``ephemeralContainers``. As in Kubernetes, a ``resourceFieldRef.containerName`` is not
-    checked against the pod's containers.
+    Volumes first (with the duplicate-name check), then the ``env`` of ``containers``,
+    ``initContainers`` and ``ephemeralContainers``. As in Kubernetes, a
+    ``resourceFieldRef.containerName`` is not checked against the pod's containers.
+    :func:`validate_pod_spec` checks the rest of the spec too.
     """
     errs: list[FieldError] = []
     if not _is_map(spec):
         errs.append(_type_error(path, spec, "object"))
         return errs
-    volumes = spec.get("volumes")
-    if volumes is not None:
-        if _is_list(volumes):
-            names: set[str] = set()
-            for index, volume in enumerate(volumes):
-                vol_path = f"{path}.volumes[{index}]"
-                start = len(errs)
-                name = _validate_volume_into(_element(volume), vol_path, errs, apply_defaults)
-                if name is not None and name in names:
-                    errs.append(FieldError(DUPLICATE, f"{vol_path}.name", name))
-                # Only a volume without errors claims its name.
-                if name is not None and len(errs) == start:
-                    names.add(name)
-        else:
-            errs.append(_type_error(f"{path}.volumes", volumes, "array"))
-    for key in ("containers", "initContainers", "ephemeralContainers"):
-        containers = spec.get(key)
-        if containers is None:
-            continue
-        if not _is_list(containers):
-            errs.append(_type_error(f"{path}.{key}", containers, "array"))
-            continue
-        for index, element in enumerate(containers):
-            container = _element(element)
-            if not _is_map(container):
-                errs.append(_type_error(f"{path}.{key}[{index}]", container, "object"))
-                continue
-            env = container.get("env")
-            if env is not None:
-                _validate_env_into(
-                    env, f"{path}.{key}[{index}].env", errs, apply_defaults, relaxed_names
-                )
+    _volumes_into(spec, path, errs, apply_defaults)
+    for entries in _container_lists(spec, path, errs).values():
+        for where, container in entries:
+            _validate_env_into(
+                container.get("env"), f"{where}.env", errs, apply_defaults, relaxed_names
+            )
+    return errs
+
+
+# --- object metadata -----------------------------------------------------------------------------
+
+# names.SimpleNameGenerator: a generateName is cut to 58 bytes and 5 random characters follow.
+MAX_GENERATED_NAME_BASE: Final = 58
+_MAX_CRONJOB_NAME: Final = 52
+
+
+def validate_object_meta(
+    metadata: Mapping[str, Any],
+    path: str = "metadata",
+    *,
+    namespace: str | None = None,
+    kind: str = "Pod",
+) -> list[FieldError]:
+    """``ValidateObjectMeta``'s name rules for a namespaced object on create, as for a Pod.
+
+    ``generateName`` (a prefix: a trailing ``-`` is fine) and ``name`` must be DNS-1123
+    subdomains, and one of them is required; ``namespace`` (the one the object is created in;
+    ``metadata.namespace`` when None) must be a DNS-1123 label. A name still to be generated is
+    checked as ``generateName`` plus five random characters, shown as ``xxxxx``. A ``CronJob``
+    (``kind``) name is at most 52 characters (``ValidateCronJobCreate`` lists that error after
+    the spec's, here it comes with the name's). Labels and annotations are not checked here.
+    """
+    errs: list[FieldError] = []
+    if not _is_map(metadata):
+        errs.append(_type_error(path, metadata, "object"))
+        return errs
+    generate = _string(metadata, "generateName", path, errs)
+    if generate:
+        errs.extend(
+            FieldError(INVALID, f"{path}.generateName", generate, msg)
+            for msg in name_is_dns_subdomain(generate, prefix=True)
+        )
+    name = _string(metadata, "name", path, errs)
+    if name == "" and generate:
+        name = generate[:MAX_GENERATED_NAME_BASE] + "xxxxx"
+    if name == "":
+        errs.append(FieldError(REQUIRED, f"{path}.name", None, "name or generateName is required"))
+    elif name is not None:
+        errs.extend(
+            FieldError(INVALID, f"{path}.name", name, msg) for msg in name_is_dns_subdomain(name)
+        )
+    if namespace is None:
+        namespace = _string(metadata, "namespace", path, errs)
+    if namespace == "":
+        errs.append(FieldError(REQUIRED, f"{path}.namespace"))
+    elif namespace is not None:
+        errs.extend(
+            FieldError(INVALID, f"{path}.namespace", namespace, msg)
+            for msg in name_is_dns_label(namespace)
+        )
+    given = metadata.get("name")
+    if kind == "CronJob" and isinstance(given, str) and len(given) > _MAX_CRONJOB_NAME:
+        # The Job is named "<name>-<minutes>" and must stay a 63-character label.
+        errs.append(FieldError(INVALID, f"{path}.name", given, _max_len_error(_MAX_CRONJOB_NAME)))
+    return errs
+
+
+# --- ConfigMap and Secret objects ----------------------------------------------------------------
+
+# core.MaxSecretSize, the limit on a ConfigMap's or a Secret's data, in bytes.
+_MAX_DATA_SIZE: Final = 1024 * 1024
+_TOO_LONG_MSG: Final = f"may not be more than {_MAX_DATA_SIZE} bytes"
+
+
+def _data_size(value: object, encoded: bool) -> int:
+    # The decoded size of a base64 value (as the API server stores it), else the UTF-8 size.
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    if not encoded:
+        return _byte_len(text)
+    try:
+        return len(base64.b64decode(text.encode("ascii"), validate=True))
+    except (binascii.Error, UnicodeEncodeError):
+        return _byte_len(text)  # the store reports the bad encoding itself
+
+
+def _data_keys(
+    values: Mapping[Any, Any], field: str, errs: list[FieldError], *, encoded: bool
+) -> int:
+    # Each key must be a config key: it becomes a file name in a volume. Returns the size.
+    total = 0
+    for key, value in values.items():
+        name = str(key)
+        errs.extend(
+            FieldError(INVALID, f"{field}[{name}]", name, msg) for msg in _config_key_errors(name)
+        )
+        total += _data_size(value, encoded)
+    return total
+
+
+def _map_at(obj: Mapping[str, Any], key: str) -> Mapping[Any, Any]:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def validate_config_object(obj: Mapping[str, Any], namespace: str) -> list[FieldError]:
+    """``ValidateConfigMap`` / ``ValidateSecret`` for a ConfigMap or Secret object (``[]`` for
+    any other object): its name and namespace (``metadata.namespace``, else ``namespace``), its
+    keys (config keys: ``[-._a-zA-Z0-9]+``, not ``.``, ``..`` or ``..``-prefixed, since each
+    becomes a file name) and its 1 MiB size limit. A Secret's type-specific rules are not
+    checked.
+    """
+    kind = obj.get("kind")
+    if kind not in ("ConfigMap", "Secret"):
+        return []
+    meta = _map_at(obj, "metadata")
+    given = meta.get("namespace")
+    errs = validate_object_meta(meta, namespace=given if given else namespace)
+    data = _map_at(obj, "data")
+    if kind == "ConfigMap":
+        binary = _map_at(obj, "binaryData")
+        total = _data_keys(data, "data", errs, encoded=False)
+        errs.extend(
+            FieldError(INVALID, f"data[{key}]", str(key), "duplicate of key present in binaryData")
+            for key in data
+            if key in binary
+        )
+        total += _data_keys(binary, "binaryData", errs, encoded=True)
+        if total > _MAX_DATA_SIZE:
+            errs.append(FieldError(TOO_LONG, "", None, _TOO_LONG_MSG))
+        return errs
+    # stringData is merged into data before validation, its values win.
+    string_data = _map_at(obj, "stringData")
+    total = _data_keys(
+        {k: v for k, v in data.items() if k not in string_data}, "data", errs, encoded=True
+    )
+    total += _data_keys(string_data, "data", errs, encoded=False)
+    if total > _MAX_DATA_SIZE:
+        errs.append(FieldError(TOO_LONG, "data", None, _TOO_LONG_MSG))
     return errs

@@ -163,16 +163,25 @@ def _unreadable_pod(namespace: str, name: str, status: Mapping[str, Any]) -> dic
 
 def run(args: argparse.Namespace) -> int:
     """List the emulated pods (one whose state file is unreadable is listed with a warning)."""
+    from podself.cli.label import request_error
     from podself.emulator.state import default_state_root, list_pods
     from podself.errors import ConfinementError
+    from podself.validation import name_is_dns_label
 
     if args.resource.lower() not in _POD_TYPES:
         print(f'error: the server doesn\'t have a resource type "{args.resource}"', file=sys.stderr)
         return 1
     root = args.state_dir or default_state_root()
-    namespace = None if args.all_namespaces else args.namespace
+    namespace = None if args.all_namespaces else (args.namespace or "default")
+    if namespace is not None:
+        invalid = request_error(namespace)
+        if invalid is not None:
+            print(f"error: {invalid}", file=sys.stderr)
+            return 1
+    # A namespace the API server refuses holds no pods; its name never reaches a path.
+    valid = namespace is None or not name_is_dns_label(namespace)
     try:
-        states = list_pods(root, namespace)
+        states = list_pods(root, namespace) if valid else []
     except ConfinementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ __all__ = [
     "label_errors",
     "label_value_errors",
     "parse_pairs",
+    "request_error",
     "run",
     "split_resources",
 ]
@@ -143,19 +144,35 @@ def annotation_errors(
 ) -> list[str]:
     """The API server's ``ValidateAnnotations`` errors (keys lower-cased, 256 KiB in total)."""
     from podself.downward import go_quote, qualified_name_errors
+    from podself.validation import go_lower
 
     errs: list[str] = []
     total = 0
     for key, value in annotations.items():
+        # Lower-cased the Go way: Python's str.lower() turns "İ" into two runes.
+        lowered = go_lower(key)
         errs.extend(
-            f"{path}: Invalid value: {go_quote(key.lower())}: {msg}"
-            for msg in qualified_name_errors(key.lower())
+            f"{path}: Invalid value: {go_quote(lowered)}: {msg}"
+            for msg in qualified_name_errors(lowered)
         )
         total += len(key.encode("utf-8", "surrogateescape"))
         total += len(value.encode("utf-8", "surrogateescape"))
     if total > _TOTAL_ANNOTATION_SIZE:
         errs.append(f"{path}: Too long: may not be more than {_TOTAL_ANNOTATION_SIZE} bytes")
     return errs
+
+
+def request_error(namespace: str, name: str | None = None) -> str | None:
+    """client-go's refusal of a namespace or pod name that cannot be one path segment (``.``,
+    ``..``, ``/`` or ``%``), as kubectl prints it after ``error: ``; None when both are fine."""
+    from podself.downward import go_quote
+    from podself.validation import path_segment_errors
+
+    for what, value in (("namespace", namespace), ("resource name", name)):
+        errors = path_segment_errors(value) if value is not None else []
+        if errors:
+            return f"invalid {what} {go_quote(value or '')}: [{' '.join(errors)}]"
+    return None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -226,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
     from podself.downward import go_quote
     from podself.emulator.state import PodState, default_state_root
     from podself.errors import ConfinementError, ManifestError
+    from podself.validation import name_is_dns_label, name_is_dns_subdomain
 
     class InvalidPod(ManifestError):
         """The API server's "is invalid" answer (printed as it is, like kubectl)."""
@@ -248,8 +266,17 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    namespace = args.namespace or "default"
+    invalid = request_error(namespace, name)
+    if invalid is not None:
+        print(f"error: {invalid}", file=sys.stderr)
+        return 1
+    # No pod can have a name or namespace the API server refuses: NotFound, nothing is read.
+    if name_is_dns_subdomain(name) or name_is_dns_label(namespace):
+        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
+        return 1
     try:
-        state = PodState(args.state_dir or default_state_root(), args.namespace, name)
+        state = PodState(args.state_dir or default_state_root(), namespace, name)
     except ConfinementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -43,6 +43,7 @@ from podself.emulator.volumes import VolumeSet, resolve_sub_path
 from podself.errors import ConfinementError, ManifestError, PodselfError
 from podself.manifest.load import STDIN, Document, load_file
 from podself.manifest.workloads import Workload, iter_workloads
+from podself.validation import validate_config_object
 
 __all__ = [
     "EXIT_INVALID",
@@ -294,7 +295,7 @@ class Kubelet:
                 f'Error from server (BadRequest): error when creating "{path}": ' + decode_error
             )
             return EXIT_INVALID
-        errors = podlib.validate_workload(workload)
+        errors = podlib.validate_workload(workload, namespace=opts.namespace)
         try:
             self.pod = podlib.make_pod(
                 workload, self.node, namespace=opts.namespace, pod_ips=opts.pod_ips
@@ -310,6 +311,17 @@ class Kubelet:
             return EXIT_INVALID
         namespace = self.pod["metadata"]["namespace"]
         for obj in loaded.objects_raw:
+            # Keys become file names: an object the API server refuses is never projected.
+            invalid = validate_config_object(obj, namespace)
+            if invalid:
+                meta = obj.get("metadata")
+                obj_name = meta.get("name") if isinstance(meta, Mapping) else None
+                message = podlib.invalid_message(
+                    str(obj.get("kind")), str(obj_name or ""), [str(e) for e in invalid]
+                )
+                with contextlib.suppress(BrokenPipeError, ValueError):
+                    print(message, file=self.err, flush=True)
+                return EXIT_INVALID
             try:
                 self.objects.add(obj, namespace)
             except ManifestError as exc:
@@ -811,7 +823,7 @@ class Kubelet:
         # The API server refuses the whole update when a label or annotation is invalid.
         invalid = _metadata_type_error(workload)
         if invalid is None:
-            errors = podlib.metadata_errors(workload.metadata, workload.metadata_path)
+            errors = podlib.template_metadata_errors(workload)
             if errors:
                 invalid = podlib.invalid_message(workload.kind, workload.name, errors)
         if invalid is not None:

@@ -22,10 +22,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from podself.downward import default_requests
+from podself.downward import default_requests, go_quote, split_maybe_subscripted_path
 from podself.errors import ManifestError
 from podself.manifest.workloads import Workload
-from podself.validation import FieldError, validate_pod_spec_downward
+from podself.validation import (
+    MAX_GENERATED_NAME_BASE,
+    validate_object_meta,
+    validate_pod_spec,
+)
 
 __all__ = [
     "SAFE_ALPHABET",
@@ -42,14 +46,13 @@ __all__ = [
     "qos_class",
     "safe_encode",
     "sort_ips",
+    "template_metadata_errors",
     "validate_workload",
 ]
 
 # apimachinery util/rand: consonants and digits that never spell words.
 SAFE_ALPHABET: Final = "bcdfghjklmnpqrstvwxz2456789"
 SERVICE_ACCOUNT_MOUNT: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
-# names.SimpleNameGenerator: 63 - 5 random characters.
-_MAX_GENERATED_BASE: Final = 58
 _RANDOM_LENGTH: Final = 5
 _DEFAULT_MODE: Final = 0o644  # 420, as the v1 defaulters set it
 
@@ -83,7 +86,7 @@ def _random_suffix(rng: random.Random) -> str:
 
 
 def _generate_name(base: str, rng: random.Random) -> str:
-    return base[:_MAX_GENERATED_BASE] + _random_suffix(rng)
+    return base[:MAX_GENERATED_NAME_BASE] + _random_suffix(rng)
 
 
 # --- the node ------------------------------------------------------------------------------
@@ -318,6 +321,10 @@ def make_pod(
     annotations = _str_map(workload.metadata.get("annotations"))
     annotations.update(ident.annotations)
     ns = namespace or workload.namespace or "default"
+    # The name and namespace become state paths: a controller's derived name is checked too.
+    invalid = [str(e) for e in validate_object_meta({"name": name}, namespace=ns)]
+    if invalid:
+        raise ManifestError(invalid_message("Pod", name, invalid))
     metadata: dict[str, Any] = {"name": name}
     if ident.generate_name and not ident.name:
         metadata["generateName"] = ident.generate_name
@@ -559,74 +566,98 @@ def pod_hostname(pod: Mapping[str, Any]) -> str:
 
 # --- validation ------------------------------------------------------------------------------
 
+_NUL_MSG: Final = (
+    "must not contain a NUL byte (refused by podself run, not by the API server: no file name, "
+    "argument or environment variable can hold one)"
+)
 
-def _local_path_errors(value: str, field_path: str) -> list[str]:
-    # validateLocalDescendingPath
+
+def _nul_errors(spec: Mapping[str, Any], path: str, reported: Sequence[str]) -> list[str]:
+    """Emulator-only: every string of the pod spec with a NUL byte, which the API server accepts
+    but no path, argument or environment variable can hold (fields with an error already
+    reported are skipped)."""
     errs: list[str] = []
-    if value.startswith("/"):
-        errs.append(f'{field_path}: Invalid value: "{value}": must be a relative path')
-    if ".." in value.split("/"):
-        errs.append(f"{field_path}: Invalid value: \"{value}\": must not contain '..'")
+    # A set, not a scan per string: both counts are the manifest's to choose.
+    fields = {e.partition(": ")[0] for e in reported}
+    stack: list[tuple[str, object]] = [(path, spec)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value and where not in fields:
+                errs.append(f"{where}: Invalid value: {go_quote(value)}: {_NUL_MSG}")
+        elif isinstance(value, Mapping):
+            stack.extend((f"{where}.{k}", v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(value))))
     return errs
 
 
-def _structure_errors(spec: Mapping[str, Any], path: str) -> list[str]:
+def _env_nul_errors(workload: Workload) -> list[str]:
+    """Emulator-only: an env var that reads an annotation whose value holds a NUL byte (labels
+    cannot hold one)."""
+    annotations = workload.metadata.get("annotations")
+    if not isinstance(annotations, Mapping):
+        return []
     errs: list[str] = []
-    containers = spec.get("containers")
-    if not isinstance(containers, list) or not containers:
-        errs.append(f"{path}.containers: Required value")
-    volumes = spec.get("volumes")
-    volume_names = {
-        v.get("name")
-        for v in (volumes if isinstance(volumes, list) else [])
-        if isinstance(v, Mapping)
-    }
-    seen: set[str] = set()
-    for key in ("containers", "initContainers"):
-        items = spec.get(key)
-        if not isinstance(items, list):
-            continue
-        for index, container in enumerate(items):
-            where = f"{path}.{key}[{index}]"
-            if not isinstance(container, Mapping):
-                continue
-            name = container.get("name")
-            if not isinstance(name, str) or not name:
-                errs.append(f"{where}.name: Required value")
-            elif name in seen:
-                errs.append(f'{where}.name: Duplicate value: "{name}"')
-            else:
-                seen.add(name)
-            image = container.get("image")
-            if not isinstance(image, str) or not image.strip():
-                errs.append(f"{where}.image: Required value")
-            for m_index, mount in enumerate(container.get("volumeMounts") or []):
-                m_where = f"{where}.volumeMounts[{m_index}]"
-                if not isinstance(mount, Mapping):
+    for key in ("initContainers", "containers"):
+        containers = workload.spec.get(key)
+        for i, container in enumerate(containers if isinstance(containers, list) else ()):
+            env = container.get("env") if isinstance(container, Mapping) else None
+            for j, var in enumerate(env if isinstance(env, list) else ()):
+                value_from = var.get("valueFrom") if isinstance(var, Mapping) else None
+                ref = value_from.get("fieldRef") if isinstance(value_from, Mapping) else None
+                field_path = ref.get("fieldPath") if isinstance(ref, Mapping) else None
+                if not isinstance(field_path, str):
                     continue
-                m_name = mount.get("name")
-                if not isinstance(m_name, str) or not m_name:
-                    errs.append(f"{m_where}.name: Required value")
-                elif m_name not in volume_names:
-                    errs.append(f'{m_where}.name: Not found: "{m_name}"')
-                mount_path = mount.get("mountPath")
-                if not isinstance(mount_path, str) or not mount_path:
-                    errs.append(f"{m_where}.mountPath: Required value")
-                sub_path = mount.get("subPath")
-                if isinstance(sub_path, str) and sub_path:
-                    errs.extend(_local_path_errors(sub_path, f"{m_where}.subPath"))
+                path, subscript, ok = split_maybe_subscripted_path(field_path)
+                value = (
+                    annotations.get(subscript) if ok and path == "metadata.annotations" else None
+                )
+                if isinstance(value, str) and "\x00" in value:
+                    where = f"{workload.spec_path}.{key}[{i}].env[{j}].valueFrom.fieldRef"
+                    errs.append(
+                        f"{where}: Invalid value: {go_quote(field_path)}: the annotation's value "
+                        "holds a NUL byte (refused by podself run, not by the API server: no "
+                        "environment variable can hold one)"
+                    )
     return errs
 
 
-def validate_workload(workload: Workload) -> list[str]:
-    """The API server's errors for ``workload``'s pod template, as ``field: message`` strings:
-    every Downward API rule (``podself.validation``) plus the basic shape a pod needs to run
-    (containers with names and images, mounts naming existing volumes, relative subPaths)."""
-    errors: list[FieldError] = validate_pod_spec_downward(workload.spec, workload.spec_path)
-    texts = metadata_errors(workload.metadata, workload.metadata_path)
+def validate_workload(workload: Workload, *, namespace: str | None = None) -> list[str]:
+    """The API server's errors on creating ``workload`` in ``namespace`` (``-n``; else its own,
+    else ``default``), as ``field: message`` strings, then podself run's own refusals.
+
+    The object's name, generateName and namespace (``ValidateObjectMeta``), its labels and
+    annotations and the pod template's, and the pod spec (:func:`validate_pod_spec`: volumes,
+    container names, images, env and volume mounts). Last, strings with a NUL byte, which the
+    API server accepts but the emulator cannot turn into a path or a process.
+    """
+    meta = workload.object_metadata
+    given = meta.get("namespace")
+    # None lets a namespace of the wrong type be reported; an empty one means "default".
+    ns = namespace or (given if given is not None and given != "" else "default")
+    ns = ns if isinstance(ns, str) else None
+    meta_errors = validate_object_meta(meta, "metadata", namespace=ns, kind=workload.kind)
+    texts = [str(e) for e in meta_errors]
+    if workload.kind != "Pod":
+        texts.extend(metadata_errors(meta, "metadata"))  # the workload's own
+    texts.extend(template_metadata_errors(workload))
+    template = workload.kind != "Pod"
+    errors = validate_pod_spec(workload.spec, workload.spec_path, template=template)
     texts.extend(str(e) for e in errors)
-    texts.extend(_structure_errors(workload.spec, workload.spec_path))
+    texts.extend(_nul_errors(workload.spec, workload.spec_path, texts))
+    texts.extend(_env_nul_errors(workload))
     return texts
+
+
+def template_metadata_errors(workload: Workload) -> list[str]:
+    """:func:`metadata_errors` for the pod template's labels and annotations, at the path the
+    API server names: ``metadata`` for a Pod, the template itself (``spec.template.labels``)
+    for a workload, as ``ValidatePodTemplateSpec`` reports them."""
+    path = workload.metadata_path
+    if workload.kind != "Pod":
+        path = path.removesuffix(".metadata")
+    return metadata_errors(workload.metadata, path)
 
 
 def metadata_errors(metadata: Mapping[str, Any], path: str) -> list[str]:
@@ -647,8 +678,9 @@ def metadata_errors(metadata: Mapping[str, Any], path: str) -> list[str]:
 
 def invalid_message(kind: str, name: str, errors: Sequence[str]) -> str:
     """kubectl's rendering of an Invalid response: one error on the first line, several as a
-    ``* `` list under it."""
-    prefix = f'The {kind} "{name}" is invalid: '
+    ``* `` list under it. The name is Go-quoted (``%q``), so no byte of it reaches the
+    terminal raw."""
+    prefix = f"The {kind} {go_quote(name)} is invalid: "
     if len(errors) == 1:
         return prefix + errors[0]
     return prefix + "\n" + "\n".join(f"* {e}" for e in errors)

@@ -47,11 +47,14 @@ from podself.names import DIVISOR_UNITS, IDENTITY_ENV, RESOURCE_ENV_STEMS, env_t
 from podself.quantity import Quantity
 from podself.validation import (
     INVALID,
+    NOT_FOUND,
     NOT_SUPPORTED,
     REQUIRED,
     TYPE_INVALID,
     FieldError,
-    validate_pod_spec_downward,
+    validate_config_object,
+    validate_object_meta,
+    validate_pod_spec,
     validate_volume,
 )
 
@@ -231,12 +234,54 @@ _RULE_LIST: Final = (
         "invalid-volume",
         "error",
         "api",
-        "A `downwardAPI` or `projected` volume the API server rejects.",
-        """Each item needs a relative `path` without `..` elements that does not start with
-        `..`, exactly one of `fieldRef` and `resourceFieldRef`, and a `mode` between 0 and
-        0777; a projected volume's source holds one kind and its paths must be unique across
-        sources; volume names are unique DNS labels. Fix the item the message names.""",
+        "A volume the API server rejects (name, item paths, modes, one volume type).",
+        """Volume names are unique DNS labels (lower-case letters, digits and `-`, at most 63).
+        Each item of a `downwardAPI`, `projected`, `secret` or `configMap` volume needs a
+        relative `path` without `..` elements that does not start with `..`, and every
+        `mode` and `defaultMode` must be between 0 and 0777 (no setuid, setgid or sticky
+        bits); a `downwardAPI` item needs exactly one of `fieldRef` and `resourceFieldRef`, a
+        projected source holds one kind and its paths must be unique across sources, a
+        `secret` needs `secretName` and a `configMap` its `name`. Fix the item the message
+        names.""",
         fix="fix the volume item named in the message",
+    ),
+    _rule(
+        "invalid-name",
+        "error",
+        "api",
+        "A name the API server rejects: the object, its namespace or a container.",
+        """`metadata.name` (and a `generateName` prefix) must be a DNS subdomain: lower-case
+        letters, digits, `-` and `.`, starting and ending with a letter or digit, at most 253
+        characters (a CronJob's at most 52). `metadata.namespace` and every container name
+        must be a DNS label: the same without `.`, at most 63 characters; container names are
+        unique across `containers`, `initContainers` and `ephemeralContainers`. Names like
+        `..`, `a/b` or `../../etc` are refused, so no name can leave a directory. Rename the
+        object, namespace or container.""",
+        fix="use lower-case letters, digits and '-' (and '.' in object names only)",
+    ),
+    _rule(
+        "invalid-volume-mount",
+        "error",
+        "api",
+        "A `volumeMounts` entry the API server rejects.",
+        """Each mount names a volume of the pod that is itself valid (a mount of an invalid
+        volume is also reported as not found), has a `mountPath` unique in the container,
+        and a `subPath` or `subPathExpr` (not both) that is a relative path without `..`
+        elements. Kubernetes reports the `subPath` errors at the `volumeMounts` list rather
+        than at the mount; the finding points at the mount. Fix the mount's name or paths.""",
+        fix="name a valid volume, give a unique mountPath and a relative subPath without '..'",
+    ),
+    _rule(
+        "invalid-container",
+        "error",
+        "api",
+        "A pod spec without containers, a container without an image, or ephemeral containers.",
+        """A pod needs at least one container, and each container an `image` (a Pod's image
+        may not start or end with white space). `ephemeralContainers` are added to a running
+        pod by `kubectl debug`: a Pod cannot be created with them and a pod template cannot
+        hold them (nor may they mount with `subPath`). Add the missing field or remove the
+        ephemeral containers.""",
+        fix="add the container or its image; remove ephemeralContainers from the manifest",
     ),
     _rule(
         "invalid-type",
@@ -247,6 +292,20 @@ _RULE_LIST: Final = (
         list, an object is a string, and so on. YAML turns unquoted `8080`, `true` or `1.0`
         into numbers and booleans; quote values that must be strings.""",
         fix="quote the value or give the field the type the API expects",
+    ),
+    _rule(
+        "invalid-config-object",
+        "error",
+        "api",
+        "A ConfigMap or Secret the API server rejects (name, keys or size).",
+        """Every key of a ConfigMap's `data` and `binaryData` and of a Secret's `data` and
+        `stringData` becomes a file name when the object is mounted, so the API server only
+        accepts config keys: letters, digits, `-`, `_` and `.`, at most 253 characters, not
+        `.` or `..` and not starting with `..` (`../x`, `a/b` and `..data` are refused). A key
+        may not be in both `data` and `binaryData`, the data may not exceed 1 MiB, and the
+        object's name and namespace follow the usual rules. Rename the key (mount it under
+        another file name with `items[].path`) or the object.""",
+        fix="use a config key: letters, digits, '-', '_' and '.', not starting with '..'",
     ),
     _rule(
         "unknown-container",
@@ -533,6 +592,11 @@ class _Pod:
 # --- API validation (errors) -----------------------------------------------------------------
 
 _ENV_NAME_FIELD: Final = re.compile(r"\.env\[\d+\]\.name$")
+_CONTAINER_NAME_FIELD: Final = re.compile(r"[cC]ontainers\[\d+\]\.name$")
+# Kubernetes reports these at the volumeMounts list; the finding points at the mount.
+_MOUNT_LIST_FIELD: Final = re.compile(
+    r"\.volumeMounts\.(subPath|subPathExpr|mountPropagation|recursiveReadOnly)$"
+)
 
 
 def _classify(err: FieldError) -> str:
@@ -547,7 +611,13 @@ def _classify(err: FieldError) -> str:
         return "invalid-volume"
     if _ENV_NAME_FIELD.search(path):
         return "invalid-env-name"
-    return "invalid-env-source"
+    if ".volumeMounts" in path:
+        return "invalid-volume-mount"
+    if path.startswith("metadata.") or _CONTAINER_NAME_FIELD.search(path):
+        return "invalid-name"
+    if ".env" in path:
+        return "invalid-env-source"
+    return "invalid-container"
 
 
 def _closest(value: str, choices: Iterable[str]) -> str | None:
@@ -599,6 +669,12 @@ def _api_hint(err: FieldError) -> str:
         and value in ("cpu", "memory", "ephemeral-storage")
     ):
         return f'write "limits.{value}" or "requests.{value}"'
+    if ".volumeMounts[" in path and err.type == NOT_FOUND:
+        return f'spec.volumes has no valid volume named "{value}": add it or fix the name'
+    if path.endswith(".image") and err.type == REQUIRED:
+        return "give the container an image (podself run does not pull it, the API needs it)"
+    if path.endswith(".ephemeralContainers"):
+        return "remove ephemeralContainers: kubectl debug adds them to a running pod"
     if path.endswith(".resourceFieldRef.containerName") and err.type == REQUIRED:
         return "a volume item has no container of its own: name the container to read"
     return RULES[_classify(err)].fix
@@ -617,38 +693,88 @@ def _item_signature(err: FieldError, prefix: str) -> tuple[str, str, str, str]:
     return err.type, err.field[len(prefix) :], repr(err.bad_value), err.detail
 
 
-def _item_location(workload: Workload, err: FieldError, used: dict[object, int]) -> str:
+def _item_location(workload: Workload, err: FieldError, used: dict[object, Any]) -> str:
     """Where a downwardAPI item error points: Kubernetes names no ``items[i]``, so find the
-    item that gives this error on its own (the n-th such item for the n-th same error)."""
+    item that gives this error on its own (the n-th such item for the n-th same error). Each
+    item is validated once per volume, so many errors cost linear time."""
     at = err.field.rfind(".downwardAPI")
     if at < 0:
         return ""
     base = err.field[: at + len(".downwardAPI")]
     if err.field[len(base) :].startswith(".items"):
         return ""
-    source = _navigate(workload.object, base)
-    items = source.get("items") if isinstance(source, _MAPS) else None
-    if not isinstance(items, list):
-        return ""
+    index = used.get(base)
+    if index is None:
+        index = {}
+        source = _navigate(workload.object, base)
+        items = source.get("items") if isinstance(source, _MAPS) else None
+        for position, item in enumerate(items if isinstance(items, list) else ()):
+            if not isinstance(item, _MAPS):
+                continue
+            probe = validate_volume({"name": "probe", "downwardAPI": {"items": [item]}}, "v")
+            for signature in dict.fromkeys(_item_signature(e, "v.downwardAPI") for e in probe):
+                index.setdefault(signature, []).append(position)
+        used[base] = index
     signature = _item_signature(err, base)
-    seen = used.get((base, signature), 0)
-    for index, item in enumerate(items):
-        if not isinstance(item, _MAPS):
-            continue
-        probe = validate_volume({"name": "probe", "downwardAPI": {"items": [item]}}, "v")
-        if any(_item_signature(e, "v.downwardAPI") == signature for e in probe):
-            if seen == 0:
-                used[(base, signature)] = used.get((base, signature), 0) + 1
-                return f"{base}.items[{index}]{err.field[len(base) :]}"
-            seen -= 1
-    return ""
+    positions = index.get(signature, [])
+    nth = used.get((base, signature), 0)
+    if nth >= len(positions):
+        return ""
+    used[(base, signature)] = nth + 1
+    return f"{base}.items[{positions[nth]}]{err.field[len(base) :]}"
+
+
+def _mount_location(workload: Workload, err: FieldError, used: dict[object, Any]) -> str:
+    """The mount a list-level volumeMounts error is about: the next mount whose field holds
+    the bad value (or sets the field, when the error shows no value). The mounts are indexed
+    once per list, so many errors cost linear time."""
+    found = _MOUNT_LIST_FIELD.search(err.field)
+    if found is None:
+        return ""
+    base, key = err.field[: found.start() + len(".volumeMounts")], found.group(1)
+    index = used.get((base, key))
+    if index is None:
+        mounts = _navigate(workload.object, base)
+        index = {}
+        for position, mount in enumerate(mounts if isinstance(mounts, list) else ()):
+            value = mount.get(key) if isinstance(mount, _MAPS) else None
+            if value is not None:
+                index.setdefault(None, []).append(position)
+                if isinstance(value, str):
+                    index.setdefault(value, []).append(position)
+        used[(base, key)] = index
+    signature = (base, key, err.type, repr(err.bad_value), err.detail)
+    positions = index.get(err.bad_value if isinstance(err.bad_value, str) else None, [])
+    nth = used.get(signature, 0)
+    if nth >= len(positions):
+        return ""
+    used[signature] = nth + 1
+    return f"{base}[{positions[nth]}].{key}"
 
 
 def _check_api(pod: _Pod) -> None:
     workload = pod.workload
-    used: dict[object, int] = {}
-    for err in validate_pod_spec_downward(workload.spec, workload.spec_path):
-        where = _item_location(workload, err, used) if ".downwardAPI" in err.field else ""
+    used: dict[object, Any] = {}
+    # Without a namespace kubectl uses the context's, which the API server has accepted.
+    namespace = workload.namespace or "default"
+    errors = validate_object_meta(
+        workload.object_metadata, "metadata", namespace=namespace, kind=workload.kind
+    )
+    template = workload.kind != "Pod"
+    errors += validate_pod_spec(workload.spec, workload.spec_path, template=template)
+    volumes = workload.spec.get("volumes")
+    declared = {
+        v["name"]
+        for v in (volumes if isinstance(volumes, list) else ())
+        if isinstance(v, _MAPS) and isinstance(v.get("name"), str)
+    }
+    for err in errors:
+        if err.type == NOT_FOUND and ".volumeMounts[" in err.field and err.bad_value in declared:
+            continue  # the volume's own error says it: an invalid volume claims no name
+        if ".downwardAPI" in err.field:
+            where = _item_location(workload, err, used)
+        else:
+            where = _mount_location(workload, err, used)
         pod.report(_classify(err), err.field, str(err), _api_hint(err), where)
 
 
@@ -1539,6 +1665,49 @@ def lint_documents(
             if result is not None:
                 result.workloads += 1
             yield from lint_workload(workload, document=item, disabled=off)
+        if "invalid-config-object" not in off:
+            yield from _config_object_findings(item)
+
+
+def _config_object_findings(document: Document) -> Iterator[Finding]:
+    """validate_config_object for a ConfigMap or Secret document (or one in a List); a key
+    error points at the key itself (a Secret's may be written in stringData)."""
+    data = document.data
+    if not isinstance(data, _MAPS):
+        return
+    items = data.get("items")
+    kind = data.get("kind")
+    objects: list[tuple[tuple[str | int, ...], Mapping[str, Any]]] = [((), data)]
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        objects = [(("items", i), obj) for i, obj in enumerate(items) if isinstance(obj, _MAPS)]
+    rule = RULES["invalid-config-object"]
+    for prefix, obj in objects:
+        errors = validate_config_object(obj, "default")
+        if not errors:
+            continue
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, _MAPS) else None
+        for err in errors:
+            bag = err.field.split("[", 1)[0]
+            if bag in ("data", "binaryData") and "[" in err.field:
+                string_data = obj.get("stringData")
+                if isinstance(string_data, _MAPS) and err.bad_value in string_data:
+                    bag = "stringData"
+                segments: tuple[str | int, ...] = (bag, str(err.bad_value))
+            else:
+                segments = split_field_path(err.field)
+            line, column = document.locate((*prefix, *segments))
+            yield Finding(
+                rule.id,
+                rule.severity,
+                str(err),
+                document.source,
+                line,
+                column,
+                err.field,
+                f"{obj.get('kind')}/{name}",
+                rule.fix,
+            )
 
 
 def lint_text(

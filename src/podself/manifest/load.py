@@ -174,10 +174,12 @@ def yaml_available() -> bool:
 
 
 class _YamlLocator(_Locator):
-    __slots__ = ("_root",)
+    # Each mapping's keys are indexed once, so locating many findings stays linear.
+    __slots__ = ("_mappings", "_root")
 
     def __init__(self, root: Any) -> None:
         self._root = root
+        self._mappings: dict[int, dict[str, tuple[Any, Any]]] = {}
 
     def locate(self, segments: Sequence[str | int]) -> tuple[int, int]:
         node = self._root
@@ -192,10 +194,12 @@ class _YamlLocator(_Locator):
                 continue
             if not isinstance(value, list) or not value or not isinstance(value[0], tuple):
                 break
-            found = None
-            for key, child in value:
-                if key.value == segment:
-                    found = (key, child)  # the last duplicate wins, as in the data
+            keys = self._mappings.get(id(node))
+            if keys is None:
+                # The last duplicate wins, as in the data.
+                keys = {k.value: (k, c) for k, c in value if isinstance(k.value, str)}
+                self._mappings[id(node)] = keys
+            found = keys.get(segment)
             if found is None:
                 break
             key, node = found
@@ -472,14 +476,18 @@ def _skip_ws(text: str, pos: int) -> int:
 
 
 class _JsonLocator(_Locator):
-    """Finds a path by re-scanning the document's JSON text; runs only when asked."""
+    """Finds a path by re-scanning the document's JSON text; runs only when asked. Each object
+    and array on a path is scanned once and its members remembered, so locating many findings
+    in one big document stays linear."""
 
-    __slots__ = ("_lines", "_start", "_text")
+    __slots__ = ("_arrays", "_lines", "_objects", "_start", "_text")
 
     def __init__(self, text: str, start: int, lines: _LineIndex) -> None:
         self._text = text
         self._start = start
         self._lines = lines
+        self._objects: dict[int, dict[str, tuple[int, int]]] = {}
+        self._arrays: dict[int, list[int]] = {}
 
     def locate(self, segments: Sequence[str | int]) -> tuple[int, int]:
         text = self._text
@@ -487,46 +495,50 @@ class _JsonLocator(_Locator):
         for segment in segments:
             pos = _skip_ws(text, pos)
             opener = text[pos : pos + 1]
+            found: tuple[int, int] | None = None
             if opener == "{" and isinstance(segment, str):
-                found = _json_member(text, pos, segment)
+                members = self._objects.get(pos)
+                if members is None:
+                    members = self._objects[pos] = _json_members(text, pos)
+                found = members.get(segment)
             elif opener == "[" and isinstance(segment, int):
-                found = _json_item(text, pos, segment)
-            else:
-                found = None
+                items = self._arrays.get(pos)
+                if items is None:
+                    items = self._arrays[pos] = _json_items(text, pos)
+                if 0 <= segment < len(items):
+                    found = (items[segment], items[segment])
             if found is None:
                 break
             best, pos = found
         return self._lines.position(best)
 
 
-def _json_member(text: str, pos: int, name: str) -> tuple[int, int] | None:
-    """(where to point, where the value starts) for member ``name`` of the object at ``pos``."""
-    found = None
+def _json_members(text: str, pos: int) -> dict[str, tuple[int, int]]:
+    """name -> (where to point, where the value starts) for the object at ``pos``."""
+    members: dict[str, tuple[int, int]] = {}
     pos = _skip_ws(text, pos + 1)
     while text[pos : pos + 1] == '"':
         key_at = pos
         key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
         value_at = _skip_ws(text, _skip_ws(text, pos) + 1)  # past the ':'
-        if key == name:  # the last duplicate wins, as in the data
-            found = (key_at if text[value_at] in "{[" else value_at, value_at)
+        # The last duplicate wins, as in the data.
+        members[key] = (key_at if text[value_at] in "{[" else value_at, value_at)
         pos = _skip_ws(text, _DECODER.raw_decode(text, value_at)[1])
         if text[pos : pos + 1] == ",":
             pos = _skip_ws(text, pos + 1)
-    return found
+    return members
 
 
-def _json_item(text: str, pos: int, index: int) -> tuple[int, int] | None:
-    """(start, start) of item ``index`` of the array at ``pos``."""
+def _json_items(text: str, pos: int) -> list[int]:
+    """Where each item of the array at ``pos`` starts."""
+    starts: list[int] = []
     pos = _skip_ws(text, pos + 1)
-    position = 0
     while pos < len(text) and text[pos] != "]":
-        if position == index:
-            return pos, pos
+        starts.append(pos)
         pos = _skip_ws(text, _DECODER.raw_decode(text, pos)[1])
         if text[pos : pos + 1] == ",":
             pos = _skip_ws(text, pos + 1)
-        position += 1
-    return None
+    return starts
 
 
 _DECODER: Final = json.JSONDecoder()
