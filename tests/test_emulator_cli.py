@@ -427,9 +427,12 @@ class TestStateErrors:
     def test_hostile_names(
         self, state: PodState, capsys: pytest.CaptureFixture[str], argv: list[str]
     ) -> None:
-        """Names that are not one path component are refused with the rule."""
+        """Names that are not one path component are refused with client-go's message, before
+        any path is built (the state layer's own refusal is tested in test_emulator_state)."""
         assert cli(state, *argv) == 1
-        assert re.match(r"^error: (pod name|namespace) '.*': must ", capsys.readouterr().err)
+        assert re.match(
+            r'^error: invalid (resource name|namespace) ".*": \[may not ', capsys.readouterr().err
+        )
 
     def test_get_shows_a_pod_whose_state_is_unreadable(
         self, state: PodState, capsys: pytest.CaptureFixture[str]

@@ -112,6 +112,7 @@ SECRET = {
 DNS_LABEL = "a lowercase RFC 1123 label must consist of"
 DNS_SUBDOMAIN = "a lowercase RFC 1123 subdomain must consist of"
 MODE = "must be a number between 0 and 0777 (octal), both inclusive"
+TOO_LONG_LABEL = "must be no more than 63 characters"
 IN_DATA = 'cd "${PODSELF_ROOT:-}/data"'
 DIG = f"i=0; while [ $i -lt {DEEP} ]; do mkdir d; cd d; i=$((i+1)); done"
 
@@ -128,20 +129,21 @@ def attacks() -> Iterator[Attack]:
         ("UPPER", "ok"),
         ("x" * 64, "ok"),
     ):
-        yield Attack(f"namespace={ns[:12]}/{name}", [pod(name, namespace=ns)], says=[DNS_LABEL])
+        says = [TOO_LONG_LABEL] if len(ns) > 63 else [DNS_LABEL]
+        yield Attack(f"namespace={ns[:12]}/{name}", [pod(name, namespace=ns)], says=says)
     for name in (".", "..", "../x", "/", "/etc", "a/b", "a\x00b", "Alice", "a" * 254, "x\udcffy"):
-        yield Attack(f"name={name[:12]!r}", [pod(name)], says=["metadata.name", DNS_SUBDOMAIN])
+        rule = "must be no more than 253 characters" if len(name) > 253 else DNS_SUBDOMAIN
+        yield Attack(f"name={name[:12]!r}", [pod(name)], says=["metadata.name", rule])
     yield Attack("generateName=../", [pod(None, metadata={"generateName": "../../"})])
     yield Attack("flag -n ../..", [pod()], extra_args=["-n", "../.."], says=["../..", DNS_LABEL])
     # Container and volume names become per-container and per-volume directories.
     for name in ("../../..", "a/b", ".", "..", "App", "x" * 64):
-        yield Attack(
-            f"container={name[:12]}", [pod(containers=[container(name)])], says=[DNS_LABEL]
-        )
+        says = [TOO_LONG_LABEL] if len(name) > 63 else [DNS_LABEL]
+        yield Attack(f"container={name[:12]}", [pod(containers=[container(name)])], says=says)
         yield Attack(
             f"init={name[:12]}",
             [pod(init=[container(name)], containers=[container()])],
-            says=[DNS_LABEL],
+            says=says,
         )
         yield Attack(
             f"volume={name[:12]}",
@@ -151,7 +153,7 @@ def attacks() -> Iterator[Attack]:
                     volumes=[{"name": name, "emptyDir": {}}],
                 )
             ],
-            says=[DNS_LABEL],
+            says=says,
         )
     # mountPaths: the API server accepts relative ones; they must stay in the container.
     for path in ("../../../../root/.ssh", "data/../../../etc", "/etc/../../root/.ssh", "/", "rel"):
