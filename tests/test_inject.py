@@ -1060,6 +1060,58 @@ def manifests_dir(tmp_path: Path) -> Path:
     return target
 
 
+class TestHostileInput:
+    def test_lone_surrogate_json(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """A lone surrogate escape (valid JSON) reads as U+FFFD, as kubectl reads it; the
+        document is edited and printed as UTF-8 instead of crashing."""
+        path = tmp_path / "s.json"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}
+        pod["spec"] = {"containers": [{"name": "a", "image": "IMAGE"}]}
+        path.write_text(json.dumps(pod).replace("IMAGE", "x\\udcffy"))
+        code, out, err = run_cli(["inject", str(path)], capfd)
+        assert code == 0, err
+        assert json.loads(out)["spec"]["containers"][0]["image"] == "x\ufffdy"
+        assert "K8S_POD_NAME" in out
+
+    def test_invalid_utf8_names_file_and_position(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A byte that is not UTF-8 is an error at file:line:column, not a traceback."""
+        path = tmp_path / "bad.json"
+        path.write_bytes(b'{"kind": "Pod",\n "x": "\xff"}')
+        code, out, err = run_cli(["inject", str(path)], capfd)
+        assert (code, out) == (2, "")
+        assert f"{path}:2:8: input is not UTF-8" in err
+        assert "Traceback" not in err
+
+    def test_document_limit(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """--max-documents bounds a stream of (even empty) documents, like lint's."""
+        path = tmp_path / "empty.yaml"
+        path.write_text("---\n" * 20)
+        code, _, err = run_cli(["inject", "--max-documents", "10", str(path)], capfd)
+        assert code == 2
+        assert "more than 10 documents" in err
+        code, out, _ = run_cli(["inject", str(path)], capfd)
+        assert (code, out) == (0, "---\n" * 20)
+        code, _, err = run_cli(["inject", "--max-documents", "0", str(path)], capfd)
+        assert code == 2
+        assert "--max-documents 0: must be a positive number" in err
+
+    def test_fifo_in_folder_is_skipped(self, tmp_path: Path) -> None:
+        """A FIFO named *.yaml in a folder does not hang inject (run under a timeout)."""
+        (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+        os.mkfifo(tmp_path / "fifo.yaml")
+        proc = subprocess.run(
+            [sys.executable, "-m", "podself", "inject", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+
+
 class TestCli:
     def test_prints_to_stdout_and_notes_to_stderr(
         self, manifests_dir: Path, capfd: pytest.CaptureFixture[str]

@@ -10,12 +10,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from podself.cli.lint import add_input_limits, input_limits
+
 if TYPE_CHECKING:
     from podself.manifest.inject import InjectOptions, InjectResult
+    from podself.manifest.load import Limits
 
 __all__ = ["configure", "run"]
-
-_MAX_BYTES_DEFAULT = 10 * 1024 * 1024
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -91,13 +92,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add resource fields even for limits/requests a container does not set",
     )
-    parser.add_argument(
-        "--max-bytes",
-        type=int,
-        default=_MAX_BYTES_DEFAULT,
-        metavar="N",
-        help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT})",
-    )
+    add_input_limits(parser)
 
 
 def _usage(message: str) -> int:
@@ -125,11 +120,11 @@ def _options(args: argparse.Namespace) -> InjectOptions:
     )
 
 
-def _load(paths: list[str], options: InjectOptions, max_bytes: int) -> list[InjectResult] | int:
+def _load(paths: list[str], options: InjectOptions, limits: Limits) -> list[InjectResult] | int:
     """Every input's result, or 2 after printing why some could not be read."""
     from podself.errors import ManifestError
     from podself.manifest.inject import inject_file
-    from podself.manifest.load import Limits, discover
+    from podself.manifest.load import discover
 
     try:
         files = list(discover(paths))
@@ -139,7 +134,6 @@ def _load(paths: list[str], options: InjectOptions, max_bytes: int) -> list[Inje
         return _usage("no manifest files found in " + ", ".join(paths))
     results: list[InjectResult] = []
     errors: list[str] = []
-    limits = Limits(max_bytes=max_bytes)
     for path in files:
         try:
             results.append(inject_file(path, options=options, limits=limits))
@@ -170,7 +164,7 @@ def _report(results: list[InjectResult], options: InjectOptions) -> None:
             print(f'podself inject: --containers: no container named "{name}"', file=sys.stderr)
 
 
-def _emit(args: argparse.Namespace, options: InjectOptions) -> int:
+def _emit(args: argparse.Namespace, options: InjectOptions, limits: Limits) -> int:
     from podself.manifest.inject import emit_helm, emit_kustomize
 
     if args.in_place or args.diff:
@@ -186,7 +180,7 @@ def _emit(args: argparse.Namespace, options: InjectOptions) -> int:
         except ValueError as exc:
             return _usage(str(exc))
         return 0
-    loaded = _load(args.paths, options, args.max_bytes)
+    loaded = _load(args.paths, options, limits)
     if isinstance(loaded, int):
         return loaded
     _report(loaded, options)
@@ -236,21 +230,22 @@ def _print_all(results: list[InjectResult]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Edit, preview or print; returns the exit code."""
-    if args.max_bytes <= 0:
-        return _usage(f"--max-bytes {args.max_bytes}: must be a positive number of bytes")
+    limits = input_limits(args)
+    if isinstance(limits, str):
+        return _usage(limits)
     try:
         options = _options(args)
     except ValueError as exc:
         return _usage(str(exc))
     if args.emit:
-        return _emit(args, options)
+        return _emit(args, options, limits)
     if not args.paths:
         return _usage("no input: give manifest files, folders, or - for stdin")
     if args.in_place and args.diff:
         return _usage("--diff previews the change; drop it to write with --in-place")
     if args.in_place and "-" in args.paths:
         return _usage("--in-place cannot rewrite stdin; drop - or --in-place")
-    loaded = _load(args.paths, options, args.max_bytes)
+    loaded = _load(args.paths, options, limits)
     if isinstance(loaded, int):
         return loaded
     _report(loaded, options)

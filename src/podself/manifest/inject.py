@@ -34,6 +34,7 @@ from podself.manifest.load import (
     scan_documents,
     source_name,
     split_field_path,
+    too_large,
 )
 from podself.manifest.workloads import Workload, iter_workloads
 from podself.names import env_table
@@ -1526,8 +1527,7 @@ def inject_file(
         msg = f"cannot read {name}: {exc.strerror or exc}"
         raise ManifestError(msg) from exc
     if data is None:
-        msg = f"{name}:1:1: input is larger than the limit of {limits.max_bytes} bytes"
-        raise ManifestError(msg)
+        raise ManifestError(str(too_large(name, limits)))
     return inject_text(data, name, options=options, limits=limits)
 
 
