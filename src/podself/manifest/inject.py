@@ -13,13 +13,14 @@ import difflib
 import functools
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
 import stat
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -1161,32 +1162,44 @@ def _prelude(lines: Sequence[str]) -> bool:
     )
 
 
-def _chunks(text: str) -> list[tuple[int, str]]:
-    """Split a YAML stream at document markers: (first line, text) per piece, losslessly.
+def _lines(text: str) -> Iterator[str]:
+    """``text.splitlines(keepends=True)``, a block at a time: a huge stream is never held as a
+    list of lines (cutting right after a ``\\n`` splits no line break)."""
+    start = 0
+    size = len(text)
+    while start < size:
+        end = text.find("\n", start + (1 << 20))
+        end = size if end < 0 else end + 1
+        yield from text[start:end].splitlines(keepends=True)
+        start = end
+
+
+def _chunks(text: str) -> Iterator[tuple[int, int, str]]:
+    """Split a YAML stream at document markers: (first line, first character, text) per piece,
+    losslessly and lazily.
 
     A ``---`` line starts a piece and a ``...`` line ends one (column-0 markers always end a
     document, even inside block scalars); directives (``%YAML``) stay with the document
     they introduce.
     """
-    out: list[tuple[int, str]] = []
     current: list[str] = []
-    start = 0
-    for number, line in enumerate(text.splitlines(keepends=True)):
-        match = _DOC_MARKER.match(line)
+    start = begin = at = 0
+    for number, line in enumerate(_lines(text)):
+        match = _DOC_MARKER.match(line) if line[:1] in "-." else None
         if match and match.group(1) == "---":
             if current and not _prelude(current):
-                out.append((start, "".join(current)))
-                current, start = [], number
+                yield start, begin, "".join(current)
+                current, start, begin = [], number, at
             current.append(line)
         elif match:
             current.append(line)
-            out.append((start, "".join(current)))
-            current, start = [], number + 1
+            yield start, begin, "".join(current)
+            current, start, begin = [], number + 1, at + len(line)
         else:
             current.append(line)
+        at += len(line)
     if current:
-        out.append((start, "".join(current)))
-    return out
+        yield start, begin, "".join(current)
 
 
 def _new_yaml() -> Any:
@@ -1210,54 +1223,68 @@ def _yaml_error(exc: Exception, source: str, offset: int) -> ManifestError:
 
 
 def _inject_yaml(
-    text: str, source: str, options: InjectOptions
+    text: str, documents: Iterator[Document], source: str, options: InjectOptions
 ) -> tuple[str, list[Note], list[WorkloadPlan]]:
     """Plan on PyYAML's reading (YAML 1.1, like kubectl and ``podself lint``), then edit the
-    documents that need it through a ruamel.yaml round trip; the rest is copied as it was."""
+    documents that need it; the rest is copied as it was.
+
+    ``documents`` is the stream read once, lazily, alongside its pieces: memory holds one
+    document at a time and a piece without content (a bare ``---``) costs a line scan. An
+    edit is spliced into the text where it can be (see :func:`_splice`), else made through a
+    ruamel.yaml round trip.
+    """
     out: list[str] = []
     notes: list[Note] = []
     plans: list[WorkloadPlan] = []
-    for start, piece in _chunks(text):
+    # Offsets count from the stream the loader read: after any byte-order mark.
+    base = 1 if text.startswith("\ufeff") else 0
+    pending = next(documents, None)
+    copied = 0
+    for start, begin, piece in _chunks(text):
+        end = begin + len(piece)
+        mine: list[Document] = []
+        while pending is not None and pending.offset + base < end:
+            # Empty documents hold no workload; one is placed where the next piece starts.
+            if pending.data is not None and pending.offset + base >= begin:
+                mine.append(pending)
+            pending = next(documents, None)
         if not _has_content(piece):
-            out.append(piece)  # comments, blank lines and markers only
-            continue
+            continue  # comments, blank lines and markers only
         head, chunk = _split_head(piece)
         offset = start + head.count("\n")
-        planned = _plan_chunk(chunk, source, options)
-        if planned is None:  # PyYAML cannot read this piece alone: plan on ruamel's reading
-            edited, found, redone = _edit_chunk(chunk, source, offset, options, None)
-            chunk_notes = redone or []
-        else:
-            documents, found = planned
-            chunk_notes = [
-                Note(source, offset + document.locate(path)[0], message)
-                for document, plan in zip(documents, found, strict=True)
-                if plan is not None
-                for path, message in plan.notes
-            ]
-            edited = None
-            if any(plan is not None and plan.changes for plan in found):
-                edited, found, redone = _edit_chunk(chunk, source, offset, options, found)
+        found: list[WorkloadPlan | None] = []
+        owners: list[Document] = []
+        for document in mine:
+            workloads = list(iter_workloads(document.data))
+            owners.extend([document] * max(1, len(workloads)))
+            found.extend([plan_workload(w, options) for w in workloads] or [None])
+        chunk_notes = [
+            Note(source, document.locate(path)[0], message)
+            for document, plan in zip(owners, found, strict=True)
+            if plan is not None
+            for path, message in plan.notes
+        ]
+        edited = None
+        if any(plan is not None and plan.changes for plan in found):
+            edited = None if base else _splice(text, begin, piece, mine, found)
+            if edited is None:
+                try:
+                    new, found, redone = _edit_chunk(chunk, source, offset, options, found)
+                except ManifestError:
+                    for _ in documents:  # a reading error of the stream comes first
+                        pass
+                    raise
+                edited = None if new is None else head + new
                 chunk_notes = chunk_notes if redone is None else redone
         plans.extend(p for p in found if p is not None)
         notes.extend(chunk_notes)
-        out.append(piece if edited is None else head + edited)
+        if edited is not None:  # unchanged pieces are copied in runs, not one by one
+            out.extend((text[copied:begin], edited))
+            copied = end
+    for _ in documents:  # read to the end: a problem after the last piece still refuses all
+        pass
+    out.append(text[copied:])
     return "".join(out), notes, plans
-
-
-def _plan_chunk(
-    chunk: str, source: str, options: InjectOptions
-) -> tuple[list[Document], list[WorkloadPlan | None]] | None:
-    """(document per plan, plans) for every workload in ``chunk``; None if it cannot be read."""
-    documents: list[Document] = []
-    found: list[WorkloadPlan | None] = []
-    for item in scan_documents(chunk, source):
-        if isinstance(item, LoadIssue):
-            return None
-        workloads = list(iter_workloads(item.data))
-        documents.extend([item] * max(1, len(workloads)))
-        found.extend([plan_workload(w, options) for w in workloads] or [None])
-    return documents, found
 
 
 def _edit_chunk(
@@ -1305,6 +1332,258 @@ def _edit_chunk(
             changed = True
     text = _dump_chunk(yaml, chunk, documents) if changed else None
     return text, found, None if planned is not None else notes
+
+
+# --- splicing: additions written into the text, the rest untouched ---------------------------
+
+# Scalars written plain: what ruamel.yaml writes plain too (names, paths, quantities).
+_PLAIN: Final = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./-]*")
+
+
+@functools.lru_cache(maxsize=1024)
+def _scalar(value: str | bool) -> str | None:
+    """``value`` as ruamel.yaml writes it here, or None when that takes more than this."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not _PLAIN.fullmatch(value):
+        return None
+    return f'"{value}"' if _ambiguous(value) else value
+
+
+def _render(
+    value: Mapping[str, Any], column: int, indent: tuple[int, int, int], out: list[str]
+) -> bool:
+    """Append block lines for a mapping whose keys start at ``column``, the first one right
+    after what ``out`` ends with; False when something needs ruamel.yaml."""
+    mapping, sequence, offset = indent
+    first = True
+    for key, item in value.items():
+        name = _scalar(key) if isinstance(key, str) else None
+        if name is None:
+            return False
+        out.append(("" if first else " " * column) + name + ":")
+        first = False
+        if isinstance(item, Mapping):
+            if not item:
+                return False
+            out.append("\n" + " " * (column + mapping))
+            if not _render(item, column + mapping, indent, out):
+                return False
+            continue
+        if isinstance(item, list | tuple):
+            out.append("\n")
+            if not _render_items(item, column + offset, column + sequence, indent, out):
+                return False
+            continue
+        text = _scalar(item) if isinstance(item, str | bool) else None
+        if text is None:
+            return False
+        out.append(" " + text + "\n")
+    return not first
+
+
+def _render_items(
+    items: Sequence[Any], dash: int, column: int, indent: tuple[int, int, int], out: list[str]
+) -> bool:
+    """Append block list items (mappings): ``-`` at ``dash``, their keys at ``column``."""
+    if not items:
+        return False
+    for item in items:
+        if not isinstance(item, Mapping):
+            return False
+        out.append(" " * dash + "-" + " " * (column - dash - 1))
+        if not _render(item, column, indent, out):
+            return False
+    return True
+
+
+def _yaml_indent(root: Any, text: str) -> tuple[int, int, int]:
+    """:func:`_guess_indent` on PyYAML's node tree: the same counts, in the same order."""
+    import yaml
+
+    maps: Counter[int] = Counter()
+    seqs: Counter[tuple[int, int]] = Counter()
+    stack = [root]
+    seen: set[int] = set()
+    mapping_node, sequence_node = yaml.MappingNode, yaml.SequenceNode
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, mapping_node):
+            for key, value in node.value:
+                if not isinstance(value, mapping_node | sequence_node):
+                    continue
+                stack.append(value)
+                if value.flow_style or not value.value:
+                    continue
+                key_line, key_col = key.start_mark.line, key.start_mark.column
+                if isinstance(value, mapping_node):
+                    mark = value.value[0][0].start_mark
+                    if mark.line > key_line:
+                        maps[mark.column - key_col] += 1
+                    continue
+                mark = value.value[0].start_mark
+                line = text[text.rfind("\n", 0, mark.index) + 1 : mark.index]
+                dash = len(line) - len(line.lstrip(" "))
+                if mark.line > key_line and line[dash : dash + 1] == "-" and mark.column > dash:
+                    seqs[(mark.column - key_col, dash - key_col)] += 1
+        elif isinstance(node, sequence_node):
+            stack.extend(v for v in node.value if isinstance(v, mapping_node | sequence_node))
+    mapping = next((m for m, _ in maps.most_common() if 1 <= m <= 8), 2)
+    sequence, offset = next(
+        ((s, o) for (s, o), _ in seqs.most_common() if o >= 0 and o + 2 <= s <= 10),
+        (mapping, 0),
+    )
+    return mapping, sequence, offset
+
+
+def _child(node: Any, segment: str | int) -> Any:
+    """The child node at ``segment`` (the last duplicate key wins, as in the data), or None."""
+    if node is None:
+        return None
+    value = node.value
+    if not isinstance(value, list):
+        return None
+    if isinstance(segment, int):
+        return value[segment] if 0 <= segment < len(value) else None
+    found = None
+    for pair in value:
+        if isinstance(pair, tuple) and pair[0].value == segment:
+            found = pair[1]
+    return found
+
+
+def _leaf_end(node: Any) -> int | None:
+    """Where the last thing written in a block collection ends; None after a block scalar,
+    whose end PyYAML places past the lines that follow it."""
+    while isinstance(node.value, list) and node.value and not node.flow_style:
+        last = node.value[-1]
+        node = last[1] if isinstance(last, tuple) else last
+    if isinstance(node.value, str) and node.style in ("|", ">"):
+        return None
+    return int(node.end_mark.index)
+
+
+def _addition(
+    text: str,
+    mapping: Any,
+    key: str,
+    items: Sequence[Mapping[str, Any]],
+    indent: tuple[int, int, int],
+) -> tuple[int, str] | None:
+    """(where, what) to insert in ``text`` so that ``mapping[key]`` (a block list) gets
+    ``items``, or the key is added after the mapping's last entry; None when only
+    ruamel.yaml can."""
+    import yaml
+
+    if not isinstance(mapping, yaml.MappingNode) or mapping.flow_style or not mapping.value:
+        return None
+    target = _child(mapping, key)
+    out: list[str] = []
+    owner: Any
+    if target is None:
+        owner = mapping
+        column = mapping.value[0][0].start_mark.column
+        out.append(" " * column + key + ":\n")
+        _, sequence, offset = indent
+        if not _render_items(items, column + offset, column + sequence, indent, out):
+            return None
+    else:
+        if not isinstance(target, yaml.SequenceNode) or target.flow_style or not target.value:
+            return None
+        owner = target
+        mark = target.value[-1].start_mark
+        line = text[text.rfind("\n", 0, mark.index) + 1 : mark.index]
+        dash = len(line) - len(line.lstrip(" "))
+        if line[dash : dash + 1] != "-" or line[dash + 1 :].strip(" "):
+            return None
+        if not _render_items(items, dash, mark.column, indent, out):
+            return None
+    end = _leaf_end(owner)
+    newline = -1 if end is None else text.find("\n", end)
+    if newline < 0:
+        return None
+    return newline + 1, "".join(out)
+
+
+# Blank and comment lines.
+_TRAILING: Final = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
+
+
+def _splice(
+    text: str,
+    begin: int,
+    piece: str,
+    documents: Sequence[Document],
+    planned: Sequence[WorkloadPlan | None],
+) -> str | None:
+    """``piece`` (at ``begin`` in ``text``, the stream the documents were read from) with
+    ``planned`` written into it, or None to leave it to the ruamel.yaml round trip.
+
+    Each addition goes after the line where the collection it extends ends, indented as the
+    document is (as ruamel.yaml would guess it), so every other byte stays as it was,
+    comments included, and the cost is one more fast read. Anything unusual (anchors, merge
+    keys, flow or empty collections where the addition goes, a block scalar at the end, CR
+    line ends, a value ruamel.yaml would quote) is left to the round trip, and the result
+    must read back as exactly the planned data or it is not used.
+    """
+    if len(documents) != 1 or not piece.endswith("\n") or any(c in piece for c in "\r&<"):
+        return None
+    document = documents[0]
+    root = document.yaml_node
+    if root is None:
+        return None
+    indent = _yaml_indent(root, text)
+    inserts: list[tuple[int, str]] = []
+    # The plans are made and the round trip reads the text again: the data is free to edit
+    # into what the result must read back as.
+    expected = document.data
+    builder = _Builder(yaml=False)
+    workloads: list[Workload | None] = [*iter_workloads(expected)] or [None]
+    for plan, workload in zip(planned, workloads, strict=True):
+        if plan is None or workload is None or not plan.changes:
+            continue
+        spec = root
+        for segment in split_field_path(workload.document_path(workload.spec_path)):
+            spec = _child(spec, segment)
+        wanted: list[tuple[Any, str, Sequence[Mapping[str, Any]]]] = []
+        for container_plan in plan.containers:
+            container = _child(_child(spec, container_plan.section), container_plan.index)
+            if container_plan.env:
+                wanted.append((container, "env", container_plan.env))
+            if container_plan.mount is not None:
+                wanted.append((container, "volumeMounts", [container_plan.mount]))
+        if plan.volumes:
+            wanted.append((spec, "volumes", plan.volumes))
+        for node, key, items in wanted:
+            insert = _addition(text, node, key, items, indent) if node is not None else None
+            if insert is None:
+                return None
+            inserts.append(insert)
+        _apply(plan, workload.spec, builder)  # type: ignore[arg-type]
+    end = begin + len(piece)
+    out: list[str] = []
+    at = begin
+    previous = -1
+    for index, addition in sorted(inserts, key=lambda item: item[0]):  # stable: plan order
+        if not at <= index <= end:
+            return None
+        trailing = _TRAILING.match(text, index, end) if index == previous else None
+        if trailing is not None and trailing.end() > index:
+            # Where the round trip leaves comment and blank lines between several additions
+            # made at one place depends on their levels: it decides.
+            return None
+        out.append(text[at:index])
+        out.append(addition)
+        at = previous = index
+    out.append(text[at:end])
+    result = "".join(out)
+    check = list(scan_documents(result, document.source))
+    if len(check) != 1 or not isinstance(check[0], Document) or check[0].data != expected:
+        return None
+    return result
 
 
 def _same_shape(pairs: Sequence[tuple[Any, Workload | None]], plans: Sequence[Any]) -> bool:
@@ -1440,7 +1719,7 @@ def _json_indent(piece: str) -> int | None:
 
 
 def _inject_json(
-    text: str, documents: list[Document], source: str, options: InjectOptions
+    text: str, documents: Iterable[Document], source: str, options: InjectOptions
 ) -> tuple[str, list[Note], list[WorkloadPlan]]:
     spans = _json_spans(text)
     builder = _Builder(yaml=False)
@@ -1479,6 +1758,13 @@ def _is_json(text: str, source: str) -> bool:
     return True
 
 
+def _documents(items: Iterable[Document | LoadIssue]) -> Iterator[Document]:
+    for item in items:
+        if isinstance(item, LoadIssue):
+            raise ManifestError(str(item))
+        yield item
+
+
 def inject_text(
     text: str | bytes,
     source: str = "<string>",
@@ -1494,17 +1780,15 @@ def inject_text(
     """
     options = options or InjectOptions()
     original = text.encode("utf-8") if isinstance(text, str) else text
-    documents: list[Document] = []
-    for item in scan_documents(original, source, limits=limits):
-        if isinstance(item, LoadIssue):
-            raise ManifestError(str(item))
-        documents.append(item)
-    decoded = original.decode("utf-8-sig")
+    items = scan_documents(original, source, limits=limits)
+    first = next(items, None)  # size and encoding problems come before any document
+    documents = _documents(items if first is None else itertools.chain([first], items))
+    decoded = original.decode("utf-8-sig") if not isinstance(first, LoadIssue) else ""
     bom = original.startswith(codecs.BOM_UTF8)
-    if _is_json(decoded, source):
-        output, notes, plans = _inject_json(decoded, documents, source, options)
+    if isinstance(first, LoadIssue) or not _is_json(decoded, source):
+        output, notes, plans = _inject_yaml(decoded, documents, source, options)
     else:
-        output, notes, plans = _inject_yaml(decoded, source, options)
+        output, notes, plans = _inject_json(decoded, documents, source, options)
     notes.sort(key=lambda note: note.line)
     if output == decoded:
         return InjectResult(source, original, original, tuple(notes), tuple(plans))

@@ -107,12 +107,13 @@ class Document:
     """One document of a stream: its ``data`` and where each of its fields was written.
 
     ``index`` counts documents from 0 in their stream (empty documents included); ``line`` and
-    ``column`` (1-based) are where its content starts. ``locate(path)`` returns the position of
+    ``column`` (1-based) are where its content starts, ``offset`` the index of that character
+    in the text (after a byte-order mark). ``locate(path)`` returns the position of
     a Kubernetes field path such as ``spec.containers[0].env[1].valueFrom`` (or a sequence of
     keys and indexes); a path that does not exist resolves to its nearest existing ancestor.
     """
 
-    __slots__ = ("_locator", "column", "data", "index", "line", "source")
+    __slots__ = ("_locator", "column", "data", "index", "line", "offset", "source")
 
     def __init__(
         self,
@@ -123,13 +124,20 @@ class Document:
         data: Any,
         *,
         locator: _Locator | None = None,
+        offset: int = 0,
     ) -> None:
         self.source = source
         self.index = index
         self.line = line
         self.column = column
         self.data = data
+        self.offset = offset
         self._locator = locator
+
+    @property
+    def yaml_node(self) -> Any:
+        """The PyYAML node tree the document was built from (with its marks); None for JSON."""
+        return self._locator.root if isinstance(self._locator, _YamlLocator) else None
 
     def locate(self, path: str | Sequence[str | int]) -> tuple[int, int]:
         """Return the 1-based (line, column) of ``path``, or of its nearest existing ancestor."""
@@ -182,13 +190,13 @@ def yaml_available() -> bool:
 
 
 class _YamlLocator(_Locator):
-    __slots__ = ("_root",)
+    __slots__ = ("root",)
 
     def __init__(self, root: Any) -> None:
-        self._root = root
+        self.root = root
 
     def locate(self, segments: Sequence[str | int]) -> tuple[int, int]:
-        node = self._root
+        node = self.root
         mark = node.start_mark
         for segment in segments:
             value = node.value
@@ -481,7 +489,15 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
             except RecursionError:
                 yield LoadIssue(source, line, column, "limit", "YAML nesting is too deep")
                 return
-            yield Document(source, index, line, column, data, locator=_YamlLocator(node))
+            yield Document(
+                source,
+                index,
+                line,
+                column,
+                data,
+                locator=_YamlLocator(node),
+                offset=node.start_mark.index,
+            )
             index += 1
     finally:
         loader.dispose()
@@ -627,7 +643,9 @@ def _scan_json(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
                 yield LoadIssue(source, line, column, "limit", "JSON nesting is too deep")
                 return
         line, column = lines.position(pos)
-        yield Document(source, index, line, column, data, locator=_JsonLocator(text, pos, lines))
+        yield Document(
+            source, index, line, column, data, locator=_JsonLocator(text, pos, lines), offset=pos
+        )
         index += 1
         pos = _skip_ws(text, end)
 
