@@ -1455,15 +1455,27 @@ def _child(node: Any, segment: str | int) -> Any:
     return found
 
 
-def _leaf_end(node: Any) -> int | None:
-    """Where the last thing written in a block collection ends; None after a block scalar,
-    whose end PyYAML places past the lines that follow it."""
+# Blank and comment lines.
+_TRAILING: Final = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
+
+
+def _leaf_end(node: Any, text: str) -> int | None:
+    """Where the line of the last thing written in a block collection ends, or None when the
+    round trip decides what follows: after a block scalar (whose end PyYAML places past the
+    lines that follow it), or after a flow collection followed by comment or blank lines
+    (which ruamel.yaml keeps with the collection, not with what is added after it)."""
     while isinstance(node.value, list) and node.value and not node.flow_style:
         last = node.value[-1]
         node = last[1] if isinstance(last, tuple) else last
     if isinstance(node.value, str) and node.style in ("|", ">"):
         return None
-    return int(node.end_mark.index)
+    newline = text.find("\n", node.end_mark.index)
+    if newline < 0:
+        return None
+    trailing = _TRAILING.match(text, newline + 1)
+    if not isinstance(node.value, str) and trailing is not None and trailing.end() > newline + 1:
+        return None
+    return newline + 1
 
 
 def _addition(
@@ -1501,15 +1513,8 @@ def _addition(
             return None
         if not _render_items(items, dash, mark.column, indent, out):
             return None
-    end = _leaf_end(owner)
-    newline = -1 if end is None else text.find("\n", end)
-    if newline < 0:
-        return None
-    return newline + 1, "".join(out)
-
-
-# Blank and comment lines.
-_TRAILING: Final = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
+    end = _leaf_end(owner, text)
+    return None if end is None else (end, "".join(out))
 
 
 def _splice(
@@ -1566,18 +1571,12 @@ def _splice(
     end = begin + len(piece)
     out: list[str] = []
     at = begin
-    previous = -1
     for index, addition in sorted(inserts, key=lambda item: item[0]):  # stable: plan order
         if not at <= index <= end:
             return None
-        trailing = _TRAILING.match(text, index, end) if index == previous else None
-        if trailing is not None and trailing.end() > index:
-            # Where the round trip leaves comment and blank lines between several additions
-            # made at one place depends on their levels: it decides.
-            return None
         out.append(text[at:index])
         out.append(addition)
-        at = previous = index
+        at = index
     out.append(text[at:end])
     result = "".join(out)
     check = list(scan_documents(result, document.source))
