@@ -13,7 +13,6 @@ import difflib
 import functools
 import hashlib
 import io
-import itertools
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from podself.manifest.load import (
     Document,
     Limits,
     LoadIssue,
+    decode_input,
     read_source,
     scan_documents,
     source_name,
@@ -1779,12 +1779,12 @@ def inject_text(
     """
     options = options or InjectOptions()
     original = text.encode("utf-8") if isinstance(text, str) else text
-    items = scan_documents(original, source, limits=limits)
-    first = next(items, None)  # size and encoding problems come before any document
-    documents = _documents(items if first is None else itertools.chain([first], items))
-    decoded = original.decode("utf-8-sig") if not isinstance(first, LoadIssue) else ""
+    decoded = decode_input(original, source, limits=limits)
+    if isinstance(decoded, LoadIssue):
+        raise ManifestError(str(decoded))
+    documents = _documents(scan_documents(decoded, source, limits=limits))
     bom = original.startswith(codecs.BOM_UTF8)
-    if isinstance(first, LoadIssue) or not _is_json(decoded, source):
+    if not _is_json(decoded, source):
         output, notes, plans = _inject_yaml(decoded, documents, source, options)
     else:
         output, notes, plans = _inject_json(decoded, documents, source, options)

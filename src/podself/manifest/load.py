@@ -28,6 +28,7 @@ __all__ = [
     "Document",
     "Limits",
     "LoadIssue",
+    "decode_input",
     "discover",
     "load_documents",
     "load_file",
@@ -698,6 +699,16 @@ def _decode(data: bytes, source: str) -> str | LoadIssue:
         )
 
 
+def decode_input(
+    data: bytes, source: str = "<string>", *, limits: Limits = DEFAULT_LIMITS
+) -> str | LoadIssue:
+    """One input as text: at most ``limits.max_bytes`` of UTF-8 (a byte-order mark dropped),
+    else the :class:`LoadIssue` saying which byte is wrong or that it is too large."""
+    if len(data) > limits.max_bytes:
+        return too_large(source, limits)
+    return _decode(data, source)
+
+
 def scan_documents(
     text: str | bytes, source: str = "<string>", *, limits: Limits = DEFAULT_LIMITS
 ) -> Iterator[Document | LoadIssue]:
@@ -708,10 +719,7 @@ def scan_documents(
     anything else needs it. ``bytes`` must be UTF-8 (a BOM is allowed).
     """
     if isinstance(text, bytes):
-        if len(text) > limits.max_bytes:
-            yield too_large(source, limits)
-            return
-        decoded = _decode(text, source)
+        decoded = decode_input(text, source, limits=limits)
         if isinstance(decoded, LoadIssue):
             yield decoded
             return
