@@ -1694,18 +1694,18 @@ def _blank_run(lines: Sequence[str]) -> int:
     return count
 
 
-def _json_spans(text: str) -> list[tuple[int, int]]:
+def _json_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each JSON value in ``text``, lazily; ``ValueError`` if one is invalid."""
     decoder = json.JSONDecoder()
-    spans: list[tuple[int, int]] = []
     pos = 0
     size = len(text)
     while True:
         while pos < size and text[pos] in " \t\r\n":
             pos += 1
         if pos >= size:
-            return spans
+            return
         _, end = decoder.raw_decode(text, pos)
-        spans.append((pos, end))
+        yield pos, end
         pos = end
 
 
@@ -1720,29 +1720,27 @@ def _json_indent(piece: str) -> int | None:
 def _inject_json(
     text: str, documents: Iterable[Document], source: str, options: InjectOptions
 ) -> tuple[str, list[Note], list[WorkloadPlan]]:
-    spans = _json_spans(text)
     builder = _Builder(yaml=False)
     out: list[str] = []
     notes: list[Note] = []
     plans: list[WorkloadPlan] = []
-    pos = 0
-    for (start, end), document in zip(spans, documents, strict=True):
-        out.append(text[pos:start])
+    copied = 0
+    for (start, end), document in zip(_json_spans(text), documents, strict=True):
         found, changed = _edit(document.data, options, builder)
         plans.extend(found)
         notes.extend(_notes(found, source, functools.partial(_json_line, document)))
-        piece = text[start:end]
-        if changed:
+        if changed:  # unchanged values are copied in runs, not one by one
+            piece = text[start:end]
             indent = _json_indent(piece) if "\n" in piece else None
             separators = None if indent else (",", ":")
-            piece = json.dumps(
+            edited = json.dumps(
                 document.data, indent=indent, ensure_ascii=False, separators=separators
             )
-            if "\r\n" in text[start:end]:
-                piece = piece.replace("\n", "\r\n")  # json.dumps escapes newlines in strings
-        out.append(piece)
-        pos = end
-    out.append(text[pos:])
+            if "\r\n" in piece:
+                edited = edited.replace("\n", "\r\n")  # json.dumps escapes newlines in strings
+            out.extend((text[copied:start], edited))
+            copied = end
+    out.append(text[copied:])
     return "".join(out), notes, plans
 
 
@@ -1751,7 +1749,8 @@ def _is_json(text: str, source: str) -> bool:
     if not (source.lower().endswith(".json") or stripped[:1] in ("{", "[")):
         return False
     try:
-        _json_spans(text)
+        for _ in _json_spans(text):
+            pass
     except (ValueError, RecursionError):
         return False
     return True

@@ -651,6 +651,20 @@ def _scan_json(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
         pos = _skip_ws(text, end)
 
 
+def _json_valid(text: str, limits: Limits) -> bool:
+    """Whether ``text`` reads as JSON values up to the document limit: a check that keeps none
+    of them, so that a long stream is then read one document at a time."""
+    pos = _skip_ws(text, 0)
+    count = 0
+    while pos < len(text) and count < limits.max_documents:
+        try:
+            pos = _skip_ws(text, _DECODER.raw_decode(text, pos)[1])
+        except (json.JSONDecodeError, RecursionError):
+            return False
+        count += 1
+    return True
+
+
 def _json_first(text: str, source: str) -> bool:
     """Whether to read ``text`` as JSON: a ``.json`` name, or a ``{``/``[`` start."""
     if source.lower().endswith(".json"):
@@ -731,12 +745,12 @@ def scan_documents(
         yield too_large(source, limits)
         return
     text = text.removeprefix("\ufeff")
-    if _json_first(text, source):
-        items = list(_scan_json(text, source, limits))
-        failed = bool(items) and isinstance(items[-1], LoadIssue)
-        if not failed or source.lower().endswith(".json") or not yaml_available():
-            yield from items
-            return
+    # Text that only looks like JSON is YAML (flow style), unless named .json.
+    if _json_first(text, source) and (
+        source.lower().endswith(".json") or not yaml_available() or _json_valid(text, limits)
+    ):
+        yield from _scan_json(text, source, limits)
+        return
     yield from _scan_yaml(text, source, limits)
 
 
