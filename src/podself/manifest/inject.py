@@ -1455,6 +1455,8 @@ def _child(node: Any, segment: str | int) -> Any:
     return found
 
 
+# Where an anchor may start (or text in quotes that looks like one): an alias needs one.
+_ANCHOR: Final = re.compile(r"(?:^|[\s\[{,])&", re.MULTILINE)
 # Blank and comment lines.
 _TRAILING: Final = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
 
@@ -1534,7 +1536,13 @@ def _splice(
     line ends, a value ruamel.yaml would quote) is left to the round trip, and the result
     must read back as exactly the planned data or it is not used.
     """
-    if len(documents) != 1 or not piece.endswith("\n") or any(c in piece for c in "\r&<"):
+    if (
+        len(documents) != 1
+        or not piece.endswith("\n")
+        or "\r" in piece
+        or "<<" in piece
+        or _ANCHOR.search(piece)
+    ):
         return None
     document = documents[0]
     root = document.yaml_node
@@ -1579,7 +1587,8 @@ def _splice(
         at = index
     out.append(text[at:end])
     result = "".join(out)
-    check = list(scan_documents(result, document.source))
+    # No alias can be in it, so only the size bound matters, and the result may exceed it.
+    check = list(scan_documents(result, document.source, limits=Limits(max_bytes=4 * len(result))))
     if len(check) != 1 or not isinstance(check[0], Document) or check[0].data != expected:
         return None
     return result
