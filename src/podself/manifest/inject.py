@@ -1,8 +1,9 @@
 """Add the recommended Downward API env vars and ``podinfo`` volume to every workload, idempotently.
 
-What a manifest already defines is reported (:class:`Note`, with file:line), never replaced;
-documents that change go through a ruamel.yaml round trip that keeps comments, quoting and
-separators, and the others are copied byte for byte.
+What a manifest already defines is reported (:class:`Note`, with file:line), never replaced.
+The stream is read once, a document at a time; additions are written into the text of the
+documents that change (or, for unusual constructs, through a ruamel.yaml round trip that keeps
+comments, quoting and separators), and everything else is copied byte for byte.
 """
 
 from __future__ import annotations
