@@ -356,6 +356,14 @@ class TestCli:
         assert code == 2
         assert "--max-documents -1: must be a positive number" in err
 
+    def test_limit_defaults_are_the_loaders(self) -> None:
+        """--help spells out the loader's limits without importing it: they must agree."""
+        from podself.cli import lint as lint_cli
+        from podself.manifest.load import DEFAULT_LIMITS
+
+        assert DEFAULT_LIMITS.max_bytes == lint_cli._MAX_BYTES_DEFAULT
+        assert DEFAULT_LIMITS.max_documents == lint_cli._MAX_DOCUMENTS_DEFAULT
+
     def test_fifo_in_folder_does_not_hang(self, tmp_path: Path) -> None:
         """A FIFO (or socket, device) named *.yaml in a folder is skipped, not waited on."""
         (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
