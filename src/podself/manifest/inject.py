@@ -1679,7 +1679,14 @@ def _restore_blank_lines(before: str, after: str) -> str:
     """
     old = before.splitlines(keepends=True)
     new = after.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    counts = Counter(old)
+    matcher: difflib.SequenceMatcher[Any]
+    if sum(counts[line] for line in new) <= _DIFF_BUDGET:
+        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    else:
+        # Lines repeated thousands of times make the matcher quadratic: numbering each
+        # repetition makes every line unique, at worst placing a blank line less well.
+        matcher = difflib.SequenceMatcher(None, _numbered(old), _numbered(new), autojunk=False)
     out: list[str] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         was, now = old[i1:i2], new[j1:j2]
@@ -1692,6 +1699,21 @@ def _restore_blank_lines(before: str, after: str) -> str:
                 now = was + now[len(was) :]
         out.extend(now)
     return "".join(out)
+
+
+# Pairs of equal lines (before x after) the exact matcher may compare; a real manifest has a
+# few thousand, a list of 20,000 identical items 400 million.
+_DIFF_BUDGET: Final = 200_000
+
+
+def _numbered(lines: Sequence[str]) -> list[tuple[str, int]]:
+    """Each line with how many times it came before: (line, n)."""
+    seen: Counter[str] = Counter()
+    out = []
+    for line in lines:
+        out.append((line, seen[line]))
+        seen[line] += 1
+    return out
 
 
 def _blank_run(lines: Sequence[str]) -> int:
