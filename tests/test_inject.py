@@ -973,8 +973,8 @@ class TestSplicing:
         assert spliced.notes == reference.notes
 
     def test_plain_workloads_skip_the_round_trip(self) -> None:
-        """A kubectl- or editor-style workload is edited without a ruamel.yaml round trip (it
-        cost ~17 ms a document, most of inject's time)."""
+        """A kubectl- or editor-style workload, LF or CRLF, is edited without a ruamel.yaml
+        round trip (it cost ~17 ms a document, most of inject's time)."""
         kubectl = yaml.safe_dump(workload("Deployment", [container(resources=LIMITS)]))
         editor = textwrap.dedent("""\
             # web front end
@@ -1002,7 +1002,7 @@ class TestSplicing:
                     - name: cache
                       emptyDir: {}
             """)
-        for text in (kubectl, editor):
+        for text in (kubectl, editor, editor.replace("\n", "\r\n")):
             with mock.patch("podself.manifest.inject._splice", return_value=None):
                 reference = inject_text(text, "w.yaml")
             with mock.patch("podself.manifest.inject._new_yaml", side_effect=AssertionError):

@@ -1459,7 +1459,7 @@ def _child(node: Any, segment: str | int) -> Any:
 # Where an anchor may start (or text in quotes that looks like one): an alias needs one.
 _ANCHOR: Final = re.compile(r"(?:^|[\s\[{,])&", re.MULTILINE)
 # Blank and comment lines.
-_TRAILING: Final = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
+_TRAILING: Final = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n)*")
 
 
 def _leaf_end(node: Any, text: str) -> int | None:
@@ -1533,14 +1533,16 @@ def _splice(
     Each addition goes after the line where the collection it extends ends, indented as the
     document is (as ruamel.yaml would guess it), so every other byte stays as it was,
     comments included, and the cost is one more fast read. Anything unusual (anchors, merge
-    keys, flow or empty collections where the addition goes, a block scalar at the end, CR
-    line ends, a value ruamel.yaml would quote) is left to the round trip, and the result
-    must read back as exactly the planned data or it is not used.
+    keys, flow or empty collections where the addition goes, a block scalar at the end, line
+    ends other than all LF or all CRLF, a value ruamel.yaml would quote) is left to the round
+    trip, and the result must read back as exactly the planned data or it is not used.
     """
+    crlf = piece.count("\r\n")
     if (
         len(documents) != 1
         or not piece.endswith("\n")
-        or "\r" in piece
+        or piece.count("\r") != crlf
+        or crlf not in (0, piece.count("\n"))
         or "<<" in piece
         or _ANCHOR.search(piece)
     ):
@@ -1575,7 +1577,7 @@ def _splice(
             insert = _addition(text, node, key, items, indent) if node is not None else None
             if insert is None:
                 return None
-            inserts.append(insert)
+            inserts.append((insert[0], insert[1].replace("\n", "\r\n")) if crlf else insert)
         _apply(plan, workload.spec, builder)  # type: ignore[arg-type]
     end = begin + len(piece)
     out: list[str] = []
