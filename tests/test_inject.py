@@ -1190,6 +1190,20 @@ class TestHostileInput:
         assert f"{path}:2:8: input is not UTF-8" in err
         assert "Traceback" not in err
 
+    def test_notes_cannot_drive_the_terminal(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A container name with escape sequences is shown escaped in notes."""
+        path = tmp_path / "esc.yaml"
+        path.write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+            '  - name: "a\\e]0;pwned\\a"\n    image: x\n'
+        )
+        code, _, err = run_cli(["inject", str(path)], capfd)
+        assert code == 0
+        assert "\x1b" not in err
+        assert 'container "a\\x1b]0;pwned\\x07"' in err
+
     def test_document_limit(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
         """--max-documents bounds a stream of (even empty) documents, like lint's."""
         path = tmp_path / "empty.yaml"

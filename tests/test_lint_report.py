@@ -119,6 +119,22 @@ class TestText:
             "podself lint: 1 file, 2 documents, 1 workload: 1 error, 0 warnings, 0 info",
         ]
 
+    def test_control_characters_are_escaped(self) -> None:
+        """A value echoed in a message (or a file name) cannot drive the terminal or start a
+        forged line: control characters are shown as escapes; other text stays as is."""
+        finding = _finding(
+            file="a\nb.yaml",
+            message="label not supported: x\x1b]0;pwned\x07\u009b2J é",
+            hint="see\rthis",
+        )
+        lines = render_text(_result(finding)).splitlines()
+        assert lines[0] == (
+            "a\\nb.yaml:3:5: error invalid-field-ref label not supported: "
+            "x\\x1b]0;pwned\\x07\\x9b2J é"
+        )
+        assert lines[1] == "    hint: see\\rthis"
+        assert len(lines) == 3
+
 
 class TestJson:
     def test_shape(self) -> None:

@@ -95,8 +95,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_input_limits(parser)
 
 
+def _say(message: str) -> None:
+    from podself.manifest.report import printable  # names and values come from manifests
+
+    print(f"podself inject: {printable(message)}", file=sys.stderr)
+
+
 def _usage(message: str) -> int:
-    print(f"podself inject: {message}", file=sys.stderr)
+    _say(message)
     return 2
 
 
@@ -141,27 +147,28 @@ def _load(paths: list[str], options: InjectOptions, limits: Limits) -> list[Inje
             errors.append(str(exc))
     if errors:
         for message in errors:
-            print(f"podself inject: {message}", file=sys.stderr)
+            _say(message)
         print("podself inject: nothing written", file=sys.stderr)
         return 2
     return results
 
 
 def _report(results: list[InjectResult], options: InjectOptions) -> None:
+    from podself.manifest.report import printable
+
     for result in results:
         for note in result.notes:
-            print(str(note), file=sys.stderr)
+            print(printable(str(note)), file=sys.stderr)
     if options.env:
         for name in options.unrecognised_names():
-            print(
-                f"podself inject: {name} is not a name podself.read() recognises; read it "
-                "with env_map, or keep the default --prefix K8S_",
-                file=sys.stderr,
+            _say(
+                f"{name} is not a name podself.read() recognises; read it with env_map, or "
+                "keep the default --prefix K8S_"
             )
     if options.containers:
         seen = {name for r in results for plan in r.plans for name in plan.considered}
         for name in sorted(options.containers - seen):
-            print(f'podself inject: --containers: no container named "{name}"', file=sys.stderr)
+            _say(f'--containers: no container named "{name}"')
 
 
 def _emit(args: argparse.Namespace, options: InjectOptions, limits: Limits) -> int:
@@ -201,16 +208,16 @@ def _write_all(results: list[InjectResult]) -> int:
             problems.append(str(exc))
     if problems:
         for message in problems:
-            print(f"podself inject: {message}", file=sys.stderr)
+            _say(message)
         print("podself inject: nothing written", file=sys.stderr)
         return 2
     for result in changed:
         try:
             write_in_place(result.source, result.output)
         except ManifestError as exc:
-            print(f"podself inject: {exc}", file=sys.stderr)
+            _say(str(exc))
             return 2
-        print(f"podself inject: updated {result.source}", file=sys.stderr)
+        _say(f"updated {result.source}")
     return 0
 
 

@@ -93,7 +93,7 @@ def _usage(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Lint the given inputs and print the report; returns the exit code."""
     from podself.manifest.lint import RULES, lint_paths
-    from podself.manifest.report import exit_code, render, render_rules
+    from podself.manifest.report import exit_code, printable, render, render_rules
 
     if args.list_rules:
         if args.format not in ("text", "json", "markdown"):
@@ -115,6 +115,6 @@ def run(args: argparse.Namespace) -> int:
         return _usage(limits)
     result = lint_paths(args.paths, disabled=disabled, limits=limits)
     for message in result.input_errors:
-        print(f"podself lint: {message}", file=sys.stderr)
+        print(f"podself lint: {printable(message)}", file=sys.stderr)
     sys.stdout.write(render(result, args.format, fail_on=args.fail_on))
     return exit_code(result, args.fail_on)
