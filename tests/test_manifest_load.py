@@ -169,7 +169,7 @@ class TestYamlPositions:
                 walks.append(1)
                 return super().__iter__()
 
-        data_node = doc._locator._root.value[0][1]  # type: ignore[union-attr]
+        data_node = doc._locator.root.value[0][1]  # type: ignore[union-attr]
         data_node.value = Counting(data_node.value)
         located = [doc.locate(f"data.k{i}") for i in range(200)]
         assert located == [(i + 2, 6 + len(str(i))) for i in range(200)]
