@@ -153,6 +153,19 @@ class TestEnvNames:
         assert info.node_name == "node-3"
         assert (info.workload.kind, info.workload.name) == ("Deployment", "web")
 
+    def test_opentelemetry_operator_variables(self, tmp_path: Path) -> None:
+        """The variables the OpenTelemetry Operator injects give IPs and namespace."""
+        info = bare(
+            tmp_path,
+            {
+                "OTEL_POD_IP": "10.1.2.3",
+                "OTEL_NODE_IP": "10.0.0.9",
+                "OTEL_RESOURCE_ATTRIBUTES_POD_NAMESPACE": "shop",
+            },
+        )
+        assert (info.pod_ip, info.host_ip, info.namespace) == ("10.1.2.3", "10.0.0.9", "shop")
+        assert info.source_of("pod_ip") == Source("env", "OTEL_POD_IP")
+
     def test_unexpanded_reference_is_ignored(self, tmp_path: Path) -> None:
         """A $(VAR) the kubelet could not expand is not taken as a value."""
         info = bare(
