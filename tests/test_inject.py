@@ -928,6 +928,19 @@ OPTIONS = st.builds(
 
 
 class TestIdempotence:
+    def test_whitespace_line_after_a_round_tripped_addition_stays(self) -> None:
+        """A whitespace-only line the round trip drops where it adds env entries comes back
+        after them (found by the property test below)."""
+        text = (
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\nspec:\n  containers:\n"
+            "  - name: app\n    image: img:1\n    env:\n    - name: A\n      value: b\n"
+            "  \n  volumes:\n  - name: podinfo\n    configMap:\n      name: x\n"
+        )
+        options = InjectOptions(env=False, volume=True, fields=("name",), otel=True)
+        first = inject_text(text, "m.yaml", options=options)
+        assert changed_ops(first) <= {"insert"}
+        assert inject_text(first.output, "m.yaml", options=options).output == first.output
+
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(manifests(), OPTIONS)
     def test_second_run_changes_nothing(

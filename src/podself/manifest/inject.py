@@ -1699,6 +1699,10 @@ def _restore_blank_lines(before: str, after: str) -> str:
                 now = now[: len(now) - len(was)] + was
             elif _blank_run(now[::-1]) >= len(was):
                 now = was + now[len(was) :]
+            elif not _blank_run(now):
+                # Dropped where lines were added at the end of a collection: they followed
+                # the collection, so they follow the addition (as a splice places them).
+                now = now + was
         out.extend(now)
     return "".join(out)
 
