@@ -932,8 +932,10 @@ class TestIdempotence:
         """A whitespace-only line the round trip drops where it adds env entries comes back
         after them (found by the property test below)."""
         text = (
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\nspec:\n  containers:\n"
-            "  - name: app\n    image: img:1\n    env:\n    - name: A\n      value: b\n"
+            "# note\napiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\nspec:\n"
+            "  containers:\n  - name: app\n    image: img:1\n    env:\n"
+            "    - name: RESOURCE_CPU_LIMIT_MILLICORES\n      valueFrom:\n"
+            "        resourceFieldRef:\n          resource: limits.cpu\n          divisor: '1'\n"
             "  \n  volumes:\n  - name: podinfo\n    configMap:\n      name: x\n"
         )
         options = InjectOptions(env=False, volume=True, fields=("name",), otel=True)
