@@ -16,6 +16,7 @@ import pytest
 
 from podself.integrations.prometheus import (
     CONTENT_TYPE,
+    MetricsHandler,
     PodCollector,
     exposition,
     reload_families,
@@ -184,6 +185,25 @@ class TestHttp:
         finally:
             srv.shutdown()
             srv.server_close()
+
+    def test_client_gone_is_not_a_traceback(self, capfd: pytest.CaptureFixture[str]) -> None:
+        """A connection error while answering (the scraper hung up) prints nothing."""
+
+        class Gone(MetricsHandler):
+            @staticmethod
+            def exposition() -> str:
+                raise ConnectionResetError(104, "Connection reset by peer")
+
+        srv = start_http_server(0, "127.0.0.1", Gone)
+        try:
+            with pytest.raises((urllib.error.URLError, ConnectionError)):
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{srv.server_address[1]}/metrics", timeout=10
+                )
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        assert capfd.readouterr().err == ""
 
 
 class TestReloadFamilies:
