@@ -415,7 +415,7 @@ class TestWhatIsAdded:
             "DD_ENTITY_ID": "metadata.uid",
         }
         assert [n.message for n in result.notes] == [
-            "no tags.datadoghq.com/version label on the pod template, so no DD_VERSION "
+            "no tags.datadoghq.com/version label on the pod template: DD_VERSION not added "
             "(a fieldRef to a missing label reads as empty)"
         ]
         again = inject_text(result.output, options=options)

@@ -791,8 +791,8 @@ class _Planner:
             names = [n for n, label in DATADOG_TAG_LABELS.items() if label in missing]
             self.note(
                 self.workload.document_path(self.workload.metadata_path),
-                f"no {', '.join(missing)} label on the pod template, so no "
-                f"{', '.join(names)} (a fieldRef to a missing label reads as empty)",
+                f"no {', '.join(missing)} label on the pod template: {', '.join(names)} "
+                "not added (a fieldRef to a missing label reads as empty)",
             )
 
     def resources(
