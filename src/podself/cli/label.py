@@ -192,6 +192,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"allow {noun}s to be overwritten (otherwise an existing key is an error)",
     )
+    parser.set_defaults(intermixed="items")  # flags may follow the pod's name, as in kubectl
     parser.add_argument("--list", action="store_true", help=f"print the pod's {noun}s")
     parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     parser.add_argument(
