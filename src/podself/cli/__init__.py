@@ -54,10 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # kubectl reads flags anywhere (``label pod X --overwrite k=v``); argparse ends a
     # positional list at the first option, so the words after it come back as extras. A
     # command that takes them names its list in ``intermixed``; options stay errors.
-    target = getattr(args, "intermixed", None)
-    if extras and (target is None or any(e.startswith("-") and e != "-" for e in extras)):
-        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    target: str | None = getattr(args, "intermixed", None)
     if extras:
+        if target is None or any(e.startswith("-") and e != "-" for e in extras):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
         setattr(args, target, [*(getattr(args, target) or []), *extras])
     if args.command is None:
         parser.print_help(sys.stderr)

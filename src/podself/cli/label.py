@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "parse_pairs",
     "request_error",
     "run",
+    "run_starting",
     "split_resources",
 ]
 
@@ -32,6 +34,49 @@ _LABEL_VALUE_MSG = (
     f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
 )
 _TOTAL_ANNOTATION_SIZE = 256 * 1024
+
+
+_STARTING_SECONDS = 10.0  # a `podself run` younger than this may still be creating its pod
+_POLL_SECONDS = 0.05
+
+
+def run_starting(proc: str = "/proc", session: int | None = None) -> bool:
+    """Whether a ``podself run`` in this session (this terminal, or the script it runs)
+    started less than ten seconds ago: its pod may not exist yet, as when a pasted block
+    runs ``podself run ... &`` and then ``podself label`` at once. Reads Linux's ``/proc``;
+    elsewhere the answer is no."""
+    import itertools
+    import os
+
+    session = os.getsid(0) if session is None else session
+    try:
+        with open(os.path.join(proc, "uptime"), encoding="ascii") as file:
+            uptime = float(file.read().split()[0])
+        pids = [entry for entry in os.listdir(proc) if entry.isdigit()]
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return False
+    for pid in pids:
+        base = os.path.join(proc, pid)
+        try:
+            with open(os.path.join(base, "stat"), "rb") as file:
+                # Fields 6 and 22, counted after the command name, which may hold spaces.
+                fields = file.read(4096).rsplit(b")", 1)[1].split()
+            if int(fields[3]) != session:
+                continue
+            started = int(fields[19]) / ticks
+            with open(os.path.join(base, "cmdline"), "rb") as file:
+                argv = file.read(4096).split(b"\0")
+            if not any(
+                os.path.basename(word) == b"podself" and following == b"run"
+                for word, following in itertools.pairwise(argv)
+            ):
+                continue
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if uptime - started < _STARTING_SECONDS:
+            return True
+    return False
 
 
 class UsageError(Exception):
@@ -281,9 +326,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfinementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if not (state.exists() and state.alive()):
-        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
-        return 1
+    # A pod that a `podself run` is still creating is waited for, at most ten seconds.
+    deadline = time.monotonic() + _STARTING_SECONDS
+    while not (state.exists() and state.alive()):
+        if time.monotonic() > deadline or not run_starting():
+            print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
+            return 1
+        time.sleep(_POLL_SECONDS)
     outcome: dict[str, Any] = {}
 
     def change(pod: dict[str, Any]) -> None:
