@@ -82,7 +82,7 @@ def test_generated_strings_print_as_kubectl_prints_them(tmp_path: Path, output: 
     """Values and keys of every shape (quotes, indicators, breaks, long lines) byte for byte
     as kubectl 1.32 prints them. Keys avoid go-yaml's non-transitive digit ordering."""
     values = _generated(14, 150)
-    pod = {
+    pod: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
