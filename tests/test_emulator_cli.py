@@ -697,3 +697,34 @@ class TestStartingPod:
                 process.terminate()
                 process.wait(timeout=30)
         assert capsys.readouterr().out == "pod/starting labeled\n"
+
+
+class TestAll:
+    """label/annotate pods --all: every running pod of the namespace."""
+
+    def test_labels_every_pod(self, state: PodState, capsys: pytest.CaptureFixture[str]) -> None:
+        """Each pod is changed and reported; other namespaces are left alone."""
+        other = {**POD, "metadata": {**POD["metadata"], "name": "second"}}
+        second = PodState(state.root, "default", "second")
+        second.create(other)
+        elsewhere = PodState(state.root, "other", "third")
+        elsewhere.create(other)
+        assert cli(state, "label", "pods", "--all", "tier=web") == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo labeled\npod/second labeled\n"
+        assert second.read_pod()["metadata"]["labels"]["tier"] == "web"
+        assert "tier" not in elsewhere.read_pod()["metadata"]["labels"]
+        assert cli(state, "label", "--list", "pods", "--all") == 0
+        assert capsys.readouterr().out == (
+            "Listing labels for Pod./dynamic-update-demo:\n stage=alpha\n tier=web\n"
+            "Listing labels for Pod./second:\n stage=alpha\n tier=web\n"
+        )
+
+    def test_names_with_all(self, state: PodState, capsys: pytest.CaptureFixture[str]) -> None:
+        """--all takes the type alone."""
+        assert cli(state, "annotate", "pod", "dynamic-update-demo", "--all", "a=b") == 1
+        assert capsys.readouterr().err.startswith("error: --all selects every pod")
+
+    def test_no_pods(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """No running pod: nothing to change, nothing printed."""
+        assert main(["label", "pods", "--all", "a=b", "--state-dir", str(tmp_path)]) == 0
+        assert capsys.readouterr() == ("", "")

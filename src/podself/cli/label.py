@@ -239,6 +239,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.set_defaults(intermixed="items")  # flags may follow the pod's name, as in kubectl
     parser.add_argument("--list", action="store_true", help=f"print the pod's {noun}s")
+    parser.add_argument(
+        "--all", action="store_true", help="change every pod of the namespace (pods --all)"
+    )
     parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     parser.add_argument(
         "--state-dir",
@@ -285,17 +288,13 @@ def _label_change_message(before: dict[str, str], after: dict[str, str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Apply the change to the running pod's ``pod.json`` and print kubectl's result line."""
-    from podself.downward import go_quote
-    from podself.emulator.state import PodState, default_state_root
-    from podself.errors import ConfinementError, ManifestError
-    from podself.validation import name_is_dns_label, name_is_dns_subdomain
-
-    class InvalidPod(ManifestError):
-        """The API server's "is invalid" answer (printed as it is, like kubectl)."""
+    """Apply the change to the running pod's ``pod.json`` (each pod of the namespace with
+    ``--all``) and print kubectl's result lines."""
+    from podself.emulator.state import default_state_root, list_pods
+    from podself.errors import ConfinementError
+    from podself.validation import name_is_dns_label
 
     pair_type = "annotation" if args.command == "annotate" else "label"
-    field = f"{pair_type}s"
     try:
         # Arguments reach kubectl as Go strings and the API server as JSON, which turns
         # bytes that are not UTF-8 into U+FFFD; Python keeps them as lone surrogates.
@@ -304,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
             for item in args.items
         ]
         resources, pairs = split_resources(items, pair_type)
-        name = _pod_name(resources)
+        names = _all_pods(resources) if args.all else [_pod_name(resources)]
         new, remove = parse_pairs(pairs, pair_type)
         if not new and not remove and not args.list:
             msg = f"at least one {pair_type} update is required"
@@ -313,6 +312,59 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     namespace = args.namespace or "default"
+    root = args.state_dir or default_state_root()
+    if args.all:
+        invalid = request_error(namespace)
+        if invalid is not None:
+            print(f"error: {invalid}", file=sys.stderr)
+            return 1
+        # A namespace the API server refuses holds no pods; its name never reaches a path.
+        try:
+            states = [] if name_is_dns_label(namespace) else list_pods(root, namespace)
+        except ConfinementError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            reason = exc.strerror or exc
+            print(f'error: cannot list the pods in "{root}": {reason}', file=sys.stderr)
+            return 1
+        names = [state.name for state in states]
+    codes = [
+        _change_pod(args, root, namespace, name, (new, remove), heading=args.all) for name in names
+    ]
+    return max(codes, default=0)
+
+
+def _all_pods(resources: Sequence[str]) -> list[str]:
+    """``--all`` takes the resource type alone (``pods``)."""
+    if len(resources) != 1 or resources[0].lower() not in _POD_TYPES:
+        msg = "--all selects every pod of the namespace: give the type alone (pods --all)"
+        raise UsageError(msg)
+    return []
+
+
+def _change_pod(
+    args: argparse.Namespace,
+    root: str,
+    namespace: str,
+    name: str,
+    changes: tuple[dict[str, str], list[str]],
+    *,
+    heading: bool,
+) -> int:
+    """Change one pod; print kubectl's lines (``--list`` under a heading per pod when
+    ``heading``); return the exit status."""
+    from podself.downward import go_quote
+    from podself.emulator.state import PodState
+    from podself.errors import ConfinementError, ManifestError
+    from podself.validation import name_is_dns_label, name_is_dns_subdomain
+
+    class InvalidPod(ManifestError):
+        """The API server's "is invalid" answer (printed as it is, like kubectl)."""
+
+    pair_type = "annotation" if args.command == "annotate" else "label"
+    field = f"{pair_type}s"
+    new, remove = changes
     invalid = request_error(namespace, name)
     if invalid is not None:
         print(f"error: {invalid}", file=sys.stderr)
@@ -322,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
         print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
         return 1
     try:
-        state = PodState(args.state_dir or default_state_root(), namespace, name)
+        state = PodState(root, namespace, name)
     except ConfinementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -396,8 +448,12 @@ def run(args: argparse.Namespace) -> int:
         print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
         return 1
     if args.list:
+        indent = ""
+        if heading and pair_type == "label":  # kubectl label's heading (annotate has none)
+            indent = " "
+            print(f"Listing labels for Pod./{name}:")
         for key, value in sorted(outcome["after"].items()):
-            print(f"{key}={value}")
+            print(f"{indent}{key}={value}")
         return 0
     if pair_type == "label":
         for key in outcome["missing"]:
