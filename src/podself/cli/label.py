@@ -1,9 +1,11 @@
 """``podself label`` / ``podself annotate``: change a pod run by ``podself run``, like kubectl.
 
-``podself label [pod] NAME KEY=VAL... KEY-... [--overwrite]`` takes kubectl's syntax and gives
-its messages (``pod/NAME labeled``, ``error: 'stage' already has a value (alpha), and
---overwrite is false``); keys and values are checked as the API server checks them. The running
-``podself run`` projects the change into the pod's Downward API volumes after its sync delay.
+``podself label [pod] NAME KEY=VAL... KEY-... [--overwrite]`` (or ``pods --all``, flags
+anywhere) takes kubectl's syntax and gives its messages (``pod/NAME labeled``, ``error: 'stage'
+already has a value (alpha), and --overwrite is false``); keys and values are checked as the API
+server checks them. The running ``podself run`` projects the change into the pod's Downward API
+volumes after its sync delay. A pod that a ``podself run`` of the same session is still
+creating is waited for (ten seconds at most).
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ _LABEL_VALUE_MSG = (
     f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
 )
 _TOTAL_ANNOTATION_SIZE = 256 * 1024
-
-
 _STARTING_SECONDS = 10.0  # a `podself run` younger than this may still be creating its pod
 _POLL_SECONDS = 0.05
 
@@ -303,7 +303,9 @@ def run(args: argparse.Namespace) -> int:
             for item in args.items
         ]
         resources, pairs = split_resources(items, pair_type)
-        names = _all_pods(resources) if args.all else [_pod_name(resources)]
+        names = [] if args.all else [_pod_name(resources)]  # --all: listed below
+        if args.all:
+            _check_all(resources)
         new, remove = parse_pairs(pairs, pair_type)
         if not new and not remove and not args.list:
             msg = f"at least one {pair_type} update is required"
@@ -335,12 +337,11 @@ def run(args: argparse.Namespace) -> int:
     return max(codes, default=0)
 
 
-def _all_pods(resources: Sequence[str]) -> list[str]:
+def _check_all(resources: Sequence[str]) -> None:
     """``--all`` takes the resource type alone (``pods``)."""
     if len(resources) != 1 or resources[0].lower() not in _POD_TYPES:
         msg = "--all selects every pod of the namespace: give the type alone (pods --all)"
         raise UsageError(msg)
-    return []
 
 
 def _change_pod(
