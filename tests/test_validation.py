@@ -24,8 +24,11 @@ from podself.validation import (
     name_is_dns_label,
     name_is_dns_subdomain,
     path_segment_errors,
+    validate_annotations,
     validate_config_object,
     validate_env,
+    validate_labels,
+    validate_metadata_maps,
     validate_object_meta,
     validate_pod_spec,
     validate_pod_spec_downward,
@@ -1266,3 +1269,43 @@ class TestValidateConfigObject:
         ]
         fits = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "eHh4"}}
         assert validate_config_object(fits, "ns") == []
+
+
+class TestLabelsAndAnnotations:
+    def test_label_keys_and_values(self) -> None:
+        """ValidateLabels: qualified-name keys (prefix <= 253, name <= 63), values <= 63."""
+        labels = {"a" * 64: "v", "p/" + "n" * 63: "x" * 64, "ok": "-bad"}
+        got = [(e.type, e.bad_value, e.detail) for e in validate_labels(labels, "x.labels")]
+        assert got == [
+            (INVALID, "a" * 64, "name part must be no more than 63 bytes"),
+            (INVALID, "x" * 64, "must be no more than 63 bytes"),
+            (INVALID, "-bad", got[2][2]),
+        ]
+        assert got[2][2].startswith("a valid label must be an empty string")
+        assert {e.field for e in validate_labels(labels, "x.labels")} == {"x.labels"}
+
+    def test_values_must_be_strings(self) -> None:
+        """A boolean or number is refused (the API server cannot decode it), a null is ""."""
+        errs = validate_labels({"a": True, "b": None, "c": 1}, "metadata.labels")
+        assert [(e.type, e.field) for e in errs] == [
+            (TYPE_INVALID, "metadata.labels[a]"),
+            (TYPE_INVALID, "metadata.labels[c]"),
+        ]
+        assert [e.type for e in validate_labels(["a"], "metadata.labels")] == [TYPE_INVALID]
+
+    def test_annotations(self) -> None:
+        """ValidateAnnotations: keys lower-cased and checked, 256 KiB in total."""
+        errs = validate_annotations({"Bad_/K": "v", "big": "x" * (256 * 1024)}, "m.annotations")
+        assert [(e.type, e.bad_value) for e in errs] == [
+            (INVALID, "bad_/k"),
+            ("FieldValueTooLong", None),
+        ]
+        assert str(errs[1]) == "m.annotations: Too long: may not be more than 262144 bytes"
+
+    def test_metadata_maps(self) -> None:
+        """Both maps of a metadata object, at <path>.labels and <path>.annotations."""
+        meta = {"labels": {"-": "v"}, "annotations": {"/x": "v"}}
+        fields = [e.field for e in validate_metadata_maps(meta, "spec.template")]
+        assert fields[0] == "spec.template.labels"
+        assert fields[-1] == "spec.template.annotations"
+        assert validate_metadata_maps(None, "metadata") == []

@@ -42,17 +42,22 @@ __all__ = [
     "NOT_SUPPORTED",
     "REQUIRED",
     "TOO_LONG",
+    "TOTAL_ANNOTATION_SIZE",
     "TYPE_INVALID",
     "FieldError",
     "convert_downward_api_field_label",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "go_lower",
+    "label_value_errors",
     "name_is_dns_label",
     "name_is_dns_subdomain",
     "path_segment_errors",
+    "validate_annotations",
     "validate_config_object",
     "validate_env",
+    "validate_labels",
+    "validate_metadata_maps",
     "validate_object_meta",
     "validate_pod_spec",
     "validate_pod_spec_downward",
@@ -1493,6 +1498,95 @@ def validate_object_meta(
         # The Job is named "<name>-<minutes>" and must stay a 63-character label.
         errs.append(FieldError(INVALID, f"{path}.name", given, _max_len_error(_MAX_CRONJOB_NAME)))
     return errs
+
+
+# --- labels and annotations ----------------------------------------------------------------------
+
+_LABEL_VALUE_MAX: Final = 63
+_LABEL_VALUE_FMT: Final = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+_LABEL_VALUE_MSG: Final = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
+)
+# apimachinery TotalAnnotationSizeLimitB: keys and values together, in bytes.
+TOTAL_ANNOTATION_SIZE: Final = 256 * 1024
+
+
+def _is_label_value(value: str) -> bool:
+    if not value:
+        return True
+    if not (value[0].isascii() and value[0].isalnum() and value[-1].isascii()):
+        return False
+    return value[-1].isalnum() and all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
+
+
+def label_value_errors(value: str) -> list[str]:
+    """apimachinery ``IsValidLabelValue``: at most 63 bytes of ``[-A-Za-z0-9_.]``, starting
+    and ending alphanumeric (or empty)."""
+    errs: list[str] = []
+    if _byte_len(value) > _LABEL_VALUE_MAX:
+        errs.append(f"must be no more than {_LABEL_VALUE_MAX} bytes")
+    if not _is_label_value(value):
+        errs.append(_LABEL_VALUE_MSG)
+    return errs
+
+
+def _string_map(values: object, path: str, errs: list[FieldError]) -> list[tuple[str, str]]:
+    # A map[string]string as the API server decodes it: null values are "", other non-strings
+    # fail to decode (reported on the entry).
+    if values is None:
+        return []
+    if not isinstance(values, Mapping):
+        errs.append(_type_error(path, values, "object"))
+        return []
+    pairs: list[tuple[str, str]] = []
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str):
+            errs.append(_type_error(f"{path}[{key}]", value, "string"))
+            continue
+        pairs.append((str(key), value or ""))
+    return pairs
+
+
+def validate_labels(labels: object, path: str = "metadata.labels") -> list[FieldError]:
+    """``ValidateLabels``: each key a qualified name (an optional DNS-1123 subdomain prefix of
+    at most 253 bytes and ``/``, then a name of at most 63), each value a label value."""
+    errs: list[FieldError] = []
+    for key, value in _string_map(labels, path, errs):
+        errs.extend(FieldError(INVALID, path, key, msg) for msg in qualified_name_errors(key))
+        errs.extend(FieldError(INVALID, path, value, msg) for msg in label_value_errors(value))
+    return errs
+
+
+def validate_annotations(
+    annotations: object, path: str = "metadata.annotations"
+) -> list[FieldError]:
+    """``ValidateAnnotations``: each key, lower-cased, a qualified name; keys and values
+    together at most 256 KiB."""
+    errs: list[FieldError] = []
+    total = 0
+    for key, value in _string_map(annotations, path, errs):
+        # Lower-cased the Go way: Python's str.lower() turns "İ" into two runes.
+        lowered = go_lower(key)
+        errs.extend(
+            FieldError(INVALID, path, lowered, msg) for msg in qualified_name_errors(lowered)
+        )
+        total += _byte_len(key) + _byte_len(value)
+    if total > TOTAL_ANNOTATION_SIZE:
+        detail = f"may not be more than {TOTAL_ANNOTATION_SIZE} bytes"
+        errs.append(FieldError(TOO_LONG, path, None, detail))
+    return errs
+
+
+def validate_metadata_maps(metadata: object, path: str = "metadata") -> list[FieldError]:
+    """:func:`validate_labels` and :func:`validate_annotations` for ``metadata`` (an object's or
+    a pod template's), reported at ``<path>.labels`` and ``<path>.annotations``."""
+    if not isinstance(metadata, Mapping):
+        return []
+    return validate_labels(metadata.get("labels"), f"{path}.labels") + validate_annotations(
+        metadata.get("annotations"), f"{path}.annotations"
+    )
 
 
 # --- ConfigMap and Secret objects ----------------------------------------------------------------

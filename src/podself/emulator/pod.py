@@ -27,6 +27,7 @@ from podself.errors import ManifestError
 from podself.manifest.workloads import Workload
 from podself.validation import (
     MAX_GENERATED_NAME_BASE,
+    validate_metadata_maps,
     validate_object_meta,
     validate_pod_spec,
 )
@@ -663,17 +664,7 @@ def template_metadata_errors(workload: Workload) -> list[str]:
 def metadata_errors(metadata: Mapping[str, Any], path: str) -> list[str]:
     """The API server's ``ValidateObjectMeta`` errors for the pod's labels and annotations
     (keys and values of labels, annotation keys and total size)."""
-    from podself.cli.label import annotation_errors, label_errors
-
-    def strings(key: str) -> dict[str, str]:
-        values = metadata.get(key)
-        if not isinstance(values, Mapping):
-            return {}
-        return {str(k): "" if v is None else str(v) for k, v in values.items()}
-
-    return label_errors(strings("labels"), f"{path}.labels") + annotation_errors(
-        strings("annotations"), f"{path}.annotations"
-    )
+    return [str(e) for e in validate_metadata_maps(metadata, path)]
 
 
 def invalid_message(kind: str, name: str, errors: Sequence[str]) -> str:
