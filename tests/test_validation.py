@@ -19,6 +19,7 @@ from podself.validation import (
     TYPE_INVALID,
     FieldError,
     convert_downward_api_field_label,
+    decode_error,
     dns1123_label_errors,
     dns1123_subdomain_errors,
     name_is_dns_label,
@@ -1309,3 +1310,58 @@ class TestLabelsAndAnnotations:
         assert fields[0] == "spec.template.labels"
         assert fields[-1] == "spec.template.annotations"
         assert validate_metadata_maps(None, "metadata") == []
+
+
+class TestDecodeError:
+    @pytest.mark.parametrize(
+        ("field", "value", "kind", "message"),
+        [
+            (
+                "spec.template.spec.containers[0].env[1].value",
+                True,
+                "string",
+                "json: cannot unmarshal bool into Go struct field "
+                "EnvVar.spec.template.spec.containers.env.value of type string",
+            ),
+            (
+                "spec.volumes[0].downwardAPI.mode",
+                "0o644",
+                "integer",
+                "json: cannot unmarshal string into Go struct field "
+                "DownwardAPIVolumeFile.spec.volumes.downwardAPI.items.mode of type int32",
+            ),
+            (
+                "spec.volumes[0].projected.sources[0].downwardAPI.mode",
+                420.5,
+                "integer",
+                "json: cannot unmarshal number 420.5 into Go struct field "
+                "DownwardAPIVolumeFile.spec.volumes.projected.sources.downwardAPI.items.mode of "
+                "type int32",
+            ),
+            (
+                "spec.template.labels[tier]",
+                1,
+                "string",
+                "json: cannot unmarshal number into Go struct field "
+                "ObjectMeta.spec.template.metadata.labels of type string",
+            ),
+            (
+                "spec.containers[0].env",
+                "x",
+                "array",
+                "json: cannot unmarshal string into Go struct field "
+                "Container.spec.containers.env of type []v1.EnvVar",
+            ),
+        ],
+    )
+    def test_go_messages(self, field: str, value: object, kind: str, message: str) -> None:
+        """A wrong type renders as encoding/json's UnmarshalTypeError on the JSON path (no
+        indexes, downwardAPI items included, template labels under metadata)."""
+        err = FieldError(TYPE_INVALID, field, value, f"must be of type {kind}")
+        assert decode_error(err) == message
+
+    def test_not_a_decoding_error(self) -> None:
+        """Validation errors and unknown places give None."""
+        assert decode_error(FieldError(INVALID, "spec.containers[0].name", "x", "d")) is None
+        unknown = FieldError(TYPE_INVALID, "spec.foo[0].bar", 1, "must be of type object")
+        assert decode_error(unknown) is None

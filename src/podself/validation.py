@@ -46,6 +46,7 @@ __all__ = [
     "TYPE_INVALID",
     "FieldError",
     "convert_downward_api_field_label",
+    "decode_error",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "go_lower",
@@ -53,6 +54,7 @@ __all__ = [
     "name_is_dns_label",
     "name_is_dns_subdomain",
     "path_segment_errors",
+    "quantity_decode_error",
     "validate_annotations",
     "validate_config_object",
     "validate_env",
@@ -1586,6 +1588,121 @@ def validate_metadata_maps(metadata: object, path: str = "metadata") -> list[Fie
         return []
     return validate_labels(metadata.get("labels"), f"{path}.labels") + validate_annotations(
         metadata.get("annotations"), f"{path}.annotations"
+    )
+
+
+# --- decoding errors -----------------------------------------------------------------------------
+
+# The Go struct (k8s.io/api/core/v1) that holds a field, by the name of the field's parent, or
+# (parent, grandparent) where the same name means different structs.
+_GO_STRUCTS: Final[Mapping[str, str]] = {
+    "metadata": "ObjectMeta",
+    "template": "PodTemplateSpec",
+    "env": "EnvVar",
+    "valueFrom": "EnvVarSource",
+    "fieldRef": "ObjectFieldSelector",
+    "resourceFieldRef": "ResourceFieldSelector",
+    "configMapKeyRef": "ConfigMapKeySelector",
+    "secretKeyRef": "SecretKeySelector",
+    "volumeMounts": "VolumeMount",
+    "containers": "Container",
+    "initContainers": "Container",
+    "ephemeralContainers": "EphemeralContainer",
+    "volumes": "Volume",
+    "projected": "ProjectedVolumeSource",
+    "sources": "VolumeProjection",
+    "serviceAccountToken": "ServiceAccountTokenProjection",
+    "clusterTrustBundle": "ClusterTrustBundleProjection",
+    "hostPath": "HostPathVolumeSource",
+    "emptyDir": "EmptyDirVolumeSource",
+}
+_GO_PROJECTED: Final[Mapping[str, str]] = {
+    "downwardAPI": "DownwardAPIProjection",
+    "secret": "SecretProjection",
+    "configMap": "ConfigMapProjection",
+}
+_GO_VOLUME: Final[Mapping[str, str]] = {
+    "downwardAPI": "DownwardAPIVolumeSource",
+    "secret": "SecretVolumeSource",
+    "configMap": "ConfigMapVolumeSource",
+}
+_GO_SCALARS: Final[Mapping[str, str]] = {"string": "string", "int32": "int32", "integer": "int32"}
+
+
+_DOWNWARD_ITEM_FIELDS: Final = frozenset({"path", "fieldRef", "resourceFieldRef", "mode"})
+
+
+def quantity_decode_error(value: object) -> str | None:
+    """apimachinery's error for a quantity the API server cannot decode (a divisor, a
+    resource limit or request), or None when ``value`` decodes (``null`` is zero)."""
+    return _divisor(value)[2] or None
+
+
+def _go_struct(names: Sequence[str]) -> str | None:
+    # The struct of the object at the end of ``names`` (field names, list indexes left out).
+    if not names:
+        return None
+    last = names[-1]
+    above = names[-2] if len(names) > 1 else ""
+    if last == "spec":
+        return "PodSpec" if above in ("template", "") else None
+    if last == "items":
+        owner = names[-2] if len(names) > 1 else ""
+        return "DownwardAPIVolumeFile" if owner == "downwardAPI" else "KeyToPath"
+    if last in _GO_PROJECTED:
+        return _GO_PROJECTED[last] if above == "sources" else _GO_VOLUME[last]
+    return _GO_STRUCTS.get(last)
+
+
+def _json_kind(value: object) -> str:
+    # What encoding/json calls a JSON value in an UnmarshalTypeError.
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if _is_list(value) else "object"
+
+
+def decode_error(err: FieldError) -> str | None:
+    """The API server's decoding error for a :data:`TYPE_INVALID` error, as encoding/json
+    writes it (``json: cannot unmarshal bool into Go struct field EnvVar.spec.containers.env.value
+    of type string``), or the quantity parse error for a divisor; None when ``err`` is not a
+    decoding error podself can render. The API server stops at the first such error and
+    validates nothing."""
+    if err.type != TYPE_INVALID:
+        return None
+    if not err.detail.startswith("must be of type "):
+        return err.detail  # a quantity: apimachinery's parse error is the whole message
+    names = [n for n in re.split(r"\.|\[[^\]]*\]", err.field) if n]
+    if len(names) < 2:
+        return None
+    if len(names) > 2 and names[-2] == "downwardAPI" and names[-1] in _DOWNWARD_ITEM_FIELDS:
+        names.insert(-1, "items")  # validation names no items[i]; the JSON path has them
+    value = err.bad_value
+    wanted = err.detail.removeprefix("must be of type ")
+    go_type = _GO_SCALARS.get(wanted)
+    if err.field.endswith("]") and names[-1] in ("labels", "annotations"):
+        go_type, struct = "string", "ObjectMeta"  # a map value: named by the map's field
+        if names[-2] != "metadata":  # a template's, which validation names without it
+            names.insert(-1, "metadata")
+    else:
+        struct = _go_struct(names[:-1]) or ""
+    if go_type is None:
+        inner = _go_struct(names)
+        if inner is None:
+            return None
+        go_type = f"[]v1.{inner}" if wanted == "array" else f"v1.{inner}"
+    if not struct:
+        return None
+    kind = _json_kind(value)
+    if go_type == "int32" and kind == "number":
+        # A fraction or out of range: Go shows the JSON literal.
+        kind = f"number {value!r}" if isinstance(value, float) else f"number {value}"
+    return (
+        f"json: cannot unmarshal {kind} into Go struct field {struct}.{'.'.join(names)} "
+        f"of type {go_type}"
     )
 
 

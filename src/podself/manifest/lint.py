@@ -54,6 +54,7 @@ from podself.validation import (
     TOO_LONG,
     TYPE_INVALID,
     FieldError,
+    decode_error,
     validate_annotations,
     validate_config_object,
     validate_labels,
@@ -679,6 +680,10 @@ def _same_name_path(value: str, choices: Sequence[str]) -> str | None:
 
 
 def _api_hint(err: FieldError) -> str:
+    if err.type == TYPE_INVALID:
+        answer = decode_error(err)
+        if answer is not None:
+            return f"{RULES['invalid-type'].fix}; the API server refuses the object: {answer}"
     path = err.field
     value = err.bad_value
     in_volume = ".volumes[" in path
@@ -877,7 +882,7 @@ def _check_metadata_maps(pod: _Pod) -> None:
             else:
                 errors.extend((e, (*written, bag)) for e in check(values, field_path))
             for err, where in errors:
-                hint = _LABEL_HINT if err.type == INVALID else RULES[_classify(err)].fix
+                hint = _LABEL_HINT if err.type == INVALID else _api_hint(err)
                 pod.report(_classify(err), err.field, str(err), hint, where)
 
 
