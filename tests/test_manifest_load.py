@@ -206,7 +206,7 @@ class TestYamlValues:
         kubectl refuses them; no exception escapes."""
         issue = _issue(list(scan_documents(text, "n.yaml")))
         assert (issue.line, issue.column, issue.kind) == (*position, "syntax")
-        assert issue.message.endswith(message)
+        assert issue.message.endswith(f"{message}; quote the value if text is meant")
         assert "error converting YAML to JSON" in issue.message
 
     def test_typed_scalars_recorded(self) -> None:

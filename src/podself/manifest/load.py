@@ -66,6 +66,8 @@ _TEXT_TAGS: Final = frozenset({_STR, "tag:yaml.org,2002:timestamp", "tag:yaml.or
 # go-yaml v2 resolves an explicitly tagged scalar and refuses it when the type differs.
 _TYPED_TAGS: Final = {_INT: "!!int", _FLOAT: "!!float", _BOOL: "!!bool", _NULL: "!!null"}
 _INT64: Final = 1 << 63
+# kubectl cannot convert NaN, infinities or a null key to JSON: quoting makes them text.
+_QUOTE_IT: Final = "quote the value if text is meant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +324,8 @@ def _node_builder(loader: Any, yaml: Any, typed: list[tuple[Any, bool]]) -> Any:
         try:
             return json_value(value, text)
         except ManifestError as exc:
-            raise _BuildError(str(exc), node.start_mark) from None
+            msg = f"{exc}; {_QUOTE_IT}"
+            raise _BuildError(msg, node.start_mark) from None
 
     def key_of(node: Any) -> Any:
         if type(node) is not scalar_cls:
@@ -340,7 +343,8 @@ def _node_builder(loader: Any, yaml: Any, typed: list[tuple[Any, bool]]) -> Any:
             if node.tag in _TYPED_TAGS:
                 return map_key(_explicit(node, _TYPED_TAGS[node.tag]))
         except ManifestError as exc:
-            raise _BuildError(str(exc), node.start_mark) from None
+            msg = f"{exc}; {_QUOTE_IT}"
+            raise _BuildError(msg, node.start_mark) from None
         return node.value
 
     def build(node: Any) -> Any:
