@@ -56,7 +56,7 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
     "invalid-type": {"rules/api-errors.yaml": [(40, 22)], "rules/yaml-typing.yaml": [(17, 14)]},
     "invalid-label": {"rules/labels.yaml": [(8, 14), (16, 15), (18, 18), (21, 20)]},
     "yaml-typed-scalar": {
-        "rules/yaml-typing.yaml": [(7, 5), (14, 27), (17, 14)],
+        "rules/yaml-typing.yaml": [(7, 5), (14, 27), (17, 14), (44, 12)],
         "rules/api-errors.yaml": [(40, 22)],
     },
     "invalid-volume": {
@@ -397,6 +397,30 @@ class TestApiErrors:
             spec = {"containers": [{"name": "c", "env": [{"name": "K8S_X", "valueFrom": ref}]}]}
         (finding,) = [f for f in _lint_obj(_pod(spec)) if f.rule == "invalid-field-ref"]
         assert finding.hint == hint
+
+    def test_yaml_typed_scalar_findings(self) -> None:
+        """Each warning names the field, the object and what Kubernetes reads; a typed key says
+        which key it becomes."""
+        findings = [
+            f for f in _lint_fixture("rules/yaml-typing.yaml") if f.rule == "yaml-typed-scalar"
+        ]
+        assert [(f.field, f.object) for f in findings] == [
+            ("metadata.labels.true", "Pod/typed"),
+            ("spec.containers[0].args[2]", "Pod/typed"),
+            ("spec.containers[0].env[0].value", "Pod/typed"),
+            ("data.enabled", "ConfigMap/settings"),
+        ]
+        assert findings[0].message == (
+            'the key `on` is read as the string "true" in Kubernetes YAML; quote it if the text '
+            "is meant"
+        )
+        assert findings[2].message == (
+            "`y` is the boolean true in Kubernetes YAML; quote it if a string is meant"
+        )
+        assert findings[2].hint == 'write "y"'
+        assert _lint_fixture("rules/yaml-typing.yaml", disabled={"yaml-typed-scalar"}) == [
+            f for f in _lint_fixture("rules/yaml-typing.yaml") if f.rule != "yaml-typed-scalar"
+        ]
 
     def test_labels_of_object_and_template(self) -> None:
         """Labels and annotations are validated on the workload and on its pod template, at

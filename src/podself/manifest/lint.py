@@ -1878,9 +1878,13 @@ def _typed_scalar_findings(document: Document, workloads: Sequence[Workload]) ->
     data = document.data
     kind = data.get("kind") if isinstance(data, _MAPS) else None
     config = kind in ("ConfigMap", "Secret")
+    config_ref = ""
+    if config and isinstance(data, _MAPS):
+        meta = data.get("metadata")
+        config_ref = f"{kind}/{meta.get('name') if isinstance(meta, _MAPS) else None}"
     rule = RULES["yaml-typed-scalar"]
     for typed in document.typed_scalars:
-        ref = ""
+        ref = config_ref
         owned = config and typed.path[:1] in (("data",), ("stringData",), ("metadata",))
         for workload in workloads:
             prefix = split_field_path(workload.object_path) if workload.object_path else ()
