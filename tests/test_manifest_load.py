@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import lzma
 import subprocess
 import sys
 from pathlib import Path
@@ -171,6 +172,34 @@ class TestYamlValues:
             "x": [1, 2.5, True, None, None, 15, 31, "08", True, True, False, 8, 420, 1000,
                   "12:30", 420, 1000, "1e3", "y"]
         }  # fmt: skip
+
+    def test_recorded_go_yaml_answers(self) -> None:
+        """Every scalar recorded from kubectl's YAML reader (sigs.k8s.io/yaml on go-yaml v2),
+        as a value and as a key, loads to the same JSON, or is refused where kubectl fails."""
+        recorded = json.loads(
+            lzma.decompress(
+                (Path(__file__).parent / "fixtures" / "goyaml-scalars.json.xz").read_bytes()
+            )
+        )["cases"]
+        checked = 0
+        for case in recorded:
+            text = case["scalar"]
+            for doc, answer in (
+                (f"v: {text}\n", case["as_value"]),
+                (f"{text}: x\n", case["as_key"]),
+            ):
+                if answer.get("error", "").startswith("yaml:"):
+                    continue  # not a plain scalar in that position
+                items = list(scan_documents(doc, "s.yaml"))
+                checked += 1
+                if "error" in answer:
+                    assert isinstance(items[-1], LoadIssue), (text, answer)
+                    continue
+                (loaded,) = items
+                assert isinstance(loaded, Document), (text, loaded)
+                expected = json.loads(answer["json"])
+                assert json.dumps(loaded.data) == json.dumps(expected), (text, answer)
+        assert checked > 10_000
 
     def test_block_scalars_are_strings(self) -> None:
         """Literal and folded blocks stay text whatever they hold."""
