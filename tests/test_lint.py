@@ -66,7 +66,10 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
     "invalid-name": {"rules/names-and-mounts.yaml": [(5, 9), (11, 15), (35, 14)]},
     "invalid-volume-mount": {"rules/names-and-mounts.yaml": [(15, 20), (18, 17)]},
     "invalid-container": {"rules/names-and-mounts.yaml": [(11, 9), (22, 7)]},
-    "invalid-config-object": {"rules/config-objects.yaml": [(8, 26), (8, 26), (15, 11), (23, 20)]},
+    "invalid-config-object": {
+        "rules/config-objects.yaml": [(8, 26), (8, 26), (15, 11), (23, 20)],
+        "rules/yaml-typing.yaml": [(44, 12)],
+    },
     "unknown-container": {"rules/unknown-container.yaml": [(25, 30), (42, 30)]},
     "resource-not-set": {"rules/resource-not-set.yaml": [(27, 21), (32, 21), (37, 21)]},
     "divisor-rounding": {"rules/divisor-rounding.yaml": [(22, 24), (32, 24)]},

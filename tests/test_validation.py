@@ -1215,6 +1215,17 @@ CONFIG_KEY_MSG = (
 class TestValidateConfigObject:
     """validate_config_object: ValidateConfigMap / ValidateSecret, whose keys become files."""
 
+    @pytest.mark.parametrize("kind", ["ConfigMap", "Secret"])
+    def test_values_must_be_strings(self, kind: str) -> None:
+        """A boolean or number value (YAML's unquoted yes or 0.50) does not decode."""
+        bag = "data" if kind == "ConfigMap" else "stringData"
+        obj = {"kind": kind, "metadata": {"name": "c"}, bag: {"on": True, "r": 0.5, "s": "x"}}
+        errors = validate_config_object(obj, "default")
+        assert [(e.type, e.field, e.bad_value) for e in errors] == [
+            (TYPE_INVALID, "data[on]", True),
+            (TYPE_INVALID, "data[r]", 0.5),
+        ]
+
     def test_other_objects(self) -> None:
         """Only ConfigMaps and Secrets are checked."""
         assert validate_config_object({"kind": "Service", "metadata": {"name": ".."}}, "d") == []

@@ -1734,6 +1734,10 @@ def _data_keys(
         errs.extend(
             FieldError(INVALID, f"{field}[{name}]", name, msg) for msg in _config_key_errors(name)
         )
+        if value is not None and not isinstance(value, str):
+            # YAML's `enabled: yes`: the API server cannot decode a boolean or number here.
+            errs.append(_type_error(f"{field}[{name}]", value, "string"))
+            continue
         total += _data_size(value, encoded)
     return total
 

@@ -1930,12 +1930,13 @@ def _config_object_findings(document: Document) -> Iterator[Finding]:
         meta = obj.get("metadata")
         name = meta.get("name") if isinstance(meta, _MAPS) else None
         for err in errors:
-            bag = err.field.split("[", 1)[0]
-            if bag in ("data", "binaryData") and "[" in err.field:
+            bag, _, key = err.field.partition("[")
+            key = key.removesuffix("]")
+            if bag in ("data", "binaryData") and key:
                 string_data = obj.get("stringData")
-                if isinstance(string_data, _MAPS) and err.bad_value in string_data:
+                if isinstance(string_data, _MAPS) and key in string_data:
                     bag = "stringData"
-                segments: tuple[str | int, ...] = (bag, str(err.bad_value))
+                segments: tuple[str | int, ...] = (bag, key)
             else:
                 segments = split_field_path(err.field)
             line, column = document.locate((*prefix, *segments))
@@ -1948,7 +1949,7 @@ def _config_object_findings(document: Document) -> Iterator[Finding]:
                 column,
                 err.field,
                 f"{obj.get('kind')}/{name}",
-                rule.fix,
+                "quote the value: the data holds strings" if err.type == TYPE_INVALID else rule.fix,
             )
 
 
