@@ -19,13 +19,17 @@ from podself.validation import (
     TYPE_INVALID,
     FieldError,
     convert_downward_api_field_label,
+    decode_error,
     dns1123_label_errors,
     dns1123_subdomain_errors,
     name_is_dns_label,
     name_is_dns_subdomain,
     path_segment_errors,
+    validate_annotations,
     validate_config_object,
     validate_env,
+    validate_labels,
+    validate_metadata_maps,
     validate_object_meta,
     validate_pod_spec,
     validate_pod_spec_downward,
@@ -1211,6 +1215,17 @@ CONFIG_KEY_MSG = (
 class TestValidateConfigObject:
     """validate_config_object: ValidateConfigMap / ValidateSecret, whose keys become files."""
 
+    @pytest.mark.parametrize("kind", ["ConfigMap", "Secret"])
+    def test_values_must_be_strings(self, kind: str) -> None:
+        """A boolean or number value (YAML's unquoted yes or 0.50) does not decode."""
+        bag = "data" if kind == "ConfigMap" else "stringData"
+        obj = {"kind": kind, "metadata": {"name": "c"}, bag: {"on": True, "r": 0.5, "s": "x"}}
+        errors = validate_config_object(obj, "default")
+        assert [(e.type, e.field, e.bad_value) for e in errors] == [
+            (TYPE_INVALID, "data[on]", True),
+            (TYPE_INVALID, "data[r]", 0.5),
+        ]
+
     def test_other_objects(self) -> None:
         """Only ConfigMaps and Secrets are checked."""
         assert validate_config_object({"kind": "Service", "metadata": {"name": ".."}}, "d") == []
@@ -1266,3 +1281,98 @@ class TestValidateConfigObject:
         ]
         fits = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "eHh4"}}
         assert validate_config_object(fits, "ns") == []
+
+
+class TestLabelsAndAnnotations:
+    def test_label_keys_and_values(self) -> None:
+        """ValidateLabels: qualified-name keys (prefix <= 253, name <= 63), values <= 63."""
+        labels = {"a" * 64: "v", "p/" + "n" * 63: "x" * 64, "ok": "-bad"}
+        got = [(e.type, e.bad_value, e.detail) for e in validate_labels(labels, "x.labels")]
+        assert got == [
+            (INVALID, "a" * 64, "name part must be no more than 63 bytes"),
+            (INVALID, "x" * 64, "must be no more than 63 bytes"),
+            (INVALID, "-bad", got[2][2]),
+        ]
+        assert got[2][2].startswith("a valid label must be an empty string")
+        assert {e.field for e in validate_labels(labels, "x.labels")} == {"x.labels"}
+
+    def test_values_must_be_strings(self) -> None:
+        """A boolean or number is refused (the API server cannot decode it), a null is ""."""
+        errs = validate_labels({"a": True, "b": None, "c": 1}, "metadata.labels")
+        assert [(e.type, e.field) for e in errs] == [
+            (TYPE_INVALID, "metadata.labels[a]"),
+            (TYPE_INVALID, "metadata.labels[c]"),
+        ]
+        assert [e.type for e in validate_labels(["a"], "metadata.labels")] == [TYPE_INVALID]
+
+    def test_annotations(self) -> None:
+        """ValidateAnnotations: keys lower-cased and checked, 256 KiB in total."""
+        errs = validate_annotations({"Bad_/K": "v", "big": "x" * (256 * 1024)}, "m.annotations")
+        assert [(e.type, e.bad_value) for e in errs] == [
+            (INVALID, "bad_/k"),
+            ("FieldValueTooLong", None),
+        ]
+        assert str(errs[1]) == "m.annotations: Too long: may not be more than 262144 bytes"
+
+    def test_metadata_maps(self) -> None:
+        """Both maps of a metadata object, at <path>.labels and <path>.annotations."""
+        meta = {"labels": {"-": "v"}, "annotations": {"/x": "v"}}
+        fields = [e.field for e in validate_metadata_maps(meta, "spec.template")]
+        assert fields[0] == "spec.template.labels"
+        assert fields[-1] == "spec.template.annotations"
+        assert validate_metadata_maps(None, "metadata") == []
+
+
+class TestDecodeError:
+    @pytest.mark.parametrize(
+        ("field", "value", "kind", "message"),
+        [
+            (
+                "spec.template.spec.containers[0].env[1].value",
+                True,
+                "string",
+                "json: cannot unmarshal bool into Go struct field "
+                "EnvVar.spec.template.spec.containers.env.value of type string",
+            ),
+            (
+                "spec.volumes[0].downwardAPI.mode",
+                "0o644",
+                "integer",
+                "json: cannot unmarshal string into Go struct field "
+                "DownwardAPIVolumeFile.spec.volumes.downwardAPI.items.mode of type int32",
+            ),
+            (
+                "spec.volumes[0].projected.sources[0].downwardAPI.mode",
+                420.5,
+                "integer",
+                "json: cannot unmarshal number 420.5 into Go struct field "
+                "DownwardAPIVolumeFile.spec.volumes.projected.sources.downwardAPI.items.mode of "
+                "type int32",
+            ),
+            (
+                "spec.template.labels[tier]",
+                1,
+                "string",
+                "json: cannot unmarshal number into Go struct field "
+                "ObjectMeta.spec.template.metadata.labels of type string",
+            ),
+            (
+                "spec.containers[0].env",
+                "x",
+                "array",
+                "json: cannot unmarshal string into Go struct field "
+                "Container.spec.containers.env of type []v1.EnvVar",
+            ),
+        ],
+    )
+    def test_go_messages(self, field: str, value: object, kind: str, message: str) -> None:
+        """A wrong type renders as encoding/json's UnmarshalTypeError on the JSON path (no
+        indexes, downwardAPI items included, template labels under metadata)."""
+        err = FieldError(TYPE_INVALID, field, value, f"must be of type {kind}")
+        assert decode_error(err) == message
+
+    def test_not_a_decoding_error(self) -> None:
+        """Validation errors and unknown places give None."""
+        assert decode_error(FieldError(INVALID, "spec.containers[0].name", "x", "d")) is None
+        unknown = FieldError(TYPE_INVALID, "spec.foo[0].bar", 1, "must be of type object")
+        assert decode_error(unknown) is None

@@ -42,17 +42,24 @@ __all__ = [
     "NOT_SUPPORTED",
     "REQUIRED",
     "TOO_LONG",
+    "TOTAL_ANNOTATION_SIZE",
     "TYPE_INVALID",
     "FieldError",
     "convert_downward_api_field_label",
+    "decode_error",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "go_lower",
+    "label_value_errors",
     "name_is_dns_label",
     "name_is_dns_subdomain",
     "path_segment_errors",
+    "quantity_decode_error",
+    "validate_annotations",
     "validate_config_object",
     "validate_env",
+    "validate_labels",
+    "validate_metadata_maps",
     "validate_object_meta",
     "validate_pod_spec",
     "validate_pod_spec_downward",
@@ -1495,6 +1502,210 @@ def validate_object_meta(
     return errs
 
 
+# --- labels and annotations ----------------------------------------------------------------------
+
+_LABEL_VALUE_MAX: Final = 63
+_LABEL_VALUE_FMT: Final = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+_LABEL_VALUE_MSG: Final = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
+)
+# apimachinery TotalAnnotationSizeLimitB: keys and values together, in bytes.
+TOTAL_ANNOTATION_SIZE: Final = 256 * 1024
+
+
+def _is_label_value(value: str) -> bool:
+    if not value:
+        return True
+    if not (value[0].isascii() and value[0].isalnum() and value[-1].isascii()):
+        return False
+    return value[-1].isalnum() and all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
+
+
+def label_value_errors(value: str) -> list[str]:
+    """apimachinery ``IsValidLabelValue``: at most 63 bytes of ``[-A-Za-z0-9_.]``, starting
+    and ending alphanumeric (or empty)."""
+    errs: list[str] = []
+    if _byte_len(value) > _LABEL_VALUE_MAX:
+        errs.append(f"must be no more than {_LABEL_VALUE_MAX} bytes")
+    if not _is_label_value(value):
+        errs.append(_LABEL_VALUE_MSG)
+    return errs
+
+
+def _string_map(values: object, path: str, errs: list[FieldError]) -> list[tuple[str, str]]:
+    # A map[string]string as the API server decodes it: null values are "", other non-strings
+    # fail to decode (reported on the entry).
+    if values is None:
+        return []
+    if not isinstance(values, Mapping):
+        errs.append(_type_error(path, values, "object"))
+        return []
+    pairs: list[tuple[str, str]] = []
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str):
+            errs.append(_type_error(f"{path}[{key}]", value, "string"))
+            continue
+        pairs.append((str(key), value or ""))
+    return pairs
+
+
+def validate_labels(labels: object, path: str = "metadata.labels") -> list[FieldError]:
+    """``ValidateLabels``: each key a qualified name (an optional DNS-1123 subdomain prefix of
+    at most 253 bytes and ``/``, then a name of at most 63), each value a label value."""
+    errs: list[FieldError] = []
+    for key, value in _string_map(labels, path, errs):
+        errs.extend(FieldError(INVALID, path, key, msg) for msg in qualified_name_errors(key))
+        errs.extend(FieldError(INVALID, path, value, msg) for msg in label_value_errors(value))
+    return errs
+
+
+def validate_annotations(
+    annotations: object, path: str = "metadata.annotations"
+) -> list[FieldError]:
+    """``ValidateAnnotations``: each key, lower-cased, a qualified name; keys and values
+    together at most 256 KiB."""
+    errs: list[FieldError] = []
+    total = 0
+    for key, value in _string_map(annotations, path, errs):
+        # Lower-cased the Go way: Python's str.lower() turns "İ" into two runes.
+        lowered = go_lower(key)
+        errs.extend(
+            FieldError(INVALID, path, lowered, msg) for msg in qualified_name_errors(lowered)
+        )
+        total += _byte_len(key) + _byte_len(value)
+    if total > TOTAL_ANNOTATION_SIZE:
+        detail = f"may not be more than {TOTAL_ANNOTATION_SIZE} bytes"
+        errs.append(FieldError(TOO_LONG, path, None, detail))
+    return errs
+
+
+def validate_metadata_maps(metadata: object, path: str = "metadata") -> list[FieldError]:
+    """:func:`validate_labels` and :func:`validate_annotations` for ``metadata`` (an object's or
+    a pod template's), reported at ``<path>.labels`` and ``<path>.annotations``."""
+    if not isinstance(metadata, Mapping):
+        return []
+    return validate_labels(metadata.get("labels"), f"{path}.labels") + validate_annotations(
+        metadata.get("annotations"), f"{path}.annotations"
+    )
+
+
+# --- decoding errors -----------------------------------------------------------------------------
+
+# The Go struct (k8s.io/api/core/v1) that holds a field, by the name of the field's parent, or
+# (parent, grandparent) where the same name means different structs.
+_GO_STRUCTS: Final[Mapping[str, str]] = {
+    "metadata": "ObjectMeta",
+    "template": "PodTemplateSpec",
+    "env": "EnvVar",
+    "valueFrom": "EnvVarSource",
+    "fieldRef": "ObjectFieldSelector",
+    "resourceFieldRef": "ResourceFieldSelector",
+    "configMapKeyRef": "ConfigMapKeySelector",
+    "secretKeyRef": "SecretKeySelector",
+    "volumeMounts": "VolumeMount",
+    "containers": "Container",
+    "initContainers": "Container",
+    "ephemeralContainers": "EphemeralContainer",
+    "volumes": "Volume",
+    "projected": "ProjectedVolumeSource",
+    "sources": "VolumeProjection",
+    "serviceAccountToken": "ServiceAccountTokenProjection",
+    "clusterTrustBundle": "ClusterTrustBundleProjection",
+    "hostPath": "HostPathVolumeSource",
+    "emptyDir": "EmptyDirVolumeSource",
+}
+_GO_PROJECTED: Final[Mapping[str, str]] = {
+    "downwardAPI": "DownwardAPIProjection",
+    "secret": "SecretProjection",
+    "configMap": "ConfigMapProjection",
+}
+_GO_VOLUME: Final[Mapping[str, str]] = {
+    "downwardAPI": "DownwardAPIVolumeSource",
+    "secret": "SecretVolumeSource",
+    "configMap": "ConfigMapVolumeSource",
+}
+_GO_SCALARS: Final[Mapping[str, str]] = {"string": "string", "int32": "int32", "integer": "int32"}
+
+
+_DOWNWARD_ITEM_FIELDS: Final = frozenset({"path", "fieldRef", "resourceFieldRef", "mode"})
+
+
+def quantity_decode_error(value: object) -> str | None:
+    """apimachinery's error for a quantity the API server cannot decode (a divisor, a
+    resource limit or request), or None when ``value`` decodes (``null`` is zero)."""
+    return _divisor(value)[2] or None
+
+
+def _go_struct(names: Sequence[str]) -> str | None:
+    # The struct of the object at the end of ``names`` (field names, list indexes left out).
+    if not names:
+        return None
+    last = names[-1]
+    above = names[-2] if len(names) > 1 else ""
+    if last == "spec":
+        return "PodSpec" if above in ("template", "") else None
+    if last == "items":
+        owner = names[-2] if len(names) > 1 else ""
+        return "DownwardAPIVolumeFile" if owner == "downwardAPI" else "KeyToPath"
+    if last in _GO_PROJECTED:
+        return _GO_PROJECTED[last] if above == "sources" else _GO_VOLUME[last]
+    return _GO_STRUCTS.get(last)
+
+
+def _json_kind(value: object) -> str:
+    # What encoding/json calls a JSON value in an UnmarshalTypeError.
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if _is_list(value) else "object"
+
+
+def decode_error(err: FieldError) -> str | None:
+    """The API server's decoding error for a :data:`TYPE_INVALID` error, as encoding/json
+    writes it (``json: cannot unmarshal bool into Go struct field EnvVar.spec.containers.env.value
+    of type string``), or the quantity parse error for a divisor; None when ``err`` is not a
+    decoding error podself can render. The API server stops at the first such error and
+    validates nothing."""
+    if err.type != TYPE_INVALID:
+        return None
+    if not err.detail.startswith("must be of type "):
+        return err.detail  # a quantity: apimachinery's parse error is the whole message
+    names = [n for n in re.split(r"\.|\[[^\]]*\]", err.field) if n]
+    if len(names) < 2:
+        return None
+    if len(names) > 2 and names[-2] == "downwardAPI" and names[-1] in _DOWNWARD_ITEM_FIELDS:
+        names.insert(-1, "items")  # validation names no items[i]; the JSON path has them
+    value = err.bad_value
+    wanted = err.detail.removeprefix("must be of type ")
+    go_type = _GO_SCALARS.get(wanted)
+    if err.field.endswith("]") and names[-1] in ("labels", "annotations"):
+        go_type, struct = "string", "ObjectMeta"  # a map value: named by the map's field
+        if names[-2] != "metadata":  # a template's, which validation names without it
+            names.insert(-1, "metadata")
+    else:
+        struct = _go_struct(names[:-1]) or ""
+    if go_type is None:
+        inner = _go_struct(names)
+        if inner is None:
+            return None
+        go_type = f"[]v1.{inner}" if wanted == "array" else f"v1.{inner}"
+    if not struct:
+        return None
+    kind = _json_kind(value)
+    if go_type == "int32" and kind == "number":
+        # A fraction or out of range: Go shows the JSON literal.
+        kind = f"number {value!r}" if isinstance(value, float) else f"number {value}"
+    return (
+        f"json: cannot unmarshal {kind} into Go struct field {struct}.{'.'.join(names)} "
+        f"of type {go_type}"
+    )
+
+
 # --- ConfigMap and Secret objects ----------------------------------------------------------------
 
 # core.MaxSecretSize, the limit on a ConfigMap's or a Secret's data, in bytes.
@@ -1523,6 +1734,10 @@ def _data_keys(
         errs.extend(
             FieldError(INVALID, f"{field}[{name}]", name, msg) for msg in _config_key_errors(name)
         )
+        if value is not None and not isinstance(value, str):
+            # YAML's `enabled: yes`: the API server cannot decode a boolean or number here.
+            errs.append(_type_error(f"{field}[{name}]", value, "string"))
+            continue
         total += _data_size(value, encoded)
     return total
 

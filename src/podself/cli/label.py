@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from podself.validation import label_value_errors
+
 __all__ = [
     "annotation_errors",
     "configure",
@@ -29,13 +31,6 @@ __all__ = [
 ]
 
 _POD_TYPES = ("pod", "pods", "po")
-_LABEL_VALUE_FMT = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
-    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
-    f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
-)
-_TOTAL_ANNOTATION_SIZE = 256 * 1024
 _STARTING_SECONDS = 10.0  # a `podself run` younger than this may still be creating its pod
 _POLL_SECONDS = 0.05
 
@@ -81,26 +76,6 @@ def run_starting(proc: str = "/proc", session: int | None = None) -> bool:
 
 class UsageError(Exception):
     """A kubectl-style error: printed as ``error: <message>``, exit status 1."""
-
-
-def _is_label_value(value: str) -> bool:
-    if not value:
-        return True
-    alnum = str.isascii
-    if not (alnum(value[0]) and value[0].isalnum() and alnum(value[-1]) and value[-1].isalnum()):
-        return False
-    return all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
-
-
-def label_value_errors(value: str) -> list[str]:
-    """apimachinery ``IsValidLabelValue``: at most 63 bytes of ``[-A-Za-z0-9_.]``, starting
-    and ending alphanumeric (or empty)."""
-    errs: list[str] = []
-    if len(value.encode("utf-8", "surrogateescape")) > 63:
-        errs.append("must be no more than 63 bytes")
-    if not _is_label_value(value):
-        errs.append(_LABEL_VALUE_MSG)
-    return errs
 
 
 def split_resources(items: Sequence[str], pair_type: str) -> tuple[list[str], list[str]]:
@@ -171,40 +146,18 @@ def parse_pairs(pairs: Sequence[str], pair_type: str) -> tuple[dict[str, str], l
 
 def label_errors(labels: Mapping[str, str], path: str = "metadata.labels") -> list[str]:
     """The API server's ``ValidateLabels`` errors for the pod's new labels."""
-    from podself.downward import go_quote, qualified_name_errors
+    from podself.validation import validate_labels
 
-    errs: list[str] = []
-    for key, value in labels.items():
-        errs.extend(
-            f"{path}: Invalid value: {go_quote(key)}: {msg}" for msg in qualified_name_errors(key)
-        )
-        errs.extend(
-            f"{path}: Invalid value: {go_quote(value)}: {msg}" for msg in label_value_errors(value)
-        )
-    return errs
+    return [str(e) for e in validate_labels(labels, path)]
 
 
 def annotation_errors(
     annotations: Mapping[str, str], path: str = "metadata.annotations"
 ) -> list[str]:
     """The API server's ``ValidateAnnotations`` errors (keys lower-cased, 256 KiB in total)."""
-    from podself.downward import go_quote, qualified_name_errors
-    from podself.validation import go_lower
+    from podself.validation import validate_annotations
 
-    errs: list[str] = []
-    total = 0
-    for key, value in annotations.items():
-        # Lower-cased the Go way: Python's str.lower() turns "İ" into two runes.
-        lowered = go_lower(key)
-        errs.extend(
-            f"{path}: Invalid value: {go_quote(lowered)}: {msg}"
-            for msg in qualified_name_errors(lowered)
-        )
-        total += len(key.encode("utf-8", "surrogateescape"))
-        total += len(value.encode("utf-8", "surrogateescape"))
-    if total > _TOTAL_ANNOTATION_SIZE:
-        errs.append(f"{path}: Too long: may not be more than {_TOTAL_ANNOTATION_SIZE} bytes")
-    return errs
+    return [str(e) for e in validate_annotations(annotations, path)]
 
 
 def request_error(namespace: str, name: str | None = None) -> str | None:

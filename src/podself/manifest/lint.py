@@ -7,6 +7,7 @@ and can be turned off with ``--disable`` or the ``podself.dev/lint-disable`` ann
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -50,9 +51,13 @@ from podself.validation import (
     NOT_FOUND,
     NOT_SUPPORTED,
     REQUIRED,
+    TOO_LONG,
     TYPE_INVALID,
     FieldError,
+    decode_error,
+    validate_annotations,
     validate_config_object,
+    validate_labels,
     validate_object_meta,
     validate_pod_spec,
     validate_volume,
@@ -274,6 +279,20 @@ _RULE_LIST: Final = (
         fix="name a valid volume, give a unique mountPath and a relative subPath without '..'",
     ),
     _rule(
+        "invalid-label",
+        "error",
+        "api",
+        "A label or annotation of the object or its pod template the API server rejects.",
+        """Label keys and annotation keys are qualified names: an optional DNS subdomain prefix
+        of at most 253 characters and `/`, then a name of at most 63 characters made of
+        letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit. Label
+        values are empty or at most 63 such characters; annotation values are free, but keys
+        and values together may not exceed 256 KiB. The object's own labels and its pod
+        template's are checked (Kubernetes reports a template's at `spec.template.labels`).
+        Fix the key or value the finding points at.""",
+        fix="use a qualified-name key and a label value of at most 63 characters",
+    ),
+    _rule(
         "invalid-container",
         "error",
         "api",
@@ -308,6 +327,20 @@ _RULE_LIST: Final = (
         object's name and namespace follow the usual rules. Rename the key (mount it under
         another file name with `items[].path`) or the object.""",
         fix="use a config key: letters, digits, '-', '_' and '.', not starting with '..'",
+    ),
+    _rule(
+        "yaml-typed-scalar",
+        "warning",
+        "advice",
+        "An unquoted YAML value that Kubernetes reads as a boolean or number, not as text.",
+        """kubectl reads YAML with go-yaml v2's rules, where unquoted `y`, `n`, `yes`, `no`,
+        `on` and `off` (any case form) are booleans and `0o22`, `010`, `0x1F`, `08`, `1e3` or
+        `420.0` are numbers. In a field that holds text (an env var's `value` or `name`, a
+        label or annotation, a name, a path, an image, `command` or `args`) the API server
+        then refuses the object; as a label or annotation key, `y:` silently becomes the key
+        `"true"`. The finding points at the value and says what Kubernetes reads. Quote it
+        (`"y"`, `'0o22'`) when the text is meant.""",
+        fix="quote the value",
     ),
     _rule(
         "unknown-container",
@@ -355,7 +388,8 @@ _RULE_LIST: Final = (
         """`metadata.labels['key']` for a key the pod does not have is not an error: the
         variable is set to the empty string. Labels of pods created from a template are
         exactly the template's labels (plus the few a controller adds, such as
-        `pod-template-hash`, which this rule knows), so a missing key is almost always a typo
+        `pod-template-hash`, and `batch.kubernetes.io/job-completion-index` on the pods of an
+        Indexed Job only, which this rule knows), so a missing key is almost always a typo
         or a label set on the wrong object (for example on the Deployment instead of its
         `spec.template`). Add the label to the pod template's metadata or fix the key.""",
         fix="add the label to the pod template's metadata.labels, or fix the key",
@@ -444,8 +478,12 @@ _RULE_LIST: Final = (
         plus the resource, limit or request, and the unit for resources
         (`RESOURCE_MEMORY_LIMIT_MB` with divisor `1Mi`, `RESOURCE_CPU_LIMIT_MILLICORES` with
         `1m`), and `APP_` for the app's own settings. Consistent names make an app portable
-        and are what `podself` looks for first. Rename the variable as suggested (or disable
-        this rule when another convention, such as OpenTelemetry's, is in use).""",
+        and are what `podself` looks for first. Only names that already look like identity or
+        resource variables are judged (upper case, and `POD_`/`NODE_`/`HOST_` or `_NAME`,
+        `_NAMESPACE`, `_IP`, `_UID` for metadata; a word such as `CPU`, `MEMORY`, `LIMIT` or a
+        unit suffix for resources): other names are the app's own business. Rename the
+        variable as suggested (or disable this rule when another convention, such as
+        OpenTelemetry's, is in use).""",
         fix="rename the variable as suggested",
     ),
 )
@@ -539,7 +577,9 @@ class _Volume:
                 self.items.append(_Item(f"{base}.items[{index}]", item))
 
 
-_Raw = tuple[str, str, str, str, str]  # rule id, field, message, hint, where to point
+# Where to point: a field path, or segments (for map keys that hold dots, such as labels').
+_Where = str | tuple[str | int, ...]
+_Raw = tuple[str, str, str, str, _Where]  # rule id, field, message, hint, where to point
 
 
 class _Pod:
@@ -582,7 +622,9 @@ class _Pod:
         self.labels: Mapping[str, Any] = labels if isinstance(labels, _MAPS) else {}
         self.annotations: Mapping[str, Any] = annotations if isinstance(annotations, _MAPS) else {}
 
-    def report(self, rule: str, path: str, message: str, hint: str = "", where: str = "") -> None:
+    def report(
+        self, rule: str, path: str, message: str, hint: str = "", where: _Where = ""
+    ) -> None:
         """Record a finding at field ``path`` (pointed at ``where`` when the path is coarse)."""
         if rule in self.enabled:
             self.found.append((rule, path, message, hint, where or path))
@@ -605,6 +647,8 @@ def _classify(err: FieldError) -> str:
     path = err.field
     if err.type == TYPE_INVALID:
         return "invalid-type"
+    if path.endswith((".labels", ".annotations")):
+        return "invalid-label"
     if ".resourceFieldRef" in path:
         return "invalid-resource-field-ref"
     if ".fieldRef" in path:
@@ -629,7 +673,19 @@ def _closest(value: str, choices: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
+def _same_name_path(value: str, choices: Sequence[str]) -> str | None:
+    """The supported field path with the same last segment as ``value`` under another root
+    (``metadata.podIP`` -> ``status.podIP``), the closest if several; None if there is none."""
+    name = value.rpartition(".")[2].lower()
+    same = [c for c in choices if c.rpartition(".")[2].lower() == name]
+    return (_closest(value, same) or same[0]) if same else None
+
+
 def _api_hint(err: FieldError) -> str:
+    if err.type == TYPE_INVALID:
+        answer = decode_error(err)
+        if answer is not None:
+            return f"{RULES['invalid-type'].fix}; the API server refuses the object: {answer}"
     path = err.field
     value = err.bad_value
     in_volume = ".volumes[" in path
@@ -653,7 +709,18 @@ def _api_hint(err: FieldError) -> str:
             if "does not support subscript" in detail:
                 return "only metadata.labels and metadata.annotations take a ['key'] subscript"
             choices = VOLUME_FIELD_PATHS if in_volume else ENV_FIELD_PATHS
-            guess = _closest(value, choices)
+            # The same field name under another root beats the closest text: metadata.podIP
+            # is status.podIP, not metadata.uid.
+            guess = _same_name_path(value, choices)
+            if in_volume and guess is None:
+                env_guess = _same_name_path(value, ENV_FIELD_PATHS)
+                if env_guess is not None:
+                    return (
+                        f'did you mean "{env_guess}"? It is available only to env vars '
+                        "(env[].valueFrom.fieldRef)"
+                    )
+            if guess is None:
+                guess = _closest(value, choices)
             if guess is not None:
                 return f'did you mean "{guess}"?'
     if path.endswith(".fieldRef") and err.type == INVALID:
@@ -778,6 +845,54 @@ def _check_api(pod: _Pod) -> None:
         else:
             where = _mount_location(workload, err, used)
         pod.report(_classify(err), err.field, str(err), _api_hint(err), where)
+    _check_metadata_maps(pod)
+
+
+def _metadata_places(workload: Workload) -> list[tuple[Mapping[str, Any], str, tuple[str, ...]]]:
+    """(metadata, the path the API server reports its labels at, where it is written): the
+    object's own (for a workload) and the pod template's."""
+    written = tuple(str(s) for s in split_field_path(workload.metadata_path))
+    if workload.kind == "Pod":
+        return [(workload.metadata, "metadata", written)]
+    template = workload.metadata_path.removesuffix(".metadata")
+    return [
+        (workload.object_metadata, "metadata", ("metadata",)),
+        (workload.metadata, template, written),
+    ]
+
+
+def _check_metadata_maps(pod: _Pod) -> None:
+    """ValidateLabels and ValidateAnnotations, each error pointed at its key (the total
+    annotation size at the map)."""
+    for metadata, path, written in _metadata_places(pod.workload):
+        if not isinstance(metadata, _MAPS):
+            continue
+        for bag, check in (("labels", validate_labels), ("annotations", validate_annotations)):
+            values = metadata.get(bag)
+            field_path = f"{path}.{bag}"
+            errors: list[tuple[FieldError, _Where]] = []
+            if isinstance(values, _MAPS):
+                for key, value in values.items():
+                    errors.extend(
+                        (e, (*written, bag, key))
+                        for e in check({key: value}, field_path)
+                        if e.type != TOO_LONG
+                    )
+                errors.extend(
+                    (e, (*written, bag)) for e in check(values, field_path) if e.type == TOO_LONG
+                )
+            else:
+                errors.extend((e, (*written, bag)) for e in check(values, field_path))
+            for err, where in errors:
+                hint = _LABEL_HINT if err.type == INVALID else _api_hint(err)
+                pod.report(_classify(err), err.field, str(err), hint, where)
+
+
+_LABEL_HINT: Final = (
+    "keys are an optional DNS subdomain prefix (up to 253 characters) and '/', then a name of "
+    "up to 63: letters, digits, '-', '_' and '.'; label values up to 63 of the same, starting "
+    "and ending with a letter or digit"
+)
 
 
 # --- resourceFieldRef at run time ------------------------------------------------------------
@@ -1002,13 +1117,25 @@ _CONTROLLER_LABELS: Final[Mapping[str, frozenset[str]]] = {
             "job-name",
             "batch.kubernetes.io/controller-uid",
             "batch.kubernetes.io/job-name",
-            "batch.kubernetes.io/job-completion-index",
         }
     ),
 }
-_CONTROLLER_ANNOTATIONS: Final[Mapping[str, frozenset[str]]] = {
-    "Job": frozenset({"batch.kubernetes.io/job-completion-index"}),
-}
+_CONTROLLER_ANNOTATIONS: Final[Mapping[str, frozenset[str]]] = {}
+# The Job controller sets this label and annotation only on the pods of an Indexed Job.
+_COMPLETION_INDEX: Final = frozenset({"batch.kubernetes.io/job-completion-index"})
+
+
+def _indexed_job(workload: Workload) -> bool:
+    """Whether ``workload`` is a Job (or a CronJob's job template) with completionMode Indexed."""
+    spec = workload.object.get("spec")
+    if workload.kind == "CronJob":
+        template = spec.get("jobTemplate") if isinstance(spec, _MAPS) else None
+        spec = template.get("spec") if isinstance(template, _MAPS) else None
+    elif workload.kind != "Job":
+        return False
+    return isinstance(spec, _MAPS) and spec.get("completionMode") == "Indexed"
+
+
 # Words in a key or variable name that suggest a value meant to change while the pod runs.
 _DYNAMIC_WORDS: Final = frozenset(
     {
@@ -1076,6 +1203,7 @@ def _check_metadata_env(pod: _Pod) -> None:
     workload = pod.workload
     kind = "Job" if workload.kind == "CronJob" else workload.kind
     what = "the pod" if workload.kind == "Pod" else "the pod template"
+    indexed = _indexed_job(workload)
     for container in pod.containers:
         for env in container.env:
             if env.field_ref is None or not isinstance(env.value, (str, type(None))):
@@ -1091,6 +1219,8 @@ def _check_metadata_env(pod: _Pod) -> None:
             added = (_CONTROLLER_LABELS if which == "labels" else _CONTROLLER_ANNOTATIONS).get(
                 kind, frozenset()
             )
+            if indexed:
+                added |= _COMPLETION_INDEX
             if key not in known and key not in added:
                 pod.report(
                     f"undefined-{label}",
@@ -1101,7 +1231,12 @@ def _check_metadata_env(pod: _Pod) -> None:
                         if which == "labels"
                         else "is empty unless something adds it before the container starts"
                     ),
-                    f'add "{key}" to {workload.metadata_path}.{which}, or fix the key',
+                    (
+                        "the Job controller sets it only on the pods of a Job with "
+                        "completionMode: Indexed"
+                        if key in _COMPLETION_INDEX and kind == "Job"
+                        else f'add "{key}" to {workload.metadata_path}.{which}, or fix the key'
+                    ),
                 )
             if _looks_dynamic(key) or (env.name is not None and _looks_dynamic(env.name)):
                 pod.report(
@@ -1411,6 +1546,32 @@ def _recommended_resource_name(resource: str, divisor: str) -> str | None:
     return None
 
 
+# naming-convention only speaks about names that already look like identity or resource
+# variables (POD_NAME, NODE_IP, MEMORY_LIMIT...): other names are the app's own choice.
+_UPPER_NAME: Final = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]")
+_IDENTITY_PREFIXES: Final = ("POD_", "NODE_", "HOST_", "MY_POD_", "MY_NODE_")
+_IDENTITY_SUFFIXES: Final = ("_NAME", "_NAMESPACE", "_IP", "_IPS", "_UID", "_ACCOUNT")
+_RESOURCE_WORDS: Final = frozenset(
+    {"CPU", "CPUS", "CORES", "MEMORY", "MEM", "HEAP", "STORAGE", "EPHEMERAL", "LIMIT",
+     "LIMITS", "REQUEST", "REQUESTS"}
+)  # fmt: skip
+
+
+def _identity_shaped(name: str) -> bool:
+    return _UPPER_NAME.fullmatch(name) is not None and (
+        name.startswith(_IDENTITY_PREFIXES) or name.endswith(_IDENTITY_SUFFIXES)
+    )
+
+
+def _resource_shaped(name: str) -> bool:
+    if _UPPER_NAME.fullmatch(name) is None:
+        return False
+    words = name.split("_")
+    if any(w in _RESOURCE_WORDS or w.startswith("HUGEPAGES") for w in words):
+        return True
+    return _suffix_of(name) is not None  # a unit: JVM_HEAP_MB
+
+
 def _check_names(pod: _Pod) -> None:
     if not pod.wants("env-name-mismatch", "naming-convention"):
         return
@@ -1457,7 +1618,7 @@ def _field_ref_name(
                 f"read {expected}, or rename the variable",
             )
     # OTEL_ and DD_ names are read by the OpenTelemetry and Datadog libraries: never rename.
-    if not name.startswith(("K8S_", "OTEL_", "DD_")):
+    if not name.startswith(("K8S_", "OTEL_", "DD_")) and _identity_shaped(name):
         field_attr = _FIELD_ATTR.get(path)
         suggestion = IDENTITY_ENV[field_attr][0] if field_attr is not None else f"K8S_{name}"
         pod.report(
@@ -1527,7 +1688,7 @@ def _resource_ref_name(
                     f'set divisor: "{suffix_divisor}"',
                 )
                 reported = True
-    if reported or name.startswith("OTEL_"):
+    if reported or name.startswith("OTEL_") or not _resource_shaped(name):
         return
     recommended = _recommended_resource_name(resource, divisor)
     if not name.startswith("RESOURCE_"):
@@ -1602,7 +1763,11 @@ def lint_workload(
     findings: list[Finding] = []
     for rule_id, path, message, hint, where in pod.found:
         if document is not None:
-            line, column = document.locate(workload.document_path(where))
+            if isinstance(where, tuple):
+                target: _Where = (*split_field_path(workload.document_path("")), *where)
+            else:
+                target = workload.document_path(where)
+            line, column = document.locate(target)
         else:
             line, column = 0, 0
         findings.append(
@@ -1664,12 +1829,89 @@ def lint_documents(
             continue
         if result is not None:
             result.documents += 1
-        for workload in iter_workloads(item.data):
+        workloads = list(iter_workloads(item.data))
+        found: list[Finding] = []
+        for workload in workloads:
             if result is not None:
                 result.workloads += 1
-            yield from lint_workload(workload, document=item, disabled=off)
+            found.extend(lint_workload(workload, document=item, disabled=off))
+        if item.typed_scalars and "yaml-typed-scalar" not in off:
+            typed = list(_typed_scalar_findings(item, workloads))
+            if typed:
+                found.extend(typed)
+                found.sort(key=lambda f: (f.line, f.column))  # stable: errors first on a tie
+        yield from found
         if "invalid-config-object" not in off:
             yield from _config_object_findings(item)
+
+
+# Fields of a pod, its template or a ConfigMap/Secret that the API server decodes as strings.
+_STRING_FIELDS: Final = frozenset(
+    {
+        "apiVersion", "audience", "claimName", "containerName", "fieldPath", "generateName",
+        "hostname", "image", "imagePullPolicy", "key", "kind", "medium", "mountPath",
+        "mountPropagation", "name", "namespace", "nodeName", "path", "priorityClassName",
+        "resource", "restartPolicy", "schedulerName", "secretName", "serviceAccountName",
+        "signerName", "subPath", "subPathExpr", "subdomain", "value", "workingDir",
+    }
+)  # fmt: skip
+_STRING_LISTS: Final = frozenset({"command", "args"})
+# Maps of strings: a typed value is refused, a typed key silently becomes other text.
+_STRING_MAPS: Final = frozenset(
+    {"labels", "annotations", "nodeSelector", "data", "stringData", "binaryData"}
+)
+
+
+def _expects_string(path: tuple[str | int, ...], key: bool) -> bool:
+    """Whether the API server reads the scalar at ``path`` as a string (a key: whether its
+    map's keys are strings that matter, such as label keys)."""
+    if len(path) < 2:
+        return False
+    parent, last = path[-2], path[-1]
+    if key or parent in _STRING_MAPS:
+        return parent in _STRING_MAPS
+    if isinstance(last, int):
+        return parent in _STRING_LISTS
+    return last in _STRING_FIELDS
+
+
+def _typed_scalar_findings(document: Document, workloads: Sequence[Workload]) -> Iterator[Finding]:
+    """``yaml-typed-scalar``: a plain scalar kubectl reads as a bool or number (or, as a key,
+    as other text) in a field of a workload, ConfigMap or Secret that holds strings."""
+    data = document.data
+    kind = data.get("kind") if isinstance(data, _MAPS) else None
+    config = kind in ("ConfigMap", "Secret")
+    config_ref = ""
+    if config and isinstance(data, _MAPS):
+        meta = data.get("metadata")
+        config_ref = f"{kind}/{meta.get('name') if isinstance(meta, _MAPS) else None}"
+    rule = RULES["yaml-typed-scalar"]
+    for typed in document.typed_scalars:
+        ref = config_ref
+        owned = config and typed.path[:1] in (("data",), ("stringData",), ("metadata",))
+        for workload in workloads:
+            prefix = split_field_path(workload.object_path) if workload.object_path else ()
+            if typed.path[: len(prefix)] == prefix:
+                if rule.id in _annotation_disabled(workload):
+                    break
+                owned, ref = True, workload.ref
+                break
+        if not owned or not _expects_string(typed.path, typed.key):
+            continue
+        shown = ".".join(
+            f"[{p}]" if isinstance(p, int) else (f"[{p}]" if "." in p else p) for p in typed.path
+        ).replace(".[", "[")
+        yield Finding(
+            rule.id,
+            rule.severity,
+            typed.note,
+            document.source,
+            typed.line,
+            typed.column,
+            shown,
+            ref,
+            f"write {json.dumps(typed.text)}",
+        )
 
 
 def _config_object_findings(document: Document) -> Iterator[Finding]:
@@ -1691,12 +1933,13 @@ def _config_object_findings(document: Document) -> Iterator[Finding]:
         meta = obj.get("metadata")
         name = meta.get("name") if isinstance(meta, _MAPS) else None
         for err in errors:
-            bag = err.field.split("[", 1)[0]
-            if bag in ("data", "binaryData") and "[" in err.field:
+            bag, _, key = err.field.partition("[")
+            key = key.removesuffix("]")
+            if bag in ("data", "binaryData") and key:
                 string_data = obj.get("stringData")
-                if isinstance(string_data, _MAPS) and err.bad_value in string_data:
+                if isinstance(string_data, _MAPS) and key in string_data:
                     bag = "stringData"
-                segments: tuple[str | int, ...] = (bag, str(err.bad_value))
+                segments: tuple[str | int, ...] = (bag, key)
             else:
                 segments = split_field_path(err.field)
             line, column = document.locate((*prefix, *segments))
@@ -1709,7 +1952,7 @@ def _config_object_findings(document: Document) -> Iterator[Finding]:
                 column,
                 err.field,
                 f"{obj.get('kind')}/{name}",
-                rule.fix,
+                "quote the value: the data holds strings" if err.type == TYPE_INVALID else rule.fix,
             )
 
 
