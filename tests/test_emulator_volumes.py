@@ -436,7 +436,7 @@ class TestVolumeResourceValuesIgnorePodLimits:
             pytest.skip(f"no {SHARED_CONFORMANCE_DIR / 'resource-values-oracle.json'}")
         wrong = []
         for case in cases:
-            pod = {
+            pod: dict[str, Any] = {
                 "metadata": {"name": "p", "namespace": "default"},
                 "spec": {
                     "containers": [
