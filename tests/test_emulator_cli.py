@@ -469,3 +469,24 @@ class TestStateErrors:
         assert capsys.readouterr().err == (
             f'error: cannot list the pods in "{state.root}": Permission denied\n'
         )
+
+
+def test_run_validates_for_the_chosen_release(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run --kubernetes-version 1.33 refuses a field that release lacks, before starting."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: envfile}\nspec:\n"
+        "  containers:\n  - name: app\n    image: busybox\n    command: [/bin/true]\n"
+        "    env:\n    - name: DB\n      valueFrom:\n"
+        "        fileKeyRef: {volumeName: config, path: app.env, key: DB}\n"
+        "  volumes:\n  - name: config\n    emptyDir: {}\n"
+    )
+    state_dir = tmp_path / "state"
+    argv = ["run", "-f", str(manifest), "--state-dir", str(state_dir), "--no-namespace"]
+    assert main([*argv, "--kubernetes-version", "1.33"]) == 2
+    assert capsys.readouterr().err.endswith(
+        'The Pod "envfile" is invalid: unknown field '
+        '"spec.containers[0].env[0].valueFrom.fileKeyRef"\n'
+    )

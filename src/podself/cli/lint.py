@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from podself.cli import add_kubernetes_version
+
 __all__ = ["configure", "run"]
 
 _MAX_BYTES_DEFAULT = 10 * 1024 * 1024
@@ -53,6 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT})",
     )
+    add_kubernetes_version(parser)
 
 
 def _usage(message: str) -> int:
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from podself.manifest.lint import RULES, lint_paths
     from podself.manifest.load import Limits
     from podself.manifest.report import exit_code, render, render_rules
+    from podself.validation import kubernetes_target
 
     if args.list_rules:
         if args.format not in ("text", "json", "markdown"):
@@ -83,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.max_bytes <= 0:
         return _usage(f"--max-bytes {args.max_bytes}: must be a positive number of bytes")
-    result = lint_paths(args.paths, disabled=disabled, limits=Limits(max_bytes=args.max_bytes))
+    with kubernetes_target(args.kubernetes_version):
+        result = lint_paths(args.paths, disabled=disabled, limits=Limits(max_bytes=args.max_bytes))
     for message in result.input_errors:
         print(f"podself lint: {message}", file=sys.stderr)
     sys.stdout.write(render(result, args.format, fail_on=args.fail_on))

@@ -51,6 +51,7 @@ from podself.validation import (
     NOT_SUPPORTED,
     REQUIRED,
     TYPE_INVALID,
+    UNKNOWN_FIELD,
     FieldError,
     validate_config_object,
     validate_object_meta,
@@ -630,6 +631,11 @@ def _closest(value: str, choices: Iterable[str]) -> str | None:
 def _api_hint(err: FieldError) -> str:
     path = err.field
     value = err.bad_value
+    if err.type == UNKNOWN_FIELD:
+        return (
+            "the target Kubernetes release has no such field (it came later; see "
+            "docs/reference/validation.md): pick the cluster's release with --kubernetes-version"
+        )
     in_volume = ".volumes[" in path
     if path.endswith(".fieldRef.fieldPath") and isinstance(value, str):
         if err.type == NOT_SUPPORTED:
