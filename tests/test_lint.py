@@ -65,6 +65,7 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
     "unknown-container": {"rules/unknown-container.yaml": [(25, 30), (42, 30)]},
     "resource-not-set": {"rules/resource-not-set.yaml": [(27, 21), (32, 21), (37, 21)]},
     "divisor-rounding": {"rules/divisor-rounding.yaml": [(22, 24), (32, 24)]},
+    "divisor-overflow": {"rules/divisor-overflow.yaml": [(19, 20), (24, 20)]},
     "undefined-label": {"rules/undefined-metadata.yaml": [(30, 26)]},
     "undefined-annotation": {"rules/undefined-metadata.yaml": [(42, 26)]},
     "static-metadata-env": {

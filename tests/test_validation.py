@@ -19,6 +19,7 @@ from podself.validation import (
     TYPE_INVALID,
     UNKNOWN_FIELD,
     FieldError,
+    api_quantity_string,
     convert_downward_api_field_label,
     dns1123_label_errors,
     dns1123_subdomain_errors,
@@ -1474,3 +1475,39 @@ class TestPodCertificate:
         assert validate_volume(_cert_volume(**cert), "v", kubernetes_version="1.34") == [
             FieldError(UNKNOWN_FIELD, "v.projected.sources[0].podCertificate.userAnnotations")
         ]
+
+
+class TestHugeDivisors:
+    """Divisors past E print as their mantissa in apimachinery, so the API server accepts some."""
+
+    @pytest.mark.parametrize("divisor", ["1000E", "1000000000000000000000", "1000000E"])
+    def test_accepted_as_one(self, divisor: str) -> None:
+        for resource in ("limits.memory", "limits.cpu", "requests.hugepages-2Mi"):
+            ref = {"resource": resource, "divisor": divisor}
+            assert validate_env([{"name": "X", "valueFrom": {"resourceFieldRef": ref}}], "e") == []
+        assert api_quantity_string(Quantity.parse(divisor)) == "1"
+
+    @pytest.mark.parametrize("divisor", ["2000E", "1e21", 1e21])
+    def test_others_refused(self, divisor: object) -> None:
+        ref = {"resource": "limits.memory", "divisor": divisor}
+        errors = validate_env([{"name": "X", "valueFrom": {"resourceFieldRef": ref}}], "e")
+        assert [e.detail for e in errors] == [MEMORY_DIVISOR_MSG]
+
+    def test_recorded_strings(self) -> None:
+        """Go's String() past the suffix table, as recorded from apimachinery."""
+        from tests.conftest import SHARED_CONFORMANCE_DIR
+
+        path = SHARED_CONFORMANCE_DIR / "quantity-oracle-2.json"
+        if not path.is_file():
+            pytest.skip(f"no {path}")
+        import json
+
+        cases = [
+            c
+            for c in json.loads(path.read_text())["version_dependent"]
+            if "suffix table" in c["why"]
+        ]
+        assert len(cases) > 5
+        for case in cases:
+            quantity = Quantity.parse(case["input"])
+            assert api_quantity_string(quantity) == case["string_at_eed236ce"], case["input"]

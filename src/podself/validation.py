@@ -33,7 +33,7 @@ from podself.downward import (
     split_maybe_subscripted_path,
 )
 from podself.errors import FieldPathError, ManifestError, QuantityError
-from podself.quantity import ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX, Quantity
+from podself.quantity import DECIMAL_SI, ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX, Quantity
 
 __all__ = [
     "DEFAULT_KUBERNETES_VERSION",
@@ -49,6 +49,7 @@ __all__ = [
     "TYPE_INVALID",
     "UNKNOWN_FIELD",
     "FieldError",
+    "api_quantity_string",
     "convert_downward_api_field_label",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
@@ -614,7 +615,21 @@ def _divisor(value: object) -> tuple[str, bool, str]:
             if message.endswith(rule):
                 return "", False, rule
         return "", False, message
-    return str(quantity), quantity.is_zero(), ""
+    return api_quantity_string(quantity), quantity.is_zero(), ""
+
+
+def api_quantity_string(quantity: Quantity) -> str:
+    """``String()`` as the API server's apimachinery computes it when it checks a divisor.
+
+    It differs from ``str(quantity)`` in one case: a DecimalSI value past the ``E`` suffix
+    (``1000E``, ``1000000000000000000000``) has no suffix, and apimachinery prints the
+    mantissa alone, so ``1000E`` is ``"1"`` and passes as the divisor ``1`` (podself's own
+    ``str()`` keeps the magnitude: ``1e21``).
+    """
+    text = str(quantity)
+    if quantity.format == DECIMAL_SI and "e" in text:
+        return text.partition("e")[0]
+    return text
 
 
 # --- selectors ---------------------------------------------------------------------------------

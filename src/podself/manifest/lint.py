@@ -53,6 +53,7 @@ from podself.validation import (
     TYPE_INVALID,
     UNKNOWN_FIELD,
     FieldError,
+    api_quantity_string,
     validate_config_object,
     validate_object_meta,
     validate_pod_spec,
@@ -345,6 +346,18 @@ _RULE_LIST: Final = (
         quantity exactly (`1m` for cpu; `1M` or `1` for decimal memory sizes), or change the
         quantity.""",
         fix="use a divisor that divides the quantity exactly",
+    ),
+    _rule(
+        "divisor-overflow",
+        "warning",
+        "runtime",
+        "A divisor past int64 that the API server accepts as if it were 1.",
+        """apimachinery prints a quantity past the `E` suffix without its magnitude, so the API
+        server's divisor check reads `1000E` (or `1000000000000000000000`) as `1` and accepts
+        it. The kubelet then divides by the divisor's int64 value, which overflows (to 0 for
+        `1000E`), and writes a meaningless number such as `-9223372036854775808`. Write the
+        divisor you mean: `1`, or a listed unit such as `1Mi` or `1E`.""",
+        fix='write divisor "1" or another listed unit (1k, 1Mi, 1E...)',
     ),
     _rule(
         "undefined-label",
@@ -1553,9 +1566,47 @@ def _resource_ref_name(
 
 # --- the engine ------------------------------------------------------------------------------
 
+
+def _check_divisor_overflow(pod: _Pod) -> None:
+    # Accepted because String() drops the magnitude past E (validation.api_quantity_string).
+    if "divisor-overflow" not in pod.enabled:
+        return
+    for path, ref, own in _resource_refs(pod):
+        resource, raw = ref.get("resource"), ref.get("divisor")
+        divisor = None if raw is None else _as_quantity(raw)
+        if divisor is None or not isinstance(resource, str) or not _valid_resource(resource):
+            continue
+        seen = api_quantity_string(divisor)
+        cpu = resource.endswith(".cpu")
+        if seen == str(divisor) or seen not in (CPU_DIVISORS if cpu else MEMORY_DIVISORS):
+            continue
+        wrapped = divisor.go_milli_value() if cpu else divisor.go_value()
+        message = (
+            f"divisor {_show(raw)} passes the API server's check as {go_quote(seen)} but is "
+            f"{divisor}, whose {'MilliValue' if cpu else 'Value'}() overflows int64: the "
+            f"kubelet divides by {wrapped}"
+        )
+        name = ref.get("containerName")
+        target = (
+            own if own is not None else pod.by_name.get(name) if isinstance(name, str) else None
+        )
+        resources = target.data.get("resources") if target is not None else None
+        section, _, key = resource.partition(".")
+        amounts = resources.get(section) if isinstance(resources, _MAPS) else None
+        if isinstance(amounts, _MAPS) and amounts.get(key) is not None:
+            try:
+                written = resource_value(resource, resources, raw)
+            except (PodselfError, ValueError):
+                written = None
+            if written is not None:
+                message += f" and writes {written}"
+        pod.report("divisor-overflow", f"{path}.divisor", message, RULES["divisor-overflow"].fix)
+
+
 _CHECKS: Final[tuple[Callable[[_Pod], None], ...]] = (
     _check_api,
     _check_resources,
+    _check_divisor_overflow,
     _check_metadata_env,
     _check_subpath,
     _check_env_lists,
