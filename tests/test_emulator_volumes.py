@@ -213,6 +213,19 @@ class TestProjected:
         }
         assert notes == ["projected serviceAccountToken sources are not emulated (no file written)"]
 
+    def test_pod_certificate_writes_nothing_and_says_so(self) -> None:
+        """A podCertificate source (1.34+) is validated upstream but not minted here."""
+        certificate = {
+            "signerName": "example.com/signer",
+            "keyType": "ED25519",
+            "credentialBundlePath": "bundle.pem",
+        }
+        source = {"sources": [{"podCertificate": certificate}]}
+        notes: list[str] = []
+        payload = projected_payload(make_pod([]), source, store(), ALLOCATABLE, notes)
+        assert payload == {}
+        assert notes == ["projected podCertificate sources are not emulated (no file written)"]
+
 
 class TestVolumeSet:
     """Volumes on disk and their updates."""

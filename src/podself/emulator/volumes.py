@@ -186,8 +186,8 @@ def projected_payload(
     notes: list[str] | None = None,
 ) -> dict[str, FileProjection]:
     """The files of a ``projected`` volume: each source's files in order, ``defaultMode`` of the
-    projected volume for items without a mode. ``serviceAccountToken`` and
-    ``clusterTrustBundle`` sources cannot be minted locally and are skipped (with a note)."""
+    projected volume for items without a mode. ``serviceAccountToken``, ``clusterTrustBundle``
+    and ``podCertificate`` sources cannot be minted locally and are skipped (with a note)."""
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
     default_mode = _default_mode(source)
     payload: dict[str, FileProjection] = {}
