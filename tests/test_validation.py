@@ -1312,6 +1312,11 @@ class TestKubernetesVersions:
             FieldError(UNKNOWN_FIELD, "spec.containers[0].env[0].valueFrom.fileKeyRef")
         ]
         assert str(errors[0]) == ('unknown field "spec.containers[0].env[0].valueFrom.fileKeyRef"')
+        # Only the decoding error: no "more than one field" for a second source.
+        env[0]["valueFrom"]["fieldRef"] = {"fieldPath": "metadata.name"}
+        assert validate_env(env, "e", kubernetes_version="1.33") == [
+            FieldError(UNKNOWN_FIELD, "e[0].valueFrom.fileKeyRef")
+        ]
 
     def test_file_key_selector_rules(self) -> None:
         env = [

@@ -817,8 +817,8 @@ def _value_from(
     # validateEnvVarValueFrom
     sources = 0
     env_files = _minor() >= 34
-    if not env_files and _unknown_field(value_from, "fileKeyRef", field, errs):
-        sources += 1  # the request fails while decoding; no validation error follows
+    # Before 1.34 the request fails while decoding: no count-of-sources error follows.
+    unknown = not env_files and _unknown_field(value_from, "fileKeyRef", field, errs)
     for key in _VALUE_FROM_KEYS if env_files else _VALUE_FROM_KEYS[:-1]:
         selector = value_from.get(key)
         if selector is None:
@@ -837,6 +837,8 @@ def _value_from(
             _file_key_selector(selector, child, errs)
         else:
             _key_selector(selector, child, errs)
+    if unknown:
+        return
     if sources == 0:
         message = _VALUE_FROM_NONE_ENV_FILES_MSG if env_files else _VALUE_FROM_NONE_MSG
         errs.append(FieldError(INVALID, field, "", message))
