@@ -66,6 +66,7 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
     "resource-not-set": {"rules/resource-not-set.yaml": [(27, 21), (32, 21), (37, 21)]},
     "divisor-rounding": {"rules/divisor-rounding.yaml": [(22, 24), (32, 24)]},
     "divisor-overflow": {"rules/divisor-overflow.yaml": [(19, 20), (24, 20)]},
+    "feature-gate-off": {"rules/feature-gate-off.yaml": [(19, 9), (23, 9)]},
     "undefined-label": {"rules/undefined-metadata.yaml": [(30, 26)]},
     "undefined-annotation": {"rules/undefined-metadata.yaml": [(42, 26)]},
     "static-metadata-env": {
@@ -845,6 +846,37 @@ class TestKubernetesVersionOption:
         out = capsys.readouterr().out
         assert 'unknown field "spec.containers[0].env[0].valueFrom.fileKeyRef"' in out
         assert "--kubernetes-version" in out  # the hint names the option
+
+    def test_default_off_gates_follow_the_release(self) -> None:
+        """fileKeyRef is off by default in 1.34 only; image volumes before 1.35."""
+        spec = {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "i",
+                    "env": [
+                        {
+                            "name": "X",
+                            "valueFrom": {
+                                "fileKeyRef": {"volumeName": "v", "path": "p", "key": "K"}
+                            },
+                        }
+                    ],
+                }
+            ],
+            "volumes": [{"name": "v", "emptyDir": {}}, {"name": "i", "image": {"reference": "r"}}],
+        }
+        found = {}
+        for release in ("1.33", "1.34", "1.35"):
+            with kubernetes_target(release):
+                found[release] = [
+                    f.field for f in _lint_obj(_pod(spec)) if f.rule == "feature-gate-off"
+                ]
+        assert found == {
+            "1.33": ["spec.volumes[1].image"],
+            "1.34": ["spec.containers[0].env[0].valueFrom.fileKeyRef", "spec.volumes[1].image"],
+            "1.35": [],
+        }
 
     def test_unsupported_release_is_a_usage_error(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

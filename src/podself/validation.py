@@ -51,10 +51,12 @@ __all__ = [
     "FieldError",
     "api_quantity_string",
     "convert_downward_api_field_label",
+    "default_off_gate",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "go_lower",
     "kubernetes_target",
+    "kubernetes_target_version",
     "name_is_dns_label",
     "name_is_dns_subdomain",
     "parse_kubernetes_version",
@@ -151,6 +153,11 @@ def parse_kubernetes_version(text: str) -> str:
     return version
 
 
+def kubernetes_target_version() -> str:
+    """The release the validators currently follow, e.g. ``"1.35"``."""
+    return f"1.{_minor()}"
+
+
 @contextmanager
 def kubernetes_target(version: str | None) -> Iterator[None]:
     """Validate inside the block as the API server of ``version`` (e.g. ``"1.34"``) does;
@@ -167,6 +174,33 @@ def kubernetes_target(version: str | None) -> Iterator[None]:
 
 def _minor() -> int:
     return _MINOR.get()
+
+
+# Fields behind a feature gate that is off by default in some supported release: (gate, first
+# minor with the field, first minor with the gate on by default or None). With the gate off the
+# API server drops the field before validating; the validators treat it as on.
+_GATED_FIELDS: Final = {
+    "fileKeyRef": ("EnvFiles", 34, 35),
+    "podCertificate": ("PodCertificateRequest", 34, None),
+    "clusterTrustBundle": ("ClusterTrustBundleProjection", 30, None),
+    "image": ("ImageVolume", 31, 35),
+    "recursiveReadOnly": ("RecursiveReadOnlyMounts", 30, 31),
+}
+
+
+def default_off_gate(field: str) -> str | None:
+    """The feature gate that ``field`` (``"fileKeyRef"``, ``"podCertificate"``,
+    ``"clusterTrustBundle"``, ``"image"``, ``"recursiveReadOnly"``) needs in the target
+    release when that gate is off by default there; None when the field is on by default or
+    not in the release at all."""
+    gate = _GATED_FIELDS.get(field)
+    if gate is None:
+        return None
+    name, since, on_since = gate
+    minor = _minor()
+    if minor < since or (on_since is not None and minor >= on_since):
+        return None
+    return name
 
 
 def _relaxed_names(relaxed: bool | None) -> bool:
