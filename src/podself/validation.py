@@ -2,7 +2,8 @@
 
 Env vars (``fieldRef``, ``resourceFieldRef`` and the ``valueFrom`` rules around them),
 ``downwardAPI`` volumes and ``projected`` volumes give the same errors — field path, type, bad
-value and detail — as ``pkg/apis/core/validation`` after v1 defaulting.
+value and detail — as ``pkg/apis/core/validation`` after v1 defaulting, for one Kubernetes
+release at a time (1.30 to 1.35, default the latest; see :func:`kubernetes_target`).
 """
 
 from __future__ import annotations
