@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,22 @@ class TestText:
             "    hint: fix it",
             "podself lint: 1 file, 2 documents, 1 workload: 1 error, 0 warnings, 0 info",
         ]
+
+    def test_control_characters_are_escaped(self) -> None:
+        """A value echoed in a message (or a file name) cannot drive the terminal or start a
+        forged line: control characters are shown as escapes; other text stays as is."""
+        finding = _finding(
+            file="a\nb.yaml",
+            message="label not supported: x\x1b]0;pwned\x07\u009b2J é",
+            hint="see\rthis",
+        )
+        lines = render_text(_result(finding)).splitlines()
+        assert lines[0] == (
+            "a\\nb.yaml:3:5: error invalid-field-ref label not supported: "
+            "x\\x1b]0;pwned\\x07\\x9b2J é"
+        )
+        assert lines[1] == "    hint: see\\rthis"
+        assert len(lines) == 3
 
 
 class TestJson:
@@ -341,6 +359,40 @@ class TestCli:
         code, out, _ = _run(["--max-bytes", "64", path], capsys)
         assert code == 1
         assert f"{path}:1:1: error input-limit " in out
+
+    def test_max_documents(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """--max-documents refuses a stream of more (even empty) documents."""
+        path = tmp_path / "empty.yaml"
+        path.write_text("---\n" * 20)
+        code, out, _ = _run(["--max-documents", "10", str(path)], capsys)
+        assert code == 1
+        assert "error input-limit input has more than 10 documents" in out
+        assert _run([str(path)], capsys)[0] == 0
+        code, _, err = _run(["--max-documents", "-1", str(path)], capsys)
+        assert code == 2
+        assert "--max-documents -1: must be a positive number" in err
+
+    def test_limit_defaults_are_the_loaders(self) -> None:
+        """--help spells out the loader's limits without importing it: they must agree."""
+        from podself.cli import lint as lint_cli
+        from podself.manifest.load import DEFAULT_LIMITS
+
+        assert DEFAULT_LIMITS.max_bytes == lint_cli._MAX_BYTES_DEFAULT
+        assert DEFAULT_LIMITS.max_documents == lint_cli._MAX_DOCUMENTS_DEFAULT
+
+    def test_fifo_in_folder_does_not_hang(self, tmp_path: Path) -> None:
+        """A FIFO (or socket, device) named *.yaml in a folder is skipped, not waited on."""
+        (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+        os.mkfifo(tmp_path / "fifo.yaml")
+        proc = subprocess.run(
+            [sys.executable, "-m", "podself", "lint", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "1 file, 1 document" in proc.stdout
 
     def test_list_rules(self, capsys: pytest.CaptureFixture[str]) -> None:
         """--list-rules prints the reference in the chosen format."""

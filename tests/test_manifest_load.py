@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +26,7 @@ from podself.manifest.load import (
     discover,
     load_documents,
     load_file,
+    read_source,
     scan_documents,
     split_field_path,
 )
@@ -44,6 +51,22 @@ spec:
         fieldRef:
           fieldPath: metadata.name
 """
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int = 10) -> Iterator[None]:
+    """Fail instead of hanging when a read blocks (the bug these tests guard against)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError("blocked on a read")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _issue(items: list[Document | LoadIssue]) -> LoadIssue:
@@ -146,7 +169,7 @@ class TestYamlPositions:
                 walks.append(1)
                 return super().__iter__()
 
-        data_node = doc._locator._root.value[0][1]  # type: ignore[union-attr]
+        data_node = doc._locator.root.value[0][1]  # type: ignore[union-attr]
         data_node.value = Counting(data_node.value)
         located = [doc.locate(f"data.k{i}") for i in range(200)]
         assert located == [(i + 2, 6 + len(str(i))) for i in range(200)]
@@ -269,6 +292,34 @@ class TestLimits:
         with pytest.raises(ManifestError, match="larger than the limit of 1000 bytes"):
             load_file(path, limits=Limits(max_bytes=1000))
 
+    def test_document_limit(self) -> None:
+        """Documents over max_documents end the stream with a limit issue at the first one
+        too many; empty documents count, in YAML and JSON alike."""
+        limits = Limits(max_documents=3)
+        items = list(scan_documents("---\n" * 10, "e.yaml", limits=limits))
+        assert [type(i) for i in items] == [Document] * 3 + [LoadIssue]
+        issue = _issue(items)
+        assert issue.kind == "limit"
+        assert "more than 3 documents" in issue.message
+        items = list(scan_documents("{}\n" * 5, "e.json", limits=limits))
+        assert len(items) == 4
+        assert (_issue(items).kind, _issue(items).line) == ("limit", 4)
+        assert len(load_documents("---\n" * 3, limits=limits)) == 3
+
+    def test_json_stream_read_one_document_at_a_time(self) -> None:
+        """A JSON stream is not held whole before its first document is yielded (20,000 empty
+        objects took 7.7 MB that way, in .json files and JSON-looking .yaml files alike)."""
+        text = "{}\n" * 20_000
+        for source in ("s.json", "s.yaml"):
+            tracemalloc.start()
+            try:
+                count = sum(isinstance(item, Document) for item in scan_documents(text, source))
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert count == 20_000
+            assert peak < 3_000_000, source
+
     def test_deep_nesting_refused(self) -> None:
         """Nesting deeper than the parser allows is an input-limit issue, not a crash."""
         issue = _issue(list(scan_documents("a: " + "[" * 5000 + "]" * 5000, "deep.yaml")))
@@ -291,6 +342,31 @@ class TestEncoding:
         """Bytes that are not UTF-8 are an encoding issue at their line."""
         issue = _issue(list(scan_documents(b"a: 1\nb: \xff\n", "x.yaml")))
         assert (issue.kind, issue.line, issue.column) == ("encoding", 2, 4)
+
+
+class TestSurrogates:
+    def test_json_lone_surrogate_becomes_replacement(self) -> None:
+        """A lone surrogate escape (valid JSON) reads as U+FFFD, as Go's encoding/json reads
+        it for kubectl, in keys and values; a valid pair is one character."""
+        text = r'{"a\udcff": ["x\udcffy", "\ud83d\ude00", "\ud83d\ud83d", "\\udcff"]}'
+        (doc,) = load_documents(text, "s.json")
+        assert doc.data == {"a\ufffd": ["x\ufffdy", "\U0001f600", "\ufffd\ufffd", "\\udcff"]}
+        json.dumps(doc.data, ensure_ascii=False).encode()  # encodable as UTF-8
+
+    def test_yaml_surrogate_escape_is_invalid(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """In YAML the escape is invalid, as in kubectl's YAML reader, with LibYAML or not."""
+        yaml = pytest.importorskip("yaml")
+        text = 'a: 1\nb: ["ok", "x\\udcffy"]\n'
+        issue = _issue(list(scan_documents(text, "s.yaml")))
+        assert (issue.kind, issue.line) == ("syntax", 2)
+        assert "invalid Unicode character escape" in issue.message
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+        monkeypatch.setattr(yaml, "__with_libyaml__", False)
+        issue = _issue(list(scan_documents(text, "s.yaml")))
+        assert (issue.kind, issue.line, issue.column) == ("syntax", 2, 11)
+        assert "invalid Unicode character escape" in issue.message
+        (doc,) = load_documents('a: "\\U0001F600 \\u00e9"\n', "ok.yaml")
+        assert doc.data == {"a": "\U0001f600 \u00e9"}
 
 
 class TestJson:
@@ -390,6 +466,60 @@ class TestFiles:
         monkeypatch.setattr(sys, "stdin", FakeStdin())
         (doc,) = load_file("-")
         assert (doc.source, doc.data) == ("<stdin>", {"kind": "Pod"})
+
+    def test_folder_skips_special_files(self, tmp_path: Path) -> None:
+        """In a folder only regular files (or links to them) are taken: a FIFO named *.yaml
+        would block the reader until a writer came."""
+        (tmp_path / "a.yaml").write_text("kind: Pod\n")
+        os.mkfifo(tmp_path / "fifo.yaml")
+        os.symlink("a.yaml", tmp_path / "link.yaml")
+        os.symlink("missing.yaml", tmp_path / "dangling.yaml")
+        with _deadline():
+            found = sorted(os.path.basename(p) for p in discover([tmp_path]))
+            assert found == ["a.yaml", "dangling.yaml", "link.yaml"]
+            with pytest.raises(ManifestError, match=r"dangling\.yaml"):
+                load_file(next(p for p in discover([tmp_path]) if "dangling" in p))
+
+    def test_fifo_swapped_in_after_discovery(self, tmp_path: Path) -> None:
+        """A found file that became a FIFO is refused at once, not waited on."""
+        path = tmp_path / "a.yaml"
+        path.write_text("kind: Pod\n")
+        (found,) = discover([tmp_path])
+        path.unlink()
+        os.mkfifo(path)
+        with _deadline(), pytest.raises(OSError, match="not a regular file"):
+            read_source(found)
+
+    def test_explicit_fifo_is_read_up_to_the_limit(self, tmp_path: Path) -> None:
+        """A pipe named on the command line is read (that is what it is for), bounded."""
+        path = tmp_path / "pipe.yaml"
+        os.mkfifo(path)
+
+        def write(data: bytes) -> None:
+            with contextlib.suppress(BrokenPipeError), open(path, "wb") as pipe:
+                pipe.write(data)
+
+        with _deadline():
+            writer = threading.Thread(target=write, args=(b"kind: Pod\n",))
+            writer.start()
+            (doc,) = load_file(str(path))
+            writer.join()
+            assert doc.data == {"kind": "Pod"}
+            writer = threading.Thread(target=write, args=(b"x" * 100_000,))
+            writer.start()
+            assert read_source(str(path), limits=Limits(max_bytes=1000)) is None
+            writer.join()
+
+    def test_folder_depth_and_loops_bounded(self, tmp_path: Path) -> None:
+        """Symlinked folders are not followed (no loop), and nesting is bounded."""
+        (tmp_path / "a.yaml").write_text("kind: Pod\n")
+        os.symlink(".", tmp_path / "loop")
+        assert [os.path.basename(p) for p in discover([tmp_path])] == ["a.yaml"]
+        deep = tmp_path / "d"
+        (deep / "1" / "2" / "3" / "4").mkdir(parents=True)
+        assert list(discover([deep], max_depth=4)) == []
+        with pytest.raises(OSError, match="nested more than 3 levels"):
+            list(discover([deep], max_depth=3))
 
     def test_unreadable_file(self, tmp_path: Path) -> None:
         """A missing file raises ManifestError naming it."""

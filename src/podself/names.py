@@ -49,6 +49,7 @@ IDENTITY_ENV: Mapping[str, tuple[str, ...]] = {
         "MY_POD_NAMESPACE",
         "KUBERNETES_NAMESPACE",
         "OTEL_RESOURCE_ATTRIBUTES_NAMESPACE",
+        "OTEL_RESOURCE_ATTRIBUTES_POD_NAMESPACE",
     ),
     "uid": (
         "K8S_POD_UID",
@@ -57,9 +58,10 @@ IDENTITY_ENV: Mapping[str, tuple[str, ...]] = {
         "KUBERNETES_POD_UID",
         "OTEL_RESOURCE_ATTRIBUTES_POD_UID",
     ),
-    "pod_ip": ("K8S_POD_IP", "POD_IP", "MY_POD_IP", "KUBERNETES_POD_IP"),
+    # OTEL_POD_IP / OTEL_NODE_IP: what the OpenTelemetry Operator injects for its exporters.
+    "pod_ip": ("K8S_POD_IP", "POD_IP", "MY_POD_IP", "KUBERNETES_POD_IP", "OTEL_POD_IP"),
     "pod_ips": ("K8S_POD_IPS", "POD_IPS", "MY_POD_IPS"),
-    "host_ip": ("K8S_HOST_IP", "HOST_IP", "MY_HOST_IP", "K8S_NODE_IP", "NODE_IP"),
+    "host_ip": ("K8S_HOST_IP", "HOST_IP", "MY_HOST_IP", "K8S_NODE_IP", "NODE_IP", "OTEL_NODE_IP"),
     "host_ips": ("K8S_HOST_IPS", "HOST_IPS", "MY_HOST_IPS"),
     "node_name": (
         "K8S_NODE_NAME",

@@ -1137,174 +1137,25 @@ def _jwt_claims(token: str) -> dict[str, object] | None:
     parts = token.split(".")
     if len(parts) != 3:
         return None
+    # Lazily: json costs about 1 ms at start-up, paid only in pods with a mounted token.
     import binascii
+    import json
 
     payload = parts[1].replace("-", "+").replace("_", "/")
     payload += "=" * (-len(payload) % 4)
     try:
-        claims = _json_loads(binascii.a2b_base64(payload).decode("utf-8"))
-    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        claims = json.loads(
+            binascii.a2b_base64(payload).decode("utf-8"), parse_constant=_no_constant
+        )
+    except (ValueError, binascii.Error, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return claims if isinstance(claims, dict) else None
 
 
-# A small JSON decoder for token claims: ``import json`` pulls in ``re`` and ``enum`` and
-# would triple the cost of ``current()`` in every pod with a mounted token.
-_JSON_ESCAPES = {
-    '"': '"',
-    "\\": "\\",
-    "/": "/",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-}
-_JSON_WORDS = (("true", True), ("false", False), ("null", None))
-_JSON_MAX_DEPTH = 64
-_DIGITS = "0123456789"
-
-
-def _json_loads(text: str) -> object:
-    """``json.loads`` for standard JSON; ``ValueError`` for anything else or nesting > 64."""
-    value, pos = _json_value(text, _json_space(text, 0), 0)
-    if _json_space(text, pos) != len(text):
-        msg = f"JSON: extra data at {pos}"
-        raise ValueError(msg)
-    return value
-
-
-def _json_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\n\r":
-        pos += 1
-    return pos
-
-
-def _json_value(text: str, pos: int, depth: int) -> tuple[object, int]:
-    if depth > _JSON_MAX_DEPTH or pos >= len(text):
-        msg = f"JSON: no value at {pos}"
-        raise ValueError(msg)
-    char = text[pos]
-    if char == '"':
-        return _json_string(text, pos + 1)
-    if char in "{[":
-        return _json_container(text, pos, depth)
-    for word, value in _JSON_WORDS:
-        if text.startswith(word, pos):
-            return value, pos + len(word)
-    return _json_number(text, pos)
-
-
-def _json_container(text: str, pos: int, depth: int) -> tuple[object, int]:
-    is_object = text[pos] == "{"
-    close = "}" if is_object else "]"
-    items: list[object] = []
-    pairs: dict[str, object] = {}
-    pos = _json_space(text, pos + 1)
-    if text.startswith(close, pos):
-        return (pairs if is_object else items), pos + 1
-    while True:
-        if is_object:
-            if not text.startswith('"', pos):
-                msg = f"JSON: expected a key at {pos}"
-                raise ValueError(msg)
-            key, pos = _json_string(text, pos + 1)
-            pos = _json_space(text, pos)
-            if not text.startswith(":", pos):
-                msg = f"JSON: expected ':' at {pos}"
-                raise ValueError(msg)
-            pairs[key], pos = _json_value(text, _json_space(text, pos + 1), depth + 1)
-        else:
-            item, pos = _json_value(text, pos, depth + 1)
-            items.append(item)
-        pos = _json_space(text, pos)
-        if text.startswith(close, pos):
-            return (pairs if is_object else items), pos + 1
-        if not text.startswith(",", pos):
-            msg = f"JSON: expected ',' or {close!r} at {pos}"
-            raise ValueError(msg)
-        pos = _json_space(text, pos + 1)
-
-
-def _json_string(text: str, pos: int) -> tuple[str, int]:
-    """The string whose opening quote is just before ``pos``, and the position after it."""
-    out: list[str] = []
-    while True:
-        end = text.find('"', pos)
-        if end < 0:
-            msg = f"JSON: unterminated string at {pos}"
-            raise ValueError(msg)
-        escape = text.find("\\", pos, end)
-        stop = end if escape < 0 else escape
-        chunk = text[pos:stop]
-        if chunk and min(chunk) < " ":
-            msg = f"JSON: control character in string at {pos}"
-            raise ValueError(msg)
-        out.append(chunk)
-        if escape < 0:
-            return "".join(out), end + 1
-        code = text[escape + 1 : escape + 2]
-        if code == "u":
-            char, pos = _json_unicode(text, escape)
-            out.append(char)
-        elif code in _JSON_ESCAPES:
-            out.append(_JSON_ESCAPES[code])
-            pos = escape + 2
-        else:
-            msg = f"JSON: invalid escape at {escape}"
-            raise ValueError(msg)
-
-
-def _json_hex4(text: str, pos: int) -> int | None:
-    digits = text[pos : pos + 4]
-    if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits):
-        return int(digits, 16)
-    return None
-
-
-def _json_unicode(text: str, escape: int) -> tuple[str, int]:
-    """A ``\\uXXXX`` escape at ``escape``, joining a surrogate pair as ``json`` does."""
-    code = _json_hex4(text, escape + 2)
-    if code is None:
-        msg = f"JSON: invalid \\u escape at {escape}"
-        raise ValueError(msg)
-    pos = escape + 6
-    if 0xD800 <= code < 0xDC00 and text.startswith("\\u", pos):
-        low = _json_hex4(text, pos + 2)
-        if low is not None and 0xDC00 <= low < 0xE000:
-            return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)), pos + 6
-    return chr(code), pos
-
-
-def _json_number(text: str, pos: int) -> tuple[object, int]:
-    end = pos + 1 if text.startswith("-", pos) else pos
-    if text.startswith("0", end):
-        end += 1
-    elif end < len(text) and text[end] in "123456789":
-        end = _json_digits(text, end)
-    else:
-        msg = f"JSON: unexpected character at {pos}"
-        raise ValueError(msg)
-    integer = True
-    if text.startswith(".", end):
-        end, integer = _json_digits(text, end + 1, required=True), False
-    if end < len(text) and text[end] in "eE":
-        end += 1
-        if end < len(text) and text[end] in "+-":
-            end += 1
-        end, integer = _json_digits(text, end, required=True), False
-    number = text[pos:end]
-    return (int(number) if integer else float(number)), end
-
-
-def _json_digits(text: str, pos: int, required: bool = False) -> int:
-    start = pos
-    while pos < len(text) and text[pos] in _DIGITS:
-        pos += 1
-    if required and pos == start:
-        msg = f"JSON: expected a digit at {pos}"
-        raise ValueError(msg)
-    return pos
+def _no_constant(name: str) -> object:
+    # NaN and Infinity are not JSON: a token holding them is not one the API server made.
+    msg = f"JSON: {name} is not a JSON value"
+    raise ValueError(msg)
 
 
 def _claim(claims: Mapping[str, object], section: str, key: str) -> object:

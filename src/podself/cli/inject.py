@@ -10,12 +10,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from podself.cli.lint import add_input_limits, input_limits
+
 if TYPE_CHECKING:
     from podself.manifest.inject import InjectOptions, InjectResult
+    from podself.manifest.load import Limits
 
 __all__ = ["configure", "run"]
-
-_MAX_BYTES_DEFAULT = 10 * 1024 * 1024
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -91,17 +92,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add resource fields even for limits/requests a container does not set",
     )
-    parser.add_argument(
-        "--max-bytes",
-        type=int,
-        default=_MAX_BYTES_DEFAULT,
-        metavar="N",
-        help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT})",
-    )
+    add_input_limits(parser)
+
+
+def _say(message: str) -> None:
+    from podself.manifest.report import printable  # names and values come from manifests
+
+    print(f"podself inject: {printable(message)}", file=sys.stderr)
 
 
 def _usage(message: str) -> int:
-    print(f"podself inject: {message}", file=sys.stderr)
+    _say(message)
     return 2
 
 
@@ -125,11 +126,11 @@ def _options(args: argparse.Namespace) -> InjectOptions:
     )
 
 
-def _load(paths: list[str], options: InjectOptions, max_bytes: int) -> list[InjectResult] | int:
+def _load(paths: list[str], options: InjectOptions, limits: Limits) -> list[InjectResult] | int:
     """Every input's result, or 2 after printing why some could not be read."""
     from podself.errors import ManifestError
     from podself.manifest.inject import inject_file
-    from podself.manifest.load import Limits, discover
+    from podself.manifest.load import discover
 
     try:
         files = list(discover(paths))
@@ -139,7 +140,6 @@ def _load(paths: list[str], options: InjectOptions, max_bytes: int) -> list[Inje
         return _usage("no manifest files found in " + ", ".join(paths))
     results: list[InjectResult] = []
     errors: list[str] = []
-    limits = Limits(max_bytes=max_bytes)
     for path in files:
         try:
             results.append(inject_file(path, options=options, limits=limits))
@@ -147,30 +147,31 @@ def _load(paths: list[str], options: InjectOptions, max_bytes: int) -> list[Inje
             errors.append(str(exc))
     if errors:
         for message in errors:
-            print(f"podself inject: {message}", file=sys.stderr)
+            _say(message)
         print("podself inject: nothing written", file=sys.stderr)
         return 2
     return results
 
 
 def _report(results: list[InjectResult], options: InjectOptions) -> None:
+    from podself.manifest.report import printable
+
     for result in results:
         for note in result.notes:
-            print(str(note), file=sys.stderr)
+            print(printable(str(note)), file=sys.stderr)
     if options.env:
         for name in options.unrecognised_names():
-            print(
-                f"podself inject: {name} is not a name podself.read() recognises; read it "
-                "with env_map, or keep the default --prefix K8S_",
-                file=sys.stderr,
+            _say(
+                f"{name} is not a name podself.read() recognises; read it with env_map, or "
+                "keep the default --prefix K8S_"
             )
     if options.containers:
         seen = {name for r in results for plan in r.plans for name in plan.considered}
         for name in sorted(options.containers - seen):
-            print(f'podself inject: --containers: no container named "{name}"', file=sys.stderr)
+            _say(f'--containers: no container named "{name}"')
 
 
-def _emit(args: argparse.Namespace, options: InjectOptions) -> int:
+def _emit(args: argparse.Namespace, options: InjectOptions, limits: Limits) -> int:
     from podself.manifest.inject import emit_helm, emit_kustomize
 
     if args.in_place or args.diff:
@@ -186,7 +187,7 @@ def _emit(args: argparse.Namespace, options: InjectOptions) -> int:
         except ValueError as exc:
             return _usage(str(exc))
         return 0
-    loaded = _load(args.paths, options, args.max_bytes)
+    loaded = _load(args.paths, options, limits)
     if isinstance(loaded, int):
         return loaded
     _report(loaded, options)
@@ -207,16 +208,16 @@ def _write_all(results: list[InjectResult]) -> int:
             problems.append(str(exc))
     if problems:
         for message in problems:
-            print(f"podself inject: {message}", file=sys.stderr)
+            _say(message)
         print("podself inject: nothing written", file=sys.stderr)
         return 2
     for result in changed:
         try:
             write_in_place(result.source, result.output)
         except ManifestError as exc:
-            print(f"podself inject: {exc}", file=sys.stderr)
+            _say(str(exc))
             return 2
-        print(f"podself inject: updated {result.source}", file=sys.stderr)
+        _say(f"updated {result.source}")
     return 0
 
 
@@ -236,21 +237,22 @@ def _print_all(results: list[InjectResult]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Edit, preview or print; returns the exit code."""
-    if args.max_bytes <= 0:
-        return _usage(f"--max-bytes {args.max_bytes}: must be a positive number of bytes")
+    limits = input_limits(args)
+    if isinstance(limits, str):
+        return _usage(limits)
     try:
         options = _options(args)
     except ValueError as exc:
         return _usage(str(exc))
     if args.emit:
-        return _emit(args, options)
+        return _emit(args, options, limits)
     if not args.paths:
         return _usage("no input: give manifest files, folders, or - for stdin")
     if args.in_place and args.diff:
         return _usage("--diff previews the change; drop it to write with --in-place")
     if args.in_place and "-" in args.paths:
         return _usage("--in-place cannot rewrite stdin; drop - or --in-place")
-    loaded = _load(args.paths, options, args.max_bytes)
+    loaded = _load(args.paths, options, limits)
     if isinstance(loaded, int):
         return loaded
     _report(loaded, options)

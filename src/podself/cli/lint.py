@@ -7,12 +7,48 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from podself.cli import add_kubernetes_version
 
-__all__ = ["configure", "run"]
+if TYPE_CHECKING:
+    from podself.manifest.load import Limits
 
+__all__ = ["add_input_limits", "configure", "input_limits", "run"]
+
+# The loader's defaults, spelled out so that --help needs no import of it.
 _MAX_BYTES_DEFAULT = 10 * 1024 * 1024
+_MAX_DOCUMENTS_DEFAULT = 100_000
+
+
+def add_input_limits(parser: argparse.ArgumentParser) -> None:
+    """The bounds on untrusted input that ``lint`` and ``inject`` share."""
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=_MAX_BYTES_DEFAULT,
+        metavar="N",
+        help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT})",
+    )
+    parser.add_argument(
+        "--max-documents",
+        type=int,
+        default=_MAX_DOCUMENTS_DEFAULT,
+        metavar="N",
+        help="refuse inputs with more than N YAML or JSON documents, empty ones included "
+        f"(default {_MAX_DOCUMENTS_DEFAULT})",
+    )
+
+
+def input_limits(args: argparse.Namespace) -> Limits | str:
+    """The :class:`Limits` from :func:`add_input_limits`' options, or why they are wrong."""
+    from podself.manifest.load import Limits
+
+    if args.max_bytes <= 0:
+        return f"--max-bytes {args.max_bytes}: must be a positive number of bytes"
+    if args.max_documents <= 0:
+        return f"--max-documents {args.max_documents}: must be a positive number of documents"
+    return Limits(max_bytes=args.max_bytes, max_documents=args.max_documents)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -48,13 +84,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the rule reference (--format text, json or markdown) and exit",
     )
-    parser.add_argument(
-        "--max-bytes",
-        type=int,
-        default=_MAX_BYTES_DEFAULT,
-        metavar="N",
-        help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT})",
-    )
+    add_input_limits(parser)
     add_kubernetes_version(parser)
 
 
@@ -66,8 +96,7 @@ def _usage(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Lint the given inputs and print the report; returns the exit code."""
     from podself.manifest.lint import RULES, lint_paths
-    from podself.manifest.load import Limits
-    from podself.manifest.report import exit_code, render, render_rules
+    from podself.manifest.report import exit_code, printable, render, render_rules
     from podself.validation import kubernetes_target
 
     if args.list_rules:
@@ -85,11 +114,12 @@ def run(args: argparse.Namespace) -> int:
         return _usage(
             f"unknown rule {', '.join(unknown)} in --disable (see podself lint --list-rules)"
         )
-    if args.max_bytes <= 0:
-        return _usage(f"--max-bytes {args.max_bytes}: must be a positive number of bytes")
+    limits = input_limits(args)
+    if isinstance(limits, str):
+        return _usage(limits)
     with kubernetes_target(args.kubernetes_version):
-        result = lint_paths(args.paths, disabled=disabled, limits=Limits(max_bytes=args.max_bytes))
+        result = lint_paths(args.paths, disabled=disabled, limits=limits)
     for message in result.input_errors:
-        print(f"podself lint: {message}", file=sys.stderr)
+        print(f"podself lint: {printable(message)}", file=sys.stderr)
     sys.stdout.write(render(result, args.format, fail_on=args.fail_on))
     return exit_code(result, args.fail_on)

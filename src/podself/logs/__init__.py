@@ -18,14 +18,20 @@ from podself.logs.fields import (
     identity_fields,
     is_secret_like,
 )
-from podself.logs.live import LevelFollower, follow_level, parse_level
+from podself.logs.live import LevelFollower, parse_level
 from podself.logs.otel import (
     encode_resource_attributes,
     otel_attributes,
     otel_resource,
     otel_resource_attributes,
 )
-from podself.logs.stdlib import JsonFormatter, LogSetup, PodIdentityFilter, configure
+from podself.logs.stdlib import (
+    JsonFormatter,
+    LogSetup,
+    PodIdentityFilter,
+    configure,
+    follow_level,
+)
 
 __all__ = [
     "NEVER_LOGGED",

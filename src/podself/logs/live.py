@@ -18,7 +18,6 @@ __all__ = [
     "LevelFollower",
     "announce",
     "base_level",
-    "follow_level",
     "level_name",
     "parse_level",
     "pod_override",
@@ -375,58 +374,3 @@ class LevelFollower:
     def __repr__(self) -> str:
         state = self.mode if self._stop is not None else "stopped"
         return f"<LevelFollower {self.path!r} {level_name(self.level)} {state}>"
-
-
-def follow_level(
-    loggers: Iterable[str | logging.Logger] = ("",),
-    *,
-    path: str | os.PathLike[str] | None = None,
-    key: str = "log-level",
-    level: int | str | None = None,
-    info: PodInfo | None = None,
-    poll_ms: int = 1000,
-) -> LevelFollower | None:
-    """Follow the pod's level label/annotation for loggers set up some other way (dictConfig).
-
-    ``path`` defaults to the Downward API directory ``info`` (default ``podself.current()``)
-    read its labels or annotations from; ``None`` is returned when there is none. The base
-    level is ``level``, else ``$LOG_LEVEL``, else the first logger's current level. Every
-    ``PodIdentityFilter`` on the loggers' handlers, or given to their ``JsonFormatter``, is
-    kept up to date.
-    """
-    from podself.logs.stdlib import PodIdentityFilter, _current, _podinfo_dir_of
-
-    if info is None:
-        info = _current()
-    directory = os.fspath(path) if path is not None else _podinfo_dir_of(info)
-    if directory is None or not os.path.isdir(directory):
-        return None
-    chosen = tuple(
-        logging.getLogger(each or None) if isinstance(each, str) else each for each in loggers
-    )
-    if level is None and "LOG_LEVEL" not in os.environ and chosen:
-        base, source = chosen[0].getEffectiveLevel(), "configured level"
-    else:
-        base, source, warning = base_level(level, os.environ)
-        if warning and chosen:
-            announce(chosen[0], logging.WARNING, warning)
-    filters: list[Any] = []
-    for each in chosen:
-        for handler in each.handlers:
-            found = [f for f in handler.filters if isinstance(f, PodIdentityFilter)]
-            embedded = getattr(handler.formatter, "identity_source", None)
-            if isinstance(embedded, PodIdentityFilter):
-                found.append(embedded)
-            filters += [f for f in found if all(f is not g for g in filters)]
-    follower = LevelFollower(
-        directory,
-        loggers=chosen,
-        key=key,
-        base_level=base,
-        base_source=source,
-        level=chosen[0].getEffectiveLevel() if chosen else None,
-        filters=filters,
-        info=info,
-        poll_ms=poll_ms,
-    )
-    return follower.start()

@@ -1,5 +1,6 @@
 """Standard ``logging`` integration: a filter that puts pod identity on every record, a one-line
-JSON formatter shaped like the seed's ``K8sLogger``, and ``configure()`` for the root logger."""
+JSON formatter shaped like the seed's ``K8sLogger``, ``configure()`` for the root logger and
+``follow_level()`` for loggers configured elsewhere (both use the engine in ``logs.live``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from podself.logs.fields import (
     PRESETS,
@@ -25,12 +26,16 @@ from podself.logs.fields import (
 )
 from podself.pod import PodInfo, Source
 
+if TYPE_CHECKING:
+    from podself.logs.live import LevelFollower
+
 __all__ = [
     "RESERVED_ATTRS",
     "JsonFormatter",
     "LogSetup",
     "PodIdentityFilter",
     "configure",
+    "follow_level",
 ]
 
 # The attributes LogRecord.__init__ sets, in the order it sets them: extras come after them.
@@ -506,7 +511,7 @@ def configure(
 
     Never raises for what it finds in the pod; bad arguments raise ``ValueError``.
     """
-    from podself.logs import live as _live  # live imports this module
+    from podself.logs import live as _live  # lazily: the follower costs threads and I/O
 
     if info is None:
         info = _current()
@@ -607,3 +612,58 @@ def _podinfo_dir_of(info: PodInfo) -> str | None:
 def _origin(info: PodInfo, attribute: str) -> str:
     source = info.source_of(attribute)
     return source.origin if source.kind != Source.UNKNOWN and source.origin else attribute
+
+
+def follow_level(
+    loggers: Iterable[str | logging.Logger] = ("",),
+    *,
+    path: str | os.PathLike[str] | None = None,
+    key: str = "log-level",
+    level: int | str | None = None,
+    info: PodInfo | None = None,
+    poll_ms: int = 1000,
+) -> LevelFollower | None:
+    """Follow the pod's level label/annotation for loggers set up some other way (dictConfig).
+
+    ``path`` defaults to the Downward API directory ``info`` (default ``podself.current()``)
+    read its labels or annotations from; ``None`` is returned when there is none. The base
+    level is ``level``, else ``$LOG_LEVEL``, else the first logger's current level. Every
+    ``PodIdentityFilter`` on the loggers' handlers, or given to their ``JsonFormatter``, is
+    kept up to date.
+    """
+    from podself.logs.live import LevelFollower, announce, base_level
+
+    if info is None:
+        info = _current()
+    directory = os.fspath(path) if path is not None else _podinfo_dir_of(info)
+    if directory is None or not os.path.isdir(directory):
+        return None
+    chosen = tuple(
+        logging.getLogger(each or None) if isinstance(each, str) else each for each in loggers
+    )
+    if level is None and "LOG_LEVEL" not in os.environ and chosen:
+        base, source = chosen[0].getEffectiveLevel(), "configured level"
+    else:
+        base, source, warning = base_level(level, os.environ)
+        if warning and chosen:
+            announce(chosen[0], logging.WARNING, warning)
+    filters: list[Any] = []
+    for each in chosen:
+        for handler in each.handlers:
+            found = [f for f in handler.filters if isinstance(f, PodIdentityFilter)]
+            embedded = getattr(handler.formatter, "identity_source", None)
+            if isinstance(embedded, PodIdentityFilter):
+                found.append(embedded)
+            filters += [f for f in found if all(f is not g for g in filters)]
+    follower = LevelFollower(
+        directory,
+        loggers=chosen,
+        key=key,
+        base_level=base,
+        base_source=source,
+        level=chosen[0].getEffectiveLevel() if chosen else None,
+        filters=filters,
+        info=info,
+        poll_ms=poll_ms,
+    )
+    return follower.start()

@@ -1,8 +1,9 @@
 """Add the recommended Downward API env vars and ``podinfo`` volume to every workload, idempotently.
 
-What a manifest already defines is reported (:class:`Note`, with file:line), never replaced;
-documents that change go through a ruamel.yaml round trip that keeps comments, quoting and
-separators, and the others are copied byte for byte.
+What a manifest already defines is reported (:class:`Note`, with file:line), never replaced.
+The stream is read once, a document at a time; additions are written into the text of the
+documents that change (or, for unusual constructs, through a ruamel.yaml round trip that keeps
+comments, quoting and separators), and everything else is copied byte for byte.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 import stat
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -30,10 +31,12 @@ from podself.manifest.load import (
     Document,
     Limits,
     LoadIssue,
+    decode_input,
     read_source,
     scan_documents,
     source_name,
     split_field_path,
+    too_large,
 )
 from podself.manifest.workloads import Workload, iter_workloads
 from podself.names import env_table
@@ -1160,32 +1163,44 @@ def _prelude(lines: Sequence[str]) -> bool:
     )
 
 
-def _chunks(text: str) -> list[tuple[int, str]]:
-    """Split a YAML stream at document markers: (first line, text) per piece, losslessly.
+def _lines(text: str) -> Iterator[str]:
+    """``text.splitlines(keepends=True)``, a block at a time: a huge stream is never held as a
+    list of lines (cutting right after a ``\\n`` splits no line break)."""
+    start = 0
+    size = len(text)
+    while start < size:
+        end = text.find("\n", start + (1 << 20))
+        end = size if end < 0 else end + 1
+        yield from text[start:end].splitlines(keepends=True)
+        start = end
+
+
+def _chunks(text: str) -> Iterator[tuple[int, int, str]]:
+    """Split a YAML stream at document markers: (first line, first character, text) per piece,
+    losslessly and lazily.
 
     A ``---`` line starts a piece and a ``...`` line ends one (column-0 markers always end a
     document, even inside block scalars); directives (``%YAML``) stay with the document
     they introduce.
     """
-    out: list[tuple[int, str]] = []
     current: list[str] = []
-    start = 0
-    for number, line in enumerate(text.splitlines(keepends=True)):
-        match = _DOC_MARKER.match(line)
+    start = begin = at = 0
+    for number, line in enumerate(_lines(text)):
+        match = _DOC_MARKER.match(line) if line[:1] in "-." else None
         if match and match.group(1) == "---":
             if current and not _prelude(current):
-                out.append((start, "".join(current)))
-                current, start = [], number
+                yield start, begin, "".join(current)
+                current, start, begin = [], number, at
             current.append(line)
         elif match:
             current.append(line)
-            out.append((start, "".join(current)))
-            current, start = [], number + 1
+            yield start, begin, "".join(current)
+            current, start, begin = [], number + 1, at + len(line)
         else:
             current.append(line)
+        at += len(line)
     if current:
-        out.append((start, "".join(current)))
-    return out
+        yield start, begin, "".join(current)
 
 
 def _new_yaml() -> Any:
@@ -1209,54 +1224,68 @@ def _yaml_error(exc: Exception, source: str, offset: int) -> ManifestError:
 
 
 def _inject_yaml(
-    text: str, source: str, options: InjectOptions
+    text: str, documents: Iterator[Document], source: str, options: InjectOptions
 ) -> tuple[str, list[Note], list[WorkloadPlan]]:
     """Plan on PyYAML's reading (YAML 1.1, like kubectl and ``podself lint``), then edit the
-    documents that need it through a ruamel.yaml round trip; the rest is copied as it was."""
+    documents that need it; the rest is copied as it was.
+
+    ``documents`` is the stream read once, lazily, alongside its pieces: memory holds one
+    document at a time and a piece without content (a bare ``---``) costs a line scan. An
+    edit is spliced into the text where it can be (see :func:`_splice`), else made through a
+    ruamel.yaml round trip.
+    """
     out: list[str] = []
     notes: list[Note] = []
     plans: list[WorkloadPlan] = []
-    for start, piece in _chunks(text):
+    # Offsets count from the stream the loader read: after any byte-order mark.
+    base = 1 if text.startswith("\ufeff") else 0
+    pending = next(documents, None)
+    copied = 0
+    for start, begin, piece in _chunks(text):
+        end = begin + len(piece)
+        mine: list[Document] = []
+        while pending is not None and pending.offset + base < end:
+            # Empty documents hold no workload; one is placed where the next piece starts.
+            if pending.data is not None and pending.offset + base >= begin:
+                mine.append(pending)
+            pending = next(documents, None)
         if not _has_content(piece):
-            out.append(piece)  # comments, blank lines and markers only
-            continue
+            continue  # comments, blank lines and markers only
         head, chunk = _split_head(piece)
         offset = start + head.count("\n")
-        planned = _plan_chunk(chunk, source, options)
-        if planned is None:  # PyYAML cannot read this piece alone: plan on ruamel's reading
-            edited, found, redone = _edit_chunk(chunk, source, offset, options, None)
-            chunk_notes = redone or []
-        else:
-            documents, found = planned
-            chunk_notes = [
-                Note(source, offset + document.locate(path)[0], message)
-                for document, plan in zip(documents, found, strict=True)
-                if plan is not None
-                for path, message in plan.notes
-            ]
-            edited = None
-            if any(plan is not None and plan.changes for plan in found):
-                edited, found, redone = _edit_chunk(chunk, source, offset, options, found)
+        found: list[WorkloadPlan | None] = []
+        owners: list[Document] = []
+        for document in mine:
+            workloads = list(iter_workloads(document.data))
+            owners.extend([document] * max(1, len(workloads)))
+            found.extend([plan_workload(w, options) for w in workloads] or [None])
+        chunk_notes = [
+            Note(source, document.locate(path)[0], message)
+            for document, plan in zip(owners, found, strict=True)
+            if plan is not None
+            for path, message in plan.notes
+        ]
+        edited = None
+        if any(plan is not None and plan.changes for plan in found):
+            edited = None if base else _splice(text, begin, piece, mine, found)
+            if edited is None:
+                try:
+                    new, found, redone = _edit_chunk(chunk, source, offset, options, found)
+                except ManifestError:
+                    for _ in documents:  # a reading error of the stream comes first
+                        pass
+                    raise
+                edited = None if new is None else head + new
                 chunk_notes = chunk_notes if redone is None else redone
         plans.extend(p for p in found if p is not None)
         notes.extend(chunk_notes)
-        out.append(piece if edited is None else head + edited)
+        if edited is not None:  # unchanged pieces are copied in runs, not one by one
+            out.extend((text[copied:begin], edited))
+            copied = end
+    for _ in documents:  # read to the end: a problem after the last piece still refuses all
+        pass
+    out.append(text[copied:])
     return "".join(out), notes, plans
-
-
-def _plan_chunk(
-    chunk: str, source: str, options: InjectOptions
-) -> tuple[list[Document], list[WorkloadPlan | None]] | None:
-    """(document per plan, plans) for every workload in ``chunk``; None if it cannot be read."""
-    documents: list[Document] = []
-    found: list[WorkloadPlan | None] = []
-    for item in scan_documents(chunk, source):
-        if isinstance(item, LoadIssue):
-            return None
-        workloads = list(iter_workloads(item.data))
-        documents.extend([item] * max(1, len(workloads)))
-        found.extend([plan_workload(w, options) for w in workloads] or [None])
-    return documents, found
 
 
 def _edit_chunk(
@@ -1304,6 +1333,268 @@ def _edit_chunk(
             changed = True
     text = _dump_chunk(yaml, chunk, documents) if changed else None
     return text, found, None if planned is not None else notes
+
+
+# --- splicing: additions written into the text, the rest untouched ---------------------------
+
+# Scalars written plain: what ruamel.yaml writes plain too (names, paths, quantities).
+_PLAIN: Final = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./-]*")
+
+
+@functools.lru_cache(maxsize=1024)
+def _scalar(value: str | bool) -> str | None:
+    """``value`` as ruamel.yaml writes it here, or None when that takes more than this."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not _PLAIN.fullmatch(value):
+        return None
+    return f'"{value}"' if _ambiguous(value) else value
+
+
+def _render(
+    value: Mapping[str, Any], column: int, indent: tuple[int, int, int], out: list[str]
+) -> bool:
+    """Append block lines for a mapping whose keys start at ``column``, the first one right
+    after what ``out`` ends with; False when something needs ruamel.yaml."""
+    mapping, sequence, offset = indent
+    first = True
+    for key, item in value.items():
+        name = _scalar(key) if isinstance(key, str) else None
+        if name is None:
+            return False
+        out.append(("" if first else " " * column) + name + ":")
+        first = False
+        if isinstance(item, Mapping):
+            if not item:
+                return False
+            out.append("\n" + " " * (column + mapping))
+            if not _render(item, column + mapping, indent, out):
+                return False
+            continue
+        if isinstance(item, list | tuple):
+            out.append("\n")
+            if not _render_items(item, column + offset, column + sequence, indent, out):
+                return False
+            continue
+        text = _scalar(item) if isinstance(item, str | bool) else None
+        if text is None:
+            return False
+        out.append(" " + text + "\n")
+    return not first
+
+
+def _render_items(
+    items: Sequence[Any], dash: int, column: int, indent: tuple[int, int, int], out: list[str]
+) -> bool:
+    """Append block list items (mappings): ``-`` at ``dash``, their keys at ``column``."""
+    if not items:
+        return False
+    for item in items:
+        if not isinstance(item, Mapping):
+            return False
+        out.append(" " * dash + "-" + " " * (column - dash - 1))
+        if not _render(item, column, indent, out):
+            return False
+    return True
+
+
+def _yaml_indent(root: Any, text: str) -> tuple[int, int, int]:
+    """:func:`_guess_indent` on PyYAML's node tree: the same counts, in the same order."""
+    import yaml
+
+    maps: Counter[int] = Counter()
+    seqs: Counter[tuple[int, int]] = Counter()
+    stack = [root]
+    seen: set[int] = set()
+    mapping_node, sequence_node = yaml.MappingNode, yaml.SequenceNode
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, mapping_node):
+            for key, value in node.value:
+                if not isinstance(value, mapping_node | sequence_node):
+                    continue
+                stack.append(value)
+                if value.flow_style or not value.value:
+                    continue
+                key_line, key_col = key.start_mark.line, key.start_mark.column
+                if isinstance(value, mapping_node):
+                    mark = value.value[0][0].start_mark
+                    if mark.line > key_line:
+                        maps[mark.column - key_col] += 1
+                    continue
+                mark = value.value[0].start_mark
+                line = text[text.rfind("\n", 0, mark.index) + 1 : mark.index]
+                dash = len(line) - len(line.lstrip(" "))
+                if mark.line > key_line and line[dash : dash + 1] == "-" and mark.column > dash:
+                    seqs[(mark.column - key_col, dash - key_col)] += 1
+        elif isinstance(node, sequence_node):
+            stack.extend(v for v in node.value if isinstance(v, mapping_node | sequence_node))
+    mapping = next((m for m, _ in maps.most_common() if 1 <= m <= 8), 2)
+    sequence, offset = next(
+        ((s, o) for (s, o), _ in seqs.most_common() if o >= 0 and o + 2 <= s <= 10),
+        (mapping, 0),
+    )
+    return mapping, sequence, offset
+
+
+def _child(node: Any, segment: str | int) -> Any:
+    """The child node at ``segment`` (the last duplicate key wins, as in the data), or None."""
+    if node is None:
+        return None
+    value = node.value
+    if not isinstance(value, list):
+        return None
+    if isinstance(segment, int):
+        return value[segment] if 0 <= segment < len(value) else None
+    found = None
+    for pair in value:
+        if isinstance(pair, tuple) and pair[0].value == segment:
+            found = pair[1]
+    return found
+
+
+# Where an anchor may start (or text in quotes that looks like one): an alias needs one.
+_ANCHOR: Final = re.compile(r"(?:^|[\s\[{,])&", re.MULTILINE)
+# Blank and comment lines.
+_TRAILING: Final = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n)*")
+
+
+def _leaf_end(node: Any, text: str) -> int | None:
+    """Where the line of the last thing written in a block collection ends, or None when the
+    round trip decides what follows: after a block scalar (whose end PyYAML places past the
+    lines that follow it), or after a flow collection followed by comment or blank lines
+    (which ruamel.yaml keeps with the collection, not with what is added after it)."""
+    while isinstance(node.value, list) and node.value and not node.flow_style:
+        last = node.value[-1]
+        node = last[1] if isinstance(last, tuple) else last
+    if isinstance(node.value, str) and node.style in ("|", ">"):
+        return None
+    newline = text.find("\n", node.end_mark.index)
+    if newline < 0:
+        return None
+    trailing = _TRAILING.match(text, newline + 1)
+    if not isinstance(node.value, str) and trailing is not None and trailing.end() > newline + 1:
+        return None
+    return newline + 1
+
+
+def _addition(
+    text: str,
+    mapping: Any,
+    key: str,
+    items: Sequence[Mapping[str, Any]],
+    indent: tuple[int, int, int],
+) -> tuple[int, str] | None:
+    """(where, what) to insert in ``text`` so that ``mapping[key]`` (a block list) gets
+    ``items``, or the key is added after the mapping's last entry; None when only
+    ruamel.yaml can."""
+    import yaml
+
+    if not isinstance(mapping, yaml.MappingNode) or mapping.flow_style or not mapping.value:
+        return None
+    target = _child(mapping, key)
+    out: list[str] = []
+    owner: Any
+    if target is None:
+        owner = mapping
+        column = mapping.value[0][0].start_mark.column
+        out.append(" " * column + key + ":\n")
+        _, sequence, offset = indent
+        if not _render_items(items, column + offset, column + sequence, indent, out):
+            return None
+    else:
+        if not isinstance(target, yaml.SequenceNode) or target.flow_style or not target.value:
+            return None
+        owner = target
+        mark = target.value[-1].start_mark
+        line = text[text.rfind("\n", 0, mark.index) + 1 : mark.index]
+        dash = len(line) - len(line.lstrip(" "))
+        if line[dash : dash + 1] != "-" or line[dash + 1 :].strip(" "):
+            return None
+        if not _render_items(items, dash, mark.column, indent, out):
+            return None
+    end = _leaf_end(owner, text)
+    return None if end is None else (end, "".join(out))
+
+
+def _splice(
+    text: str,
+    begin: int,
+    piece: str,
+    documents: Sequence[Document],
+    planned: Sequence[WorkloadPlan | None],
+) -> str | None:
+    """``piece`` (at ``begin`` in ``text``, the stream the documents were read from) with
+    ``planned`` written into it, or None to leave it to the ruamel.yaml round trip.
+
+    Each addition goes after the line where the collection it extends ends, indented as the
+    document is (as ruamel.yaml would guess it), so every other byte stays as it was,
+    comments included, and the cost is one more fast read. Anything unusual (anchors, merge
+    keys, flow or empty collections where the addition goes, a block scalar at the end, line
+    ends other than all LF or all CRLF, a value ruamel.yaml would quote) is left to the round
+    trip, and the result must read back as exactly the planned data or it is not used.
+    """
+    crlf = piece.count("\r\n")
+    if (
+        len(documents) != 1
+        or not piece.endswith("\n")
+        or piece.count("\r") != crlf
+        or crlf not in (0, piece.count("\n"))
+        or "<<" in piece
+        or _ANCHOR.search(piece)
+    ):
+        return None
+    document = documents[0]
+    root = document.yaml_node
+    if root is None:
+        return None
+    indent = _yaml_indent(root, text)
+    inserts: list[tuple[int, str]] = []
+    # The plans are made and the round trip reads the text again: the data is free to edit
+    # into what the result must read back as.
+    expected = document.data
+    builder = _Builder(yaml=False)
+    workloads: list[Workload | None] = [*iter_workloads(expected)] or [None]
+    for plan, workload in zip(planned, workloads, strict=True):
+        if plan is None or workload is None or not plan.changes:
+            continue
+        spec = root
+        for segment in split_field_path(workload.document_path(workload.spec_path)):
+            spec = _child(spec, segment)
+        wanted: list[tuple[Any, str, Sequence[Mapping[str, Any]]]] = []
+        for container_plan in plan.containers:
+            container = _child(_child(spec, container_plan.section), container_plan.index)
+            if container_plan.env:
+                wanted.append((container, "env", container_plan.env))
+            if container_plan.mount is not None:
+                wanted.append((container, "volumeMounts", [container_plan.mount]))
+        if plan.volumes:
+            wanted.append((spec, "volumes", plan.volumes))
+        for node, key, items in wanted:
+            insert = _addition(text, node, key, items, indent) if node is not None else None
+            if insert is None:
+                return None
+            inserts.append((insert[0], insert[1].replace("\n", "\r\n")) if crlf else insert)
+        _apply(plan, workload.spec, builder)  # type: ignore[arg-type]
+    end = begin + len(piece)
+    out: list[str] = []
+    at = begin
+    for index, addition in sorted(inserts, key=lambda item: item[0]):  # stable: plan order
+        if not at <= index <= end:
+            return None
+        out.append(text[at:index])
+        out.append(addition)
+        at = index
+    out.append(text[at:end])
+    result = "".join(out)
+    # No alias can be in it, so only the size bound matters, and the result may exceed it.
+    check = list(scan_documents(result, document.source, limits=Limits(max_bytes=4 * len(result))))
+    if len(check) != 1 or not isinstance(check[0], Document) or check[0].data != expected:
+        return None
+    return result
 
 
 def _same_shape(pairs: Sequence[tuple[Any, Workload | None]], plans: Sequence[Any]) -> bool:
@@ -1390,7 +1681,14 @@ def _restore_blank_lines(before: str, after: str) -> str:
     """
     old = before.splitlines(keepends=True)
     new = after.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    counts = Counter(old)
+    matcher: difflib.SequenceMatcher[Any]
+    if sum(counts[line] for line in new) <= _DIFF_BUDGET:
+        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    else:
+        # Lines repeated thousands of times make the matcher quadratic: numbering each
+        # repetition makes every line unique, at worst placing a blank line less well.
+        matcher = difflib.SequenceMatcher(None, _numbered(old), _numbered(new), autojunk=False)
     out: list[str] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         was, now = old[i1:i2], new[j1:j2]
@@ -1401,8 +1699,27 @@ def _restore_blank_lines(before: str, after: str) -> str:
                 now = now[: len(now) - len(was)] + was
             elif _blank_run(now[::-1]) >= len(was):
                 now = was + now[len(was) :]
+            elif not _blank_run(now):
+                # Dropped where lines were added at the end of a collection: they followed
+                # the collection, so they follow the addition (as a splice places them).
+                now = now + was
         out.extend(now)
     return "".join(out)
+
+
+# Pairs of equal lines (before x after) the exact matcher may compare; a real manifest has a
+# few thousand, a list of 20,000 identical items 400 million.
+_DIFF_BUDGET: Final = 200_000
+
+
+def _numbered(lines: Sequence[str]) -> list[tuple[str, int]]:
+    """Each line with how many times it came before: (line, n)."""
+    seen: Counter[str] = Counter()
+    out = []
+    for line in lines:
+        out.append((line, seen[line]))
+        seen[line] += 1
+    return out
 
 
 def _blank_run(lines: Sequence[str]) -> int:
@@ -1415,18 +1732,18 @@ def _blank_run(lines: Sequence[str]) -> int:
     return count
 
 
-def _json_spans(text: str) -> list[tuple[int, int]]:
+def _json_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each JSON value in ``text``, lazily; ``ValueError`` if one is invalid."""
     decoder = json.JSONDecoder()
-    spans: list[tuple[int, int]] = []
     pos = 0
     size = len(text)
     while True:
         while pos < size and text[pos] in " \t\r\n":
             pos += 1
         if pos >= size:
-            return spans
+            return
         _, end = decoder.raw_decode(text, pos)
-        spans.append((pos, end))
+        yield pos, end
         pos = end
 
 
@@ -1439,31 +1756,29 @@ def _json_indent(piece: str) -> int | None:
 
 
 def _inject_json(
-    text: str, documents: list[Document], source: str, options: InjectOptions
+    text: str, documents: Iterable[Document], source: str, options: InjectOptions
 ) -> tuple[str, list[Note], list[WorkloadPlan]]:
-    spans = _json_spans(text)
     builder = _Builder(yaml=False)
     out: list[str] = []
     notes: list[Note] = []
     plans: list[WorkloadPlan] = []
-    pos = 0
-    for (start, end), document in zip(spans, documents, strict=True):
-        out.append(text[pos:start])
+    copied = 0
+    for (start, end), document in zip(_json_spans(text), documents, strict=True):
         found, changed = _edit(document.data, options, builder)
         plans.extend(found)
         notes.extend(_notes(found, source, functools.partial(_json_line, document)))
-        piece = text[start:end]
-        if changed:
+        if changed:  # unchanged values are copied in runs, not one by one
+            piece = text[start:end]
             indent = _json_indent(piece) if "\n" in piece else None
             separators = None if indent else (",", ":")
-            piece = json.dumps(
+            edited = json.dumps(
                 document.data, indent=indent, ensure_ascii=False, separators=separators
             )
-            if "\r\n" in text[start:end]:
-                piece = piece.replace("\n", "\r\n")  # json.dumps escapes newlines in strings
-        out.append(piece)
-        pos = end
-    out.append(text[pos:])
+            if "\r\n" in piece:
+                edited = edited.replace("\n", "\r\n")  # json.dumps escapes newlines in strings
+            out.extend((text[copied:start], edited))
+            copied = end
+    out.append(text[copied:])
     return "".join(out), notes, plans
 
 
@@ -1472,10 +1787,18 @@ def _is_json(text: str, source: str) -> bool:
     if not (source.lower().endswith(".json") or stripped[:1] in ("{", "[")):
         return False
     try:
-        _json_spans(text)
+        for _ in _json_spans(text):
+            pass
     except (ValueError, RecursionError):
         return False
     return True
+
+
+def _documents(items: Iterable[Document | LoadIssue]) -> Iterator[Document]:
+    for item in items:
+        if isinstance(item, LoadIssue):
+            raise ManifestError(str(item))
+        yield item
 
 
 def inject_text(
@@ -1493,17 +1816,15 @@ def inject_text(
     """
     options = options or InjectOptions()
     original = text.encode("utf-8") if isinstance(text, str) else text
-    documents: list[Document] = []
-    for item in scan_documents(original, source, limits=limits):
-        if isinstance(item, LoadIssue):
-            raise ManifestError(str(item))
-        documents.append(item)
-    decoded = original.decode("utf-8-sig")
+    decoded = decode_input(original, source, limits=limits)
+    if isinstance(decoded, LoadIssue):
+        raise ManifestError(str(decoded))
+    documents = _documents(scan_documents(decoded, source, limits=limits))
     bom = original.startswith(codecs.BOM_UTF8)
-    if _is_json(decoded, source):
-        output, notes, plans = _inject_json(decoded, documents, source, options)
+    if not _is_json(decoded, source):
+        output, notes, plans = _inject_yaml(decoded, documents, source, options)
     else:
-        output, notes, plans = _inject_yaml(decoded, source, options)
+        output, notes, plans = _inject_json(decoded, documents, source, options)
     notes.sort(key=lambda note: note.line)
     if output == decoded:
         return InjectResult(source, original, original, tuple(notes), tuple(plans))
@@ -1526,8 +1847,7 @@ def inject_file(
         msg = f"cannot read {name}: {exc.strerror or exc}"
         raise ManifestError(msg) from exc
     if data is None:
-        msg = f"{name}:1:1: input is larger than the limit of {limits.max_bytes} bytes"
-        raise ManifestError(msg)
+        raise ManifestError(str(too_large(name, limits)))
     return inject_text(data, name, options=options, limits=limits)
 
 

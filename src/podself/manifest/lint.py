@@ -174,14 +174,16 @@ _RULE_LIST: Final = (
         "input-limit",
         "error",
         "input",
-        "The input is over a safety limit (size, alias expansion or nesting).",
+        "The input is over a safety limit (size, documents, alias expansion or nesting).",
         """Manifests are untrusted input. A file over the size limit (10 MiB by default,
-        `--max-bytes`), a document whose YAML aliases expand to more than 100,000 extra nodes
+        `--max-bytes`) or with more than 100,000 documents (`--max-documents`, empty ones
+        included), a document whose YAML aliases expand to more than 100,000 extra nodes
         (a "billion laughs" bomb), aliases that refer to themselves, or nesting too deep to
         parse are refused without being expanded. Split very large streams into several files,
-        or raise `--max-bytes` when the input is trusted; remove recursive or exponential
+        or raise the limit when the input is trusted; remove recursive or exponential
         aliases.""",
-        fix="split the input or raise --max-bytes; remove recursive or exponential YAML aliases",
+        fix="split the input or raise --max-bytes/--max-documents; remove recursive or "
+        "exponential YAML aliases",
     ),
     _rule(
         "invalid-field-ref",

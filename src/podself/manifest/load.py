@@ -6,8 +6,11 @@ Input size, alias expansion and nesting are bounded, and malformed input becomes
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,11 +22,13 @@ from podself.errors import ManifestError
 __all__ = [
     "DEFAULT_LIMITS",
     "MANIFEST_SUFFIXES",
+    "MAX_FOLDER_DEPTH",
     "STDIN",
     "STDIN_NAME",
     "Document",
     "Limits",
     "LoadIssue",
+    "decode_input",
     "discover",
     "load_documents",
     "load_file",
@@ -33,6 +38,7 @@ __all__ = [
     "source_name",
     "split_field_path",
     "too_large",
+    "too_many_documents",
     "yaml_available",
 ]
 
@@ -65,11 +71,14 @@ _DELEGATED_TAGS: Final = frozenset(
 class Limits:
     """Bounds applied to untrusted input.
 
-    ``max_bytes`` caps one input (file or stdin); ``max_alias_nodes`` caps how many nodes YAML
-    aliases may add to a document once expanded (a "billion laughs" document adds billions).
+    ``max_bytes`` caps one input (file or stdin); ``max_documents`` caps the documents of one
+    input (empty ones included: a stream of bare ``---`` lines is cheap to write and each one
+    is a document); ``max_alias_nodes`` caps how many nodes YAML aliases may add to a document
+    once expanded (a "billion laughs" document adds billions).
     """
 
     max_bytes: int = 10 * 1024 * 1024
+    max_documents: int = 100_000
     max_alias_nodes: int = 100_000
 
 
@@ -99,12 +108,13 @@ class Document:
     """One document of a stream: its ``data`` and where each of its fields was written.
 
     ``index`` counts documents from 0 in their stream (empty documents included); ``line`` and
-    ``column`` (1-based) are where its content starts. ``locate(path)`` returns the position of
+    ``column`` (1-based) are where its content starts, ``offset`` the index of that character
+    in the text (after a byte-order mark). ``locate(path)`` returns the position of
     a Kubernetes field path such as ``spec.containers[0].env[1].valueFrom`` (or a sequence of
     keys and indexes); a path that does not exist resolves to its nearest existing ancestor.
     """
 
-    __slots__ = ("_locator", "column", "data", "index", "line", "source")
+    __slots__ = ("_locator", "column", "data", "index", "line", "offset", "source")
 
     def __init__(
         self,
@@ -115,13 +125,20 @@ class Document:
         data: Any,
         *,
         locator: _Locator | None = None,
+        offset: int = 0,
     ) -> None:
         self.source = source
         self.index = index
         self.line = line
         self.column = column
         self.data = data
+        self.offset = offset
         self._locator = locator
+
+    @property
+    def yaml_node(self) -> Any:
+        """The PyYAML node tree the document was built from (with its marks); None for JSON."""
+        return self._locator.root if isinstance(self._locator, _YamlLocator) else None
 
     def locate(self, path: str | Sequence[str | int]) -> tuple[int, int]:
         """Return the 1-based (line, column) of ``path``, or of its nearest existing ancestor."""
@@ -175,14 +192,14 @@ def yaml_available() -> bool:
 
 class _YamlLocator(_Locator):
     # Each mapping's keys are indexed once, so locating many findings stays linear.
-    __slots__ = ("_mappings", "_root")
+    __slots__ = ("_mappings", "root")
 
     def __init__(self, root: Any) -> None:
-        self._root = root
+        self.root = root
         self._mappings: dict[int, dict[str, tuple[Any, Any]]] = {}
 
     def locate(self, segments: Sequence[str | int]) -> tuple[int, int]:
-        node = self._root
+        node = self.root
         mark = node.start_mark
         for segment in segments:
             value = node.value
@@ -346,6 +363,33 @@ def _alias_growth(root: Any) -> tuple[int, bool]:
     return sizes[id(root)] - len(sizes), False
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_scalar(root: Any) -> Any:
+    """The first scalar node holding a UTF-16 surrogate (from a ``"\\udcff"`` escape), or None.
+
+    LibYAML refuses such escapes, as Go's YAML reader behind kubectl does; PyYAML's pure-Python
+    scanner lets them through, and no UTF-8 text can carry the result.
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        value = node.value
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return node
+        elif value and isinstance(value[0], tuple):
+            stack.extend(n for pair in value for n in pair)
+        else:
+            stack.extend(value)
+    return None
+
+
 def _mark_issue(source: str, exc: Any, text: str, fallback_line: int) -> LoadIssue:
     """Turn a PyYAML error into a one-line :class:`LoadIssue`."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -382,6 +426,9 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
     loader = _loader_class(yaml)(text)
     build = _node_builder(loader, yaml)
     may_alias = "*" in text  # no alias can exist without one
+    may_surrogate = not getattr(yaml, "__with_libyaml__", False) and (
+        "\\u" in text or "\\U" in text
+    )
     index = 0
     line = 1
     try:
@@ -397,6 +444,21 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
                 yield LoadIssue(source, line, 1, "limit", "YAML nesting is too deep")
                 return
             line, column = node.start_mark.line + 1, node.start_mark.column + 1
+            if index >= limits.max_documents:
+                yield too_many_documents(source, line, limits)
+                return
+            if may_surrogate:
+                bad = _surrogate_scalar(node)
+                if bad is not None:
+                    yield LoadIssue(
+                        source,
+                        bad.start_mark.line + 1,
+                        bad.start_mark.column + 1,
+                        "syntax",
+                        "invalid YAML: found invalid Unicode character escape code "
+                        "(a UTF-16 surrogate)",
+                    )
+                    return
             if may_alias:
                 growth, loops = _alias_growth(node)
                 if loops:
@@ -432,7 +494,15 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
             except RecursionError:
                 yield LoadIssue(source, line, column, "limit", "YAML nesting is too deep")
                 return
-            yield Document(source, index, line, column, data, locator=_YamlLocator(node))
+            yield Document(
+                source,
+                index,
+                line,
+                column,
+                data,
+                locator=_YamlLocator(node),
+                offset=node.start_mark.index,
+            )
             index += 1
     finally:
         loader.dispose()
@@ -544,11 +614,31 @@ def _json_items(text: str, pos: int) -> list[int]:
 _DECODER: Final = json.JSONDecoder()
 
 
-def _scan_json(text: str, source: str) -> Iterator[Document | LoadIssue]:
+# A "\\ud800"-"\\udfff" escape: JSON allows a lone one, which no UTF-8 text can hold.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _replace_surrogates(data: Any) -> Any:
+    """``data`` with each lone surrogate replaced by U+FFFD, as Go's encoding/json (kubectl)
+    decodes an escape that is not half of a valid pair; valid pairs are already joined."""
+    if isinstance(data, str):
+        return _SURROGATE.sub("\ufffd", data)
+    if isinstance(data, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_replace_surrogates(item) for item in data]
+    return data
+
+
+def _scan_json(text: str, source: str, limits: Limits) -> Iterator[Document | LoadIssue]:
     lines = _LineIndex(text)
     pos = _skip_ws(text, 0)
     index = 0
+    may_surrogate = _SURROGATE_ESCAPE.search(text) is not None
     while pos < len(text):
+        if index >= limits.max_documents:
+            yield too_many_documents(source, lines.position(pos)[0], limits)
+            return
         try:
             data, end = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
@@ -558,10 +648,33 @@ def _scan_json(text: str, source: str) -> Iterator[Document | LoadIssue]:
             line, column = lines.position(pos)
             yield LoadIssue(source, line, column, "limit", "JSON nesting is too deep")
             return
+        if may_surrogate:
+            try:
+                data = _replace_surrogates(data)
+            except RecursionError:  # raw_decode got this deep, so the walk is the limit here
+                line, column = lines.position(pos)
+                yield LoadIssue(source, line, column, "limit", "JSON nesting is too deep")
+                return
         line, column = lines.position(pos)
-        yield Document(source, index, line, column, data, locator=_JsonLocator(text, pos, lines))
+        yield Document(
+            source, index, line, column, data, locator=_JsonLocator(text, pos, lines), offset=pos
+        )
         index += 1
         pos = _skip_ws(text, end)
+
+
+def _json_valid(text: str, limits: Limits) -> bool:
+    """Whether ``text`` reads as JSON values up to the document limit: a check that keeps none
+    of them, so that a long stream is then read one document at a time."""
+    pos = _skip_ws(text, 0)
+    count = 0
+    while pos < len(text) and count < limits.max_documents:
+        try:
+            pos = _skip_ws(text, _DECODER.raw_decode(text, pos)[1])
+        except (json.JSONDecodeError, RecursionError):
+            return False
+        count += 1
+    return True
 
 
 def _json_first(text: str, source: str) -> bool:
@@ -586,6 +699,17 @@ def too_large(source: str, limits: Limits = DEFAULT_LIMITS) -> LoadIssue:
     )
 
 
+def too_many_documents(source: str, line: int, limits: Limits = DEFAULT_LIMITS) -> LoadIssue:
+    """The issue reported at the first document over ``limits.max_documents``."""
+    return LoadIssue(
+        source,
+        line,
+        1,
+        "limit",
+        f"input has more than {limits.max_documents:,} documents, the limit; refusing the rest",
+    )
+
+
 def _decode(data: bytes, source: str) -> str | LoadIssue:
     try:
         return data.decode("utf-8-sig")
@@ -601,6 +725,16 @@ def _decode(data: bytes, source: str) -> str | LoadIssue:
         )
 
 
+def decode_input(
+    data: bytes, source: str = "<string>", *, limits: Limits = DEFAULT_LIMITS
+) -> str | LoadIssue:
+    """One input as text: at most ``limits.max_bytes`` of UTF-8 (a byte-order mark dropped),
+    else the :class:`LoadIssue` saying which byte is wrong or that it is too large."""
+    if len(data) > limits.max_bytes:
+        return too_large(source, limits)
+    return _decode(data, source)
+
+
 def scan_documents(
     text: str | bytes, source: str = "<string>", *, limits: Limits = DEFAULT_LIMITS
 ) -> Iterator[Document | LoadIssue]:
@@ -611,10 +745,7 @@ def scan_documents(
     anything else needs it. ``bytes`` must be UTF-8 (a BOM is allowed).
     """
     if isinstance(text, bytes):
-        if len(text) > limits.max_bytes:
-            yield too_large(source, limits)
-            return
-        decoded = _decode(text, source)
+        decoded = decode_input(text, source, limits=limits)
         if isinstance(decoded, LoadIssue):
             yield decoded
             return
@@ -626,12 +757,12 @@ def scan_documents(
         yield too_large(source, limits)
         return
     text = text.removeprefix("\ufeff")
-    if _json_first(text, source):
-        items = list(_scan_json(text, source))
-        failed = bool(items) and isinstance(items[-1], LoadIssue)
-        if not failed or source.lower().endswith(".json") or not yaml_available():
-            yield from items
-            return
+    # Text that only looks like JSON is YAML (flow style), unless named .json.
+    if _json_first(text, source) and (
+        source.lower().endswith(".json") or not yaml_available() or _json_valid(text, limits)
+    ):
+        yield from _scan_json(text, source, limits)
+        return
     yield from _scan_yaml(text, source, limits)
 
 
@@ -647,16 +778,53 @@ def load_documents(
     return documents
 
 
+class _FoundFile(str):
+    """A path :func:`discover` found in a folder: read only if it is a regular file."""
+
+    __slots__ = ()
+
+
+def _read_bounded(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def read_source(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
     """Read a file (or stdin for ``"-"``), at most ``limits.max_bytes``; ``None`` when larger.
 
+    A file found in a folder by :func:`discover` must be a regular file: a FIFO, socket or
+    device named ``*.yaml`` would block or never end, so it is refused without waiting. A path
+    given explicitly may be a pipe (``<(helm template .)``); it is read up to the limit.
     Raises ``OSError`` when the file cannot be read.
     """
     if os.fspath(path) == STDIN:
-        data = sys.stdin.buffer.read(limits.max_bytes + 1)
-    else:
-        with open(path, "rb") as handle:
-            data = handle.read(limits.max_bytes + 1)
+        return _size_checked(sys.stdin.buffer.read(limits.max_bytes + 1), limits)
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    if isinstance(path, _FoundFile):
+        # Opening a FIFO blocks until a writer comes unless non-blocking.
+        fd = os.open(path, flags | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+            os.set_blocking(fd, True)
+            return _size_checked(_read_bounded(fd, limits.max_bytes), limits)
+        finally:
+            os.close(fd)
+    fd = os.open(path, flags)
+    try:
+        return _size_checked(_read_bounded(fd, limits.max_bytes), limits)
+    finally:
+        os.close(fd)
+
+
+def _size_checked(data: bytes, limits: Limits) -> bytes | None:
     return None if len(data) > limits.max_bytes else data
 
 
@@ -693,27 +861,54 @@ def load_file(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) 
     return documents
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+MAX_FOLDER_DEPTH: Final = 64
+
+
+def discover(
+    paths: Iterable[str | os.PathLike[str]], *, max_depth: int = MAX_FOLDER_DEPTH
+) -> Iterator[str]:
     """Expand ``paths``: folders become their ``*.yaml``/``*.yml``/``*.json`` files, recursively.
 
-    Files and ``"-"`` (stdin) pass through as given, in order; a folder's files come sorted, and
-    hidden folders (``.git``) are skipped. Errors while walking a folder raise ``OSError``.
+    Files and ``"-"`` (stdin) pass through as given, in order; a folder's files come sorted.
+    Hidden folders (``.git``) are skipped, symlinked folders are not followed (no loops), and
+    only regular files are taken (a FIFO named ``*.yaml`` would block the reader). Errors while
+    walking a folder, and folders nested more than ``max_depth`` levels, raise ``OSError``.
     """
     for path in paths:
         text = os.fspath(path)
         if text != STDIN and os.path.isdir(text):
-            found: list[str] = []
-
-            def fail(exc: OSError) -> None:
-                raise exc
-
-            for root, dirs, files in os.walk(text, onerror=fail):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(
-                    os.path.join(root, name)
-                    for name in files
-                    if name.lower().endswith(MANIFEST_SUFFIXES)
-                )
-            yield from sorted(found)
+            yield from sorted(_walk(text, max_depth))
         else:
             yield text
+
+
+def _walk(top: str, max_depth: int) -> list[str]:
+    found: list[str] = []
+    stack = [(top, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        if depth > max_depth:
+            msg = f"folders nested more than {max_depth} levels deep"
+            raise OSError(errno.ELOOP, msg, folder)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if not entry.name.startswith("."):
+                        stack.append((entry.path, depth + 1))
+                elif entry.name.lower().endswith(MANIFEST_SUFFIXES) and _is_regular(entry):
+                    found.append(_FoundFile(entry.path))
+    return found
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is (or links to) a regular file; a dangling or looping link is kept,
+    so that reading it reports why."""
+    if entry.is_file():
+        return True
+    if not entry.is_symlink():
+        return False
+    try:
+        os.stat(entry.path)
+    except OSError:
+        return True
+    return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -19,6 +20,7 @@ __all__ = [
     "RULE_FORMATS",
     "SARIF_SCHEMA",
     "exit_code",
+    "printable",
     "render",
     "render_github",
     "render_json",
@@ -96,13 +98,26 @@ def summary_line(result: LintResult, fail_on: str = "error") -> str:
     return f"podself lint: {read}: {found}"
 
 
+# C0, DEL and C1 controls: from a manifest (a value echoed in a message) or a file name they
+# would reach a terminal as escape sequences (retitling it, writing its clipboard) or start
+# forged report lines.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character written as its escape (``\\x1b``, ``\\n``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def render_text(result: LintResult, fail_on: str = "error") -> str:
     """``file:line:col: severity rule-id message``, an indented hint, then the summary line."""
     lines: list[str] = []
     for f in result.findings:
-        lines.append(f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}")
+        lines.append(
+            f"{printable(f.file)}:{f.line}:{f.column}: {f.severity} {f.rule} {printable(f.message)}"
+        )
         if f.hint:
-            lines.append(f"    hint: {f.hint}")
+            lines.append(f"    hint: {printable(f.hint)}")
     lines.append(summary_line(result, fail_on))
     return "\n".join(lines) + "\n"
 
