@@ -486,7 +486,8 @@ def test_run_validates_for_the_chosen_release(
     state_dir = tmp_path / "state"
     argv = ["run", "-f", str(manifest), "--state-dir", str(state_dir), "--no-namespace"]
     assert main([*argv, "--kubernetes-version", "1.33"]) == 2
-    assert capsys.readouterr().err.endswith(
-        'The Pod "envfile" is invalid: unknown field '
+    assert capsys.readouterr().err == (
+        f'Error from server (BadRequest): error when creating "{manifest}": Pod in version "v1" '
+        "cannot be handled as a Pod: strict decoding error: unknown field "
         '"spec.containers[0].env[0].valueFrom.fileKeyRef"\n'
     )
