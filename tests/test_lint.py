@@ -587,6 +587,27 @@ class TestNamingRules:
         }
         assert _rules(_lint_obj(_pod(spec))) == ["naming-convention"]
 
+    def test_library_names_are_not_renamed(self) -> None:
+        """DD_ and OTEL_ variables keep the names their libraries read: no naming advice."""
+        env = [
+            {
+                "name": "DD_ENV",
+                "valueFrom": {
+                    "fieldRef": {"fieldPath": "metadata.labels['tags.datadoghq.com/env']"}
+                },
+            },
+            {"name": "DD_ENTITY_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+            {
+                "name": "OTEL_RESOURCE_ATTRIBUTES_POD_NAME",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+            },
+        ]
+        pod = _pod(
+            {"containers": [{"name": "c", "env": env}]},
+            labels={"tags.datadoghq.com/env": "prod"},
+        )
+        assert _rules(_lint_obj(pod)) == []
+
     def test_suggestions(self) -> None:
         """The suggested names follow K8S_/RESOURCE_ with the unit of the divisor."""
         hints = [

@@ -1,15 +1,18 @@
 """``podself label`` / ``podself annotate``: change a pod run by ``podself run``, like kubectl.
 
-``podself label [pod] NAME KEY=VAL... KEY-... [--overwrite]`` takes kubectl's syntax and gives
-its messages (``pod/NAME labeled``, ``error: 'stage' already has a value (alpha), and
---overwrite is false``); keys and values are checked as the API server checks them. The running
-``podself run`` projects the change into the pod's Downward API volumes after its sync delay.
+``podself label [pod] NAME KEY=VAL... KEY-... [--overwrite]`` (or ``pods --all``, flags
+anywhere) takes kubectl's syntax and gives its messages (``pod/NAME labeled``, ``error: 'stage'
+already has a value (alpha), and --overwrite is false``); keys and values are checked as the API
+server checks them. The running ``podself run`` projects the change into the pod's Downward API
+volumes after its sync delay. A pod that a ``podself run`` of the same session is still
+creating is waited for (ten seconds at most).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +24,7 @@ __all__ = [
     "parse_pairs",
     "request_error",
     "run",
+    "run_starting",
     "split_resources",
 ]
 
@@ -32,6 +36,47 @@ _LABEL_VALUE_MSG = (
     f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
 )
 _TOTAL_ANNOTATION_SIZE = 256 * 1024
+_STARTING_SECONDS = 10.0  # a `podself run` younger than this may still be creating its pod
+_POLL_SECONDS = 0.05
+
+
+def run_starting(proc: str = "/proc", session: int | None = None) -> bool:
+    """Whether a ``podself run`` in this session (this terminal, or the script it runs)
+    started less than ten seconds ago: its pod may not exist yet, as when a pasted block
+    runs ``podself run ... &`` and then ``podself label`` at once. Reads Linux's ``/proc``;
+    elsewhere the answer is no."""
+    import itertools
+    import os
+
+    session = os.getsid(0) if session is None else session
+    try:
+        with open(os.path.join(proc, "uptime"), encoding="ascii") as file:
+            uptime = float(file.read().split()[0])
+        pids = [entry for entry in os.listdir(proc) if entry.isdigit()]
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return False
+    for pid in pids:
+        base = os.path.join(proc, pid)
+        try:
+            with open(os.path.join(base, "stat"), "rb") as file:
+                # Fields 6 and 22, counted after the command name, which may hold spaces.
+                fields = file.read(4096).rsplit(b")", 1)[1].split()
+            if int(fields[3]) != session:
+                continue
+            started = int(fields[19]) / ticks
+            with open(os.path.join(base, "cmdline"), "rb") as file:
+                argv = file.read(4096).split(b"\0")
+            if not any(
+                os.path.basename(word) == b"podself" and following == b"run"
+                for word, following in itertools.pairwise(argv)
+            ):
+                continue
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if uptime - started < _STARTING_SECONDS:
+            return True
+    return False
 
 
 class UsageError(Exception):
@@ -192,7 +237,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"allow {noun}s to be overwritten (otherwise an existing key is an error)",
     )
+    parser.set_defaults(intermixed="items")  # flags may follow the pod's name, as in kubectl
     parser.add_argument("--list", action="store_true", help=f"print the pod's {noun}s")
+    parser.add_argument(
+        "--all", action="store_true", help="change every pod of the namespace (pods --all)"
+    )
     parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     parser.add_argument(
         "--state-dir",
@@ -239,17 +288,13 @@ def _label_change_message(before: dict[str, str], after: dict[str, str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Apply the change to the running pod's ``pod.json`` and print kubectl's result line."""
-    from podself.downward import go_quote
-    from podself.emulator.state import PodState, default_state_root
-    from podself.errors import ConfinementError, ManifestError
-    from podself.validation import name_is_dns_label, name_is_dns_subdomain
-
-    class InvalidPod(ManifestError):
-        """The API server's "is invalid" answer (printed as it is, like kubectl)."""
+    """Apply the change to the running pod's ``pod.json`` (each pod of the namespace with
+    ``--all``) and print kubectl's result lines."""
+    from podself.emulator.state import default_state_root, list_pods
+    from podself.errors import ConfinementError
+    from podself.validation import name_is_dns_label
 
     pair_type = "annotation" if args.command == "annotate" else "label"
-    field = f"{pair_type}s"
     try:
         # Arguments reach kubectl as Go strings and the API server as JSON, which turns
         # bytes that are not UTF-8 into U+FFFD; Python keeps them as lone surrogates.
@@ -258,7 +303,9 @@ def run(args: argparse.Namespace) -> int:
             for item in args.items
         ]
         resources, pairs = split_resources(items, pair_type)
-        name = _pod_name(resources)
+        names = [] if args.all else [_pod_name(resources)]  # --all: listed below
+        if args.all:
+            _check_all(resources)
         new, remove = parse_pairs(pairs, pair_type)
         if not new and not remove and not args.list:
             msg = f"at least one {pair_type} update is required"
@@ -267,6 +314,58 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     namespace = args.namespace or "default"
+    root = args.state_dir or default_state_root()
+    if args.all:
+        invalid = request_error(namespace)
+        if invalid is not None:
+            print(f"error: {invalid}", file=sys.stderr)
+            return 1
+        # A namespace the API server refuses holds no pods; its name never reaches a path.
+        try:
+            states = [] if name_is_dns_label(namespace) else list_pods(root, namespace)
+        except ConfinementError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            reason = exc.strerror or exc
+            print(f'error: cannot list the pods in "{root}": {reason}', file=sys.stderr)
+            return 1
+        names = [state.name for state in states]
+    codes = [
+        _change_pod(args, root, namespace, name, (new, remove), heading=args.all) for name in names
+    ]
+    return max(codes, default=0)
+
+
+def _check_all(resources: Sequence[str]) -> None:
+    """``--all`` takes the resource type alone (``pods``)."""
+    if len(resources) != 1 or resources[0].lower() not in _POD_TYPES:
+        msg = "--all selects every pod of the namespace: give the type alone (pods --all)"
+        raise UsageError(msg)
+
+
+def _change_pod(
+    args: argparse.Namespace,
+    root: str,
+    namespace: str,
+    name: str,
+    changes: tuple[dict[str, str], list[str]],
+    *,
+    heading: bool,
+) -> int:
+    """Change one pod; print kubectl's lines (``--list`` under a heading per pod when
+    ``heading``); return the exit status."""
+    from podself.downward import go_quote
+    from podself.emulator.state import PodState
+    from podself.errors import ConfinementError, ManifestError
+    from podself.validation import name_is_dns_label, name_is_dns_subdomain
+
+    class InvalidPod(ManifestError):
+        """The API server's "is invalid" answer (printed as it is, like kubectl)."""
+
+    pair_type = "annotation" if args.command == "annotate" else "label"
+    field = f"{pair_type}s"
+    new, remove = changes
     invalid = request_error(namespace, name)
     if invalid is not None:
         print(f"error: {invalid}", file=sys.stderr)
@@ -276,13 +375,17 @@ def run(args: argparse.Namespace) -> int:
         print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
         return 1
     try:
-        state = PodState(args.state_dir or default_state_root(), namespace, name)
+        state = PodState(root, namespace, name)
     except ConfinementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if not (state.exists() and state.alive()):
-        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
-        return 1
+    # A pod that a `podself run` is still creating is waited for, at most ten seconds.
+    deadline = time.monotonic() + _STARTING_SECONDS
+    while not (state.exists() and state.alive()):
+        if time.monotonic() > deadline or not run_starting():
+            print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
+            return 1
+        time.sleep(_POLL_SECONDS)
     outcome: dict[str, Any] = {}
 
     def change(pod: dict[str, Any]) -> None:
@@ -346,8 +449,12 @@ def run(args: argparse.Namespace) -> int:
         print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
         return 1
     if args.list:
+        indent = ""
+        if heading and pair_type == "label":  # kubectl label's heading (annotate has none)
+            indent = " "
+            print(f"Listing labels for Pod./{name}:")
         for key, value in sorted(outcome["after"].items()):
-            print(f"{key}={value}")
+            print(f"{indent}{key}={value}")
         return 0
     if pair_type == "label":
         for key in outcome["missing"]:

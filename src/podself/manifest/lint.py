@@ -1493,7 +1493,8 @@ def _field_ref_name(
                 f"{name} reads {path}, but its name promises {expected}",
                 f"read {expected}, or rename the variable",
             )
-    if not name.startswith(("K8S_", "OTEL_")):
+    # OTEL_ and DD_ names are read by the OpenTelemetry and Datadog libraries: never rename.
+    if not name.startswith(("K8S_", "OTEL_", "DD_")):
         field_attr = _FIELD_ATTR.get(path)
         suggestion = IDENTITY_ENV[field_attr][0] if field_attr is not None else f"K8S_{name}"
         pod.report(
