@@ -728,3 +728,25 @@ class TestAll:
         """No running pod: nothing to change, nothing printed."""
         assert main(["label", "pods", "--all", "a=b", "--state-dir", str(tmp_path)]) == 0
         assert capsys.readouterr() == ("", "")
+
+
+def test_run_validates_for_the_chosen_release(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run --kubernetes-version 1.33 refuses a field that release lacks, before starting."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: envfile}\nspec:\n"
+        "  containers:\n  - name: app\n    image: busybox\n    command: [/bin/true]\n"
+        "    env:\n    - name: DB\n      valueFrom:\n"
+        "        fileKeyRef: {volumeName: config, path: app.env, key: DB}\n"
+        "  volumes:\n  - name: config\n    emptyDir: {}\n"
+    )
+    state_dir = tmp_path / "state"
+    argv = ["run", "-f", str(manifest), "--state-dir", str(state_dir), "--no-namespace"]
+    assert main([*argv, "--kubernetes-version", "1.33"]) == 2
+    assert capsys.readouterr().err == (
+        f'Error from server (BadRequest): error when creating "{manifest}": Pod in version "v1" '
+        "cannot be handled as a Pod: strict decoding error: unknown field "
+        '"spec.containers[0].env[0].valueFrom.fileKeyRef"\n'
+    )

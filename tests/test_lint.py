@@ -28,7 +28,7 @@ from podself.manifest.lint import (
 )
 from podself.manifest.load import LoadIssue, load_file
 from podself.manifest.workloads import iter_workloads
-from podself.validation import FieldError
+from podself.validation import FieldError, kubernetes_target
 from tests.conftest import conformance_params
 
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
@@ -73,6 +73,8 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
     "unknown-container": {"rules/unknown-container.yaml": [(25, 30), (42, 30)]},
     "resource-not-set": {"rules/resource-not-set.yaml": [(27, 21), (32, 21), (37, 21)]},
     "divisor-rounding": {"rules/divisor-rounding.yaml": [(22, 24), (32, 24)]},
+    "divisor-overflow": {"rules/divisor-overflow.yaml": [(19, 20), (24, 20)]},
+    "feature-gate-off": {"rules/feature-gate-off.yaml": [(19, 9), (23, 9)]},
     "undefined-label": {"rules/undefined-metadata.yaml": [(30, 26), (82, 26)]},
     "undefined-annotation": {"rules/undefined-metadata.yaml": [(42, 26), (86, 26)]},
     "static-metadata-env": {
@@ -212,7 +214,8 @@ class TestConformance:
         else:
             spec = {"volumes": [vector["input"]]}
             root, prefix = vector.get("field_root", "field[0]"), "spec.volumes[0]"
-        errors = [f for f in _lint_obj(_pod(spec)) if RULES[f.rule].category == "api"]
+        with kubernetes_target("1.33"):  # the release the vectors were recorded from
+            errors = [f for f in _lint_obj(_pod(spec)) if RULES[f.rule].category == "api"]
         valid = vector.get("valid_as_manifest", vector["valid"])
         assert (not errors) == valid, [f.message for f in errors]
         if "valid_as_manifest" in vector:
@@ -953,3 +956,85 @@ class TestRobustness:
         """Arbitrary YAML-ish text gives findings, never an exception."""
         for finding in lint_text("kind: Pod\nspec:\n  containers:\n" + text, "fuzz.yaml"):
             assert finding.rule in RULES
+
+
+_ENV_FILE_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: envfile}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    env:
+    - name: DB_HOST
+      valueFrom:
+        fileKeyRef: {volumeName: config, path: app.env, key: DB_HOST}
+  volumes:
+  - name: config
+    emptyDir: {}
+"""
+
+
+class TestKubernetesVersionOption:
+    """lint --kubernetes-version validates as that release's API server does."""
+
+    def test_file_key_ref_by_release(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from podself.cli import main
+
+        manifest = tmp_path / "pod.yaml"
+        manifest.write_text(_ENV_FILE_POD)
+        assert main(["lint", str(manifest)]) == 0
+        assert main(["lint", str(manifest), "--kubernetes-version", "1.34"]) == 0
+        capsys.readouterr()
+        assert main(["lint", str(manifest), "--kubernetes-version", "v1.33"]) == 1
+        out = capsys.readouterr().out
+        assert 'unknown field "spec.containers[0].env[0].valueFrom.fileKeyRef"' in out
+        assert "--kubernetes-version" in out  # the hint names the option
+
+    def test_default_off_gates_follow_the_release(self) -> None:
+        """fileKeyRef is off by default in 1.34 only; image volumes before 1.35."""
+        spec = {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "i",
+                    "env": [
+                        {
+                            "name": "X",
+                            "valueFrom": {
+                                "fileKeyRef": {"volumeName": "v", "path": "p", "key": "K"}
+                            },
+                        }
+                    ],
+                }
+            ],
+            "volumes": [{"name": "v", "emptyDir": {}}, {"name": "i", "image": {"reference": "r"}}],
+        }
+        found = {}
+        for release in ("1.33", "1.34", "1.35"):
+            with kubernetes_target(release):
+                found[release] = [
+                    f.field for f in _lint_obj(_pod(spec)) if f.rule == "feature-gate-off"
+                ]
+        assert found == {
+            "1.33": ["spec.volumes[1].image"],
+            "1.34": ["spec.containers[0].env[0].valueFrom.fileKeyRef", "spec.volumes[1].image"],
+            "1.35": [],
+        }
+
+    def test_unsupported_release_is_a_usage_error(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from podself.cli import main
+
+        manifest = tmp_path / "pod.yaml"
+        manifest.write_text(_ENV_FILE_POD)
+        with pytest.raises(SystemExit) as info:
+            main(["lint", str(manifest), "--kubernetes-version", "1.29"])
+        assert info.value.code == 2
+        assert "unsupported Kubernetes version '1.29': podself models 1.30 to 1.35" in (
+            capsys.readouterr().err
+        )

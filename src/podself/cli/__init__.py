@@ -27,6 +27,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def add_kubernetes_version(parser: argparse.ArgumentParser) -> None:
+    """``--kubernetes-version``, shared by the commands that validate as the API server does."""
+    from podself.validation import (
+        DEFAULT_KUBERNETES_VERSION,
+        SUPPORTED_KUBERNETES_VERSIONS,
+        parse_kubernetes_version,
+    )
+
+    def version(text: str) -> str:
+        from podself.errors import ManifestError
+
+        try:
+            return parse_kubernetes_version(text)
+        except ManifestError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parser.add_argument(
+        "--kubernetes-version",
+        type=version,
+        default=DEFAULT_KUBERNETES_VERSION,
+        metavar="1.N",
+        help="validate as this Kubernetes release's API server does "
+        f"({SUPPORTED_KUBERNETES_VERSIONS[0]} to {DEFAULT_KUBERNETES_VERSION}; "
+        f"default {DEFAULT_KUBERNETES_VERSION})",
+    )
+
+
 def _parser(selected: str | None) -> argparse.ArgumentParser:
     from podself import __version__
 

@@ -273,6 +273,17 @@ class Kubelet:
             )
             return EXIT_INVALID
         errors = podlib.validate_workload(workload, namespace=opts.namespace)
+        unknown = [e for e in errors if e.startswith('unknown field "')]
+        if unknown:
+            # kubectl's strict field validation: the request fails while decoding, before any
+            # validation error could be reported.
+            version = str(workload.object.get("apiVersion") or "v1").rpartition("/")[2]
+            self.print_line(
+                f'Error from server (BadRequest): error when creating "{path}": {workload.kind} '
+                f'in version "{version}" cannot be handled as a {workload.kind}: strict decoding '
+                f"error: {', '.join(unknown)}"
+            )
+            return EXIT_INVALID
         try:
             self.pod = podlib.make_pod(
                 workload, self.node, namespace=opts.namespace, pod_ips=opts.pod_ips

@@ -53,8 +53,12 @@ from podself.validation import (
     REQUIRED,
     TOO_LONG,
     TYPE_INVALID,
+    UNKNOWN_FIELD,
     FieldError,
+    api_quantity_string,
     decode_error,
+    default_off_gate,
+    kubernetes_target_version,
     validate_annotations,
     validate_config_object,
     validate_labels,
@@ -381,6 +385,34 @@ _RULE_LIST: Final = (
         fix="use a divisor that divides the quantity exactly",
     ),
     _rule(
+        "feature-gate-off",
+        "warning",
+        "runtime",
+        "A field whose feature gate is off by default in the target Kubernetes release.",
+        """Some fields exist in the API before they are on by default: `valueFrom.fileKeyRef`
+        in 1.34 (`EnvFiles`), projected `podCertificate` (`PodCertificateRequest`) and
+        `clusterTrustBundle` (`ClusterTrustBundleProjection`) sources, `image` volumes before
+        1.35 (`ImageVolume`) and a mount's `recursiveReadOnly` in 1.30. Unless the cluster
+        enables the gate, the API server silently drops the field before validating: the env
+        var is then refused as a `valueFrom` with no source, the volume as having no type, and
+        a projected source simply writes no file. podself validates such fields as if the gate
+        were on; check that the cluster turns it on, or pick the cluster's release with
+        `--kubernetes-version`.""",
+        fix="enable the feature gate on the cluster, or do without the field",
+    ),
+    _rule(
+        "divisor-overflow",
+        "warning",
+        "runtime",
+        "A divisor past int64 that the API server accepts as if it were 1.",
+        """apimachinery prints a quantity past the `E` suffix without its magnitude, so the API
+        server's divisor check reads `1000E` (or `1000000000000000000000`) as `1` and accepts
+        it. The kubelet then divides by the divisor's int64 value, which overflows (to 0 for
+        `1000E`), and writes a meaningless number such as `-9223372036854775808`. Write the
+        divisor you mean: `1`, or a listed unit such as `1Mi` or `1E`.""",
+        fix='write divisor "1" or another listed unit (1k, 1Mi, 1E...)',
+    ),
+    _rule(
         "undefined-label",
         "warning",
         "runtime",
@@ -688,6 +720,11 @@ def _api_hint(err: FieldError) -> str:
             return f"{RULES['invalid-type'].fix}; the API server refuses the object: {answer}"
     path = err.field
     value = err.bad_value
+    if err.type == UNKNOWN_FIELD:
+        return (
+            "the target Kubernetes release has no such field (it came later; see "
+            "docs/reference/validation.md): pick the cluster's release with --kubernetes-version"
+        )
     in_volume = ".volumes[" in path
     if path.endswith(".fieldRef.fieldPath") and isinstance(value, str):
         if err.type == NOT_SUPPORTED:
@@ -1711,9 +1748,105 @@ def _resource_ref_name(
 
 # --- the engine ------------------------------------------------------------------------------
 
+
+def _check_divisor_overflow(pod: _Pod) -> None:
+    # Accepted because String() drops the magnitude past E (validation.api_quantity_string).
+    if "divisor-overflow" not in pod.enabled:
+        return
+    for path, ref, own in _resource_refs(pod):
+        resource, raw = ref.get("resource"), ref.get("divisor")
+        divisor = None if raw is None else _as_quantity(raw)
+        if divisor is None or not isinstance(resource, str) or not _valid_resource(resource):
+            continue
+        seen = api_quantity_string(divisor)
+        cpu = resource.endswith(".cpu")
+        if seen == str(divisor) or seen not in (CPU_DIVISORS if cpu else MEMORY_DIVISORS):
+            continue
+        wrapped = divisor.go_milli_value() if cpu else divisor.go_value()
+        message = (
+            f"divisor {_show(raw)} passes the API server's check as {go_quote(seen)} but is "
+            f"{divisor}, whose {'MilliValue' if cpu else 'Value'}() overflows int64: the "
+            f"kubelet divides by {wrapped}"
+        )
+        name = ref.get("containerName")
+        target = (
+            own if own is not None else pod.by_name.get(name) if isinstance(name, str) else None
+        )
+        resources = target.data.get("resources") if target is not None else None
+        section, _, key = resource.partition(".")
+        amounts = resources.get(section) if isinstance(resources, _MAPS) else None
+        if isinstance(amounts, _MAPS) and amounts.get(key) is not None:
+            try:
+                written = resource_value(resource, resources, raw)
+            except (PodselfError, ValueError):
+                written = None
+            if written is not None:
+                message += f" and writes {written}"
+        pod.report("divisor-overflow", f"{path}.divisor", message, RULES["divisor-overflow"].fix)
+
+
+# What the API server does to a pod with each gated field when the gate is off.
+_GATE_OFF_EFFECTS: Final = {
+    "fileKeyRef": "drops it and refuses the variable (a valueFrom with no source)",
+    "podCertificate": "drops the source: the volume gets no certificate files",
+    "clusterTrustBundle": "drops the source: the volume gets no bundle file",
+    "image": "drops it and refuses the volume (no volume type)",
+    "recursiveReadOnly": "drops it: the mount is not made recursively read-only",
+}
+
+
+def _gated_fields(pod: _Pod) -> Iterator[tuple[str, str]]:
+    """(field path, key) of every gated field the pod template sets."""
+    for container in pod.containers:
+        for env in container.env:
+            var = container.data["env"][env.index]
+            source = var.get("valueFrom")
+            if isinstance(source, _MAPS) and source.get("fileKeyRef") is not None:
+                yield f"{env.path}.valueFrom.fileKeyRef", "fileKeyRef"
+        mounts = container.data.get("volumeMounts")
+        for index, mount in enumerate(mounts if isinstance(mounts, list) else ()):
+            if isinstance(mount, _MAPS) and mount.get("recursiveReadOnly") is not None:
+                yield (
+                    f"{container.path}.volumeMounts[{index}].recursiveReadOnly",
+                    ("recursiveReadOnly"),
+                )
+    volumes = pod.workload.spec.get("volumes")
+    base = pod.workload.spec_path
+    for index, volume in enumerate(volumes if isinstance(volumes, list) else ()):
+        if not isinstance(volume, _MAPS):
+            continue
+        if volume.get("image") is not None:
+            yield f"{base}.volumes[{index}].image", "image"
+        projected = volume.get("projected")
+        sources = projected.get("sources") if isinstance(projected, _MAPS) else None
+        for position, source in enumerate(sources if isinstance(sources, list) else ()):
+            for key in ("podCertificate", "clusterTrustBundle"):
+                if isinstance(source, _MAPS) and source.get(key) is not None:
+                    yield f"{base}.volumes[{index}].projected.sources[{position}].{key}", key
+
+
+def _check_feature_gates(pod: _Pod) -> None:
+    if "feature-gate-off" not in pod.enabled:
+        return
+    release = kubernetes_target_version()
+    for path, key in _gated_fields(pod):
+        gate = default_off_gate(key)
+        if gate is None:
+            continue
+        pod.report(
+            "feature-gate-off",
+            path,
+            f"{key} needs the {gate} feature gate, off by default in Kubernetes {release}: "
+            f"without it the API server {_GATE_OFF_EFFECTS[key]}",
+            f"enable {gate} on the API server and the kubelets, or do without {key}",
+        )
+
+
 _CHECKS: Final[tuple[Callable[[_Pod], None], ...]] = (
     _check_api,
     _check_resources,
+    _check_divisor_overflow,
+    _check_feature_gates,
     _check_metadata_env,
     _check_subpath,
     _check_env_lists,
