@@ -1038,3 +1038,17 @@ class TestKubernetesVersionOption:
         assert "unsupported Kubernetes version '1.29': podself models 1.30 to 1.35" in (
             capsys.readouterr().err
         )
+
+
+class TestUnknownFields:
+    def test_mistyped_key_gets_the_strict_error_and_the_right_name(self) -> None:
+        """A mistyped key is an unknown field (as kubectl's strict validation says), with the
+        field it was meant to be, not "Required value" for the field it misses."""
+        env = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldpath": "metadata.name"}}}]
+        findings = _lint_obj(_pod({"containers": [{"name": "c", "env": env}]}))
+        errors = [f for f in findings if f.severity == "error"]
+        assert [f.message for f in errors] == [
+            'unknown field "spec.containers[0].env[0].valueFrom.fieldRef.fieldpath"'
+        ]
+        assert errors[0].hint.endswith("did you mean fieldPath?")
+        assert "Required" not in " ".join(f.message for f in findings)

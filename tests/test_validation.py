@@ -24,6 +24,7 @@ from podself.validation import (
     decode_error,
     dns1123_label_errors,
     dns1123_subdomain_errors,
+    known_fields,
     kubernetes_target,
     name_is_dns_label,
     name_is_dns_subdomain,
@@ -1626,3 +1627,52 @@ class TestHugeDivisors:
         for case in cases:
             quantity = Quantity.parse(case["input"])
             assert api_quantity_string(quantity) == case["string_at_eed236ce"], case["input"]
+
+
+class TestUnknownFields:
+    """kubectl's strict field validation: a key the API object does not have is an unknown
+    field, and the object is not validated further (the request fails while decoding)."""
+
+    def test_mistyped_key_is_unknown_not_missing(self) -> None:
+        env = [{"name": "A", "valueFrom": {"fieldRef": {"fieldpath": "metadata.name"}}}]
+        errs = validate_env(env, "spec.containers[0].env")
+        assert [str(e) for e in errs] == [
+            'unknown field "spec.containers[0].env[0].valueFrom.fieldRef.fieldpath"'
+        ]
+
+    @pytest.mark.parametrize(
+        ("volume", "field"),
+        [
+            (
+                {"name": "v", "downwardAPI": {"items": [{"path": "n", "fieldref": {}}]}},
+                "spec.volumes[0].downwardAPI.items[0].fieldref",
+            ),
+            ({"name": "v", "downwardAPI": {"item": []}}, "spec.volumes[0].downwardAPI.item"),
+            (
+                {
+                    "name": "v",
+                    "projected": {
+                        "sources": [{"downwardAPI": {"items": [{"path": "n", "mod": 1}]}}]
+                    },
+                },
+                "spec.volumes[0].projected.sources[0].downwardAPI.items[0].mod",
+            ),
+        ],
+    )
+    def test_volumes(self, volume: dict[str, Any], field: str) -> None:
+        assert [str(e) for e in validate_volume(volume, "spec.volumes[0]")] == [
+            f'unknown field "{field}"'
+        ]
+
+    def test_every_unknown_key_is_reported(self) -> None:
+        env = [{"name": "A", "vaule": "x", "valueFrom ": {}}]
+        assert [e.field for e in validate_env(env, "env")] == ["env[0].vaule", "env[0].valueFrom "]
+
+    def test_known_fields_for_hints(self) -> None:
+        assert known_fields("spec.containers[0].env[1].valueFrom.fieldRef") == frozenset(
+            {"apiVersion", "fieldPath"}
+        )
+        assert known_fields("spec.volumes[0].downwardAPI.items[2]") == frozenset(
+            {"path", "fieldRef", "resourceFieldRef", "mode"}
+        )
+        assert known_fields("spec.containers[0].ports[0]") is None

@@ -58,6 +58,7 @@ __all__ = [
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "go_lower",
+    "known_fields",
     "kubernetes_target",
     "kubernetes_target_version",
     "label_value_errors",
@@ -214,6 +215,52 @@ def default_off_gate(field: str) -> str | None:
 def _relaxed_names(relaxed: bool | None) -> bool:
     # RelaxedEnvironmentVariableValidation: alpha (off) in 1.30-1.31, on by default from 1.32.
     return _minor() >= 32 if relaxed is None else relaxed
+
+
+# The fields of the API objects validated here in full. Any other key makes kubectl's strict
+# field validation (its default) refuse the request while decoding: "unknown field".
+_ENV_VAR_FIELDS: Final = frozenset({"name", "value", "valueFrom"})
+_VALUE_FROM_FIELDS: Final = frozenset(
+    {"fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef", "fileKeyRef"}
+)
+_OBJECT_FIELD_FIELDS: Final = frozenset({"apiVersion", "fieldPath"})
+_RESOURCE_FIELD_FIELDS: Final = frozenset({"containerName", "resource", "divisor"})
+_KEY_SELECTOR_FIELDS: Final = frozenset({"name", "key", "optional"})
+_FILE_KEY_FIELDS: Final = frozenset({"volumeName", "path", "key", "optional"})
+_DOWNWARD_VOLUME_FIELDS: Final = frozenset({"items", "defaultMode"})
+_DOWNWARD_PROJECTION_FIELDS: Final = frozenset({"items"})
+_DOWNWARD_FILE_FIELDS: Final = frozenset({"path", "fieldRef", "resourceFieldRef", "mode"})
+
+
+def known_fields(path: str) -> frozenset[str] | None:
+    """The fields of the object at ``path`` (an error's field path up to the object) when it
+    is one this module validates in full, else None: for a "did you mean" hint."""
+    last = re.sub(r"\[\d+\]$", "", path).rpartition(".")[2]
+    if last == "env":
+        return _ENV_VAR_FIELDS
+    if last == "items" and ".downwardAPI" in path:
+        return _DOWNWARD_FILE_FIELDS
+    return {
+        "valueFrom": _VALUE_FROM_FIELDS,
+        "fieldRef": _OBJECT_FIELD_FIELDS,
+        "resourceFieldRef": _RESOURCE_FIELD_FIELDS,
+        "configMapKeyRef": _KEY_SELECTOR_FIELDS,
+        "secretKeyRef": _KEY_SELECTOR_FIELDS,
+        "fileKeyRef": _FILE_KEY_FIELDS,
+        "downwardAPI": _DOWNWARD_PROJECTION_FIELDS
+        if ".sources[" in path
+        else _DOWNWARD_VOLUME_FIELDS,
+    }.get(last)
+
+
+def _unknown_keys(
+    obj: Mapping[str, Any], known: frozenset[str], field: str, errs: list[FieldError]
+) -> bool:
+    """Report every key of ``obj`` outside ``known`` as an unknown field; True if any was (the
+    API server then validates nothing, so the caller stops too)."""
+    unknown = [key for key in obj if key not in known]
+    errs.extend(FieldError(UNKNOWN_FIELD, f"{field}.{key}") for key in unknown)
+    return bool(unknown)
 
 
 def _unknown_field(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldError]) -> bool:
@@ -687,6 +734,8 @@ def _object_field_selector(
     defaults: bool,
 ) -> None:
     # validateObjectFieldSelector
+    if _unknown_keys(selector, _OBJECT_FIELD_FIELDS, field, errs):
+        return
     version = _string(selector, "apiVersion", field, errs)
     if version is None:
         return
@@ -728,6 +777,8 @@ def _resource_field_selector(
     selector: Mapping[str, Any], field: str, errs: list[FieldError], volume: bool
 ) -> None:
     # validateContainerResourceFieldSelector + validateContainerResourceDivisor
+    if _unknown_keys(selector, _RESOURCE_FIELD_FIELDS, field, errs):
+        return
     container = _string(selector, "containerName", field, errs)
     resource = _string(selector, "resource", field, errs)
     if volume and container == "":
@@ -757,6 +808,8 @@ def _resource_field_selector(
 
 def _key_selector(selector: Mapping[str, Any], field: str, errs: list[FieldError]) -> None:
     # validateConfigMapKeySelector / validateSecretKeySelector: the name is checked even empty.
+    if _unknown_keys(selector, _KEY_SELECTOR_FIELDS, field, errs):
+        return
     name = _string(selector, "name", field, errs)
     if name is not None:
         errs.extend(
@@ -774,6 +827,8 @@ def _key_selector(selector: Mapping[str, Any], field: str, errs: list[FieldError
 
 def _file_key_selector(selector: Mapping[str, Any], field: str, errs: list[FieldError]) -> None:
     # validateFileKeySelector (1.34+): key, volumeName, path, in that order.
+    if _unknown_keys(selector, _FILE_KEY_FIELDS, field, errs):
+        return
     key = _string(selector, "key", field, errs)
     if key == "":
         errs.append(FieldError(REQUIRED, f"{field}.key"))
@@ -857,6 +912,8 @@ def _value_from(
     defaults: bool,
 ) -> None:
     # validateEnvVarValueFrom
+    if _unknown_keys(value_from, _VALUE_FROM_FIELDS, field, errs):
+        return
     sources = 0
     env_files = _minor() >= 34
     # Before 1.34 the request fails while decoding: no count-of-sources error follows.
@@ -904,6 +961,8 @@ def _validate_env_into(
         var = _element(element)
         if not _is_map(var):
             errs.append(_type_error(item, var, "object"))
+            continue
+        if _unknown_keys(var, _ENV_VAR_FIELDS, item, errs):
             continue
         name = _string(var, "name", item, errs)
         if name == "":
@@ -1000,13 +1059,15 @@ def _downward_api_volume(
     source: Mapping[str, Any], field: str, errs: list[FieldError], defaults: bool
 ) -> None:
     # validateDownwardAPIVolumeSource: no duplicate-path check (the last item wins at run time).
+    if _unknown_keys(source, _DOWNWARD_VOLUME_FIELDS, field, errs):
+        return
     _check_mode(source, "defaultMode", field, errs)
-    for element in _items(source, field, errs):
+    for index, element in enumerate(_items(source, field, errs)):
         item = _element(element)
-        if _is_map(item):
-            _downward_api_file(item, field, errs, defaults)
-        else:
+        if not _is_map(item):
             errs.append(_type_error(f"{field}.items", item, "object"))
+        elif not _unknown_keys(item, _DOWNWARD_FILE_FIELDS, f"{field}.items[{index}]", errs):
+            _downward_api_file(item, field, errs, defaults)
 
 
 def _key_to_path(item: Mapping[str, Any], field: str, errs: list[FieldError]) -> str:
@@ -1077,11 +1138,14 @@ def _projection_sources(
             child = f"{src}.downwardAPI"
             if not _is_map(downward):
                 errs.append(_type_error(child, downward, "object"))
-            else:
-                for entry in _items(downward, child, errs):
+            elif not _unknown_keys(downward, _DOWNWARD_PROJECTION_FIELDS, child, errs):
+                for position, entry in enumerate(_items(downward, child, errs)):
                     item = _element(entry)
                     if not _is_map(item):
                         errs.append(_type_error(f"{child}.items", item, "object"))
+                        continue
+                    item_field = f"{child}.items[{position}]"
+                    if _unknown_keys(item, _DOWNWARD_FILE_FIELDS, item_field, errs):
                         continue
                     path = _downward_api_file(item, child, errs, defaults)
                     if path:

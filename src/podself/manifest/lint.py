@@ -58,6 +58,7 @@ from podself.validation import (
     api_quantity_string,
     decode_error,
     default_off_gate,
+    known_fields,
     kubernetes_target_version,
     validate_annotations,
     validate_config_object,
@@ -721,6 +722,15 @@ def _api_hint(err: FieldError) -> str:
     path = err.field
     value = err.bad_value
     if err.type == UNKNOWN_FIELD:
+        parent, _, key = path.rpartition(".")
+        known = known_fields(parent)
+        if known is not None and key not in known:
+            lowered = {name.lower(): name for name in known}
+            guess = lowered.get(key.lower()) or _closest(key, known)
+            fix = (
+                f"did you mean {guess}?" if guess else f"the fields are {', '.join(sorted(known))}"
+            )
+            return f"no such field here (kubectl's strict field validation refuses it): {fix}"
         return (
             "the target Kubernetes release has no such field (it came later; see "
             "docs/reference/validation.md): pick the cluster's release with --kubernetes-version"
