@@ -669,8 +669,8 @@ class TestNamingRules:
         findings = [f for f in _lint_fixture("rules/naming.yaml") if f.rule == "env-name-mismatch"]
         assert [f.message for f in findings] == [
             "K8S_POD_NAME reads metadata.namespace, but its name promises metadata.name",
-            "RESOURCE_MEMORY_LIMIT_MB promises MiB (divisor 1Mi), but the divisor is 1: the "
-            "value is in bytes",
+            "RESOURCE_MEMORY_LIMIT_MB promises MiB (divisor 1Mi), but the divisor is 1 (the "
+            "default): the value is in bytes",
             "RESOURCE_CPU_LIMIT_MILLICORES reads limits.memory, but its name promises limits.cpu",
             "JVM_HEAP_MB promises MiB (_MB), but the divisor is 1Gi: the value is in GiB",
         ]
@@ -1052,3 +1052,16 @@ class TestUnknownFields:
         ]
         assert errors[0].hint.endswith("did you mean fieldPath?")
         assert "Required" not in " ".join(f.message for f in findings)
+
+    def test_a_zero_divisor_is_said_to_mean_one(self) -> None:
+        """divisor: 0 is the default 1, and the warnings say so."""
+        env = [
+            {
+                "name": "RESOURCE_CPU_LIMIT_MILLICORES",
+                "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "0"}},
+            }
+        ]
+        container = {"name": "c", "env": env, "resources": {"limits": {"cpu": "500m"}}}
+        messages = [f.message for f in _lint_obj(_pod({"containers": [container]}))]
+        assert "limits.cpu 500m with divisor 0 (0 means 1) gives 1, rounded up from 0.5" in messages
+        assert any("but the divisor is 0 (0 means 1): the value is in cores" in m for m in messages)

@@ -1132,7 +1132,7 @@ def _check_resource_value(
         )
     except (PodselfError, ValueError):
         return
-    shown = _show(divisor_raw) if divisor_raw is not None else "1 (the default)"
+    shown = _divisor_shown(divisor_raw)
     better = _exact_divisor("cpu" if cpu else "bytes", top, bottom)
     better_value = top // (1 if cpu else DIVISOR_UNITS["bytes"][better])
     pod.report(
@@ -1572,6 +1572,16 @@ def _unit_word(family: str, divisor: str) -> str:
     return _UNIT_WORDS.get(divisor, divisor)
 
 
+def _divisor_shown(raw: object) -> str:
+    """A divisor as the manifest wrote it, saying what an unset or zero one means."""
+    if raw is None:
+        return "1 (the default)"
+    quantity = _as_quantity(raw)
+    if quantity is not None and quantity.is_zero():
+        return f"{_show(raw)} (0 means 1)"
+    return _show(raw)
+
+
 def _canonical_divisor(value: object) -> str | None:
     if value is None:
         return "1"
@@ -1708,7 +1718,8 @@ def _resource_ref_name(
                 "env-name-mismatch",
                 f"{where}.divisor" if "divisor" in env.resource_ref else f"{where}.resource",
                 f"{name} promises {_unit_word(family, expected_divisor)} (divisor "
-                f"{expected_divisor}), but the divisor is {divisor}: the value is in "
+                f"{expected_divisor}), but the divisor is "
+                f"{_divisor_shown(env.resource_ref.get('divisor'))}: the value is in "
                 f"{_unit_word(family, divisor)}",
                 f'set divisor: "{expected_divisor}"',
             )
@@ -1731,7 +1742,8 @@ def _resource_ref_name(
                     "env-name-mismatch",
                     f"{where}.divisor" if "divisor" in env.resource_ref else f"{where}.resource",
                     f"{name} promises {_unit_word(family, suffix_divisor)} ({text}), but the "
-                    f"divisor is {divisor}: the value is in {_unit_word(family, divisor)}",
+                    f"divisor is {_divisor_shown(env.resource_ref.get('divisor'))}: the value is "
+                    f"in {_unit_word(family, divisor)}",
                     f'set divisor: "{suffix_divisor}"',
                 )
                 reported = True
