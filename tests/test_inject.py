@@ -961,6 +961,20 @@ OPTIONS = st.builds(
 )
 
 
+class TestNotes:
+    def test_volume_kinds_take_their_article(self) -> None:
+        """'an emptyDir volume', 'a configMap volume'."""
+        text = (
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n"
+            "  - name: app\n    image: i\n    volumeMounts:\n"
+            "    - {name: podinfo, mountPath: /etc/podinfo}\n"
+            "  volumes:\n  - name: podinfo\n    emptyDir: {}\n"
+        )
+        notes = " ".join(str(n) for n in inject_text(text, "p.yaml").notes)
+        assert "(an emptyDir volume), left as is" in notes
+        assert "is already an emptyDir volume" in notes
+
+
 class TestIdempotence:
     def test_whitespace_line_after_a_round_tripped_addition_stays(self) -> None:
         """A whitespace-only line the round trip drops where it adds env entries comes back

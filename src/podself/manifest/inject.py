@@ -557,6 +557,11 @@ def _same_volume(volume: object, items: Sequence[Mapping[str, Any]]) -> bool:
     return _missing_items(volume, items) == []
 
 
+def _article(word: str) -> str:
+    """'an' before the volume kinds that start with a vowel (an emptyDir, a hostPath)."""
+    return "an" if word[:1].lower() in "aeio" else "a"
+
+
 def _volume_kind(volume: object) -> str:
     if not isinstance(volume, Mapping):
         return "malformed"
@@ -890,7 +895,8 @@ class _Planner:
                 elif missing is not None:
                     detail = f"a downwardAPI volume without {', '.join(missing)}"
                 else:
-                    detail = f"a {_volume_kind(found[1])} volume"
+                    kind = _volume_kind(found[1])
+                    detail = f"{_article(kind)} {kind} volume"
                 self.note(
                     f"{where}.volumeMounts[{index}]",
                     f'container "{name}": mountPath {mount_path} already used by volume '
@@ -927,8 +933,8 @@ class _Planner:
             if kind != "downwardAPI":
                 self.note(
                     f"{self.base}.volumes[{found[0]}]",
-                    f'volume "{candidate}" is already a {kind} volume, left as is; '
-                    f'container "{name}" gets another name',
+                    f'volume "{candidate}" is already {_article(kind)} {kind} volume, left as '
+                    f'is; container "{name}" gets another name',
                 )
         names = " and ".join(f'"{c}"' for c in candidates)
         self.note(
