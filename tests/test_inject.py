@@ -972,7 +972,9 @@ class TestNotes:
         )
         notes = " ".join(str(n) for n in inject_text(text, "p.yaml").notes)
         assert "(an emptyDir volume), left as is" in notes
-        assert "is already an emptyDir volume" in notes
+        elsewhere = text.replace("mountPath: /etc/podinfo", "mountPath: /data")
+        notes = " ".join(str(n) for n in inject_text(elsewhere, "p.yaml").notes)
+        assert 'volume "podinfo" is already an emptyDir volume, left as is' in notes
 
 
 class TestIdempotence:
