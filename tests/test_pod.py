@@ -870,6 +870,32 @@ class TestCurrent:
         podself.refresh()
         assert podself.cpu_count() == 1
 
+    def test_cpu_count_cached_until_refresh_or_resize(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The policy is read once: later PODSELF_* changes count after refresh() or a resize."""
+        from podself.tuning import PlanWatcher
+
+        # An empty fake root and /proc: no cgroup or host CPUs to cap the env values.
+        monkeypatch.setenv("PODSELF_ROOT", str(tmp_path))
+        monkeypatch.setenv("PODSELF_PROC_ROOT", str(tmp_path))
+        monkeypatch.delenv("PODSELF_RESERVE_MILLICORES", raising=False)
+        monkeypatch.setattr(podself, "_current", None)
+        monkeypatch.setenv("RESOURCE_CPU_LIMIT_MILLICORES", "3000")
+        assert podself.cpu_count() == 3
+        monkeypatch.setenv("RESOURCE_CPU_LIMIT_MILLICORES", "6000")
+        assert podself.cpu_count() == 3  # cached: the pod is not re-read
+        PlanWatcher(lambda new, old: None).check()  # what a resize handler runs
+        assert podself.cpu_count() == 6
+        monkeypatch.setenv("PODSELF_RESERVE_MILLICORES", "2000")
+        assert podself.cpu_count() == 6  # cached: the policy is not re-parsed either
+        podself.refresh()
+        assert podself.cpu_count() == 4
+        monkeypatch.delenv("PODSELF_RESERVE_MILLICORES")
+        replaced = podself.read(environ={**os.environ, "RESOURCE_CPU_LIMIT_MILLICORES": "5000"})
+        monkeypatch.setattr(podself, "_current", replaced)  # replaced, not refreshed
+        assert podself.cpu_count() == 5
+
 
 class TestImportCost:
     def test_no_third_party_and_no_heavy_stdlib(self) -> None:
