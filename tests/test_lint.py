@@ -584,6 +584,30 @@ class TestNamingRules:
         }
         assert _rules(_lint_obj(_pod(spec))) == ["naming-convention"]
 
+    @pytest.mark.parametrize(
+        ("name", "ref"),
+        [
+            ("PYTHON_CPU_COUNT", {"resourceFieldRef": {"resource": "limits.cpu"}}),
+            ("GOMAXPROCS", {"resourceFieldRef": {"resource": "limits.cpu"}}),
+            ("LOKY_MAX_CPU_COUNT", {"resourceFieldRef": {"resource": "limits.cpu"}}),
+            ("OMP_NUM_THREADS", {"resourceFieldRef": {"resource": "limits.cpu"}}),
+            ("GOMEMLIMIT", {"resourceFieldRef": {"resource": "limits.memory"}}),
+            ("DD_ENV", {"fieldRef": {"fieldPath": "metadata.namespace"}}),
+            ("JAVA_OPTS_POD", {"fieldRef": {"fieldPath": "metadata.name"}}),
+        ],
+    )
+    def test_names_other_programs_read_are_not_renamed(
+        self, name: str, ref: dict[str, Any]
+    ) -> None:
+        """A runtime's or agent's own variable keeps its name: no advice to rename it."""
+        env = [{"name": name, "valueFrom": ref}]
+        spec = {
+            "containers": [
+                {"name": "c", "env": env, "resources": {"limits": {"cpu": "2", "memory": "1Gi"}}}
+            ]
+        }
+        assert "naming-convention" not in _rules(_lint_obj(_pod(spec)))
+
     def test_suggestions(self) -> None:
         """The suggested names follow K8S_/RESOURCE_ with the unit of the divisor."""
         hints = [

@@ -588,10 +588,22 @@ class TestThreadsAndPools:
             "MKL_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
             "GOMAXPROCS": "2",
+            "PYTHON_CPU_COUNT": "2",
+            "LOKY_MAX_CPU_COUNT": "2",
             "GOMEMLIMIT": "1843MiB",
         }
         java = result.env(java=True)["JAVA_TOOL_OPTIONS"]
         assert java == "-Xmx1536m -Xms1536m -XX:ParallelGCThreads=2"
+
+    def test_python_cpu_count_rounds_up_like_cpu_count(self) -> None:
+        """PYTHON_CPU_COUNT and LOKY_MAX_CPU_COUNT carry cpu_count(), not the floored cpus."""
+        info = laptop(cpu_limit=1500, memory_limit=GIB)
+        result = plan(info, Policy(), host=UNKNOWN_HOST)
+        assert (result.cpus, result.cpu_count) == (1, 2)
+        assert result.cpu_count == cpu_count(info, policy=Policy(), host=UNKNOWN_HOST)
+        env = result.env()
+        assert (env["PYTHON_CPU_COUNT"], env["LOKY_MAX_CPU_COUNT"]) == ("2", "2")
+        assert result.reasons["cpu_count"].startswith("cpu_count=2: cpu limit 1500m")
 
     def test_seed_style_exports(self) -> None:
         """exports() leads with the seed's shell names, optionally prefixed."""

@@ -674,6 +674,7 @@ PLACEHOLDERS: Final = (
     "gc_threads",
     "nginx_workers",
     "cpus",
+    "cpu_count",
     "cpu_millicores",
     "memory_mb",
     "gomemlimit_mb",
@@ -711,6 +712,7 @@ class Plan(Record):
     gc_threads: int
     nginx_workers: int
     cpus: int
+    cpu_count: int
     cpu_millicores: int
     memory_mb: int
     gomemlimit_mb: int | None
@@ -730,6 +732,7 @@ class Plan(Record):
         gc_threads: int,
         nginx_workers: int,
         cpus: int,
+        cpu_count: int,
         cpu_millicores: int,
         memory_mb: int,
         gomemlimit_mb: int | None,
@@ -747,6 +750,7 @@ class Plan(Record):
             gc_threads=gc_threads,
             nginx_workers=nginx_workers,
             cpus=cpus,
+            cpu_count=cpu_count,
             cpu_millicores=cpu_millicores,
             memory_mb=memory_mb,
             gomemlimit_mb=gomemlimit_mb,
@@ -782,8 +786,10 @@ class Plan(Record):
         """Conventional env for a child process, with the plan field each one carries.
 
         ``WEB_CONCURRENCY`` (gunicorn, uvicorn), ``OMP/MKL/OPENBLAS_NUM_THREADS``,
-        ``GOMAXPROCS``, ``GOMEMLIMIT`` (memory limit known) and, with ``java``,
-        ``JAVA_TOOL_OPTIONS``.
+        ``GOMAXPROCS``, ``PYTHON_CPU_COUNT`` (Python 3.13+: ``os.cpu_count()``,
+        ``os.process_cpu_count()``, ``multiprocessing`` and ``ProcessPoolExecutor`` defaults),
+        ``LOKY_MAX_CPU_COUNT`` (joblib/loky), ``GOMEMLIMIT`` (memory limit known) and, with
+        ``java``, ``JAVA_TOOL_OPTIONS``.
         """
         return {name: value for name, (value, _) in self.env_reasons(java=java).items()}
 
@@ -795,6 +801,8 @@ class Plan(Record):
             "MKL_NUM_THREADS": (str(self.threads), "threads"),
             "OPENBLAS_NUM_THREADS": (str(self.threads), "threads"),
             "GOMAXPROCS": (str(self.cpus), "cpus"),
+            "PYTHON_CPU_COUNT": (str(self.cpu_count), "cpu_count"),
+            "LOKY_MAX_CPU_COUNT": (str(self.cpu_count), "cpu_count"),
         }
         if self.gomemlimit_mb is not None:
             out["GOMEMLIMIT"] = (f"{self.gomemlimit_mb}MiB", "gomemlimit_mb")
@@ -1072,6 +1080,9 @@ def plan(
 
     cpus = max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
     reasons["cpus"] = f"cpus={cpus}: {cpu_text} / 1000, {rounding}, min 1"
+    # What podself.cpu_count() answers: always rounded up, like the JVM, .NET and loky.
+    cpu_count = max(1, _divide(millicores, MILLICORES_PER_CPU, "ceil"))
+    reasons["cpu_count"] = f"cpu_count={cpu_count}: {cpu_text} / 1000, ceil, min 1"
 
     per_worker = policy.millicores_per_worker
     by_cpu = _divide(millicores, per_worker, rounding)
@@ -1143,6 +1154,7 @@ def plan(
         gc_threads=gc_threads,
         nginx_workers=nginx_workers,
         cpus=cpus,
+        cpu_count=cpu_count,
         cpu_millicores=cpu.value,
         memory_mb=memory.value,
         gomemlimit_mb=gomemlimit_mb,

@@ -1411,6 +1411,22 @@ def _recommended_resource_name(resource: str, divisor: str) -> str | None:
     return None
 
 
+# Names a runtime, pool or agent reads (Python 3.13, Go, the JVM, OpenMP/BLAS, loky, tracers):
+# they are fixed by that program, so the naming convention never asks to rename them.
+_OTHER_PROGRAMS_NAMES: Final = frozenset(
+    {"GOMAXPROCS", "GOMEMLIMIT", "GOGC", "GODEBUG", "WEB_CONCURRENCY", "UVICORN_WORKERS"}
+)
+_OTHER_PROGRAMS_PREFIXES: Final = (
+    *("PYTHON", "JAVA_", "JDK_", "DOTNET_", "NODE_", "UV_", "MALLOC_", "LOKY_"),
+    *("OMP_", "MKL_", "OPENBLAS_", "NUMEXPR_", "VECLIB_", "GUNICORN_", "CELERY"),
+    *("OTEL_", "DD_", "NEW_RELIC_", "ELASTIC_APM_", "SENTRY_"),
+)
+
+
+def _read_by_another_program(name: str) -> bool:
+    return name in _OTHER_PROGRAMS_NAMES or name.startswith(_OTHER_PROGRAMS_PREFIXES)
+
+
 def _check_names(pod: _Pod) -> None:
     if not pod.wants("env-name-mismatch", "naming-convention"):
         return
@@ -1456,7 +1472,7 @@ def _field_ref_name(
                 f"{name} reads {path}, but its name promises {expected}",
                 f"read {expected}, or rename the variable",
             )
-    if not name.startswith(("K8S_", "OTEL_")):
+    if not name.startswith("K8S_") and not _read_by_another_program(name):
         field_attr = _FIELD_ATTR.get(path)
         suggestion = IDENTITY_ENV[field_attr][0] if field_attr is not None else f"K8S_{name}"
         pod.report(
@@ -1526,7 +1542,7 @@ def _resource_ref_name(
                     f'set divisor: "{suffix_divisor}"',
                 )
                 reported = True
-    if reported or name.startswith("OTEL_"):
+    if reported or _read_by_another_program(name):
         return
     recommended = _recommended_resource_name(resource, divisor)
     if not name.startswith("RESOURCE_"):
