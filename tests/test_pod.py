@@ -100,14 +100,66 @@ class TestEnvNames:
         assert info.resources.cpu_limit == 2000
         assert info.resources.memory_limit == 64 * MiB
 
-    def test_bare_cpu_limit_is_not_guessed(self, tmp_path: Path) -> None:
-        """CPU_LIMIT without a unit is ambiguous and ignored unless mapped explicitly."""
-        assert bare(tmp_path, {"CPU_LIMIT": "1000"}).resources.cpu_limit is None
+    @pytest.mark.parametrize(
+        ("env", "cpu_limit", "memory_request"),
+        [
+            # As the kubelet writes a resourceFieldRef without a divisor: cores rounded up, bytes.
+            ({"CPU_LIMIT": "1", "MEMORY_REQUEST": "268435456"}, 1000, 256 * MiB),
+            ({"APP_CPU_LIMIT": "3", "APP_MEMORY_REQUEST": "1048576"}, 3000, MiB),
+            ({"WEB_CPU_LIMIT_MILLICORES": "250", "WEB_MEM_REQUEST_MB": "64"}, 250, 64 * MiB),
+        ],
+    )
+    def test_unitless_names_use_default_divisor(
+        self, tmp_path: Path, env: dict[str, str], cpu_limit: int, memory_request: int
+    ) -> None:
+        """CPU_LIMIT, MEMORY_REQUEST and prefixed forms are read, never silently dropped."""
+        info = bare(tmp_path, env)
+        assert (info.resources.cpu_limit, info.resources.memory_request) == (
+            cpu_limit,
+            memory_request,
+        )
+        assert not info.warnings
+
+    def test_convention_names_outrank_prefixed_ones(self, tmp_path: Path) -> None:
+        """A prefixed name is the last resort: the known names win and a disagreement warns."""
+        info = bare(tmp_path, {"APP_CPU_LIMIT": "4", "RESOURCE_CPU_LIMIT_MILLICORES": "500"})
+        assert info.resources.cpu_limit == 500
+        assert any("APP_CPU_LIMIT='4' disagrees" in w for w in info.warnings)
+
+    def test_env_map_still_sets_the_divisor(self, tmp_path: Path) -> None:
+        """CPU_LIMIT written with divisor 1m is read right when mapped."""
+        assert bare(tmp_path, {"CPU_LIMIT": "1000"}).resources.cpu_limit == 1_000_000
         mapped = bare(
             tmp_path, {"CPU_LIMIT": "1000"}, env_map={"CPU_LIMIT": "resources.cpu_limit@1m"}
         )
         assert mapped.resources.cpu_limit == 1000
         assert mapped.source_of("resources.cpu_limit") == Source("env", "CPU_LIMIT (1m units)")
+
+    @pytest.mark.parametrize("name", ["CPU_LIMITS", "LIMITS_MEMORY", "APP_MEMORY_LIMIT_MEGS"])
+    def test_unreadable_limit_name_warns(self, tmp_path: Path, name: str) -> None:
+        """A name that reads like a limit but has no known unit is reported, not dropped."""
+        info = bare(tmp_path, {name: "512"})
+        assert info.resources.cpu_limit is None
+        assert info.resources.memory_limit is None
+        assert any(f"env {name} looks like a CPU or memory limit" in w for w in info.warnings)
+        assert any("--env-map" in w for w in info.warnings)
+
+    def test_unreadable_limit_name_unset_or_own_knob_is_quiet(self, tmp_path: Path) -> None:
+        """Empty values and PODSELF_* knobs are not limits to warn about."""
+        info = bare(tmp_path, {"CPU_LIMITS": "", "PODSELF_MEMORY_LIMIT_POLICY": "x"})
+        assert not info.warnings
+
+    def test_unitless_name_disagreeing_with_cgroup_names_the_divisor(self, tmp_path: Path) -> None:
+        """CPU_LIMIT=500 from divisor 1m is 500 cores by the default divisor: the cgroup wins and
+        the warning names the divisor that would make it agree."""
+        pod = FakePod(tmp_path, limits={"cpu": "500m", "memory": "512Mi"}, cgroup="v2")
+        env = {**pod.environ, "CPU_LIMIT": "500", "MEMORY_LIMIT": "512"}
+        env = {k: v for k, v in env.items() if not k.startswith("RESOURCE_")}
+        info = pod.read(environ=env, podinfo_dirs=[])
+        assert (info.resources.cpu_limit, info.resources.memory_limit) == (500, 512 * MiB)
+        text = "\n".join(info.warnings)
+        assert "--env-map CPU_LIMIT=resources.cpu_limit@1m" in text
+        assert "--env-map MEMORY_LIMIT=resources.memory_limit@1Mi" in text
 
     def test_env_map_wins_over_builtin_names(self, tmp_path: Path) -> None:
         """A user's mapping is preferred to the built-in names for the same attribute."""

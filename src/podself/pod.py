@@ -527,6 +527,10 @@ class _Reader:
         env = self.env
         for var in env:
             entry = table.get(var)
+            if entry is None and not (env_map and var in env_map):
+                entry = _names.prefixed_resource(var)
+                if entry is None and env[var].strip() and _names.looks_like_resource(var):
+                    self._unreadable_resource_name(var)
             if entry is not None:
                 attr, rank, divisor, unit = entry
                 hits.setdefault(attr, []).append((rank, var, divisor, unit))
@@ -552,6 +556,18 @@ class _Reader:
                     )
         self._read_otel()
         self.app = {k[4:].lower(): v for k, v in env.items() if k.startswith("APP_") and len(k) > 4}
+
+    def _unreadable_resource_name(self, var: str) -> None:
+        """A name that reads like a limit or request but names no unit podself knows."""
+        if var.startswith("PODSELF_"):
+            return  # podself's own knobs
+        self.warn(
+            f"env {var} looks like a CPU or memory limit or request, but podself cannot tell "
+            "which resource and unit it holds; ignored. Name it RESOURCE_<CPU|MEMORY>_<LIMIT|"
+            "REQUEST>_<UNIT> (e.g. RESOURCE_CPU_LIMIT_MILLICORES for divisor 1m, "
+            "RESOURCE_MEMORY_LIMIT_MB for 1Mi) or map it, e.g. --env-map "
+            f"{var}=resources.cpu_limit@1m (read(env_map=...) in code)"
+        )
 
     def _env_value(self, attr: str, var: str, raw: str, divisor: str, unit: int) -> object:
         where = f"env {var}"
@@ -811,10 +827,11 @@ class _Reader:
         tolerance = _declared_unit(source.origin, attr)
         if abs(declared - kernel) < max(tolerance, 4096 if unit == "B" else 1):
             return
+        hint = _divisor_hint(source, attr, declared, kernel)
         self.warnings.append(
             f"{source.origin} says {attr}={declared}{unit} but {origin} enforces {kernel}{unit}; "
             "believing the cgroup (the kernel enforces it; env is fixed at container start and "
-            "reports node allocatable when no limit is set)"
+            f"reports node allocatable when no limit is set){hint}"
         )
         self.values[key] = kernel
         self.sources[key] = Source(Source.CGROUP, origin or "cgroup")
@@ -1071,6 +1088,25 @@ def _small_int(text: str | None) -> int | None:
 
 def _unit_of(attr: str, divisor: str) -> int:
     return _names.DIVISOR_UNITS["cpu" if attr.startswith("cpu") else "bytes"][divisor]
+
+
+def _divisor_hint(source: Source, attr: str, declared: int, kernel: int) -> str:
+    """For a value read with the default divisor 1 (``CPU_LIMIT=500``): the divisor that makes
+    it agree with the cgroup, as the fix to write; else ``""``."""
+    if not source.origin.endswith(" (1 units)"):
+        return ""
+    family = "cpu" if attr.startswith("cpu") else "bytes"
+    count = declared // _names.DIVISOR_UNITS[family]["1"]
+    for divisor, multiplier in _names.DIVISOR_UNITS[family].items():
+        if divisor != "1" and abs(count * multiplier - kernel) < multiplier:
+            var = source.origin.removesuffix(" (1 units)")
+            return (
+                f". {var} has no unit in its name, so it is read with the default divisor 1; "
+                f"the value matches divisor {divisor}: map it with --env-map "
+                f"{var}=resources.{attr}@{divisor} (read(env_map=...)) or rename it with the "
+                "unit (e.g. _MILLICORES, _MB)"
+            )
+    return ""
 
 
 def _declared_unit(origin: str, attr: str) -> int:

@@ -1411,6 +1411,16 @@ def _recommended_resource_name(resource: str, divisor: str) -> str | None:
     return None
 
 
+def _divisor_fix(name: str, family: str, divisor: str, expected_divisor: str) -> str:
+    """Set the divisor the name promises; a name without a unit can instead say the unit."""
+    fix = f'set divisor: "{expected_divisor}"'
+    if _suffix_of(name) is None:  # CPU_LIMIT: read with the default divisor 1
+        for suffix, suffix_family, suffix_divisor in _unit_suffixes():
+            if suffix_family == family and suffix_divisor == divisor:
+                return f"rename {name} to {name}{suffix}, or {fix}"
+    return fix
+
+
 # Names a runtime, pool or agent reads (Python 3.13, Go, the JVM, OpenMP/BLAS, loky, tracers):
 # they are fixed by that program, so the naming convention never asks to rename them.
 _OTHER_PROGRAMS_NAMES: Final = frozenset(
@@ -1517,7 +1527,7 @@ def _resource_ref_name(
                 f"{name} promises {_unit_word(family, expected_divisor)} (divisor "
                 f"{expected_divisor}), but the divisor is {divisor}: the value is in "
                 f"{_unit_word(family, divisor)}",
-                f'set divisor: "{expected_divisor}"',
+                _divisor_fix(name, family, divisor, expected_divisor),
             )
             reported = True
     elif entry is None:
