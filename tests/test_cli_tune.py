@@ -164,7 +164,9 @@ class TestTuneJson:
     ) -> None:
         """--policy FILE is read, PODSELF_* env wins over it and --set over both."""
         policy = tmp_path / "policy.toml"
-        policy.write_text("min_workers = 3\nmax_workers = 6\ncache_percent = 50\n")
+        policy.write_text(
+            "min_workers = 3\nmax_workers = 6\ncache_percent = 50\nworker_memory_mb = 128\n"
+        )
         env = pod_env(tmp_path / "pod", limits={"cpu": "500m", "memory": "512Mi"})
         env["PODSELF_MAX_WORKERS"] = "5"
         use_env(env)

@@ -538,6 +538,32 @@ class TestWorkerLimits:
         assert "capped at 3 by memory limit 1024 MB" in result.reasons["workers"]
         assert result.warnings == ()
 
+    def test_default_budget_caps_a_small_pod(self) -> None:
+        """8 CPUs / 1 GiB gets 4 workers, not 8, by the default 256 MiB per worker, with a
+        reason and a warning; none sizes by CPU only."""
+        info = laptop(cpu_limit=8000, memory_limit=GIB)
+        result = plan(info, Policy(), host=UNKNOWN_HOST)
+        assert result.workers == 4
+        assert "capped at 4 by memory limit 1024 MB" in result.reasons["workers"]
+        assert any(
+            "workers capped at 4 (CPU allows 8)" in w and "PODSELF_WORKER_MEMORY_MB" in w
+            for w in result.warnings
+        )
+        policy = Policy.from_env({"PODSELF_WORKER_MEMORY_MB": "none"})
+        assert plan(info, policy, host=UNKNOWN_HOST).workers == 8
+        assert (
+            plan(laptop(cpu_limit=2000, memory_limit=2 * GIB), Policy(), host=UNKNOWN_HOST).warnings
+            == ()
+        )
+
+    def test_memory_high_bounds_what_is_held(self) -> None:
+        """memory.high below the limit sizes workers, cache and heap; connections keep the limit."""
+        info = laptop(cpu_limit=8000, memory_limit=2 * GIB, memory_high=GIB)
+        result = plan(info, Policy(), host=UNKNOWN_HOST)
+        assert (result.workers, result.cache_mb, result.heap_mb) == (4, 256, 768)
+        assert result.connections == 64
+        assert "memory.high 1024 MB" in result.reasons["cache_mb"]
+
     def test_memory_cap_below_minimum(self) -> None:
         """When memory allows fewer than min_workers the cap wins (at least 1) with a warning."""
         result = plan(

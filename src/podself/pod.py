@@ -105,13 +105,21 @@ _UNKNOWN = Source(Source.UNKNOWN, "")
 
 
 class Resources(Record):
-    """CPU in millicores, memory and ephemeral storage in bytes; ``None`` when unknown/unset."""
+    """CPU in millicores, memory and ephemeral storage in bytes; ``None`` when unknown/unset.
+
+    ``memory_high`` is a soft memory limit below the hard one (cgroup v2 ``memory.high``, v1
+    ``memory.soft_limit_in_bytes``), in bytes; ``gpus`` the GPUs visible to the container
+    (``NVIDIA_VISIBLE_DEVICES`` / ``CUDA_VISIBLE_DEVICES``, else ``/proc/driver/nvidia/gpus``):
+    the Downward API cannot expose either.
+    """
 
     __slots__ = (
         "cpu_limit",
         "cpu_request",
         "ephemeral_storage_limit",
         "ephemeral_storage_request",
+        "gpus",
+        "memory_high",
         "memory_limit",
         "memory_request",
     )
@@ -121,6 +129,8 @@ class Resources(Record):
     memory_request: int | None
     ephemeral_storage_limit: int | None
     ephemeral_storage_request: int | None
+    memory_high: int | None
+    gpus: int | None
 
     def __init__(
         self,
@@ -131,6 +141,8 @@ class Resources(Record):
         memory_request: int | None = None,
         ephemeral_storage_limit: int | None = None,
         ephemeral_storage_request: int | None = None,
+        memory_high: int | None = None,
+        gpus: int | None = None,
     ) -> None:
         self._init(
             cpu_limit=cpu_limit,
@@ -139,10 +151,12 @@ class Resources(Record):
             memory_request=memory_request,
             ephemeral_storage_limit=ephemeral_storage_limit,
             ephemeral_storage_request=ephemeral_storage_request,
+            memory_high=memory_high,
+            gpus=gpus,
         )
 
     def to_dict(self) -> dict[str, int | None]:
-        """The six values by attribute name."""
+        """The values by attribute name."""
         return dict(self._items())  # type: ignore[arg-type]
 
 
@@ -364,11 +378,13 @@ class PodInfo(Record):
 
 
 _IDENTITY = tuple(_names.IDENTITY_ENV)
+# Resources no Downward API name carries: read from the cgroup and the GPU runtime only.
+_EXTRA_RESOURCES = ("memory_high", "gpus")
 _SOURCE_KEYS = (
     *_IDENTITY,
     "labels",
     "annotations",
-    *(f"resources.{a}" for a in _names.RESOURCE_ATTRIBUTES),
+    *(f"resources.{a}" for a in (*_names.RESOURCE_ATTRIBUTES, *_EXTRA_RESOURCES)),
     "workload",
 )
 
@@ -790,6 +806,9 @@ class _Reader:
         self.limits = limits
         self._cross_check("cpu_limit", limits.cpu_limit_millicores, limits.cpu_source, "m")
         self._cross_check("memory_limit", limits.memory_limit_bytes, limits.memory_source, "B")
+        if limits.memory_high_bytes is not None:
+            source = Source(Source.CGROUP, limits.memory_high_source or "memory.high")
+            self.set("resources.memory_high", limits.memory_high_bytes, source)
         if limits.cpu_request_millicores is not None and limits.pod_uid is not None:
             self.set(
                 "resources.cpu_request",
@@ -968,7 +987,10 @@ class _Reader:
         if self.warnings:
             _log_warnings(self.warnings)
         resources = Resources(
-            **{a: values.get(f"resources.{a}") for a in _names.RESOURCE_ATTRIBUTES}  # type: ignore[arg-type]
+            **{  # type: ignore[arg-type]
+                a: values.get(f"resources.{a}")
+                for a in (*_names.RESOURCE_ATTRIBUTES, *_EXTRA_RESOURCES)
+            }
         )
         return PodInfo(
             name=values.get("name"),  # type: ignore[arg-type]

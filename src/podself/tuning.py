@@ -41,6 +41,9 @@ __all__ = [
 ENV_PREFIX: Final = "PODSELF_"
 MIB: Final = 1 << 20
 MILLICORES_PER_CPU: Final = 1000
+# A Python web or Celery prefork worker with its app loaded holds 100-170 MiB (gunicorn and
+# Celery OOM reports) and grows under load: 256 MiB keeps an 8-CPU / 1 GiB pod at 4 workers.
+DEFAULT_WORKER_MEMORY_MB: Final = 256
 # Keys of a policy file may sit at the top level or under this table.
 _FILE_TABLE = "tuning"
 # A policy file is a few dozen lines; this bounds what a wrong path can make us read.
@@ -158,8 +161,10 @@ KNOBS: Final[Mapping[str, Knob]] = MappingProxyType(
             Knob(
                 "worker_memory_mb",
                 "mb",
-                None,
-                "memory one worker needs; workers never exceed (memory - reserve) // this",
+                DEFAULT_WORKER_MEMORY_MB,
+                "memory one worker needs; workers never exceed (memory - reserve) // this "
+                f"(default {DEFAULT_WORKER_MEMORY_MB}: a Python web or Celery prefork worker "
+                "with its app loaded holds 100-170 MiB and grows under load); none disables",
                 minimum=1,
                 optional=True,
             ),
@@ -421,7 +426,7 @@ class Policy(Record):
         millicores_per_worker: int = 1000,
         min_workers: int = 1,
         max_workers: int | None = None,
-        worker_memory_mb: int | None = None,
+        worker_memory_mb: int | None = DEFAULT_WORKER_MEMORY_MB,
         threads_per_cpu: int = 1,
         reserve_millicores: int = 0,
         reserve_memory_mb: int = 0,
@@ -1031,6 +1036,24 @@ def _memory_budget(memory: _Amount, policy: Policy, warnings: list[str]) -> tupl
     return _budget(memory, policy.reserve_memory_mb, "reserve_memory_mb", " MB", warnings)
 
 
+def _soft_budget(
+    info: PodInfo, memory: _Amount, policy: Policy, memory_mb: int, memory_text: str
+) -> tuple[int, str]:
+    """The memory budget under a soft limit (cgroup ``memory.high``) when it is the lower."""
+    high = info.resources.memory_high
+    if high is None:
+        return memory_mb, memory_text
+    high_mb = high // MIB
+    reserve = policy.reserve_memory_mb if policy.reserve_memory_mb < high_mb else 0
+    if high_mb - reserve >= memory_mb:
+        return memory_mb, memory_text
+    origin = _describe(info.source_of("resources.memory_high"))
+    text = f"memory.high {high_mb} MB ({origin}, below {memory.text})"
+    if reserve:
+        text = f"({text} - reserve {reserve} MB)"
+    return max(1, high_mb - reserve), text
+
+
 def _budget(
     amount: _Amount, reserve: int, knob: str, unit: str, warnings: list[str]
 ) -> tuple[int, str]:
@@ -1075,6 +1098,9 @@ def plan(
 
     millicores, cpu_text = _cpu_budget(cpu, policy, warnings)
     memory_mb, memory_text = _memory_budget(memory, policy, warnings)
+    # memory.high below the limit: the kernel throttles and reclaims above it, so what is sized
+    # to be held (workers, cache, heap) stays under it; connections and GOMEMLIMIT keep the limit.
+    held_mb, held_text = _soft_budget(info, memory, policy, memory_mb, memory_text)
     reasons["cpu_millicores"] = f"cpu_millicores={cpu.value}: {cpu.text}"
     reasons["memory_mb"] = f"memory_mb={memory.value}: {memory.text}"
 
@@ -1092,12 +1118,19 @@ def plan(
         workers = policy.max_workers
         why += f", max {policy.max_workers}"
     if policy.worker_memory_mb is not None:
-        allowed = memory_mb // policy.worker_memory_mb
+        allowed = held_mb // policy.worker_memory_mb
         if workers > allowed:
+            uncapped = workers
             workers = max(1, allowed)
-            why += (
-                f", capped at {workers} by {memory_text} / {policy.worker_memory_mb} MB per worker"
-            )
+            why += f", capped at {workers} by {held_text} / {policy.worker_memory_mb} MB per worker"
+            if policy.worker_memory_mb == DEFAULT_WORKER_MEMORY_MB:
+                # A budget the user chose is the reason line's business; the default one warns.
+                warnings.append(
+                    f"workers capped at {workers} (CPU allows {uncapped}) by memory: "
+                    f"{held_text} / the default worker_memory_mb={DEFAULT_WORKER_MEMORY_MB}; "
+                    f"set {ENV_PREFIX}WORKER_MEMORY_MB to what one worker really needs, or "
+                    "none to size by CPU only"
+                )
             if allowed < policy.min_workers:
                 warnings.append(
                     f"memory {memory_mb} MB allows {allowed} workers of "
@@ -1111,10 +1144,8 @@ def plan(
     reasons["threads"] = f"threads={threads}: cpus {cpus}{tpc} // workers {workers}, min 1"
 
     # Sizes have a floor of 1: to most programs 0 means "unlimited" or "refuse to start".
-    cache_mb = max(1, _percent_of(memory_mb, policy.cache_percent))
-    reasons["cache_mb"] = (
-        f"cache_mb={cache_mb}: {memory_text} * {policy.cache_percent} / 100, min 1"
-    )
+    cache_mb = max(1, _percent_of(held_mb, policy.cache_percent))
+    reasons["cache_mb"] = f"cache_mb={cache_mb}: {held_text} * {policy.cache_percent} / 100, min 1"
 
     connections = max(policy.min_connections, memory_mb // policy.connection_mb)
     why = f"{memory_text} / {policy.connection_mb} MB per connection, min {policy.min_connections}"
@@ -1123,8 +1154,8 @@ def plan(
         why += f", max {policy.max_connections}"
     reasons["connections"] = f"connections={connections}: {why}"
 
-    heap_mb = max(1, _percent_of(memory_mb, policy.heap_percent))
-    reasons["heap_mb"] = f"heap_mb={heap_mb}: {memory_text} * {policy.heap_percent} / 100, min 1"
+    heap_mb = max(1, _percent_of(held_mb, policy.heap_percent))
+    reasons["heap_mb"] = f"heap_mb={heap_mb}: {held_text} * {policy.heap_percent} / 100, min 1"
 
     gc_threads = max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
     reasons["gc_threads"] = f"gc_threads={gc_threads}: {cpu_text} / 1000, {rounding}, min 1"
