@@ -454,6 +454,48 @@ class TestDefaults:
             engine.close()
 
 
+class TestProcessPodinfo:
+    """watch() honours PODSELF_ROOT, and podself.current() follows a watched own volume."""
+
+    def test_podself_root_relocates_the_path(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """watch("/etc/podinfo") in a pod run without mount namespaces finds <root>/etc/podinfo."""
+        podinfo = tmp_path / "etc" / "podinfo"
+        podinfo.mkdir(parents=True)
+        atomic.write(podinfo, {"name": "web-0"})
+        monkeypatch.setenv("PODSELF_ROOT", str(tmp_path))
+        watcher = Watcher("/etc/podinfo")
+        assert watcher.path == str(podinfo)
+        first = next(watch("/etc/podinfo", yield_initial=True))
+        assert first.files == {"name": b"web-0"}
+
+    def test_current_follows_the_watched_volume(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After the watcher reports a commit, podself.current() (also in the callback) has it."""
+        import podself
+
+        podinfo = tmp_path / "etc" / "podinfo"
+        podinfo.mkdir(parents=True)
+        atomic.write(podinfo, {"labels": format_map({"stage": "alpha"})})
+        for key in list(os.environ):
+            if key.startswith(("K8S_", "POD_", "PODSELF_")):
+                monkeypatch.delenv(key)
+        monkeypatch.setenv("PODSELF_ROOT", str(tmp_path))
+        monkeypatch.setattr(podself, "_current", None)
+        assert podself.current().labels == {"stage": "alpha"}
+        seen: list[dict[str, str]] = []
+        collector = Collector()
+        callback = lambda change: seen.append(dict(podself.current().labels))  # noqa: E731
+        with Watcher("/etc/podinfo", callback) as watcher:
+            watcher.add_callback(collector)  # runs after the first callback
+            atomic.write(podinfo, {"labels": format_map({"stage": "beta"})})
+            collector.wait_for(lambda changes: len(changes) >= 1)
+        assert seen == [{"stage": "beta"}]
+        assert podself.current().labels == {"stage": "beta"}
+
+
 class TestWatcher:
     """The background-thread API."""
 

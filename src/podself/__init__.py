@@ -70,6 +70,14 @@ def refresh() -> PodInfo:
     return _current
 
 
+def _forget() -> None:
+    """Drop the cached ``PodInfo``: a watcher saw the process's own volume commit a change, so
+    the next :func:`current` re-reads it."""
+    global _current, _cpu_cache
+    _current = None
+    _cpu_cache = None
+
+
 def cpu_count() -> int:
     """The container-aware replacement for ``os.cpu_count()`` (see ``podself.tuning.cpu_count``).
 

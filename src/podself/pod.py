@@ -34,6 +34,7 @@ __all__ = [
     "Resources",
     "Source",
     "Workload",
+    "default_podinfo_dirs",
     "read",
 ]
 
@@ -438,10 +439,7 @@ def read(
     reader = _Reader(environ if environ is not None else os.environ, strict)
     root = reader.env.get("PODSELF_ROOT", "")
     if podinfo_dirs is None:
-        configured = reader.env.get("PODSELF_PODINFO_DIR", "")
-        dirs = [d for d in configured.split(os.pathsep) if d] or [
-            root + d for d in DEFAULT_PODINFO_DIRS
-        ]
+        dirs = default_podinfo_dirs(reader.env)
     else:
         dirs = [os.fspath(d) for d in podinfo_dirs]
     sa_dir = (
@@ -471,6 +469,17 @@ def read(
     if defaults:
         reader.apply(defaults, Source.DEFAULT, "read(defaults=...)", only_missing=True)
     return reader.build(args)
+
+
+def default_podinfo_dirs(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The Downward API directories :func:`read` looks at by default: ``$PODSELF_PODINFO_DIR``
+    (``os.pathsep``-separated), else ``/etc/podinfo`` under ``$PODSELF_ROOT``."""
+    env = os.environ if environ is None else environ
+    configured = env.get("PODSELF_PODINFO_DIR", "")
+    root = env.get("PODSELF_ROOT", "")
+    return [d for d in configured.split(os.pathsep) if d] or [
+        root + d for d in DEFAULT_PODINFO_DIRS
+    ]
 
 
 class _Reader:

@@ -189,6 +189,24 @@ def _default_force_polling(force_polling: bool | None) -> bool:
     return not sys.platform.startswith("linux")
 
 
+def _rooted(path: str) -> str:
+    """``/etc/podinfo`` as this process sees it: under ``$PODSELF_ROOT`` (a local pod run
+    without mount namespaces) when it exists there, as :func:`podself.read` looks it up."""
+    root = os.environ.get("PODSELF_ROOT", "").rstrip("/")
+    if not root or not os.path.isabs(path) or path == root or path.startswith(root + "/"):
+        return path
+    candidate = root + path
+    return candidate if os.path.isdir(candidate) or not os.path.isdir(path) else path
+
+
+def _is_own_podinfo(path: str) -> bool:
+    """Whether ``path`` is one of the directories ``podself.current()`` reads."""
+    from podself.pod import default_podinfo_dirs
+
+    real = os.path.realpath(path)
+    return any(os.path.realpath(d) == real for d in default_podinfo_dirs())
+
+
 def _check_ms(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         msg = f"{name} {value!r}: must be an int >= {minimum}"
@@ -228,7 +246,8 @@ class _Engine:
         poll_ms: int | None,
         force_polling: bool | None,
     ) -> None:
-        self.path = os.fspath(path)
+        self.path = _rooted(os.fspath(path))
+        self.own_podinfo = False  # the process's own Downward API volume (podself.current())
         self._auto_debounce = debounce_ms is None
         if debounce_ms is None:
             debounce_ms = _DEFAULT_DEBOUNCE_MS
@@ -255,6 +274,7 @@ class _Engine:
 
     def open(self) -> None:
         _check_dir(self.path)
+        self.own_podinfo = _is_own_podinfo(self.path)
         self.gone = False
         self._first = None
         if not _default_force_polling(self._force_polling):
@@ -406,6 +426,10 @@ class _Engine:
         self._reported = now
         change = self._flush(now)
         self._set_safety_net(now)
+        if change is not None and self.own_podinfo:
+            import podself
+
+            podself._forget()  # before any callback: podself.current() shows this commit
         return change
 
     # -- reading -------------------------------------------------------------------------
@@ -735,10 +759,10 @@ class Watcher:
         force_polling: bool | None = None,
         yield_initial: bool = False,
     ) -> None:
-        self.path = os.fspath(path)
         self._engine = _Engine(
             path, debounce_ms=debounce_ms, poll_ms=poll_ms, force_polling=force_polling
         )
+        self.path = self._engine.path
         _check_dir(self.path)
         self._stop_event = stop_event
         self._yield_initial = yield_initial
