@@ -949,6 +949,57 @@ class TestCurrent:
         assert podself.cpu_count() == 5
 
 
+class TestGpus:
+    """GPU counts come from the NVIDIA runtime's env and driver, with their source."""
+
+    @pytest.mark.parametrize(
+        ("env", "gpus", "origin"),
+        [
+            ({"NVIDIA_VISIBLE_DEVICES": "0,1"}, 2, "NVIDIA_VISIBLE_DEVICES"),
+            ({"NVIDIA_VISIBLE_DEVICES": "GPU-a1b2,GPU-c3d4,GPU-a1b2"}, 2, "NVIDIA_VISIBLE_DEVICES"),
+            ({"NVIDIA_VISIBLE_DEVICES": "void"}, 0, "NVIDIA_VISIBLE_DEVICES=void"),
+            (
+                {"NVIDIA_VISIBLE_DEVICES": "0,1,2,3", "CUDA_VISIBLE_DEVICES": "1"},
+                1,
+                "CUDA_VISIBLE_DEVICES",
+            ),
+            ({"CUDA_VISIBLE_DEVICES": "0,2,-1,3"}, 2, "CUDA_VISIBLE_DEVICES"),
+            ({"CUDA_VISIBLE_DEVICES": ""}, 0, "CUDA_VISIBLE_DEVICES"),
+        ],
+    )
+    def test_env(self, tmp_path: Path, env: dict[str, str], gpus: int, origin: str) -> None:
+        """Device lists are counted (duplicates once; CUDA stops at an invalid entry)."""
+        info = bare(tmp_path, env)
+        assert info.resources.gpus == gpus
+        assert info.source_of("resources.gpus") == Source("env", origin)
+
+    def test_driver_counts_all(self, tmp_path: Path) -> None:
+        """NVIDIA_VISIBLE_DEVICES=all, or no env at all, counts /proc/driver/nvidia/gpus."""
+        proc = tmp_path / "proc"
+        for bus in ("0000:3b:00.0", "0000:af:00.0"):
+            (proc / "driver" / "nvidia" / "gpus" / bus).mkdir(parents=True)
+        info = bare(tmp_path, {"NVIDIA_VISIBLE_DEVICES": "all"}, proc_root=proc)
+        assert info.resources.gpus == 2
+        driver = f"{proc}/driver/nvidia/gpus"
+        assert info.source_of("resources.gpus") == Source(
+            "env", f"NVIDIA_VISIBLE_DEVICES=all ({driver})"
+        )
+        fallback = bare(tmp_path, {}, proc_root=proc)
+        assert fallback.resources.gpus == 2
+        assert fallback.source_of("resources.gpus") == Source("fallback", driver)
+
+    def test_none_without_runtime(self, tmp_path: Path) -> None:
+        """No env and no driver: unknown, not 0; "all" without a driver is unknown too."""
+        assert bare(tmp_path, {}).resources.gpus is None
+        assert bare(tmp_path, {"NVIDIA_VISIBLE_DEVICES": "all"}).resources.gpus is None
+
+    def test_bounded(self, tmp_path: Path) -> None:
+        """A hostile list is refused with a warning, not counted."""
+        info = bare(tmp_path, {"CUDA_VISIBLE_DEVICES": ",".join(map(str, range(5000)))})
+        assert info.resources.gpus is None
+        assert any("more than 1024 devices" in w for w in info.warnings)
+
+
 class TestImportCost:
     def test_no_third_party_and_no_heavy_stdlib(self) -> None:
         """import podself + current() loads no third-party module and no costly stdlib one."""

@@ -556,6 +556,14 @@ class TestWorkerLimits:
             == ()
         )
 
+    def test_gpus_in_the_plan(self) -> None:
+        """gpus is in the plan with its source; 0 when none is visible."""
+        result = plan(laptop(cpu_limit=1000, memory_limit=GIB, gpus=2), Policy(), host=UNKNOWN_HOST)
+        assert (result.gpus, result.placeholders()["gpus"]) == (2, "2")
+        none = plan(laptop(cpu_limit=1000, memory_limit=GIB), Policy(), host=UNKNOWN_HOST)
+        assert none.gpus == 0
+        assert none.reasons["gpus"].startswith("gpus=0: no GPU visible")
+
     def test_memory_high_bounds_what_is_held(self) -> None:
         """memory.high below the limit sizes workers, cache and heap; connections keep the limit."""
         info = laptop(cpu_limit=8000, memory_limit=2 * GIB, memory_high=GIB)

@@ -466,6 +466,11 @@ def read(
         else ((root or "/") if fake_proc else "/"),
     )
     reader.guarded("fallbacks", reader.read_fallbacks, sa_dir, hosts, limits)
+    reader.guarded(
+        "gpus",
+        reader.read_gpus,
+        os.fspath(proc_root) if proc_root is not None else (fake_proc or "/proc"),
+    )
     if defaults:
         reader.apply(defaults, Source.DEFAULT, "read(defaults=...)", only_missing=True)
     return reader.build(args)
@@ -864,6 +869,54 @@ class _Reader:
         self.values[key] = kernel
         self.sources[key] = Source(Source.CGROUP, origin or "cgroup")
 
+    # -- GPUs --------------------------------------------------------------------------
+
+    def read_gpus(self, proc: str) -> None:
+        """GPUs visible to this container: the Downward API cannot say (the API server refuses
+        ``limits.nvidia.com/gpu`` in a resourceFieldRef), the NVIDIA runtime's env and driver can.
+        """
+        driver = f"{proc.rstrip('/')}/driver/nvidia/gpus"
+        exposed = self._gpu_list("NVIDIA_VISIBLE_DEVICES", driver)
+        narrowed = self._gpu_list("CUDA_VISIBLE_DEVICES", driver)
+        if exposed is None and narrowed is None:
+            found = _count_entries(driver, _MAX_GPUS)
+            if found:
+                self.set("resources.gpus", found, Source(Source.FALLBACK, driver))
+            return
+        # CUDA_VISIBLE_DEVICES picks among the devices the runtime exposed.
+        if narrowed is not None and (exposed is None or narrowed[0] <= exposed[0]):
+            count, origin = narrowed
+        else:
+            assert exposed is not None
+            count, origin = exposed
+        self.set("resources.gpus", count, Source(Source.ENV, origin))
+
+    def _gpu_list(self, var: str, driver: str) -> tuple[int, str] | None:
+        """(count, origin) from a device list env var, or None when unset or unknown."""
+        raw = self.env.get(var)
+        if raw is None:
+            return None
+        text = raw.strip()
+        if var == "NVIDIA_VISIBLE_DEVICES":
+            if text in ("", "void", "none"):
+                return 0, f"{var}={text or '(empty)'}"
+            if text == "all":
+                found = _count_entries(driver, _MAX_GPUS)
+                if found is None:
+                    return None  # every GPU of the node: only the driver can count them
+                return found, f"{var}=all ({driver})"
+        devices: set[str] = set()
+        for item in text.split(",", _MAX_GPUS + 1)[: _MAX_GPUS + 1]:
+            token = item.strip()
+            # CUDA stops at the first entry that names no device ("-1" hides the rest).
+            if not (token.isdigit() or token.startswith(("GPU-", "MIG-"))):
+                break
+            devices.add(token)
+        if len(devices) > _MAX_GPUS:
+            self.warn(f"env {var} lists more than {_MAX_GPUS} devices; ignored")
+            return None
+        return len(devices), var
+
     # -- fallbacks ---------------------------------------------------------------------
 
     def read_fallbacks(self, sa_dir: str, hosts_file: str, limits: CgroupLimits | None) -> None:
@@ -1119,6 +1172,24 @@ def _small_int(text: str | None) -> int | None:
 
 def _unit_of(attr: str, divisor: str) -> int:
     return _names.DIVISOR_UNITS["cpu" if attr.startswith("cpu") else "bytes"][divisor]
+
+
+# More GPUs than any machine holds: bounds what a hostile env var or /proc tree makes us count.
+_MAX_GPUS = 1024
+
+
+def _count_entries(directory: str, limit: int) -> int | None:
+    """Entries of ``directory`` (at most ``limit + 1`` looked at), or None when it is absent."""
+    try:
+        with os.scandir(directory) as entries:
+            count = 0
+            for _ in entries:
+                count += 1
+                if count > limit:
+                    return None
+            return count
+    except OSError:
+        return None
 
 
 def _divisor_hint(source: Source, attr: str, declared: int, kernel: int) -> str:

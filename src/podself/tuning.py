@@ -683,6 +683,7 @@ PLACEHOLDERS: Final = (
     "cpu_millicores",
     "memory_mb",
     "gomemlimit_mb",
+    "gpus",
 )
 
 # Seed-style shell names (exercise 4 and the Java example) printed by `podself tune --env`.
@@ -721,6 +722,7 @@ class Plan(Record):
     cpu_millicores: int
     memory_mb: int
     gomemlimit_mb: int | None
+    gpus: int
     cpu_from: str
     memory_from: str
     reasons: Mapping[str, str]
@@ -745,6 +747,7 @@ class Plan(Record):
         memory_from: str,
         reasons: Mapping[str, str],
         warnings: tuple[str, ...] = (),
+        gpus: int = 0,
     ) -> None:
         self._init(
             workers=workers,
@@ -759,6 +762,7 @@ class Plan(Record):
             cpu_millicores=cpu_millicores,
             memory_mb=memory_mb,
             gomemlimit_mb=gomemlimit_mb,
+            gpus=gpus,
             cpu_from=cpu_from,
             memory_from=memory_from,
             reasons=MappingProxyType(dict(reasons)),
@@ -1176,7 +1180,14 @@ def plan(
             f"gomemlimit_mb=None: memory comes from the {memory.basis}, not a limit"
         )
 
+    gpus = info.resources.gpus or 0
+    if info.resources.gpus is None:
+        reasons["gpus"] = "gpus=0: no GPU visible (NVIDIA_VISIBLE_DEVICES, CUDA_VISIBLE_DEVICES)"
+    else:
+        reasons["gpus"] = f"gpus={gpus}: {_describe(info.source_of('resources.gpus'))}"
+
     result = Plan(
+        gpus=gpus,
         workers=workers,
         threads=threads,
         cache_mb=cache_mb,

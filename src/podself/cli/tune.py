@@ -195,6 +195,7 @@ def render(result: Plan, *, java: bool = False) -> str:
         "cpus",
         "cpu_count",
         "gomemlimit_mb",
+        "gpus",
     )
     width = max(len(n) for n in names)
     for name in names:
