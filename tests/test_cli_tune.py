@@ -462,6 +462,66 @@ class TestExecPython313:
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == ["3", "3", "3"]
 
+    def test_on_the_emulator_with_unitless_names(self, tmp_path: Path) -> None:
+        """A manifest a user would write: CPU_LIMIT/MEMORY_LIMIT from resourceFieldRefs without
+        a divisor, `podself exec` as the entrypoint, a Python 3.13 app. The child counts the
+        limit's CPUs (1 for 500m, not this machine's) and gets GOMEMLIMIT from the limit."""
+        python = python_313()
+        if python is None:
+            pytest.skip("no Python 3.13+ interpreter on this machine")
+        code = (
+            "import os; print('result', os.process_cpu_count(), os.environ['LOKY_MAX_CPU_COUNT'], "
+            "os.environ['GOMEMLIMIT'])"
+        )
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "sized"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": "python:3.13",
+                        "command": [
+                            sys.executable,
+                            "-m",
+                            "podself",
+                            "exec",
+                            "--",
+                            python,
+                            "-c",
+                            code,
+                        ],
+                        "resources": {"limits": {"cpu": "500m", "memory": "512Mi"}},
+                        "env": [
+                            {
+                                "name": "CPU_LIMIT",
+                                "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}},
+                            },
+                            {
+                                "name": "MEMORY_LIMIT",
+                                "valueFrom": {"resourceFieldRef": {"resource": "limits.memory"}},
+                            },
+                        ],
+                    }
+                ],
+            },
+        }
+        path = tmp_path / "pod.yaml"
+        path.write_text(json.dumps(manifest))  # JSON is YAML
+        podself_run = [sys.executable, "-m", "podself", "run", "--timeout", "60"]
+        state = str(tmp_path / "state")
+        done = subprocess.run(
+            [*podself_run, "-f", str(path), "--state-dir", state, "--node-cpu", "64"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("result ")]
+        assert lines == ["result 1 1 460MiB"], (done.stdout, done.stderr)
+
 
 class TestExecProcess:
     """End to end: a real ``podself exec`` process replaced by the command."""
