@@ -15,7 +15,7 @@ import pytest
 
 from podself import tuning
 from podself.errors import SourceError
-from podself.pod import PodInfo, Resources
+from podself.pod import PodInfo, Resources, read
 from podself.testing import FakePod
 from podself.tuning import KNOBS, Host, Plan, PlanWatcher, Policy, cpu_count, expand, plan
 
@@ -555,6 +555,20 @@ class TestWorkerLimits:
             plan(laptop(cpu_limit=2000, memory_limit=2 * GIB), Policy(), host=UNKNOWN_HOST).warnings
             == ()
         )
+
+    def test_unitless_cpu_limit_above_the_machine_names_the_divisor(self, tmp_path: Path) -> None:
+        """CPU_LIMIT=500 (divisor 1m) read as 500 cores: discarded, and the warning says why."""
+        info = read(
+            environ={"CPU_LIMIT": "500"},
+            podinfo_dirs=[],
+            proc_root=tmp_path / "no-proc",
+            cgroup_root=tmp_path,
+            serviceaccount_dir=tmp_path / "no-sa",
+            hosts_file=tmp_path / "no-hosts",
+        )
+        result = plan(info, Policy(), host=Host(cpus=8, affinity=8))
+        assert result.cpu_from != "limit"
+        assert any("--env-map CPU_LIMIT=resources.cpu_limit@1m" in w for w in result.warnings)
 
     def test_gpus_in_the_plan(self) -> None:
         """gpus is in the plan with its source; 0 when none is visible."""

@@ -889,7 +889,7 @@ def _trap(
     if host_total is not None and value > host_total:
         return (
             f"{said}, more than {host_text}: Kubernetes reports node allocatable when a "
-            "container sets no limit; treating it as no limit",
+            f"container sets no limit; treating it as no limit{_unitless_hint(what, source)}",
             True,
         )
     if host_total is not None and value == host_total:
@@ -899,6 +899,20 @@ def _trap(
             False,
         )
     return None
+
+
+def _unitless_hint(what: str, source: Source) -> str:
+    """For ``CPU_LIMIT=500`` written with divisor 1m but read as cores: the likelier cause."""
+    if not source.origin.endswith(" (1 units)"):
+        return ""
+    var = source.origin.removesuffix(" (1 units)")
+    attr = "cpu_limit" if what == "cpu" else "memory_limit"
+    divisor, suffix = ("1m", "_MILLICORES") if what == "cpu" else ("1Mi", "_MB")
+    return (
+        f". Or {var} was written with divisor {divisor}: a name without a unit is read with "
+        f"the default divisor 1; map it with --env-map {var}=resources.{attr}@{divisor} or "
+        f"rename it {var}{suffix}"
+    )
 
 
 def _effective_cpu(info: PodInfo, policy: Policy, host: Host, warnings: list[str]) -> _Amount:
