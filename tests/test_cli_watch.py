@@ -8,10 +8,13 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -613,6 +616,86 @@ class TestPost:
             assert secret not in output
 
 
+def scrape(running: Running) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the sidecar's /metrics (its address from the start-up line), as the
+    real ``prometheus_client`` parser reads them."""
+    parser = pytest.importorskip("prometheus_client.parser")
+    url = running.stderr_line("serving reload metrics on ").rpartition(" ")[2]
+    with urllib.request.urlopen(url, timeout=WAIT) as response:
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        text = response.read().decode("utf-8")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in parser.text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+class TestMetrics:
+    """--metrics-addr: reload metrics scraped from the running sidecar."""
+
+    def test_counts_successes_and_failures(
+        self, volume: Path, tmp_path: Path, watch: Callable[..., Running]
+    ) -> None:
+        """Each round is counted by result; the timestamps and last result follow, and the
+        success timestamp stays at the last success after a failure."""
+        fail = tmp_path / "fail"
+        running = watch(
+            volume,
+            "--exec",
+            f"test ! -e {fail}",
+            "--retries",
+            "0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ).ready()
+        before = scrape(running)
+        assert before[("podself_reloads_total", (("result", "success"),))] == 0
+        assert before[("podself_reloads_total", (("result", "failure"),))] == 0
+        assert before[("podself_watched_directories", ())] == 1
+        assert ("podself_last_reload_timestamp_seconds", ()) not in before
+
+        atomic.write(volume, labels({"stage": "beta"}))
+        running.stdout_line("exit status 0")
+        first = scrape(running)
+        assert first[("podself_reloads_total", (("result", "success"),))] == 1
+        assert first[("podself_last_reload_successful", ())] == 1
+        success_at = first[("podself_last_reload_success_timestamp_seconds", ())]
+        assert first[("podself_last_reload_timestamp_seconds", ())] == success_at
+        assert first[("podself_last_reload_duration_seconds", ())] >= 0
+
+        fail.touch()
+        atomic.write(volume, labels({"stage": "gamma"}))
+        running.stderr_line("giving up after 1 attempt")
+        second = scrape(running)
+        assert second[("podself_reloads_total", (("result", "success"),))] == 1
+        assert second[("podself_reloads_total", (("result", "failure"),))] == 1
+        assert second[("podself_last_reload_successful", ())] == 0
+        assert second[("podself_last_reload_success_timestamp_seconds", ())] == success_at
+        assert second[("podself_last_reload_timestamp_seconds", ())] >= success_at
+
+    def test_only_get_and_only_metrics(self, volume: Path, watch: Callable[..., Running]) -> None:
+        """Other paths are 404, other methods 501; a request body is never read."""
+        running = watch(volume, "--metrics-addr", "127.0.0.1:0").ready()
+        url = running.stderr_line("serving reload metrics on ").rpartition(" ")[2]
+        for target, method, status in ((url[: -len("metrics")], "GET", 404), (url, "POST", 501)):
+            request = urllib.request.Request(target, data=b"x" * 10, method=method)
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(request, timeout=WAIT)
+            caught.value.close()
+            assert caught.value.code == status
+
+    def test_address_in_use_exits_2(self, volume: Path, watch: Callable[..., Running]) -> None:
+        """A port that cannot be bound is a clear error, exit 2."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            running = watch(volume, "--metrics-addr", f"127.0.0.1:{port}")
+            assert running.wait() == 2
+        assert any(f"127.0.0.1:{port}: Address already in use" in e for e in running.err_lines)
+
+
 class TestShutdownAndErrors:
     """Signals end the watch cleanly; bad input exits 2."""
 
@@ -667,6 +750,11 @@ class TestShutdownAndErrors:
             (["{tmp}", "--poll-ms", "9" * 30], "must be an integer >= 1 and <= 3600000"),
             (["{tmp}", "--retry-delay-ms", "9" * 30], "must be an integer >= 0 and <= 3600000"),
             (["{tmp}", "--retries", "1001"], '"1001": must be an integer >= 0 and <= 1000'),
+            (["{tmp}", "--metrics-addr", "9533"], 'metrics address "9533": must be HOST:PORT'),
+            (["{tmp}", "--metrics-addr", ":65536"], "with a port from 0 to 65535"),
+            (["{tmp}", "--metrics-addr", "::1:9533"], "[IPv6]:PORT"),
+            (["{tmp}", "--metrics-addr", "h/x:1"], 'metrics address "h/x:1"'),
+            (["{tmp}", "--metrics-addr", ":" + "9" * 5000], "with a port from 0 to 65535"),
             ([], "the following arguments are required: DIR"),
         ],
     )

@@ -1,14 +1,15 @@
 """The documentation cannot rot: its shell commands and marked Python snippets run inside a fake
 pod, its relative links resolve, and ``docs/cli.md`` is what the argparse parsers define.
 
-Marker convention for ``README.md``, ``README.ko.md``, ``docs/guide.md`` and
-``examples/app/README.md`` (HTML comments, invisible when the Markdown is rendered, written on
-the line right before a fenced block):
+Marker convention for ``README.md``, ``README.ko.md``, ``examples/app/README.md`` and every
+page under ``docs/`` (HTML comments, invisible when the Markdown is rendered, written on the
+line right before a fenced block):
 
 - A ```sh block (also ``shell``, ``bash``, ``console``) whose every command starts with
-  ``podself `` or ``python`` is **run** as one ``sh -e`` script, and must exit 0. In a
-  ``console`` block only ``$ `` lines are commands (the rest is output). Comments, blank lines,
-  ``\\``-continuations and here-document bodies are not commands.
+  ``podself `` or ``python`` (or is ``kill $!`` or ``wait``, which stop a pod started with
+  ``&``) is **run** as pasted, as one ``sh -e`` script in a session of its own, and must exit
+  0. In a ``console`` block only ``$ `` lines are commands (the rest is output). Comments,
+  blank lines, ``\\``-continuations and here-document bodies are not commands.
 - ```sh blocks with other commands (``make``, ``kubectl``, ``docker``…) are **not run**; each
   shows up as a skipped test naming the command, so the reason is visible.
 - ``<!-- test: skip REASON -->`` before a block: not run; the test is skipped with ``REASON``
@@ -36,6 +37,7 @@ import difflib
 import importlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -45,7 +47,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_MD = ROOT / "docs" / "cli.md"
-DOC_FILES = ("README.md", "README.ko.md", "docs/guide.md", "examples/app/README.md")
+# Every page a user reads: the READMEs and all of docs/ (docs/cli.md is generated).
+DOC_FILES = (
+    "README.md",
+    "README.ko.md",
+    "examples/app/README.md",
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md")),
+)
 LINKED_DOCS = (
     "README.ko.md",
     "docs/guide.md",
@@ -56,6 +64,7 @@ LINKED_DOCS = (
 )
 SHELLS = frozenset({"sh", "shell", "bash", "console"})
 RUNNABLE = ("podself ", "python ", "python3 ")
+JOB_CONTROL = frozenset({"kill $!", "wait"})  # stopping what a block started with "&"
 TIMEOUT = 120  # seconds for one block: a deadline, not a measurement
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})\s*([\w+-]*)")
@@ -228,21 +237,32 @@ class TestShellBlocks:
         if block.marker == "skip":
             pytest.skip(block.argument or "marked skip")
         commands = block.commands()
-        others = [c for c in commands if not c.startswith(RUNNABLE)]
+        others = [
+            c
+            for c in commands
+            if not c.startswith(RUNNABLE) and c.split("#")[0].strip() not in JOB_CONTROL
+        ]
         if not commands:
             pytest.skip("no command in this block")
         if others:
             pytest.skip(f"not run by the docs test: {others[0].split()[0]} …")
         expected = int(block.argument) if block.marker == "exit" else 0
-        result = subprocess.run(
+        # A session of its own, as a terminal gives: what the block leaves behind is killed.
+        with subprocess.Popen(
             ["sh", "-e", "-c", block.script()],
             cwd=ROOT,
             env=pod_env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
+            start_new_session=True,
+        ) as process:
+            try:
+                stdout, stderr = process.communicate(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                stdout, stderr = process.communicate()
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         assert result.returncode == expected, _report(block, result)
 
 

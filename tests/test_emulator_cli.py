@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -469,3 +473,280 @@ class TestStateErrors:
         assert capsys.readouterr().err == (
             f'error: cannot list the pods in "{state.root}": Permission denied\n'
         )
+
+
+KUBECTL = shutil.which("kubectl")
+needs_kubectl = pytest.mark.skipif(
+    KUBECTL is None, reason="kubectl is not on PATH: the kubectl oracle tests need it"
+)
+
+
+def kubectl_local(
+    tmp_path: Path, verb: str, *argv: str, output: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``kubectl VERB --local -f pod.json ARGV...`` on POD: kubectl's own answer, offline."""
+    manifest = tmp_path / "kubectl-pod.json"
+    manifest.write_text(json.dumps(POD), encoding="utf-8")
+    command = [str(KUBECTL), verb, "--local", "-f", str(manifest), *argv]
+    if output:
+        command += ["-o", output]
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
+    return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False, env=env)
+
+
+# (verb, pairs and flags): kubectl 1.32's answer is the oracle. Left out on purpose, as --local
+# answers differently from a change sent to the API server, which podself stands for: "a=b k-"
+# (1.32 says "unlabeled" or "labeled" from the objects' byte lengths; newer kubectl and podself
+# say "label(s) changed"), "nope-" (only the server path prints 'label "nope" not found.') and
+# the API server's own checks of keys and values.
+ORACLE_CASES = [
+    ("label", ["stage=beta", "--overwrite"]),
+    ("label", ["--overwrite", "stage=beta", "new=1"]),
+    ("label", ["stage=beta"]),
+    ("label", ["stage=alpha"]),
+    ("label", ["stage-"]),
+    ("label", ["a=b=c"]),
+    ("label", ["a=1", "a-"]),
+    ("label", ["--list"]),
+    ("label", []),
+    ("annotate", ["team=core"]),
+    ("annotate", ["team=core", "--overwrite"]),
+    ("annotate", ["owner=platform"]),
+    ("annotate", ["team-"]),
+    ("annotate", ["a=1", "a-"]),
+]
+
+
+class TestKubectlOracle:
+    """label/annotate answer as kubectl does, whatever the order of the words and flags."""
+
+    @needs_kubectl
+    @pytest.mark.parametrize(("verb", "argv"), ORACLE_CASES)
+    def test_same_answer_as_kubectl(
+        self,
+        state: PodState,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        verb: str,
+        argv: list[str],
+    ) -> None:
+        """Exit status, output, message and resulting labels/annotations equal kubectl's, with
+        the flags before, between or after the pod's words."""
+        expected = kubectl_local(tmp_path, verb, *argv)
+        flags = [a for a in argv if a.startswith("-") and not a.endswith("-")]
+        pairs = [a for a in argv if a not in flags]
+        name = str(POD["metadata"]["name"])
+        orders = [
+            ["pod", name, *pairs, *flags],
+            [*flags, "pods", name, *pairs],
+            ["po", *flags, name, "-n", "default", *pairs],
+            [f"pod/{name}", *flags, *pairs],
+        ]
+        for words in orders:
+            state.write_pod(POD)
+            code = cli(state, verb, *words)
+            out, err = capsys.readouterr()
+            assert (code, out, err) == (expected.returncode, expected.stdout, expected.stderr)
+        if expected.returncode == 0 and "--list" not in argv:
+            changed = json.loads(kubectl_local(tmp_path, verb, *argv, output="json").stdout)
+            field = "labels" if verb == "label" else "annotations"
+            # kubectl --local keeps an emptied map; the API server omits it, as podself does.
+            after = state.read_pod()["metadata"].get(field) or {}
+            assert after == (changed["metadata"].get(field) or {})
+
+    @needs_kubectl
+    def test_get_yaml_and_json_as_kubectl_prints_them(
+        self, state: PodState, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """get pod NAME -o yaml|json prints the object byte for byte as kubectl does."""
+        name = str(POD["metadata"]["name"])
+        for output in ("yaml", "json"):
+            expected = kubectl_local(tmp_path, "annotate", "team=platform-team", output=output)
+            assert cli(state, "get", "pod", name, "-o", output) == 0
+            assert capsys.readouterr().out == expected.stdout
+
+
+class TestArgumentOrder:
+    """kubectl reads flags anywhere; so do label, annotate and get (kubectl not needed)."""
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["pod", "dynamic-update-demo", "--overwrite", "stage=beta"],
+            ["pod", "-n", "default", "dynamic-update-demo", "stage=beta", "--overwrite"],
+            ["--overwrite", "dynamic-update-demo", "-n", "default", "stage=beta"],
+        ],
+    )
+    def test_flags_between_words(
+        self, state: PodState, capsys: pytest.CaptureFixture[str], argv: list[str]
+    ) -> None:
+        """--overwrite and -n after the pod's name used to be usage errors."""
+        assert cli(state, "label", *argv) == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo labeled\n"
+        assert state.read_pod()["metadata"]["labels"] == {"stage": "beta"}
+
+    def test_unknown_flag_is_still_a_usage_error(self, state: PodState) -> None:
+        """Only words join the positional list; an unknown option is refused, nothing changes."""
+        with pytest.raises(SystemExit) as exit_info:
+            cli(state, "label", "dynamic-update-demo", "--bogus", "stage=beta")
+        assert exit_info.value.code == 2
+        assert state.read_pod()["metadata"]["labels"] == {"stage": "alpha"}
+
+    def test_get_names_after_flags(
+        self, state: PodState, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """get pods -o name NAME, and the pod/NAME form."""
+        assert cli(state, "get", "pods", "-o", "name", "dynamic-update-demo") == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo\n"
+        assert cli(state, "get", "pod/dynamic-update-demo", "-o", "name") == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo\n"
+        assert cli(state, "get", "pods", "pod/dynamic-update-demo") == 1
+        assert "no need to specify a resource type" in capsys.readouterr().err
+
+
+class TestGetOutput:
+    """get -o yaml|json|wide."""
+
+    def test_one_name_prints_the_pod_else_a_list(
+        self, state: PodState, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """One name: the Pod; none or several: a List with kubectl's empty resourceVersion."""
+        state.write_status({"phase": "Running", "terminating": False, "startTime": None})
+        assert cli(state, "get", "pod", "dynamic-update-demo", "-o", "json") == 0
+        pod = json.loads(capsys.readouterr().out)
+        assert pod["kind"] == "Pod"
+        assert pod["status"] == {"podIP": "127.0.0.1", "phase": "Running"}
+        assert cli(state, "get", "pods", "-o", "yaml") == 0
+        text = capsys.readouterr().out
+        assert text.startswith("apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n")
+        assert text.endswith('kind: List\nmetadata:\n  resourceVersion: ""\n')
+        assert cli(state, "get", "pods", "dynamic-update-demo", "ghost", "-o", "yaml") == 1
+        captured = capsys.readouterr()
+        assert "kind: List" in captured.out
+        assert captured.err == 'Error from server (NotFound): pods "ghost" not found\n'
+
+    def test_wide_columns(self, state: PodState, capsys: pytest.CaptureFixture[str]) -> None:
+        """IP (the first of podIPs), NODE, NOMINATED NODE and READINESS GATES."""
+        pod = {**POD, "status": {"podIPs": [{"ip": "10.0.0.7"}], "conditions": []}}
+        pod["spec"] = {**POD["spec"], "readinessGates": [{"conditionType": "x"}]}
+        state.write_pod(pod)
+        assert cli(state, "get", "pods", "-o", "wide") == 0
+        header, row = capsys.readouterr().out.splitlines()
+        columns = re.split(r"\s{2,}", header)
+        assert columns[-4:] == ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+        assert row.split()[-4:] == ["10.0.0.7", "node-1", "<none>", "0/1"]
+
+
+class TestStartingPod:
+    """A pod that `podself run` is still creating is waited for, a missing one is not."""
+
+    def fake_proc(self, root: Path, argv: list[str], session: int, age: float) -> str:
+        """A /proc with one process of ``argv`` in ``session``, started ``age`` seconds ago."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        (root / "uptime").write_text("1000.00 10.00\n")
+        proc = root / "4242"
+        proc.mkdir()
+        (proc / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+        fields = ["S", "1", "4242", str(session)] + ["0"] * 15 + [str(int((1000 - age) * ticks))]
+        (proc / "stat").write_text(f"4242 (python3 x) {' '.join(fields)} 0 0\n")
+        return str(root)
+
+    @pytest.mark.parametrize(
+        ("argv", "session", "age", "starting"),
+        [
+            (["python3", "-m", "podself", "run", "-f", "p.yaml"], 7, 1.0, True),
+            (["/venv/bin/python", "/venv/bin/podself", "run", "-f", "p.yaml"], 7, 1.0, True),
+            (["python3", "-m", "podself", "run", "-f", "p.yaml"], 8, 1.0, False),
+            (["python3", "-m", "podself", "run", "-f", "p.yaml"], 7, 30.0, False),
+            (["python3", "-m", "podself", "get", "pods"], 7, 1.0, False),
+        ],
+    )
+    def test_run_starting(
+        self, tmp_path: Path, argv: list[str], session: int, age: float, starting: bool
+    ) -> None:
+        """Only a young `podself run` of this session counts."""
+        proc = self.fake_proc(tmp_path, argv, session, age)
+        assert labelcmd.run_starting(proc, session=7) is starting
+
+    def test_no_proc(self, tmp_path: Path) -> None:
+        """Without /proc (macOS), nothing is starting."""
+        assert labelcmd.run_starting(str(tmp_path / "none"), session=7) is False
+
+    @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+    def test_label_right_after_run_in_the_background(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`podself run ... &` then `podself label` at once: labeled, not NotFound."""
+        manifest = tmp_path / "pod.yaml"
+        manifest.write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: starting}\nspec:\n  containers:\n"
+            f"  - name: c\n    image: x\n    command: [{sys.executable}, -c, "
+            "'import time; time.sleep(30)']\n",
+            encoding="utf-8",
+        )
+        root = str(tmp_path / "state")
+        command = [sys.executable, "-m", "podself", "run", "-f", str(manifest)]
+        with subprocess.Popen(
+            [*command, "--state-dir", root, "--timeout", "20", "--no-namespace"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ) as process:
+            try:
+                assert main(["label", "pod", "starting", "a=b", "--state-dir", root]) == 0
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+        assert capsys.readouterr().out == "pod/starting labeled\n"
+
+
+class TestAll:
+    """label/annotate pods --all: every running pod of the namespace."""
+
+    def test_labels_every_pod(self, state: PodState, capsys: pytest.CaptureFixture[str]) -> None:
+        """Each pod is changed and reported; other namespaces are left alone."""
+        other = {**POD, "metadata": {**POD["metadata"], "name": "second"}}
+        second = PodState(state.root, "default", "second")
+        second.create(other)
+        elsewhere = PodState(state.root, "other", "third")
+        elsewhere.create(other)
+        assert cli(state, "label", "pods", "--all", "tier=web") == 0
+        assert capsys.readouterr().out == "pod/dynamic-update-demo labeled\npod/second labeled\n"
+        assert second.read_pod()["metadata"]["labels"]["tier"] == "web"
+        assert "tier" not in elsewhere.read_pod()["metadata"]["labels"]
+        assert cli(state, "label", "--list", "pods", "--all") == 0
+        assert capsys.readouterr().out == (
+            "Listing labels for Pod./dynamic-update-demo:\n stage=alpha\n tier=web\n"
+            "Listing labels for Pod./second:\n stage=alpha\n tier=web\n"
+        )
+
+    def test_names_with_all(self, state: PodState, capsys: pytest.CaptureFixture[str]) -> None:
+        """--all takes the type alone."""
+        assert cli(state, "annotate", "pod", "dynamic-update-demo", "--all", "a=b") == 1
+        assert capsys.readouterr().err.startswith("error: --all selects every pod")
+
+    def test_no_pods(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """No running pod: nothing to change, nothing printed."""
+        assert main(["label", "pods", "--all", "a=b", "--state-dir", str(tmp_path)]) == 0
+        assert capsys.readouterr() == ("", "")
+
+
+def test_run_validates_for_the_chosen_release(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run --kubernetes-version 1.33 refuses a field that release lacks, before starting."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: envfile}\nspec:\n"
+        "  containers:\n  - name: app\n    image: busybox\n    command: [/bin/true]\n"
+        "    env:\n    - name: DB\n      valueFrom:\n"
+        "        fileKeyRef: {volumeName: config, path: app.env, key: DB}\n"
+        "  volumes:\n  - name: config\n    emptyDir: {}\n"
+    )
+    state_dir = tmp_path / "state"
+    argv = ["run", "-f", str(manifest), "--state-dir", str(state_dir), "--no-namespace"]
+    assert main([*argv, "--kubernetes-version", "1.33"]) == 2
+    assert capsys.readouterr().err == (
+        f'Error from server (BadRequest): error when creating "{manifest}": Pod in version "v1" '
+        "cannot be handled as a Pod: strict decoding error: unknown field "
+        '"spec.containers[0].env[0].valueFrom.fileKeyRef"\n'
+    )

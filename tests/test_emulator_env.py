@@ -159,6 +159,16 @@ class TestFieldRef:
         with pytest.raises(ManifestError, match="host IP unknown"):
             container_environment(pod, pod["spec"]["containers"][0], ObjectStore(), {})
 
+    def test_file_key_ref_is_refused_as_not_emulated(self) -> None:
+        """An env-file key (1.34+) is refused with what it names, never guessed or left empty."""
+        ref = {"volumeName": "config", "path": "app.env", "key": "DB_HOST"}
+        with pytest.raises(ManifestError) as info:
+            env_of([{"name": "DB", "valueFrom": {"fileKeyRef": ref}}])
+        assert str(info.value) == (
+            "env DB: valueFrom.fileKeyRef (key 'DB_HOST' of the env file 'app.env' in volume "
+            "'config') is not emulated by podself run; set the variable with value: for local runs"
+        )
+
     def test_bad_version(self) -> None:
         """Only v1 field selectors convert."""
         env = [{"name": "X", "valueFrom": {"fieldRef": {"apiVersion": "v2", "fieldPath": "x"}}}]

@@ -229,6 +229,36 @@ class TestExitStatus:
             "ObjectMeta.metadata.labels of type string\n"
         )
 
+    def test_yaml_boolean_in_env_value(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """`value: y` is a boolean to kubectl: the API server refuses the Deployment while
+        decoding it, with its own message, and nothing else is reported."""
+        path = manifest(
+            tmp_path,
+            """\
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  containers:
+                  - name: app
+                    image: busybox
+                    env: [{name: VERBOSE, value: y}, {name: "bad=name", value: "x"}]
+            """,
+        )
+        result = run_pod(tmp_path, [path], capfd)
+        assert result.code == 2
+        assert result.err == (
+            f'Error from server (BadRequest): error when creating "{path}": Deployment in version '
+            '"v1" cannot be handled as a Deployment: json: cannot unmarshal bool into Go struct '
+            "field EnvVar.spec.template.spec.containers.env.value of type string\n"
+        )
+
     def test_invalid_label_value(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
         """A label value the API server would refuse stops the run with its message."""
         path = manifest(

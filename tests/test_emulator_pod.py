@@ -349,6 +349,42 @@ class TestNode:
         assert podlib.local_node().name == podlib.local_node().name.lower()
 
 
+class TestDecodeFailure:
+    """What the API server refuses before validating: values that do not decode."""
+
+    @staticmethod
+    def _pod(env: list[Any], **extra: Any) -> Workload:
+        spec = {"containers": [container(env=env, **extra)]}
+        return workload(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec}
+        )
+
+    def test_first_wrong_type_in_document_order(self) -> None:
+        """encoding/json reports the first value of the wrong type it meets."""
+        env = [{"name": "A", "value": 1}, {"name": True, "value": "x"}]
+        assert podlib.decode_failure(self._pod(env)) == (
+            'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into '
+            "Go struct field EnvVar.spec.containers.env.value of type string"
+        )
+
+    def test_quantity_error_wins(self) -> None:
+        """A quantity that does not parse ends decoding at once, even after a wrong type."""
+        env = [
+            {"name": "A", "value": True},
+            {"name": "B", "valueFrom": {"resourceFieldRef": {"resource": "", "divisor": ""}}},
+        ]
+        assert podlib.decode_failure(self._pod(env)) == (
+            'Pod in version "v1" cannot be handled as a Pod: quantities must match the regular '
+            "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        )
+        limits = {"resources": {"limits": {"memory": "1Gb"}}}
+        assert podlib.decode_failure(self._pod([], **limits)) is not None
+
+    def test_valid_object_decodes(self) -> None:
+        """Validation errors are not decoding errors."""
+        assert podlib.decode_failure(self._pod([{"name": "", "value": "x"}])) is None
+
+
 class TestValidation:
     """What the API server rejects."""
 

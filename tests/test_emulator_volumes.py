@@ -213,6 +213,19 @@ class TestProjected:
         }
         assert notes == ["projected serviceAccountToken sources are not emulated (no file written)"]
 
+    def test_pod_certificate_writes_nothing_and_says_so(self) -> None:
+        """A podCertificate source (1.34+) is validated upstream but not minted here."""
+        certificate = {
+            "signerName": "example.com/signer",
+            "keyType": "ED25519",
+            "credentialBundlePath": "bundle.pem",
+        }
+        source = {"sources": [{"podCertificate": certificate}]}
+        notes: list[str] = []
+        payload = projected_payload(make_pod([]), source, store(), ALLOCATABLE, notes)
+        assert payload == {}
+        assert notes == ["projected podCertificate sources are not emulated (no file written)"]
+
 
 class TestVolumeSet:
     """Volumes on disk and their updates."""
@@ -392,3 +405,74 @@ class TestSubPath:
             resolve_sub_path(str(tmp_path), sub_path, create=True)
         assert str(info.value) == message
         assert os.listdir(tmp_path) == []
+
+
+def _oracle_volume_cases() -> list[dict[str, Any]]:
+    from tests.conftest import SHARED_CONFORMANCE_DIR
+
+    path = SHARED_CONFORMANCE_DIR / "resource-values-oracle.json"
+    if not path.is_file():
+        return []
+    import json
+
+    cases = json.loads(path.read_text())["cases"]
+    return [c for c in cases if c["path"] == "volume" and "pod-level-limits-on-volume" in c["tags"]]
+
+
+class TestVolumeResourceValuesIgnorePodLimits:
+    def test_pod_level_limit_not_used_for_a_volume_file(self) -> None:
+        # The kubelet's volume path falls back to node allocatable only (no pod-level limits).
+        pod = make_pod([])
+        pod["spec"]["containers"][1]["resources"] = {}
+        pod["spec"]["resources"] = {"limits": {"cpu": "500m", "memory": "1Gi"}}
+        source = {
+            "items": [
+                {
+                    "path": "cpu",
+                    "resourceFieldRef": {"containerName": "monitor", "resource": "limits.cpu"},
+                },
+                {
+                    "path": "mem",
+                    "resourceFieldRef": {"containerName": "monitor", "resource": "limits.memory"},
+                },
+            ]
+        }
+        payload = downward_payload(pod, source, 0o644, ALLOCATABLE)
+        assert payload["cpu"].data == b"2"
+        assert payload["mem"].data == str(4 * 1024**3).encode()
+
+    def test_oracle_cases_with_pod_level_limits(self) -> None:
+        cases = _oracle_volume_cases()
+        if not cases:
+            from tests.conftest import SHARED_CONFORMANCE_DIR
+
+            pytest.skip(f"no {SHARED_CONFORMANCE_DIR / 'resource-values-oracle.json'}")
+        wrong = []
+        for case in cases:
+            pod: dict[str, Any] = {
+                "metadata": {"name": "p", "namespace": "default"},
+                "spec": {
+                    "containers": [
+                        {"name": "c", "resources": case["container_resources"]},
+                        {"name": "other"},
+                    ],
+                },
+            }
+            if case["pod_level_limits"] is not None:
+                pod["spec"]["resources"] = {"limits": case["pod_level_limits"]}
+            selector = {"containerName": "c", "resource": case["resource"]}
+            if case["divisor"] is not None:
+                selector["divisor"] = case["divisor"]
+            source = {"items": [{"path": "v", "resourceFieldRef": selector}]}
+            expected = case["expected"]
+            try:
+                got: object = downward_payload(pod, source, 0o644, case["node_allocatable"])[
+                    "v"
+                ].data.decode()
+            except ResourceFieldError as exc:
+                got = {"error": str(exc).lower()}
+                if isinstance(expected, dict):
+                    expected = {"error": expected["error"].lower()}
+            if got != expected:
+                wrong.append((case["id"], got, expected))
+        assert not wrong, wrong[:5]

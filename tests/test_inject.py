@@ -395,9 +395,43 @@ class TestWhatIsAdded:
             "k8s.pod.name=$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME)",
             "k8s.pod.uid=$(OTEL_RESOURCE_ATTRIBUTES_POD_UID)",
             "k8s.statefulset.name=db",
-            "service.instance.id=$(OTEL_RESOURCE_ATTRIBUTES_NAMESPACE)."
-            "$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME).app",
+        ]  # no service.instance.id: it would win over the per-process detector in every worker
+
+    def test_datadog(self) -> None:
+        """--datadog adds DD_ENV/DD_SERVICE from the template's tags.datadoghq.com labels
+        (not DD_VERSION, whose label is missing, with a note), DD_AGENT_HOST and DD_ENTITY_ID,
+        as fieldRefs; a second run changes nothing."""
+        obj = workload("Deployment", [container()])
+        obj["spec"]["template"]["metadata"]["labels"].update(
+            {"tags.datadoghq.com/env": "prod", "tags.datadoghq.com/service": "api"}
+        )
+        options = InjectOptions(datadog=True, env=False, volume=False)
+        result = inject_text(dump(obj), options=options)
+        env = env_of(spec_of(result.output))
+        assert {name: var["valueFrom"]["fieldRef"]["fieldPath"] for name, var in env.items()} == {
+            "DD_ENV": "metadata.labels['tags.datadoghq.com/env']",
+            "DD_SERVICE": "metadata.labels['tags.datadoghq.com/service']",
+            "DD_AGENT_HOST": "status.hostIP",
+            "DD_ENTITY_ID": "metadata.uid",
+        }
+        assert [n.message for n in result.notes] == [
+            "no tags.datadoghq.com/version label on the pod template: DD_VERSION not added "
+            "(a fieldRef to a missing label reads as empty)"
         ]
+        again = inject_text(result.output, options=options)
+        assert again.output is again.original
+
+    def test_datadog_never_overrides(self) -> None:
+        """A DD_ variable the user set stays as it is (reported); the others are added."""
+        user = {"name": "DD_AGENT_HOST", "value": "datadog-agent.monitoring"}
+        obj = workload("Deployment", [container(env=[user])])
+        result = inject_text(dump(obj), options=InjectOptions(datadog=True))
+        env = env_of(spec_of(result.output))
+        assert env["DD_AGENT_HOST"] == user
+        assert "DD_ENTITY_ID" in env
+        assert "K8S_HOST_IP" in env  # its own variable, not a twin of DD_AGENT_HOST
+        assert not {"DD_ENV", "DD_SERVICE", "DD_VERSION"} & set(env)
+        assert "env DD_AGENT_HOST already set, left as is" in str(result.notes)
 
     @pytest.mark.parametrize(
         ("kind", "key"),
@@ -1383,11 +1417,15 @@ class TestLintClean:
     @pytest.mark.parametrize(
         "name", ["all-kinds.yaml", "list.yaml", "comments.yaml", "deployment.json"]
     )
-    @pytest.mark.parametrize("otel", [False, True])
-    def test_injected_fixtures_have_no_findings(self, name: str, otel: bool) -> None:
+    @pytest.mark.parametrize(
+        "options",
+        [InjectOptions(), InjectOptions(otel=True), InjectOptions(datadog=True)],
+        ids=["default", "otel", "datadog"],
+    )
+    def test_injected_fixtures_have_no_findings(self, name: str, options: InjectOptions) -> None:
         """podself lint finds nothing at all (not even info) in what inject wrote."""
         lint = pytest.importorskip("podself.manifest.lint", reason="podself lint not available")
-        result = inject_file(FIXTURES / name, options=InjectOptions(otel=otel))
+        result = inject_file(FIXTURES / name, options=options)
         assert lint.lint_text(result.output, name) == []
 
     def test_cli_lint_exits_zero(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -1400,6 +1438,30 @@ class TestLintClean:
 
 
 class TestUnderTheEmulator:
+    def test_datadog_values(self, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """Under `podself run`, --datadog's variables hold the labels' values, the node's IP
+        and the pod's UID."""
+        pytest.importorskip("podself.emulator.kubelet", reason="podself run not available")
+        show = (
+            "import json, os; "
+            "print(json.dumps({k: v for k, v in os.environ.items() if k[:3] in ('DD_', 'K8S')}))"
+        )
+        obj = workload("Deployment", [container(command=[sys.executable, "-c", show])])
+        obj["spec"]["template"]["metadata"]["labels"].update(
+            {"tags.datadoghq.com/env": "prod", "tags.datadoghq.com/version": "1.4.2"}
+        )
+        path = tmp_path / "app.yaml"
+        options = InjectOptions(datadog=True, fields=("uid", "host_ip"), volume=False)
+        path.write_bytes(inject_text(dump(obj), options=options).output)
+        code, out, err = run_cli(["run", "-f", str(path), "--timeout", "60"], capfd)
+        assert code == 0, err
+        env = json.loads(out[out.index("{") :])
+        assert env["DD_ENV"] == "prod"
+        assert env["DD_VERSION"] == "1.4.2"
+        assert "DD_SERVICE" not in env
+        assert env["DD_AGENT_HOST"] == env["K8S_HOST_IP"] != ""
+        assert env["DD_ENTITY_ID"] == env["K8S_POD_UID"] != ""
+
     def test_injected_app_knows_itself(
         self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
     ) -> None:
@@ -1510,6 +1572,9 @@ class TestKustomize:
         code, out, _ = run_cli(["inject", "--emit", "helm", "--otel"], capfd)
         assert code == 0
         assert '{{- define "podself.otelResourceAttributes" -}}' in out
+        code, out, _ = run_cli(["inject", "--emit", "helm", "--datadog", "--no-env"], capfd)
+        assert code == 0
+        assert "fieldPath: metadata.labels['tags.datadoghq.com/env']" in out
 
     @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
     def test_kubectl_kustomize_matches_inject(self, tmp_path: Path) -> None:
@@ -1603,6 +1668,19 @@ class TestHelm:
         assert 'value: {{ include "podself.otelResourceAttributes" . | quote }}' in text
         assert '{{- define "podself.otelResourceAttributes" -}}' in text
         assert "k8s.pod.uid=$(OTEL_RESOURCE_ATTRIBUTES_POD_UID)" in text
+
+    def test_datadog(self) -> None:
+        """--datadog in a chart: the three tag variables (the chart sets the labels) and the
+        agent's, as inject adds them to a template with the labels."""
+        options = InjectOptions(datadog=True, env=False, volume=False)
+        bodies = render_helm(emit_helm(options), {"container": "app"})
+        obj = workload("Pod", [container()])
+        obj["metadata"]["labels"] = {
+            f"tags.datadoghq.com/{t}": "x" for t in ("env", "service", "version")
+        }
+        injected = spec_of(inject_text(dump(obj), options=options).output)
+        assert yaml.safe_load(bodies["podself.env"]) == injected["containers"][0]["env"]
+        assert len(injected["containers"][0]["env"]) == 5
 
     def test_custom_mount_path(self) -> None:
         """The mount path option flows into the mount and PODSELF_PODINFO_DIR."""

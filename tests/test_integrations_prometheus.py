@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,11 +16,15 @@ import pytest
 
 from podself.integrations.prometheus import (
     CONTENT_TYPE,
+    MetricsHandler,
     PodCollector,
     exposition,
+    reload_families,
+    render,
     start_http_server,
 )
 from podself.pod import PodInfo, Resources, Workload
+from podself.reloader import ReloadMetrics
 from podself.testing import FakePod
 from podself.tuning import plan
 
@@ -151,6 +157,87 @@ class TestHttp:
             urllib.request.urlopen(f"http://127.0.0.1:{server}/", timeout=10)
         caught.value.close()
         assert caught.value.code == 404
+
+    def test_idle_connections_are_bounded(self) -> None:
+        """Connections beyond 16 held open are closed at once, not given a thread each; a
+        scrape works again once they go."""
+        srv = start_http_server(0, "127.0.0.1")
+        address = ("127.0.0.1", srv.server_address[1])
+        held = [socket.create_connection(address, timeout=10) for _ in range(16)]
+        try:
+            with socket.create_connection(address, timeout=10) as extra:
+                assert extra.recv(1) == b""  # closed by the server, nothing sent
+        finally:
+            for sock in held:
+                sock.close()
+        try:
+            deadline = time.monotonic() + 10
+            while True:  # the held connections' threads end as they see the close
+                try:
+                    with urllib.request.urlopen(
+                        f"http://{address[0]}:{address[1]}/metrics", timeout=10
+                    ) as r:
+                        assert r.status == 200
+                    break
+                except (urllib.error.URLError, ConnectionError):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
+    def test_client_gone_is_not_a_traceback(self, capfd: pytest.CaptureFixture[str]) -> None:
+        """A connection error while answering (the scraper hung up) prints nothing."""
+
+        class Gone(MetricsHandler):
+            @staticmethod
+            def exposition() -> str:
+                raise ConnectionResetError(104, "Connection reset by peer")
+
+        srv = start_http_server(0, "127.0.0.1", Gone)
+        try:
+            with pytest.raises((urllib.error.URLError, ConnectionError)):
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{srv.server_address[1]}/metrics", timeout=10
+                )
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        assert capfd.readouterr().err == ""
+
+
+class TestReloadFamilies:
+    def test_before_and_after_rounds(self) -> None:
+        """Counters are there from the start at 0; the last-reload gauges appear with the
+        first round; the success timestamp keeps the last success."""
+        metrics = ReloadMetrics()
+        metrics.watching(2)
+        before = parsed(render(reload_families(metrics)))
+        assert before == {
+            ("podself_reloads_total", (("result", "success"),)): 0,
+            ("podself_reloads_total", (("result", "failure"),)): 0,
+            ("podself_watched_directories", ()): 2,
+        }
+        metrics.record(True, 0.25)
+        success_at = parsed(render(reload_families(metrics)))[
+            ("podself_last_reload_success_timestamp_seconds", ())
+        ]
+        metrics.record(False, 1.5)
+        after = parsed(render(reload_families(metrics)))
+        assert after[("podself_reloads_total", (("result", "success"),))] == 1
+        assert after[("podself_reloads_total", (("result", "failure"),))] == 1
+        assert after[("podself_last_reload_successful", ())] == 0
+        assert after[("podself_last_reload_duration_seconds", ())] == 1.5
+        assert after[("podself_last_reload_success_timestamp_seconds", ())] == success_at
+        assert after[("podself_last_reload_timestamp_seconds", ())] >= success_at
+
+    def test_counter_type(self) -> None:
+        """podself_reloads_total is a counter to the parser (its family is podself_reloads)."""
+        families = {
+            f.name: f.type
+            for f in text_string_to_metric_families(render(reload_families(ReloadMetrics())))
+        }
+        assert families["podself_reloads"] == "counter"
 
 
 def test_import_loads_no_client() -> None:

@@ -28,7 +28,7 @@ from podself.manifest.lint import (
 )
 from podself.manifest.load import LoadIssue, load_file
 from podself.manifest.workloads import iter_workloads
-from podself.validation import FieldError
+from podself.validation import FieldError, kubernetes_target
 from tests.conftest import conformance_params
 
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
@@ -53,7 +53,12 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
     "invalid-resource-field-ref": {"rules/api-errors.yaml": [(26, 29), (31, 28)]},
     "invalid-env-source": {"rules/api-errors.yaml": [(34, 15)]},
     "invalid-env-name": {"rules/api-errors.yaml": [(37, 21)]},
-    "invalid-type": {"rules/api-errors.yaml": [(40, 22)]},
+    "invalid-type": {"rules/api-errors.yaml": [(40, 22)], "rules/yaml-typing.yaml": [(17, 14)]},
+    "invalid-label": {"rules/labels.yaml": [(8, 14), (16, 15), (18, 18), (21, 20)]},
+    "yaml-typed-scalar": {
+        "rules/yaml-typing.yaml": [(7, 5), (14, 27), (17, 14), (44, 12)],
+        "rules/api-errors.yaml": [(40, 22)],
+    },
     "invalid-volume": {
         "rules/api-errors.yaml": [(44, 28), (46, 23)],
         "rules/names-and-mounts.yaml": [(29, 24)],
@@ -61,12 +66,17 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
     "invalid-name": {"rules/names-and-mounts.yaml": [(5, 9), (11, 15), (35, 14)]},
     "invalid-volume-mount": {"rules/names-and-mounts.yaml": [(15, 20), (18, 17)]},
     "invalid-container": {"rules/names-and-mounts.yaml": [(11, 9), (22, 7)]},
-    "invalid-config-object": {"rules/config-objects.yaml": [(8, 26), (8, 26), (15, 11), (23, 20)]},
+    "invalid-config-object": {
+        "rules/config-objects.yaml": [(8, 26), (8, 26), (15, 11), (23, 20)],
+        "rules/yaml-typing.yaml": [(44, 12)],
+    },
     "unknown-container": {"rules/unknown-container.yaml": [(25, 30), (42, 30)]},
     "resource-not-set": {"rules/resource-not-set.yaml": [(27, 21), (32, 21), (37, 21)]},
     "divisor-rounding": {"rules/divisor-rounding.yaml": [(22, 24), (32, 24)]},
-    "undefined-label": {"rules/undefined-metadata.yaml": [(30, 26)]},
-    "undefined-annotation": {"rules/undefined-metadata.yaml": [(42, 26)]},
+    "divisor-overflow": {"rules/divisor-overflow.yaml": [(19, 20), (24, 20)]},
+    "feature-gate-off": {"rules/feature-gate-off.yaml": [(19, 9), (23, 9)]},
+    "undefined-label": {"rules/undefined-metadata.yaml": [(30, 26), (82, 26)]},
+    "undefined-annotation": {"rules/undefined-metadata.yaml": [(42, 26), (86, 26)]},
     "static-metadata-env": {
         "rules/static-metadata-env.yaml": [(24, 26)],
         "seed/labels-via-env.yaml": [(23, 26)],
@@ -206,7 +216,8 @@ class TestConformance:
         else:
             spec = {"volumes": [vector["input"]]}
             root, prefix = vector.get("field_root", "field[0]"), "spec.volumes[0]"
-        errors = [f for f in _lint_obj(_pod(spec)) if RULES[f.rule].category == "api"]
+        with kubernetes_target("1.33"):  # the release the vectors were recorded from
+            errors = [f for f in _lint_obj(_pod(spec)) if RULES[f.rule].category == "api"]
         valid = vector.get("valid_as_manifest", vector["valid"])
         assert (not errors) == valid, [f.message for f in errors]
         if "valid_as_manifest" in vector:
@@ -365,6 +376,95 @@ class TestApiErrors:
         assert finding.object == "Deployment/shop/web"
         assert finding.hint == 'did you mean "status.hostIP"?'
 
+    @pytest.mark.parametrize(
+        ("path", "in_volume", "hint"),
+        [
+            ("metadata.podIP", False, 'did you mean "status.podIP"?'),
+            ("metadata.nodeName", False, 'did you mean "spec.nodeName"?'),
+            ("status.uid", False, 'did you mean "metadata.uid"?'),
+            ("metadata.nmae", False, 'did you mean "metadata.name"?'),
+            ("spec.name", True, 'did you mean "metadata.name"?'),
+            (
+                "metadata.podIP",
+                True,
+                'did you mean "status.podIP"? It is available only to env vars '
+                "(env[].valueFrom.fieldRef)",
+            ),
+        ],
+    )
+    def test_field_path_hint_prefers_the_same_field(
+        self, path: str, in_volume: bool, hint: str
+    ) -> None:
+        """A field under the wrong root is matched by its name first (metadata.podIP is
+        status.podIP, not the closer text metadata.uid)."""
+        ref: dict[str, Any] = {"fieldRef": {"fieldPath": path}}
+        spec: dict[str, Any]
+        if in_volume:
+            spec = {"volumes": [{"name": "v", "downwardAPI": {"items": [{"path": "f", **ref}]}}]}
+        else:
+            spec = {"containers": [{"name": "c", "env": [{"name": "K8S_X", "valueFrom": ref}]}]}
+        (finding,) = [f for f in _lint_obj(_pod(spec)) if f.rule == "invalid-field-ref"]
+        assert finding.hint == hint
+
+    def test_yaml_typed_scalar_findings(self) -> None:
+        """Each warning names the field, the object and what Kubernetes reads; a typed key says
+        which key it becomes."""
+        findings = [
+            f for f in _lint_fixture("rules/yaml-typing.yaml") if f.rule == "yaml-typed-scalar"
+        ]
+        assert [(f.field, f.object) for f in findings] == [
+            ("metadata.labels.true", "Pod/typed"),
+            ("spec.containers[0].args[2]", "Pod/typed"),
+            ("spec.containers[0].env[0].value", "Pod/typed"),
+            ("data.enabled", "ConfigMap/settings"),
+        ]
+        assert findings[0].message == (
+            'the key `on` is read as the string "true" in Kubernetes YAML; quote it if the text '
+            "is meant"
+        )
+        assert findings[2].message == (
+            "`y` is the boolean true in Kubernetes YAML; quote it if a string is meant"
+        )
+        assert findings[2].hint == 'write "y"'
+        assert _lint_fixture("rules/yaml-typing.yaml", disabled={"yaml-typed-scalar"}) == [
+            f for f in _lint_fixture("rules/yaml-typing.yaml") if f.rule != "yaml-typed-scalar"
+        ]
+
+    def test_labels_of_object_and_template(self) -> None:
+        """Labels and annotations are validated on the workload and on its pod template, at
+        the paths Kubernetes names, including the 256 KiB total of annotations."""
+        template = {
+            "metadata": {
+                "labels": {"app": "a", "bad/key/x": "v"},
+                "annotations": {"big": "x" * (256 * 1024)},
+            },
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+        }
+        obj = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "d", "labels": {"tier": "-x"}, "annotations": {"on": True}},
+            "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": template},
+        }
+        found = [
+            (f.rule, f.message.split(": ")[0]) for f in _lint_obj(obj) if f.severity == "error"
+        ]
+        assert found == [
+            ("invalid-label", "metadata.labels"),
+            ("invalid-type", "metadata.annotations[on]"),
+            ("invalid-label", "spec.template.labels"),
+            ("invalid-label", "spec.template.annotations"),
+        ]
+        too_long = next(f for f in _lint_obj(obj) if f.field == "spec.template.annotations")
+        assert too_long.message.endswith("Too long: may not be more than 262144 bytes")
+
+    def test_label_errors_point_at_the_key(self) -> None:
+        """A label error is placed on the line of its key, not of the labels map."""
+        text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    ok: a\n"
+        text += "    bad key: b\nspec:\n  containers: [{name: c, image: i}]\n"
+        (finding,) = lint_text(text, "p.yaml")
+        assert (finding.rule, finding.line) == ("invalid-label", 7)
+
     def test_volume_items_are_pointed_at(self) -> None:
         """Kubernetes names no items[i]; the finding still points at the offending item."""
         text = (FIXTURES / "seed" / "pod-ip-in-volume.yaml").read_text()
@@ -432,7 +532,11 @@ spec:
     def test_invalid_references_do_not_double_report(self) -> None:
         """A reference the API rejects gets no run-time or naming findings on top."""
         findings = _lint_fixture("rules/api-errors.yaml")
-        assert {f.severity for f in findings} == {"error"}
+        others = [f for f in findings if f.severity != "error"]
+        # Only the YAML typing note that explains an invalid-type error, at its field.
+        assert [f.rule for f in others] == ["yaml-typed-scalar"]
+        typed = {f.field for f in findings if f.rule == "invalid-type"}
+        assert others[0].field in typed
 
 
 class TestRuntimeRules:
@@ -617,6 +721,52 @@ class TestNamingRules:
             ]
         }
         assert "naming-convention" not in _rules(_lint_obj(_pod(spec)))
+
+    def test_library_names_are_not_renamed(self) -> None:
+        """DD_ and OTEL_ variables keep the names their libraries read: no naming advice."""
+        env = [
+            {
+                "name": "DD_ENV",
+                "valueFrom": {
+                    "fieldRef": {"fieldPath": "metadata.labels['tags.datadoghq.com/env']"}
+                },
+            },
+            {"name": "DD_ENTITY_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+            {
+                "name": "OTEL_RESOURCE_ATTRIBUTES_POD_NAME",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+            },
+        ]
+        pod = _pod(
+            {"containers": [{"name": "c", "env": env}]},
+            labels={"tags.datadoghq.com/env": "prod"},
+        )
+        assert _rules(_lint_obj(pod)) == []
+
+    @pytest.mark.parametrize(
+        ("name", "source", "reported"),
+        [
+            ("POD_NAME", {"fieldRef": {"fieldPath": "metadata.name"}}, True),
+            ("MY_NODE_IP", {"fieldRef": {"fieldPath": "status.hostIP"}}, True),
+            ("WHERE_I_RUN_NAMESPACE", {"fieldRef": {"fieldPath": "metadata.namespace"}}, True),
+            ("CPU_LIMIT", {"resourceFieldRef": {"resource": "limits.cpu"}}, True),
+            ("my.env-name", {"fieldRef": {"fieldPath": "metadata.name"}}, False),
+            ("_x", {"fieldRef": {"fieldPath": "status.podIP"}}, False),
+            ("MyEnvName1", {"resourceFieldRef": {"resource": "limits.cpu"}}, False),
+            ("x_1", {"resourceFieldRef": {"resource": "requests.memory"}}, False),
+            ("APP_GREETING", {"fieldRef": {"fieldPath": "metadata.name"}}, False),
+            ("SHARD", {"resourceFieldRef": {"resource": "limits.cpu"}}, False),
+        ],
+    )
+    def test_convention_only_for_identity_shaped_names(
+        self, name: str, source: dict[str, Any], reported: bool
+    ) -> None:
+        """naming-convention judges names that look like identity or resource variables and
+        leaves the app's own names alone (fuzzed names gave thousands of info findings)."""
+        env = [{"name": name, "valueFrom": source}]
+        spec = {"containers": [{"name": "c", "env": env, "resources": {"limits": {"cpu": "1"}}}]}
+        found = [f for f in _lint_obj(_pod(spec)) if f.rule == "naming-convention"]
+        assert bool(found) is reported
 
     def test_suggestions(self) -> None:
         """The suggested names follow K8S_/RESOURCE_ with the unit of the divisor."""
@@ -836,3 +986,85 @@ class TestRobustness:
         """Arbitrary YAML-ish text gives findings, never an exception."""
         for finding in lint_text("kind: Pod\nspec:\n  containers:\n" + text, "fuzz.yaml"):
             assert finding.rule in RULES
+
+
+_ENV_FILE_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: envfile}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    env:
+    - name: DB_HOST
+      valueFrom:
+        fileKeyRef: {volumeName: config, path: app.env, key: DB_HOST}
+  volumes:
+  - name: config
+    emptyDir: {}
+"""
+
+
+class TestKubernetesVersionOption:
+    """lint --kubernetes-version validates as that release's API server does."""
+
+    def test_file_key_ref_by_release(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from podself.cli import main
+
+        manifest = tmp_path / "pod.yaml"
+        manifest.write_text(_ENV_FILE_POD)
+        assert main(["lint", str(manifest)]) == 0
+        assert main(["lint", str(manifest), "--kubernetes-version", "1.34"]) == 0
+        capsys.readouterr()
+        assert main(["lint", str(manifest), "--kubernetes-version", "v1.33"]) == 1
+        out = capsys.readouterr().out
+        assert 'unknown field "spec.containers[0].env[0].valueFrom.fileKeyRef"' in out
+        assert "--kubernetes-version" in out  # the hint names the option
+
+    def test_default_off_gates_follow_the_release(self) -> None:
+        """fileKeyRef is off by default in 1.34 only; image volumes before 1.35."""
+        spec = {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "i",
+                    "env": [
+                        {
+                            "name": "X",
+                            "valueFrom": {
+                                "fileKeyRef": {"volumeName": "v", "path": "p", "key": "K"}
+                            },
+                        }
+                    ],
+                }
+            ],
+            "volumes": [{"name": "v", "emptyDir": {}}, {"name": "i", "image": {"reference": "r"}}],
+        }
+        found = {}
+        for release in ("1.33", "1.34", "1.35"):
+            with kubernetes_target(release):
+                found[release] = [
+                    f.field for f in _lint_obj(_pod(spec)) if f.rule == "feature-gate-off"
+                ]
+        assert found == {
+            "1.33": ["spec.volumes[1].image"],
+            "1.34": ["spec.containers[0].env[0].valueFrom.fileKeyRef", "spec.volumes[1].image"],
+            "1.35": [],
+        }
+
+    def test_unsupported_release_is_a_usage_error(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from podself.cli import main
+
+        manifest = tmp_path / "pod.yaml"
+        manifest.write_text(_ENV_FILE_POD)
+        with pytest.raises(SystemExit) as info:
+            main(["lint", str(manifest), "--kubernetes-version", "1.29"])
+        assert info.value.code == 2
+        assert "unsupported Kubernetes version '1.29': podself models 1.30 to 1.35" in (
+            capsys.readouterr().err
+        )

@@ -108,6 +108,16 @@ class TestSummary:
             "podself lint: 1 file, 2 documents, 1 workload: 0 errors, 0 warnings, 1 info"
         )
 
+    def test_line_with_unread_inputs(self) -> None:
+        """Inputs that could not be read are counted, and "no findings" is never claimed."""
+        assert summary_line(_result(input_errors=["cannot read a", "cannot read b"])) == (
+            "podself lint: 1 file, 2 documents, 1 workload: 2 inputs could not be read"
+        )
+        assert summary_line(_result(_finding("error"), input_errors=["cannot read a"])) == (
+            "podself lint: 1 file, 2 documents, 1 workload: 1 input could not be read; "
+            "1 error, 0 warnings, 0 info"
+        )
+
 
 class TestText:
     def test_layout(self) -> None:
@@ -351,7 +361,9 @@ class TestCli:
         assert code == 2
         assert "cannot read" in err
         assert "missing.yaml" in err
-        assert out.endswith("no findings\n")
+        # Nothing was checked: the summary must not read as a clean result.
+        assert out.endswith(": 1 input could not be read\n")
+        assert "no findings" not in out
 
     def test_max_bytes(self, capsys: pytest.CaptureFixture[str]) -> None:
         """--max-bytes refuses larger inputs with an input-limit finding."""

@@ -333,6 +333,35 @@ class TestPresets:
         assert list(line)[:4] == ["@timestamp", "log.level", "message", "ecs.version"]
         assert (line["ecs.version"], line["extra.ecs.version"]) == ("1.6.0", "x")
 
+    def test_gcp_trace_of_the_active_span(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """gcp: inside an OpenTelemetry span (the real SDK) the line carries the trace as
+        Cloud Logging's resource name, the span ID and the sampling decision; outside a span,
+        or for a span not sampled, what holds then."""
+        sdk = pytest.importorskip("opentelemetry.sdk.trace")
+        sampling = pytest.importorskip("opentelemetry.sdk.trace.sampling")
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "shop-prod")
+        formatter = JsonFormatter(preset="gcp")
+        assert "logging.googleapis.com/trace" not in render(formatter, make_record())
+        with sdk.TracerProvider().get_tracer("t").start_as_current_span("GET /") as span:
+            line = render(formatter, make_record(extra={"logging.googleapis.com/spanId": "x"}))
+        context = span.get_span_context()
+        assert line["logging.googleapis.com/trace"] == (
+            f"projects/shop-prod/traces/{context.trace_id:032x}"
+        )
+        assert line["logging.googleapis.com/spanId"] == f"{context.span_id:016x}"
+        assert line["logging.googleapis.com/trace_sampled"] is True
+        assert line["extra.logging.googleapis.com/spanId"] == "x"  # never overwritten
+        monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+        unsampled = sdk.TracerProvider(sampler=sampling.ALWAYS_OFF).get_tracer("t")
+        with unsampled.start_as_current_span("GET /") as span:
+            line = render(JsonFormatter(preset="gcp"), make_record())
+        assert line["logging.googleapis.com/trace"] == f"{span.get_span_context().trace_id:032x}"
+        assert line["logging.googleapis.com/trace_sampled"] is False
+        with sdk.TracerProvider().get_tracer("t").start_as_current_span("GET /"):
+            for preset in ("seed", "otel", "ecs"):  # the trace is gcp's only
+                line = render(JsonFormatter(preset=preset), make_record())
+                assert not any("trace" in key or "span" in key for key in line), preset
+
     def test_gcp_line(self) -> None:
         """gcp: time, severity (Cloud Logging's names for the levels Python uses), the
         source location, and the identity and labels as the entry's labels object; the

@@ -255,6 +255,22 @@ class TestChain:
         assert line["logging.googleapis.com/labels"]["pod_name"] == "api-server-5d8c7f6b9-xk2jp"
         assert line["logging.googleapis.com/labels"]["k8s-pod/app"] == "api-server"
 
+    def test_gcp_trace(self) -> None:
+        """The gcp preset: inside an OpenTelemetry span (the real SDK), the trace, span ID
+        and sampling flag, as the stdlib formatter writes them."""
+        sdk = pytest.importorskip("opentelemetry.sdk.trace")
+        stream = io.StringIO()
+        configure_print(stream, info=seed_info(), preset="gcp")
+        with sdk.TracerProvider().get_tracer("t").start_as_current_span("job") as span:
+            structlog.get_logger().info("i")
+        structlog.get_logger().info("after")
+        inside, after = printed(stream)
+        context = span.get_span_context()
+        assert inside["logging.googleapis.com/trace"] == f"{context.trace_id:032x}"
+        assert inside["logging.googleapis.com/spanId"] == f"{context.span_id:016x}"
+        assert inside["logging.googleapis.com/trace_sampled"] is True
+        assert "logging.googleapis.com/trace" not in after
+
     def test_bad_tracebacks_option(self) -> None:
         """tracebacks must be text or dict."""
         with pytest.raises(ValueError, match='tracebacks "rich": must be "text" or "dict"'):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import lzma
 import os
 import signal
 import subprocess
@@ -180,8 +181,101 @@ class TestYamlValues:
     def test_matches_pyyaml(self) -> None:
         """Data equals PyYAML's safe loader for ordinary manifests."""
         yaml = pytest.importorskip("yaml")
-        text = POD + "---\nx: [1, 2.5, true, null, ~, 0o17, 0x1f, '08', on]\n"
-        assert [d.data for d in load_documents(text)] == list(yaml.safe_load_all(text))
+        assert [d.data for d in load_documents(POD)] == list(yaml.safe_load_all(POD))
+
+    def test_plain_scalars_typed_as_kubectl(self) -> None:
+        """Plain scalars resolve as go-yaml v2 and JSON give them to the API server (not by
+        PyYAML's YAML 1.1 rules); quoted ones are strings."""
+        text = (
+            "x: [1, 2.5, true, null, ~, 0o17, 0x1f, '08', on, y, N, 08, 420.0, 1e3, 12:30, "
+            "0644, 1_000, '1e3', \"y\"]\n"
+        )
+        (doc,) = load_documents(text)
+        assert doc.data == {
+            "x": [1, 2.5, True, None, None, 15, 31, "08", True, True, False, 8, 420, 1000,
+                  "12:30", 420, 1000, "1e3", "y"]
+        }  # fmt: skip
+
+    def test_recorded_go_yaml_answers(self) -> None:
+        """Every scalar recorded from kubectl's YAML reader (sigs.k8s.io/yaml on go-yaml v2),
+        as a value and as a key, loads to the same JSON, or is refused where kubectl fails."""
+        recorded = json.loads(
+            lzma.decompress(
+                (Path(__file__).parent / "fixtures" / "goyaml-scalars.json.xz").read_bytes()
+            )
+        )["cases"]
+        checked = 0
+        for case in recorded:
+            text = case["scalar"]
+            for doc, answer in (
+                (f"v: {text}\n", case["as_value"]),
+                (f"{text}: x\n", case["as_key"]),
+            ):
+                if answer.get("error", "").startswith("yaml:"):
+                    continue  # not a plain scalar in that position
+                items = list(scan_documents(doc, "s.yaml"))
+                checked += 1
+                if "error" in answer:
+                    assert isinstance(items[-1], LoadIssue), (text, answer)
+                    continue
+                (loaded,) = items
+                assert isinstance(loaded, Document), (text, loaded)
+                expected = json.loads(answer["json"])
+                assert json.dumps(loaded.data) == json.dumps(expected), (text, answer)
+        assert checked > 10_000
+
+    def test_block_scalars_are_strings(self) -> None:
+        """Literal and folded blocks stay text whatever they hold."""
+        (doc,) = load_documents("a: |\n  y\nb: >-\n  1e3\n")
+        assert doc.data == {"a": "y\n", "b": "1e3"}
+
+    def test_keys_typed_as_kubectl(self) -> None:
+        """Plain keys become the strings sigs.k8s.io/yaml makes of them (y -> "true")."""
+        (doc,) = load_documents("y: 1\n1e3: 2\n0o10: 3\n'n': 4\n")
+        assert doc.data == {"true": 1, "1000": 2, "8": 3, "n": 4}
+        assert doc.locate("true") == (1, 4)
+
+    def test_explicit_tags(self) -> None:
+        """!!str keeps text; !!int/!!float/!!bool resolve and must fit, as in go-yaml v2."""
+        (doc,) = load_documents("a: !!str 12\nb: !!int '12'\nc: !!float 2\nd: !!bool yes\n")
+        assert doc.data == {"a": "12", "b": 12, "c": 2, "d": True}
+        issue = _issue(list(scan_documents("a: 1\nb: !!int abc\n", "t.yaml")))
+        assert (issue.line, issue.column, issue.kind) == (2, 4, "syntax")
+        assert issue.message == "invalid YAML: cannot decode !!str `abc` as a !!int"
+
+    @pytest.mark.parametrize(
+        ("text", "position", "message"),
+        [
+            ("a: 1\nb: .nan\n", (2, 4), "json: unsupported value: NaN (from '.nan')"),
+            ("a: [1, -.inf]\n", (1, 8), "json: unsupported value: -Inf (from '-.inf')"),
+            ("a: 1\n~: 2\n", (2, 1), "Unsupported map key of type: <nil>, key: <nil>"),
+        ],
+    )
+    def test_values_json_cannot_carry(
+        self, text: str, position: tuple[int, int], message: str
+    ) -> None:
+        """NaN, infinities and null keys end the stream with an issue at the scalar, as
+        kubectl refuses them; no exception escapes."""
+        issue = _issue(list(scan_documents(text, "n.yaml")))
+        assert (issue.line, issue.column, issue.kind) == (*position, "syntax")
+        assert issue.message.endswith(f"{message}; quote the value if text is meant")
+        assert "error converting YAML to JSON" in issue.message
+
+    def test_typed_scalars_recorded(self) -> None:
+        """Each plain scalar that is not the text it looks like is recorded with its path and
+        position; strings, quoted values and nulls are not."""
+        text = "env:\n- name: A\n  value: y\n- value: '1'\nlabels: {on: x, k: 0o22}\nz: ~\n"
+        (doc,) = load_documents(text)
+        assert [(t.path, t.line, t.column, t.text, t.value, t.key) for t in doc.typed_scalars] == [
+            (("env", 0, "value"), 3, 10, "y", True, False),
+            (("labels", "true"), 5, 10, "on", "true", True),
+            (("labels", "k"), 5, 20, "0o22", 18, False),
+        ]
+        assert doc.typed_scalars[0].note == (
+            "`y` is the boolean true in Kubernetes YAML; quote it if a string is meant"
+        )
+        assert 'the string "true"' in doc.typed_scalars[1].note
+        assert load_documents('{"a": true}', "a.json")[0].typed_scalars == ()
 
     def test_dates_and_binary_stay_text(self) -> None:
         """Dates and !!binary are kept as their text, as Kubernetes reads them."""
@@ -190,10 +284,10 @@ class TestYamlValues:
 
     def test_merge_keys(self) -> None:
         """YAML merge keys are applied and merged fields are located at their anchor."""
-        text = "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n"
+        text = "base: &b {x: 1, w: 2}\nm:\n  <<: *b\n  w: 3\n"
         (doc,) = load_documents(text)
-        assert doc.data["m"] == {"x": 1, "y": 3}
-        assert doc.locate("m.y") == (4, 6)
+        assert doc.data["m"] == {"x": 1, "w": 3}
+        assert doc.locate("m.w") == (4, 6)
 
     def test_unknown_tags_built_by_kind(self) -> None:
         """Unknown tags are not refused: a tagged scalar, list or map is built as plain data."""
@@ -558,5 +652,6 @@ class TestProperties:
         (doc,) = load_documents(json.dumps(data), "d.json")
         assert doc.data == data
         if data is not None:
-            (doc,) = load_documents(yaml.safe_dump(data), "d.yaml")
+            # Every scalar quoted and tagged: plain text would be typed the go-yaml way.
+            (doc,) = load_documents(yaml.safe_dump(data, default_style='"'), "d.yaml")
             assert doc.data == data

@@ -431,6 +431,14 @@ class TestFromJson:
         """JSON null unmarshals to zero."""
         assert Quantity.from_json(None).is_zero()
 
+    def test_null_is_gos_zero_quantity(self) -> None:
+        """UnmarshalJSON(null) leaves Format unset, as in Go's zero Quantity; it prints "0"."""
+        null = Quantity.from_json(None)
+        assert null.format == ""
+        assert str(null) == "0"
+        assert null == Quantity.parse("0")
+        assert Quantity.from_json(0).format == DECIMAL_SI
+
     def test_unsupported_values(self) -> None:
         """Booleans, NaN, infinities and containers are rejected with QuantityError."""
         with pytest.raises(QuantityError, match='quantity "true"'):

@@ -29,6 +29,7 @@ from podself.reloader import (
     Coalescer,
     Post,
     Reloader,
+    ReloadMetrics,
     Signal,
     Update,
     printable,
@@ -530,6 +531,44 @@ class TestReloader:
         body = json.loads(out.read_text(encoding="utf-8"))
         assert body["changes"][0]["summary"] == "labels: ~stage alpha→beta"
         assert not Path(Path(f"{out}.path").read_text(encoding="utf-8").strip()).parent.exists()
+
+    def test_metrics_count_rounds(self, tmp_path: Path) -> None:
+        """ReloadMetrics: one failed round (an action failing after its retry) with the time
+        it took, the watched directories, and no success time yet."""
+
+        class Failing(Action):
+            label = "fail"
+
+            def run(self, batch: Batch) -> str:
+                raise ActionError("no")
+
+        volume = tmp_path / "podinfo"
+        volume.mkdir()
+        atomic.write(volume, {"labels": format_map({"stage": "alpha"})})
+        metrics, report = ReloadMetrics(), Lines()
+        engine = Reloader(
+            [volume, tmp_path],
+            [Recording(), Failing()],
+            debounce_ms=0,
+            retries=1,
+            retry_delay_ms=0,
+            report=report,
+            metrics=metrics,
+        )
+        result: list[int] = []
+        thread = threading.Thread(target=lambda: result.append(engine.run(once=True)), daemon=True)
+        thread.start()
+        wait_for(lambda: any(line.startswith("watching ") for line in report.lines))
+        assert metrics.snapshot()["watched"] == 2
+        atomic.write(volume, {"labels": format_map({"stage": "beta"})})
+        thread.join(WAIT)
+        assert result == [1]
+        values = metrics.snapshot()
+        assert (values["success"], values["failure"], values["last_ok"]) == (0, 1, 0)
+        assert values["last_success"] is None
+        assert values["last"] is not None
+        assert values["duration"] is not None
+        assert values["duration"] >= 0
 
     def test_bad_knobs(self, tmp_path: Path) -> None:
         """Retries and delays are bounded; no directory is an error."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
-from podself.errors import FieldPathError, QuantityError
+from podself.errors import FieldPathError, ManifestError, QuantityError
 from podself.quantity import ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX, Quantity
 from podself.validation import (
     DUPLICATE,
@@ -17,15 +17,23 @@ from podself.validation import (
     NOT_SUPPORTED,
     REQUIRED,
     TYPE_INVALID,
+    UNKNOWN_FIELD,
     FieldError,
+    api_quantity_string,
     convert_downward_api_field_label,
+    decode_error,
     dns1123_label_errors,
     dns1123_subdomain_errors,
+    kubernetes_target,
     name_is_dns_label,
     name_is_dns_subdomain,
+    parse_kubernetes_version,
     path_segment_errors,
+    validate_annotations,
     validate_config_object,
     validate_env,
+    validate_labels,
+    validate_metadata_maps,
     validate_object_meta,
     validate_pod_spec,
     validate_pod_spec_downward,
@@ -45,6 +53,11 @@ MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
 MEMORY_DIVISOR_MSG = (
     "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei "
     "are supported with the memory resource"
+)
+DNS_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
 CPU_DIVISOR_MSG = "only divisor's values 1m and 1 are supported with the cpu resource"
 NAME_PART_MSG = (
@@ -211,7 +224,7 @@ class TestValidateEnv:
             "spec.containers[2].env[2].valueFrom.fieldRef.fieldPath: Unsupported value: "
             f'"status.phase": {ENV_SUPPORTED}',
             'spec.containers[2].env[3].valueFrom: Invalid value: "": must specify one of: '
-            "`fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+            "`fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef` or `fileKeyRef`",
             f'spec.containers[2].env[4].valueFrom.fieldRef: Invalid value: "Bad Key": '
             f"{NAME_PART_MSG}",
         ]
@@ -1211,6 +1224,17 @@ CONFIG_KEY_MSG = (
 class TestValidateConfigObject:
     """validate_config_object: ValidateConfigMap / ValidateSecret, whose keys become files."""
 
+    @pytest.mark.parametrize("kind", ["ConfigMap", "Secret"])
+    def test_values_must_be_strings(self, kind: str) -> None:
+        """A boolean or number value (YAML's unquoted yes or 0.50) does not decode."""
+        bag = "data" if kind == "ConfigMap" else "stringData"
+        obj = {"kind": kind, "metadata": {"name": "c"}, bag: {"on": True, "r": 0.5, "s": "x"}}
+        errors = validate_config_object(obj, "default")
+        assert [(e.type, e.field, e.bad_value) for e in errors] == [
+            (TYPE_INVALID, "data[on]", True),
+            (TYPE_INVALID, "data[r]", 0.5),
+        ]
+
     def test_other_objects(self) -> None:
         """Only ConfigMaps and Secrets are checked."""
         assert validate_config_object({"kind": "Service", "metadata": {"name": ".."}}, "d") == []
@@ -1266,3 +1290,339 @@ class TestValidateConfigObject:
         ]
         fits = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "eHh4"}}
         assert validate_config_object(fits, "ns") == []
+
+
+class TestLabelsAndAnnotations:
+    def test_label_keys_and_values(self) -> None:
+        """ValidateLabels: qualified-name keys (prefix <= 253, name <= 63), values <= 63."""
+        labels = {"a" * 64: "v", "p/" + "n" * 63: "x" * 64, "ok": "-bad"}
+        got = [(e.type, e.bad_value, e.detail) for e in validate_labels(labels, "x.labels")]
+        assert got == [
+            (INVALID, "a" * 64, "name part must be no more than 63 bytes"),
+            (INVALID, "x" * 64, "must be no more than 63 bytes"),
+            (INVALID, "-bad", got[2][2]),
+        ]
+        assert got[2][2].startswith("a valid label must be an empty string")
+        assert {e.field for e in validate_labels(labels, "x.labels")} == {"x.labels"}
+
+    def test_values_must_be_strings(self) -> None:
+        """A boolean or number is refused (the API server cannot decode it), a null is ""."""
+        errs = validate_labels({"a": True, "b": None, "c": 1}, "metadata.labels")
+        assert [(e.type, e.field) for e in errs] == [
+            (TYPE_INVALID, "metadata.labels[a]"),
+            (TYPE_INVALID, "metadata.labels[c]"),
+        ]
+        assert [e.type for e in validate_labels(["a"], "metadata.labels")] == [TYPE_INVALID]
+
+    def test_annotations(self) -> None:
+        """ValidateAnnotations: keys lower-cased and checked, 256 KiB in total."""
+        errs = validate_annotations({"Bad_/K": "v", "big": "x" * (256 * 1024)}, "m.annotations")
+        assert [(e.type, e.bad_value) for e in errs] == [
+            (INVALID, "bad_/k"),
+            ("FieldValueTooLong", None),
+        ]
+        assert str(errs[1]) == "m.annotations: Too long: may not be more than 262144 bytes"
+
+    def test_metadata_maps(self) -> None:
+        """Both maps of a metadata object, at <path>.labels and <path>.annotations."""
+        meta = {"labels": {"-": "v"}, "annotations": {"/x": "v"}}
+        fields = [e.field for e in validate_metadata_maps(meta, "spec.template")]
+        assert fields[0] == "spec.template.labels"
+        assert fields[-1] == "spec.template.annotations"
+        assert validate_metadata_maps(None, "metadata") == []
+
+
+class TestDecodeError:
+    @pytest.mark.parametrize(
+        ("field", "value", "kind", "message"),
+        [
+            (
+                "spec.template.spec.containers[0].env[1].value",
+                True,
+                "string",
+                "json: cannot unmarshal bool into Go struct field "
+                "EnvVar.spec.template.spec.containers.env.value of type string",
+            ),
+            (
+                "spec.volumes[0].downwardAPI.mode",
+                "0o644",
+                "integer",
+                "json: cannot unmarshal string into Go struct field "
+                "DownwardAPIVolumeFile.spec.volumes.downwardAPI.items.mode of type int32",
+            ),
+            (
+                "spec.volumes[0].projected.sources[0].downwardAPI.mode",
+                420.5,
+                "integer",
+                "json: cannot unmarshal number 420.5 into Go struct field "
+                "DownwardAPIVolumeFile.spec.volumes.projected.sources.downwardAPI.items.mode of "
+                "type int32",
+            ),
+            (
+                "spec.template.labels[tier]",
+                1,
+                "string",
+                "json: cannot unmarshal number into Go struct field "
+                "ObjectMeta.spec.template.metadata.labels of type string",
+            ),
+            (
+                "spec.containers[0].env",
+                "x",
+                "array",
+                "json: cannot unmarshal string into Go struct field "
+                "Container.spec.containers.env of type []v1.EnvVar",
+            ),
+        ],
+    )
+    def test_go_messages(self, field: str, value: object, kind: str, message: str) -> None:
+        """A wrong type renders as encoding/json's UnmarshalTypeError on the JSON path (no
+        indexes, downwardAPI items included, template labels under metadata)."""
+        err = FieldError(TYPE_INVALID, field, value, f"must be of type {kind}")
+        assert decode_error(err) == message
+
+    def test_not_a_decoding_error(self) -> None:
+        """Validation errors and unknown places give None."""
+        assert decode_error(FieldError(INVALID, "spec.containers[0].name", "x", "d")) is None
+        unknown = FieldError(TYPE_INVALID, "spec.foo[0].bar", 1, "must be of type object")
+        assert decode_error(unknown) is None
+
+
+def _file_env(**ref: Any) -> dict[str, Any]:
+    return {"name": "FROM_FILE", "valueFrom": {"fileKeyRef": ref}}
+
+
+def _env_pod(env: list[dict[str, Any]], volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "initContainers": [{"name": "init", "image": "i", "env": env}],
+        "containers": [{"name": "c", "image": "i", "env": env}],
+        "volumes": volumes,
+    }
+
+
+class TestKubernetesVersions:
+    """Each supported release's rules, chosen with kubernetes_version or kubernetes_target."""
+
+    def test_versions_parse_and_unsupported_ones_are_refused(self) -> None:
+        assert parse_kubernetes_version("v1.34") == "1.34"
+        assert parse_kubernetes_version("1.33.7") == "1.33"
+        for bad in ("1.29", "1.36", "2.0", "1.3x", "", "1.35.", "x" * 100):
+            with pytest.raises(ManifestError, match="unsupported Kubernetes version"):
+                parse_kubernetes_version(bad)
+
+    def test_file_key_ref_is_accepted_from_1_34(self) -> None:
+        env = [_file_env(volumeName="config", path="app.env", key="DB_HOST")]
+        spec = _env_pod(env, [{"name": "config", "emptyDir": {}}])
+        assert validate_pod_spec(spec) == []
+        assert validate_pod_spec(spec, kubernetes_version="1.34") == []
+
+    def test_file_key_ref_before_1_34_is_an_unknown_field(self) -> None:
+        env = [_file_env(volumeName="config", path="app.env", key="K")]
+        errors = validate_env(env, "spec.containers[0].env", kubernetes_version="1.33")
+        assert errors == [
+            FieldError(UNKNOWN_FIELD, "spec.containers[0].env[0].valueFrom.fileKeyRef")
+        ]
+        assert str(errors[0]) == ('unknown field "spec.containers[0].env[0].valueFrom.fileKeyRef"')
+        # Only the decoding error: no "more than one field" for a second source.
+        env[0]["valueFrom"]["fieldRef"] = {"fieldPath": "metadata.name"}
+        assert validate_env(env, "e", kubernetes_version="1.33") == [
+            FieldError(UNKNOWN_FIELD, "e[0].valueFrom.fileKeyRef")
+        ]
+
+    def test_file_key_selector_rules(self) -> None:
+        env = [
+            _file_env(volumeName="", path="", key=""),
+            _file_env(volumeName="Config", path="/abs/../x.env", key="A=B"),
+            _file_env(volumeName="config", path="/abs/app.env", key="ok key"),
+        ]
+        assert rendered(validate_env(env, "e")) == [
+            "e[0].valueFrom.fileKeyRef.key: Required value",
+            "e[0].valueFrom.fileKeyRef.volumeName: Required value",
+            "e[0].valueFrom.fileKeyRef.path: Required value",
+            'e[1].valueFrom.fileKeyRef.key: Invalid value: "A=B": a valid environment variable '
+            "name must consist only of printable ASCII characters other than '='",
+            f'e[1].valueFrom.fileKeyRef.volumeName: Invalid value: "Config": {DNS_LABEL_MSG}',
+            'e[1].valueFrom.fileKeyRef.path: Invalid value: "/abs/../x.env": '
+            "must not contain '..'",
+        ]
+
+    def test_file_key_ref_with_another_source_or_a_value(self) -> None:
+        ref = {"volumeName": "v", "path": "p", "key": "k"}
+        both = {
+            "name": "X",
+            "valueFrom": {"fileKeyRef": ref, "fieldRef": {"fieldPath": "metadata.name"}},
+        }
+        valued = {"name": "Y", "value": "v", "valueFrom": {"fileKeyRef": ref}}
+        assert [e.detail for e in validate_env([both, valued], "e")] == [
+            "may not have more than one field specified at a time",
+            "may not be specified when `value` is not empty",
+        ]
+
+    def test_empty_value_from_message_follows_the_release(self) -> None:
+        env = [{"name": "X", "valueFrom": {}}]
+        assert validate_env(env, "e", kubernetes_version="1.33")[0].detail == (
+            "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or "
+            "`secretKeyRef`"
+        )
+        assert validate_env(env, "e", kubernetes_version="1.34")[0].detail.endswith(
+            "`secretKeyRef` or `fileKeyRef`"
+        )
+
+    def test_file_key_ref_volume_must_exist_and_be_an_empty_dir(self) -> None:
+        env = [
+            _file_env(volumeName="missing", path="a.env", key="K"),
+            _file_env(volumeName="cfg", path="a.env", key="K"),
+        ]
+        spec = _env_pod(env, [{"name": "cfg", "configMap": {"name": "c"}}])
+        errors = validate_pod_spec(spec)
+        assert rendered(errors) == [
+            'spec.initContainers[0].env[0].valueFrom.fileKeyRef.volumeName: Not found: "missing"',
+            'spec.initContainers[0].env[1].valueFrom.fileKeyRef.volumeName: Invalid value: "cfg": '
+            "referenced volume must be of type emptyDir",
+            'spec.containers[0].env[0].valueFrom.fileKeyRef.volumeName: Not found: "missing"',
+            'spec.containers[0].env[1].valueFrom.fileKeyRef.volumeName: Invalid value: "cfg": '
+            "referenced volume must be of type emptyDir",
+        ]
+
+    def test_env_names_are_relaxed_from_1_32(self) -> None:
+        env = [{"name": "1 bad name", "value": "x"}]
+        assert validate_env(env, "e", kubernetes_version="1.32") == []
+        with kubernetes_target("1.31"):
+            assert [e.field for e in validate_env(env, "e")] == ["e[0].name"]
+        assert validate_env(env, "e") == []  # back to the default release
+
+    def test_image_volumes_exist_from_1_31(self) -> None:
+        volume = {"name": "img", "image": {"reference": "registry/x:1"}}
+        assert validate_volume(volume, "v") == []
+        assert validate_volume(volume, "v", kubernetes_version="1.30") == [
+            FieldError(UNKNOWN_FIELD, "v.image"),
+            FieldError(REQUIRED, "v", None, "must specify a volume type"),
+        ]
+
+    def test_source_kinds_message_before_1_31(self) -> None:
+        source = {"secret": {"name": "s"}, "configMap": {"name": "c"}}
+        volume = {"name": "p", "projected": {"sources": [source]}}
+        details = [e.detail for e in validate_volume(volume, "v", kubernetes_version="1.30")]
+        assert details == ["may not specify more than 1 volume type"]
+
+
+def _cert_volume(**certificate: Any) -> dict[str, Any]:
+    return {"name": "cert", "projected": {"sources": [{"podCertificate": certificate}]}}
+
+
+class TestPodCertificate:
+    """podCertificate projected sources (1.34+), as validateProjectionSources checks them."""
+
+    VALID: Final = {
+        "signerName": "example.com/my-signer",
+        "keyType": "ED25519",
+        "credentialBundlePath": "bundle.pem",
+    }
+
+    def test_valid_source(self) -> None:
+        assert validate_volume(_cert_volume(**self.VALID), "v") == []
+        assert (
+            validate_volume(
+                _cert_volume(**self.VALID, maxExpirationSeconds=7862400),
+                "v",
+                kubernetes_version="1.34",
+            )
+            == []
+        )
+
+    def test_unknown_before_1_34(self) -> None:
+        errors = validate_volume(_cert_volume(**self.VALID), "v", kubernetes_version="1.33")
+        assert errors == [FieldError(UNKNOWN_FIELD, "v.projected.sources[0].podCertificate")]
+
+    def test_rules(self) -> None:
+        src = "v.projected.sources[0].podCertificate"
+        errors = validate_volume(
+            _cert_volume(
+                signerName="kubernetes.io/x", keyType="RSA2048", maxExpirationSeconds=90000
+            ),
+            "v",
+        )
+        assert rendered(errors) == [
+            f'{src}.keyType: Unsupported value: "RSA2048": supported values: "RSA3072", '
+            '"RSA4096", "ECDSAP256", "ECDSAP384", "ECDSAP521", "ED25519"',
+            f"{src}.maxExpirationSeconds: Invalid value: 90000: if provided, "
+            "maxExpirationSeconds must be <= 86400",
+            f"{src}: Required value: specify at least one of credentialBundlePath, keyPath, and "
+            "certificateChainPath",
+        ]
+        errors = validate_volume(
+            _cert_volume(**{**self.VALID, "maxExpirationSeconds": 60, "keyPath": "bundle.pem"}),
+            "v",
+        )
+        assert rendered(errors) == [
+            f"{src}.maxExpirationSeconds: Invalid value: 60: if provided, "
+            "maxExpirationSeconds must be >= 3600",
+            'v.projected: Invalid value: "bundle.pem": conflicting duplicate paths',
+        ]
+
+    def test_signer_names(self) -> None:
+        field = "v.projected.sources[0].podCertificate.signerName"
+        cases = {
+            "": [f"{field}: Required value"],
+            "no-slash": [
+                f'{field}: Invalid value: "no-slash": must be a fully qualified domain and path '
+                "of the form 'example.com/signer-name'"
+            ],
+            "Example.com/x": [
+                f'{field}: Invalid value: "Example.com": validating label "Example": '
+                f"{DNS_LABEL_MSG}"
+            ],
+            "localhost/x": [
+                f'{field}: Invalid value: "localhost": should be a domain with at least two '
+                "segments separated by dots"
+            ],
+        }
+        for signer, want in cases.items():
+            errors = validate_volume(_cert_volume(**{**self.VALID, "signerName": signer}), "v")
+            assert rendered(errors) == want, signer
+
+    def test_user_annotations_from_1_35(self) -> None:
+        cert = {**self.VALID, "userAnnotations": {"Example.com/Team": "a", "plain": "b"}}
+        field = "v.projected.sources[0].podCertificate.userAnnotations"
+        assert rendered(validate_volume(_cert_volume(**cert), "v")) == [
+            f'{field}: Invalid value: "plain": must be a domain-prefixed key (such as '
+            '"acme.io/foo")'
+        ]
+        assert validate_volume(_cert_volume(**cert), "v", kubernetes_version="1.34") == [
+            FieldError(UNKNOWN_FIELD, "v.projected.sources[0].podCertificate.userAnnotations")
+        ]
+
+
+class TestHugeDivisors:
+    """Divisors past E print as their mantissa in apimachinery, so the API server accepts some."""
+
+    @pytest.mark.parametrize("divisor", ["1000E", "1000000000000000000000", "1000000E"])
+    def test_accepted_as_one(self, divisor: str) -> None:
+        for resource in ("limits.memory", "limits.cpu", "requests.hugepages-2Mi"):
+            ref = {"resource": resource, "divisor": divisor}
+            assert validate_env([{"name": "X", "valueFrom": {"resourceFieldRef": ref}}], "e") == []
+        assert api_quantity_string(Quantity.parse(divisor)) == "1"
+
+    @pytest.mark.parametrize("divisor", ["2000E", "1e21", 1e21])
+    def test_others_refused(self, divisor: object) -> None:
+        ref = {"resource": "limits.memory", "divisor": divisor}
+        errors = validate_env([{"name": "X", "valueFrom": {"resourceFieldRef": ref}}], "e")
+        assert [e.detail for e in errors] == [MEMORY_DIVISOR_MSG]
+
+    def test_recorded_strings(self) -> None:
+        """Go's String() past the suffix table, as recorded from apimachinery."""
+        from tests.conftest import SHARED_CONFORMANCE_DIR
+
+        path = SHARED_CONFORMANCE_DIR / "quantity-oracle-2.json"
+        if not path.is_file():
+            pytest.skip(f"no {path}")
+        import json
+
+        cases = [
+            c
+            for c in json.loads(path.read_text())["version_dependent"]
+            if "suffix table" in c["why"]
+        ]
+        assert len(cases) > 5
+        for case in cases:
+            quantity = Quantity.parse(case["input"])
+            assert api_quantity_string(quantity) == case["string_at_eed236ce"], case["input"]

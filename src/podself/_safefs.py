@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 
 from podself.errors import ConfinementError
 
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_NAME_BYTES",
     "check_name",
     "check_private",
+    "closing",
     "open_beneath",
     "open_dir",
     "private_dir",
@@ -33,6 +35,15 @@ _DIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
 # Deeper directories are moved up into the top of the removal first: descriptors stay bounded
 # and there is no recursion, whatever the depth.
 _MAX_OPEN_LEVELS = 32
+
+
+@contextlib.contextmanager
+def closing(fd: int) -> Iterator[int]:
+    """``with closing(open_dir(...)) as fd:``: the descriptor is closed on the way out."""
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def check_name(what: str, value: str) -> None:

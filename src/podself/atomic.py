@@ -183,7 +183,7 @@ def read_snapshot(
         for attempt in range(retries + 1):
             if attempt > 1:
                 _backoff(attempt)
-            version = _readlink_at(root_fd)
+            version = _readlink(DATA_DIR_NAME, root_fd)
             if version is None:
                 return _read_tree(root_fd, root, None, wanted, max_bytes)
             if not _is_version_name(version):
@@ -202,7 +202,7 @@ def read_snapshot(
                 continue
             finally:
                 os.close(version_fd)
-            if _readlink_at(root_fd) != version:
+            if _readlink(DATA_DIR_NAME, root_fd) != version:
                 continue
             return snapshot
     finally:
@@ -240,20 +240,9 @@ def _backoff(attempt: int) -> None:
     time.sleep(min(0.001 * (1 << (attempt - 2)), 0.05))
 
 
-def _readlink(path: str) -> str | None:
+def _readlink(path: str, dir_fd: int | None = None) -> str | None:
     try:
-        return os.readlink(path)
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        if err.errno == errno.EINVAL:  # exists but is not a symlink: not the protocol
-            return None
-        raise
-
-
-def _readlink_at(root_fd: int) -> str | None:
-    try:
-        return os.readlink(DATA_DIR_NAME, dir_fd=root_fd)
+        return os.readlink(path, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     except OSError as err:

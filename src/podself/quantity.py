@@ -135,11 +135,12 @@ class Quantity(Record):
         float64 (``0.5`` → ``"0.5"``, ``1e21`` → ``"1e+21"``), which is what ``kubectl`` sends
         after converting YAML. ``None`` (JSON ``null``) is zero. Booleans and other types are
         rejected with ``ERR_FORMAT_WRONG``, like the JSON text Go would hand to the parser.
+        ``None`` gives Go's zero ``Quantity``: value 0, printed ``"0"``, with an empty format.
         """
         if isinstance(value, str):
             return cls.parse(value.strip(_GO_SPACE))
         if value is None:
-            return _ZERO
+            return _NULL
         if isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, int):
@@ -450,6 +451,8 @@ def _low64(mantissa: int, shift: int) -> int:
 
 
 _ZERO = _make(0, 0, DECIMAL_SI, None)
+# UnmarshalJSON of null resets the amount and leaves Format as it was: "" in a zero Quantity.
+_NULL = _make(0, 0, "", None)
 
 
 # --- parsing -------------------------------------------------------------------------------

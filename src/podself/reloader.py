@@ -45,6 +45,7 @@ __all__ = [
     "Coalescer",
     "Exec",
     "Post",
+    "ReloadMetrics",
     "Reloader",
     "Report",
     "Signal",
@@ -118,6 +119,50 @@ def _check_int(name: str, value: int, maximum: int) -> int:
     return value
 
 
+class ReloadMetrics:
+    """What a :class:`Reloader` has done, for a metrics endpoint: rounds that succeeded and
+    failed, when the last one (and the last successful one) ended, how long its actions took,
+    and how many directories are watched. Updated by the reloader's loop, read from any thread
+    with :meth:`snapshot`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, float | None] = {
+            "success": 0,
+            "failure": 0,
+            "last": None,
+            "last_success": None,
+            "last_ok": None,
+            "duration": None,
+            "watched": 0,
+        }
+
+    def watching(self, count: int) -> None:
+        """``count`` directories are watched now."""
+        with self._lock:
+            self._values["watched"] = count
+
+    def record(self, succeeded: bool, duration_s: float) -> None:
+        """One round of actions ended now, after ``duration_s`` seconds."""
+        now = time.time()
+        with self._lock:
+            values = self._values
+            key = "success" if succeeded else "failure"
+            values[key] = (values[key] or 0) + 1
+            values["last"] = now
+            values["last_ok"] = 1 if succeeded else 0
+            values["duration"] = duration_s
+            if succeeded:
+                values["last_success"] = now
+
+    def snapshot(self) -> dict[str, float | None]:
+        """The values now: ``success``, ``failure`` (rounds), ``last``, ``last_success``
+        (Unix times), ``last_ok`` (1 or 0), ``duration`` (seconds), ``watched``; ``None`` for
+        what has not happened yet."""
+        with self._lock:
+            return dict(self._values)
+
+
 class Reloader:
     """Watch ``dirs`` and run ``actions`` on each committed change, coalescing storms.
 
@@ -125,7 +170,7 @@ class Reloader:
     each action is retried ``retries`` times, the first time after ``retry_delay_ms``, doubled
     each time up to 30 s. Values of files other than ``labels``/``annotations`` are shown only
     with ``show_values``. ``report`` receives every line (default: the ``podself.reloader``
-    logger).
+    logger). ``metrics``, if given, is updated after each round.
     """
 
     def __init__(
@@ -140,6 +185,7 @@ class Reloader:
         retry_delay_ms: int = 500,
         show_values: bool = False,
         report: Report | None = None,
+        metrics: ReloadMetrics | None = None,
     ) -> None:
         self.dirs = list(dict.fromkeys(os.path.abspath(d) for d in dirs))
         if not self.dirs:
@@ -153,6 +199,7 @@ class Reloader:
         self.retry_delay_ms = _check_int("retry_delay_ms", retry_delay_ms, _MAX_DELAY_MS)
         self.show_values = show_values
         self.report: Report = report if report is not None else _LogReport()
+        self.metrics = metrics
 
     def run(self, *, once: bool = False) -> int:
         """Watch and act until a watched directory is removed (returns 1) or, with ``once``,
@@ -198,6 +245,8 @@ class Reloader:
                     name="podself-watch-end",
                     daemon=True,
                 ).start()
+            if self.metrics is not None:
+                self.metrics.watching(len(watchers))
             what = ", ".join(a.label for a in self.actions) or "print only"
             modes = ", ".join(f"{w.path} ({w.mode})" for w in watchers)
             self.report.note(f"watching {modes}; debounce {self.debounce_ms} ms; on change: {what}")
@@ -225,7 +274,10 @@ class Reloader:
                         self.report.error(
                             f"cannot write PODSELF_CHANGE_FILE: {err.strerror or err}"
                         )
+                started = time.monotonic()
                 results = [self._attempt(action, batch) for action in self.actions]
+                if self.metrics is not None:
+                    self.metrics.record(all(results), time.monotonic() - started)
                 if once:
                     return 0 if all(results) else 1
             if ended:

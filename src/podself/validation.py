@@ -2,7 +2,8 @@
 
 Env vars (``fieldRef``, ``resourceFieldRef`` and the ``valueFrom`` rules around them),
 ``downwardAPI`` volumes and ``projected`` volumes give the same errors — field path, type, bad
-value and detail — as ``pkg/apis/core/validation`` after v1 defaulting.
+value and detail — as ``pkg/apis/core/validation`` after v1 defaulting, for one Kubernetes
+release at a time (1.30 to 1.35, default the latest; see :func:`kubernetes_target`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -30,10 +33,11 @@ from podself.downward import (
     qualified_name_errors,
     split_maybe_subscripted_path,
 )
-from podself.errors import FieldPathError, QuantityError
-from podself.quantity import ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX, Quantity
+from podself.errors import FieldPathError, ManifestError, QuantityError
+from podself.quantity import DECIMAL_SI, ERR_FORMAT_WRONG, ERR_NUMERIC, ERR_SUFFIX, Quantity
 
 __all__ = [
+    "DEFAULT_KUBERNETES_VERSION",
     "DUPLICATE",
     "FORBIDDEN",
     "INVALID",
@@ -41,18 +45,32 @@ __all__ = [
     "NOT_FOUND",
     "NOT_SUPPORTED",
     "REQUIRED",
+    "SUPPORTED_KUBERNETES_VERSIONS",
     "TOO_LONG",
+    "TOTAL_ANNOTATION_SIZE",
     "TYPE_INVALID",
+    "UNKNOWN_FIELD",
     "FieldError",
+    "api_quantity_string",
     "convert_downward_api_field_label",
+    "decode_error",
+    "default_off_gate",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "go_lower",
+    "kubernetes_target",
+    "kubernetes_target_version",
+    "label_value_errors",
     "name_is_dns_label",
     "name_is_dns_subdomain",
+    "parse_kubernetes_version",
     "path_segment_errors",
+    "quantity_decode_error",
+    "validate_annotations",
     "validate_config_object",
     "validate_env",
+    "validate_labels",
+    "validate_metadata_maps",
     "validate_object_meta",
     "validate_pod_spec",
     "validate_pod_spec_downward",
@@ -70,6 +88,10 @@ DUPLICATE: Final = "FieldValueDuplicate"
 # A value of the wrong JSON type: the API server fails such a request while decoding it, before
 # validation, with no field error; it is reported here on the field instead.
 TYPE_INVALID: Final = "FieldValueTypeInvalid"
+# A field the target release's API does not have: kubectl's strict field validation (its
+# default) makes the API server refuse the request while decoding it, with
+# `strict decoding error: unknown field "<path>"`; ``str()`` gives that phrase.
+UNKNOWN_FIELD: Final = "FieldValueUnknown"
 
 _TYPE_STRINGS: Final = {
     REQUIRED: "Required value",
@@ -80,8 +102,9 @@ _TYPE_STRINGS: Final = {
     NOT_FOUND: "Not found",
     TOO_LONG: "Too long",
     TYPE_INVALID: "Invalid value",
+    UNKNOWN_FIELD: "unknown field",
 }
-_VALUELESS_TYPES: Final = frozenset({REQUIRED, FORBIDDEN, TOO_LONG})
+_VALUELESS_TYPES: Final = frozenset({REQUIRED, FORBIDDEN, TOO_LONG, UNKNOWN_FIELD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +130,98 @@ class FieldError:
         return f"{kind}: {self.detail}" if self.detail else kind
 
     def __str__(self) -> str:
+        if self.type == UNKNOWN_FIELD:
+            return f"unknown field {go_quote(self.field)}"
         return f"{self.field}: {self.body}"
+
+
+# --- target Kubernetes release ---------------------------------------------------------------
+
+# The releases whose API differences are modelled (docs/reference/validation.md lists them).
+SUPPORTED_KUBERNETES_VERSIONS: Final = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
+DEFAULT_KUBERNETES_VERSION: Final = SUPPORTED_KUBERNETES_VERSIONS[-1]
+_VERSION_RE: Final = re.compile(r"v?1\.(0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,5}))?")
+# The target release's minor version; the public validators set it for one call, and
+# kubernetes_target() for a block (lint and run validate many objects for one release).
+_MINOR: ContextVar[int] = ContextVar(
+    "podself_kubernetes_minor", default=int(DEFAULT_KUBERNETES_VERSION.partition(".")[2])
+)
+
+
+def parse_kubernetes_version(text: str) -> str:
+    """``"1.34"``, ``"v1.34"`` or ``"1.34.2"`` as ``"1.34"``; raises
+    :class:`~podself.errors.ManifestError` for anything outside
+    :data:`SUPPORTED_KUBERNETES_VERSIONS`."""
+    match = _VERSION_RE.fullmatch(text) if len(text) <= 16 else None
+    version = f"1.{match.group(1)}" if match else None
+    if version not in SUPPORTED_KUBERNETES_VERSIONS:
+        supported = f"{SUPPORTED_KUBERNETES_VERSIONS[0]} to {DEFAULT_KUBERNETES_VERSION}"
+        msg = f"unsupported Kubernetes version {text[:40]!r}: podself models {supported}"
+        raise ManifestError(msg)
+    return version
+
+
+def kubernetes_target_version() -> str:
+    """The release the validators currently follow, e.g. ``"1.35"``."""
+    return f"1.{_minor()}"
+
+
+@contextmanager
+def kubernetes_target(version: str | None) -> Iterator[None]:
+    """Validate inside the block as the API server of ``version`` (e.g. ``"1.34"``) does;
+    ``None`` keeps the current target (by default :data:`DEFAULT_KUBERNETES_VERSION`)."""
+    if version is None:
+        yield
+        return
+    token = _MINOR.set(int(parse_kubernetes_version(version).partition(".")[2]))
+    try:
+        yield
+    finally:
+        _MINOR.reset(token)
+
+
+def _minor() -> int:
+    return _MINOR.get()
+
+
+# Fields behind a feature gate that is off by default in some supported release: (gate, first
+# minor with the field, first minor with the gate on by default or None). With the gate off the
+# API server drops the field before validating; the validators treat it as on.
+_GATED_FIELDS: Final = {
+    "fileKeyRef": ("EnvFiles", 34, 35),
+    "podCertificate": ("PodCertificateRequest", 34, None),
+    "clusterTrustBundle": ("ClusterTrustBundleProjection", 30, None),
+    "image": ("ImageVolume", 31, 35),
+    "recursiveReadOnly": ("RecursiveReadOnlyMounts", 30, 31),
+}
+
+
+def default_off_gate(field: str) -> str | None:
+    """The feature gate that ``field`` (``"fileKeyRef"``, ``"podCertificate"``,
+    ``"clusterTrustBundle"``, ``"image"``, ``"recursiveReadOnly"``) needs in the target
+    release when that gate is off by default there; None when the field is on by default or
+    not in the release at all."""
+    gate = _GATED_FIELDS.get(field)
+    if gate is None:
+        return None
+    name, since, on_since = gate
+    minor = _minor()
+    if minor < since or (on_since is not None and minor >= on_since):
+        return None
+    return name
+
+
+def _relaxed_names(relaxed: bool | None) -> bool:
+    # RelaxedEnvironmentVariableValidation: alpha (off) in 1.30-1.31, on by default from 1.32.
+    return _minor() >= 32 if relaxed is None else relaxed
+
+
+def _unknown_field(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldError]) -> bool:
+    """Report ``key`` as an unknown field when present; True if it was."""
+    if obj.get(key) is None:
+        return False
+    errs.append(FieldError(UNKNOWN_FIELD, f"{field}.{key}"))
+    return True
 
 
 # --- Go rendering of bad values (field.Error.ErrorBody) ------------------------------------------
@@ -203,12 +317,17 @@ _DIVISOR_RULES: Final = {
 _VALUE_FROM_NONE_MSG: Final = (
     "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"
 )
+# From 1.34 (EnvFiles), when the API knows fileKeyRef.
+_VALUE_FROM_NONE_ENV_FILES_MSG: Final = (
+    "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef` or "
+    "`fileKeyRef`"
+)
 _VALUE_FROM_WITH_VALUE_MSG: Final = "may not be specified when `value` is not empty"
 _VALUE_FROM_MANY_MSG: Final = "may not have more than one field specified at a time"
 _BOTH_REFS_MSG: Final = "fieldRef and resourceFieldRef can not be specified simultaneously"
 _NO_REF_MSG: Final = "one of fieldRef and resourceFieldRef is required"
 _DUPLICATE_PATHS_MSG: Final = "conflicting duplicate paths"
-# Since Kubernetes 1.31; 1.30 and older said "may not specify more than 1 volume type".
+# Since Kubernetes 1.31; 1.30 and older said _VOLUME_KINDS_MSG here too.
 _SOURCE_KINDS_MSG: Final = "may not specify more than 1 volume type per source"
 _VOLUME_KINDS_MSG: Final = "may not specify more than 1 volume type"
 _NO_VOLUME_KIND_MSG: Final = "must specify a volume type"
@@ -538,7 +657,21 @@ def _divisor(value: object) -> tuple[str, bool, str]:
             if message.endswith(rule):
                 return "", False, rule
         return "", False, message
-    return str(quantity), quantity.is_zero(), ""
+    return api_quantity_string(quantity), quantity.is_zero(), ""
+
+
+def api_quantity_string(quantity: Quantity) -> str:
+    """``String()`` as the API server's apimachinery computes it when it checks a divisor.
+
+    It differs from ``str(quantity)`` in one case: a DecimalSI value past the ``E`` suffix
+    (``1000E``, ``1000000000000000000000``) has no suffix, and apimachinery prints the
+    mantissa alone, so ``1000E`` is ``"1"`` and passes as the divisor ``1`` (podself's own
+    ``str()`` keeps the magnitude: ``1e21``).
+    """
+    text = str(quantity)
+    if quantity.format == DECIMAL_SI and "e" in text:
+        return text.partition("e")[0]
+    return text
 
 
 # --- selectors ---------------------------------------------------------------------------------
@@ -639,7 +772,81 @@ def _key_selector(selector: Mapping[str, Any], field: str, errs: list[FieldError
         )
 
 
+def _file_key_selector(selector: Mapping[str, Any], field: str, errs: list[FieldError]) -> None:
+    # validateFileKeySelector (1.34+): key, volumeName, path, in that order.
+    key = _string(selector, "key", field, errs)
+    if key == "":
+        errs.append(FieldError(REQUIRED, f"{field}.key"))
+    elif key is not None:
+        errs.extend(
+            FieldError(INVALID, f"{field}.key", key, msg) for msg in _env_name_errors(key, True)
+        )
+    volume = _string(selector, "volumeName", field, errs)
+    if volume == "":
+        errs.append(FieldError(REQUIRED, f"{field}.volumeName"))
+    elif volume is not None:
+        errs.extend(
+            FieldError(INVALID, f"{field}.volumeName", volume, msg)
+            for msg in dns1123_label_errors(volume)
+        )
+    path = _string(selector, "path", field, errs)
+    if path == "":
+        errs.append(FieldError(REQUIRED, f"{field}.path"))
+    elif path is not None and ".." in path.split("/"):
+        # validatePathNoBacksteps: an absolute path is allowed here.
+        errs.append(FieldError(INVALID, f"{field}.path", path, "must not contain '..'"))
+    optional = selector.get("optional")
+    if optional is not None and not isinstance(optional, bool):
+        errs.append(_type_error(f"{field}.optional", optional, "boolean"))
+
+
+def _file_key_ref_volumes(spec: Mapping[str, Any], path: str, errs: list[FieldError]) -> None:
+    # validateFileKeyRefVolumes (1.34+): the named volume must exist and be an emptyDir. Every
+    # volume counts, valid or not (the last of a duplicated name wins); init containers first.
+    if _minor() < 34:
+        return
+    volumes: dict[str, Mapping[str, Any]] = {}
+    raw = spec.get("volumes")
+    for element in raw if isinstance(raw, (list, tuple)) else ():
+        volume = _element(element)
+        if _is_map(volume) and isinstance(volume.get("name"), str):
+            volumes[volume["name"]] = volume
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        containers = spec.get(key)
+        for index, element in enumerate(
+            containers if isinstance(containers, (list, tuple)) else ()
+        ):
+            container = _element(element)
+            env = container.get("env") if isinstance(container, Mapping) else None
+            for position, entry in enumerate(env if isinstance(env, (list, tuple)) else ()):
+                var = _element(entry)
+                value_from = var.get("valueFrom") if isinstance(var, Mapping) else None
+                ref = value_from.get("fileKeyRef") if isinstance(value_from, Mapping) else None
+                if not isinstance(ref, Mapping) or not isinstance(ref.get("volumeName", ""), str):
+                    continue
+                name = ref.get("volumeName") or ""
+                where = f"{path}.{key}[{index}].env[{position}].valueFrom.fileKeyRef.volumeName"
+                volume = volumes.get(name)
+                if volume is None:
+                    errs.append(FieldError(NOT_FOUND, where, name))
+                elif volume.get("emptyDir") is None:
+                    errs.append(
+                        FieldError(
+                            INVALID, where, name, "referenced volume must be of type emptyDir"
+                        )
+                    )
+
+
 # --- env ---------------------------------------------------------------------------------------
+
+# validateEnvVarValueFrom's sources, in its order; fileKeyRef exists from 1.34.
+_VALUE_FROM_KEYS: Final = (
+    "fieldRef",
+    "resourceFieldRef",
+    "configMapKeyRef",
+    "secretKeyRef",
+    "fileKeyRef",
+)
 
 
 def _value_from(
@@ -651,7 +858,10 @@ def _value_from(
 ) -> None:
     # validateEnvVarValueFrom
     sources = 0
-    for key in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"):
+    env_files = _minor() >= 34
+    # Before 1.34 the request fails while decoding: no count-of-sources error follows.
+    unknown = not env_files and _unknown_field(value_from, "fileKeyRef", field, errs)
+    for key in _VALUE_FROM_KEYS if env_files else _VALUE_FROM_KEYS[:-1]:
         selector = value_from.get(key)
         if selector is None:
             continue
@@ -665,10 +875,15 @@ def _value_from(
             )
         elif key == "resourceFieldRef":
             _resource_field_selector(selector, child, errs, volume=False)
+        elif key == "fileKeyRef":
+            _file_key_selector(selector, child, errs)
         else:
             _key_selector(selector, child, errs)
+    if unknown:
+        return
     if sources == 0:
-        errs.append(FieldError(INVALID, field, "", _VALUE_FROM_NONE_MSG))
+        message = _VALUE_FROM_NONE_ENV_FILES_MSG if env_files else _VALUE_FROM_NONE_MSG
+        errs.append(FieldError(INVALID, field, "", message))
     elif value:
         errs.append(FieldError(INVALID, field, "", _VALUE_FROM_WITH_VALUE_MSG))
     elif sources > 1:
@@ -713,18 +928,22 @@ def validate_env(
     path: str,
     *,
     apply_defaults: bool = True,
-    relaxed_names: bool = True,
+    relaxed_names: bool | None = None,
+    kubernetes_version: str | None = None,
 ) -> list[FieldError]:
     """Validate one container's ``env`` list (v1 JSON shape) as ``ValidateEnv`` does.
 
     ``path`` is where the list sits, e.g. ``"spec.containers[0].env"``. With
     ``apply_defaults`` (the default) the input is treated as a v1 request, so an empty
-    ``fieldRef.apiVersion`` means ``"v1"``; ``relaxed_names=False`` applies the pre-1.34
-    C-identifier-like name rule instead of "printable ASCII other than '='".
+    ``fieldRef.apiVersion`` means ``"v1"``. ``kubernetes_version`` (default: the current
+    :func:`kubernetes_target`, normally the latest supported release) picks the release's
+    rules; ``relaxed_names`` overrides its env-name rule (``False``: the C-identifier-like rule
+    of 1.30–1.31, ``True``: "printable ASCII other than '='", the default from 1.32).
     """
-    errs: list[FieldError] = []
-    _validate_env_into(env, path, errs, apply_defaults, relaxed_names)
-    return errs
+    with kubernetes_target(kubernetes_version):
+        errs: list[FieldError] = []
+        _validate_env_into(env, path, errs, apply_defaults, _relaxed_names(relaxed_names))
+        return errs
 
 
 # --- volumes -----------------------------------------------------------------------------------
@@ -886,8 +1105,20 @@ def _projection_sources(
                 bundle_path = _cluster_trust_bundle(bundle, child, errs)
                 if bundle_path is not None:
                     claim(bundle_path, bundle_path)
+        if _minor() < 34:
+            _unknown_field(source, "podCertificate", src, errs)
+        elif source.get("podCertificate") is not None:
+            kinds += 1
+            child = f"{src}.podCertificate"
+            certificate = source["podCertificate"]
+            if not _is_map(certificate):
+                errs.append(_type_error(child, certificate, "object"))
+            else:
+                _pod_certificate(certificate, child, errs, claim)
         if kinds > 1:
-            errs.append(FieldError(FORBIDDEN, src, None, _SOURCE_KINDS_MSG))
+            # 1.30 still said "may not specify more than 1 volume type" here.
+            message = _SOURCE_KINDS_MSG if _minor() >= 31 else _VOLUME_KINDS_MSG
+            errs.append(FieldError(FORBIDDEN, src, None, message))
 
 
 def _service_account_token(
@@ -958,6 +1189,151 @@ def _cluster_trust_bundle(
         errs.append(FieldError(REQUIRED, f"{field}.path"))
     _local_non_reserved_path(path, f"{field}.path", errs)
     return path
+
+
+_KEY_TYPES: Final = ("RSA3072", "RSA4096", "ECDSAP256", "ECDSAP384", "ECDSAP521", "ED25519")
+# certificates.MaxMaxExpirationSeconds (91 days) and KubernetesMaxMaxExpirationSeconds (24 h).
+_MAX_EXPIRATION: Final = 91 * 24 * 60 * 60
+_KUBERNETES_MAX_EXPIRATION: Final = 24 * 60 * 60
+_MAX_ANNOTATIONS_SIZE: Final = 256 * 1024  # TotalAnnotationSizeLimitB
+
+
+def _signer_name_errors(field: str, signer: str) -> list[FieldError]:
+    # ValidateSignerName: "<domain>/<path>", the domain a dotted run of DNS-1123 labels.
+    if not signer:
+        return [FieldError(REQUIRED, field)]
+    segments = signer.split("/")
+    if len(segments) != 2:
+        return [
+            FieldError(
+                INVALID,
+                field,
+                signer,
+                "must be a fully qualified domain and path of the form 'example.com/signer-name'",
+            )
+        ]
+    domain, path = segments
+    errs = []
+    if _byte_len(domain) > 253:
+        errs.append(FieldError(TOO_LONG, field, None, "may not be more than 253 bytes"))
+    labels = domain.split(".")
+    for label in labels:
+        messages = dns1123_label_errors(label)
+        if messages:
+            errs.extend(
+                FieldError(INVALID, field, domain, f"validating label {go_quote(label)}: {msg}")
+                for msg in messages
+            )
+            break
+    if len(labels) < 2:
+        errs.append(
+            FieldError(
+                INVALID,
+                field,
+                domain,
+                "should be a domain with at least two segments separated by dots",
+            )
+        )
+    for label in path.split("."):
+        messages = dns1123_subdomain_errors(label)
+        if messages:
+            errs.extend(
+                FieldError(INVALID, field, path, f"validating label {go_quote(label)}: {msg}")
+                for msg in messages
+            )
+            break
+    limit = 253 + 253 + 63 + 1 + 1
+    if _byte_len(signer) > limit:
+        errs.append(FieldError(TOO_LONG, field, None, f"may not be more than {limit} bytes"))
+    return errs
+
+
+def _user_annotations(annotations: object, field: str, errs: list[FieldError]) -> None:
+    # ValidateUserAnnotations (1.35+): domain-prefixed keys (checked lowercased), 256 KiB total.
+    if not _is_map(annotations):
+        errs.append(_type_error(field, annotations, "object"))
+        return
+    assert isinstance(annotations, Mapping)
+    size = 0
+    for key, value in annotations.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            errs.append(_type_error(field, value, "string"))
+            continue
+        size += _byte_len(key) + _byte_len(value)
+        lowered = go_lower(key)
+        if not lowered:
+            errs.append(FieldError(REQUIRED, field))
+            continue
+        messages = _key_errors(lowered)
+        errs.extend(FieldError(INVALID, field, lowered, msg) for msg in messages)
+        if not messages and lowered.count("/") != 1:
+            errs.append(
+                FieldError(
+                    INVALID,
+                    field,
+                    lowered,
+                    'must be a domain-prefixed key (such as "acme.io/foo")',
+                )
+            )
+    if size > _MAX_ANNOTATIONS_SIZE:
+        errs.append(
+            FieldError(TOO_LONG, field, None, f"may not be more than {_MAX_ANNOTATIONS_SIZE} bytes")
+        )
+
+
+def _pod_certificate(
+    certificate: Mapping[str, Any],
+    field: str,
+    errs: list[FieldError],
+    claim: Callable[[str, object], None],
+) -> None:
+    # validateProjectionSources' podCertificate branch (1.34+).
+    signer = _string(certificate, "signerName", field, errs)
+    if signer is not None:
+        errs.extend(_signer_name_errors(f"{field}.signerName", signer))
+    if _minor() < 35:
+        _unknown_field(certificate, "userAnnotations", field, errs)
+    elif certificate.get("userAnnotations") is not None:
+        _user_annotations(certificate["userAnnotations"], f"{field}.userAnnotations", errs)
+    key_type = _string(certificate, "keyType", field, errs)
+    if key_type is not None and key_type not in _KEY_TYPES:
+        # field.NotSupported keeps the list's own order here (no sorted set).
+        detail = "supported values: " + ", ".join(go_quote(k) for k in _KEY_TYPES)
+        errs.append(FieldError(NOT_SUPPORTED, f"{field}.keyType", key_type, detail))
+    seconds = _int32(certificate, "maxExpirationSeconds", field, errs)
+    if seconds is not None:
+        where = f"{field}.maxExpirationSeconds"
+        if seconds < 3600:
+            errs.append(
+                FieldError(
+                    INVALID, where, seconds, "if provided, maxExpirationSeconds must be >= 3600"
+                )
+            )
+        host = (signer or "").partition("/")[0]
+        kubernetes = host == "kubernetes.io" or host.endswith(".kubernetes.io")
+        limit = _KUBERNETES_MAX_EXPIRATION if kubernetes else _MAX_EXPIRATION
+        if seconds > limit:
+            errs.append(
+                FieldError(
+                    INVALID, where, seconds, f"if provided, maxExpirationSeconds must be <= {limit}"
+                )
+            )
+    paths = 0
+    for key in ("credentialBundlePath", "keyPath", "certificateChainPath"):
+        path = _string(certificate, key, field, errs)
+        if path:
+            paths += 1
+            _local_non_reserved_path(path, f"{field}.{key}", errs)
+            claim(path, path)
+    if paths == 0:
+        errs.append(
+            FieldError(
+                REQUIRED,
+                field,
+                None,
+                "specify at least one of credentialBundlePath, keyPath, and certificateChainPath",
+            )
+        )
 
 
 def _projected_volume(
@@ -1050,8 +1426,10 @@ def _validate_volume_into(
     kinds = 0
     for key, child_name in _VOLUME_KINDS:
         source = volume.get(key)
-        if source is None:
-            continue
+        if source is None or (
+            key == "image" and _minor() < 31 and _unknown_field(volume, key, path, errs)
+        ):
+            continue  # image volumes exist from 1.31
         if kinds:
             errs.append(FieldError(FORBIDDEN, f"{path}.{child_name}", None, _VOLUME_KINDS_MSG))
             continue
@@ -1076,17 +1454,23 @@ def _validate_volume_into(
 
 
 def validate_volume(
-    volume: Mapping[str, Any], path: str, *, apply_defaults: bool = True
+    volume: Mapping[str, Any],
+    path: str,
+    *,
+    apply_defaults: bool = True,
+    kubernetes_version: str | None = None,
 ) -> list[FieldError]:
     """Validate one pod volume as ``ValidateVolumes`` does, at ``path`` (e.g. ``spec.volumes[0]``).
 
     ``downwardAPI``, ``projected``, ``secret``, ``configMap`` and ``hostPath`` sources are
     validated fully (item paths, keys, modes, no ``..`` in a host path); for every volume the
     name and the one-volume-type rule are checked, other sources' own fields are not.
+    ``kubernetes_version`` picks the release's rules (see :func:`validate_env`).
     """
-    errs: list[FieldError] = []
-    _validate_volume_into(volume, path, errs, apply_defaults)
-    return errs
+    with kubernetes_target(kubernetes_version):
+        errs: list[FieldError] = []
+        _validate_volume_into(volume, path, errs, apply_defaults)
+        return errs
 
 
 # --- containers and mounts -----------------------------------------------------------------------
@@ -1368,7 +1752,8 @@ def validate_pod_spec(
     *,
     template: bool = False,
     apply_defaults: bool = True,
-    relaxed_names: bool = True,
+    relaxed_names: bool | None = None,
+    kubernetes_version: str | None = None,
 ) -> list[FieldError]:
     """Validate a pod spec as the API server does on create, for every field podself uses.
 
@@ -1377,37 +1762,44 @@ def validate_pod_spec(
     ``containers``, ``initContainers`` and ``ephemeralContainers``: names (DNS-1123 labels,
     unique across the three lists), ``image``, ``env`` and ``volumeMounts`` (a volume's name,
     a unique ``mountPath``, relative ``subPath``/``subPathExpr`` without ``..``). A Pod (not a
-    ``template``) may not have ephemeral containers on create, a pod template never.
+    ``template``) may not have ephemeral containers on create, a pod template never. From
+    1.34 an env var's ``fileKeyRef`` must name an ``emptyDir`` volume of the pod.
+    ``kubernetes_version`` and ``relaxed_names`` are as in :func:`validate_env`.
     """
-    errs: list[FieldError] = []
-    if not _is_map(spec):
-        errs.append(_type_error(path, spec, "object"))
-        return errs
-    volumes = _volumes_into(spec, path, errs, apply_defaults)
-    _containers_into(spec, path, volumes, errs, defaults=apply_defaults, relaxed=relaxed_names)
-    ephemeral = spec.get("ephemeralContainers")
-    has_ephemeral = isinstance(ephemeral, (list, tuple)) and len(ephemeral) > 0
-    if template:
+    with kubernetes_target(kubernetes_version):
+        errs: list[FieldError] = []
+        if not _is_map(spec):
+            errs.append(_type_error(path, spec, "object"))
+            return errs
+        volumes = _volumes_into(spec, path, errs, apply_defaults)
+        relaxed = _relaxed_names(relaxed_names)
+        _containers_into(spec, path, volumes, errs, defaults=apply_defaults, relaxed=relaxed)
+        _file_key_ref_volumes(spec, path, errs)
+        ephemeral = spec.get("ephemeralContainers")
+        has_ephemeral = isinstance(ephemeral, (list, tuple)) and len(ephemeral) > 0
+        if template:
+            if has_ephemeral:
+                errs.append(
+                    FieldError(
+                        FORBIDDEN,
+                        f"{path}.ephemeralContainers",
+                        None,
+                        "ephemeral containers not allowed in pod template",
+                    )
+                )
+            return errs
+        for key in ("containers", "initContainers"):
+            items = spec.get(key)
+            for index, container in enumerate(items if isinstance(items, (list, tuple)) else ()):
+                if _is_map(container):
+                    _untrimmed_image(container, f"{path}.{key}[{index}]", errs)
         if has_ephemeral:
             errs.append(
                 FieldError(
-                    FORBIDDEN,
-                    f"{path}.ephemeralContainers",
-                    None,
-                    "ephemeral containers not allowed in pod template",
+                    FORBIDDEN, f"{path}.ephemeralContainers", None, "cannot be set on create"
                 )
             )
         return errs
-    for key in ("containers", "initContainers"):
-        items = spec.get(key)
-        for index, container in enumerate(items if isinstance(items, (list, tuple)) else ()):
-            if _is_map(container):
-                _untrimmed_image(container, f"{path}.{key}[{index}]", errs)
-    if has_ephemeral:
-        errs.append(
-            FieldError(FORBIDDEN, f"{path}.ephemeralContainers", None, "cannot be set on create")
-        )
-    return errs
 
 
 def validate_pod_spec_downward(
@@ -1415,7 +1807,8 @@ def validate_pod_spec_downward(
     path: str = "spec",
     *,
     apply_defaults: bool = True,
-    relaxed_names: bool = True,
+    relaxed_names: bool | None = None,
+    kubernetes_version: str | None = None,
 ) -> list[FieldError]:
     """Validate every volume and every container's ``env`` in a pod spec, in the API's order.
 
@@ -1424,17 +1817,19 @@ def validate_pod_spec_downward(
     ``resourceFieldRef.containerName`` is not checked against the pod's containers.
     :func:`validate_pod_spec` checks the rest of the spec too.
     """
-    errs: list[FieldError] = []
-    if not _is_map(spec):
-        errs.append(_type_error(path, spec, "object"))
+    with kubernetes_target(kubernetes_version):
+        errs: list[FieldError] = []
+        if not _is_map(spec):
+            errs.append(_type_error(path, spec, "object"))
+            return errs
+        _volumes_into(spec, path, errs, apply_defaults)
+        relaxed = _relaxed_names(relaxed_names)
+        for entries in _container_lists(spec, path, errs).values():
+            for where, container in entries:
+                _validate_env_into(
+                    container.get("env"), f"{where}.env", errs, apply_defaults, relaxed
+                )
         return errs
-    _volumes_into(spec, path, errs, apply_defaults)
-    for entries in _container_lists(spec, path, errs).values():
-        for where, container in entries:
-            _validate_env_into(
-                container.get("env"), f"{where}.env", errs, apply_defaults, relaxed_names
-            )
-    return errs
 
 
 # --- object metadata -----------------------------------------------------------------------------
@@ -1495,6 +1890,210 @@ def validate_object_meta(
     return errs
 
 
+# --- labels and annotations ----------------------------------------------------------------------
+
+_LABEL_VALUE_MAX: Final = 63
+_LABEL_VALUE_FMT: Final = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+_LABEL_VALUE_MSG: Final = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
+)
+# apimachinery TotalAnnotationSizeLimitB: keys and values together, in bytes.
+TOTAL_ANNOTATION_SIZE: Final = 256 * 1024
+
+
+def _is_label_value(value: str) -> bool:
+    if not value:
+        return True
+    if not (value[0].isascii() and value[0].isalnum() and value[-1].isascii()):
+        return False
+    return value[-1].isalnum() and all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
+
+
+def label_value_errors(value: str) -> list[str]:
+    """apimachinery ``IsValidLabelValue``: at most 63 bytes of ``[-A-Za-z0-9_.]``, starting
+    and ending alphanumeric (or empty)."""
+    errs: list[str] = []
+    if _byte_len(value) > _LABEL_VALUE_MAX:
+        errs.append(f"must be no more than {_LABEL_VALUE_MAX} bytes")
+    if not _is_label_value(value):
+        errs.append(_LABEL_VALUE_MSG)
+    return errs
+
+
+def _string_map(values: object, path: str, errs: list[FieldError]) -> list[tuple[str, str]]:
+    # A map[string]string as the API server decodes it: null values are "", other non-strings
+    # fail to decode (reported on the entry).
+    if values is None:
+        return []
+    if not isinstance(values, Mapping):
+        errs.append(_type_error(path, values, "object"))
+        return []
+    pairs: list[tuple[str, str]] = []
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str):
+            errs.append(_type_error(f"{path}[{key}]", value, "string"))
+            continue
+        pairs.append((str(key), value or ""))
+    return pairs
+
+
+def validate_labels(labels: object, path: str = "metadata.labels") -> list[FieldError]:
+    """``ValidateLabels``: each key a qualified name (an optional DNS-1123 subdomain prefix of
+    at most 253 bytes and ``/``, then a name of at most 63), each value a label value."""
+    errs: list[FieldError] = []
+    for key, value in _string_map(labels, path, errs):
+        errs.extend(FieldError(INVALID, path, key, msg) for msg in qualified_name_errors(key))
+        errs.extend(FieldError(INVALID, path, value, msg) for msg in label_value_errors(value))
+    return errs
+
+
+def validate_annotations(
+    annotations: object, path: str = "metadata.annotations"
+) -> list[FieldError]:
+    """``ValidateAnnotations``: each key, lower-cased, a qualified name; keys and values
+    together at most 256 KiB."""
+    errs: list[FieldError] = []
+    total = 0
+    for key, value in _string_map(annotations, path, errs):
+        # Lower-cased the Go way: Python's str.lower() turns "İ" into two runes.
+        lowered = go_lower(key)
+        errs.extend(
+            FieldError(INVALID, path, lowered, msg) for msg in qualified_name_errors(lowered)
+        )
+        total += _byte_len(key) + _byte_len(value)
+    if total > TOTAL_ANNOTATION_SIZE:
+        detail = f"may not be more than {TOTAL_ANNOTATION_SIZE} bytes"
+        errs.append(FieldError(TOO_LONG, path, None, detail))
+    return errs
+
+
+def validate_metadata_maps(metadata: object, path: str = "metadata") -> list[FieldError]:
+    """:func:`validate_labels` and :func:`validate_annotations` for ``metadata`` (an object's or
+    a pod template's), reported at ``<path>.labels`` and ``<path>.annotations``."""
+    if not isinstance(metadata, Mapping):
+        return []
+    return validate_labels(metadata.get("labels"), f"{path}.labels") + validate_annotations(
+        metadata.get("annotations"), f"{path}.annotations"
+    )
+
+
+# --- decoding errors -----------------------------------------------------------------------------
+
+# The Go struct (k8s.io/api/core/v1) that holds a field, by the name of the field's parent, or
+# (parent, grandparent) where the same name means different structs.
+_GO_STRUCTS: Final[Mapping[str, str]] = {
+    "metadata": "ObjectMeta",
+    "template": "PodTemplateSpec",
+    "env": "EnvVar",
+    "valueFrom": "EnvVarSource",
+    "fieldRef": "ObjectFieldSelector",
+    "resourceFieldRef": "ResourceFieldSelector",
+    "configMapKeyRef": "ConfigMapKeySelector",
+    "secretKeyRef": "SecretKeySelector",
+    "volumeMounts": "VolumeMount",
+    "containers": "Container",
+    "initContainers": "Container",
+    "ephemeralContainers": "EphemeralContainer",
+    "volumes": "Volume",
+    "projected": "ProjectedVolumeSource",
+    "sources": "VolumeProjection",
+    "serviceAccountToken": "ServiceAccountTokenProjection",
+    "clusterTrustBundle": "ClusterTrustBundleProjection",
+    "hostPath": "HostPathVolumeSource",
+    "emptyDir": "EmptyDirVolumeSource",
+}
+_GO_PROJECTED: Final[Mapping[str, str]] = {
+    "downwardAPI": "DownwardAPIProjection",
+    "secret": "SecretProjection",
+    "configMap": "ConfigMapProjection",
+}
+_GO_VOLUME: Final[Mapping[str, str]] = {
+    "downwardAPI": "DownwardAPIVolumeSource",
+    "secret": "SecretVolumeSource",
+    "configMap": "ConfigMapVolumeSource",
+}
+_GO_SCALARS: Final[Mapping[str, str]] = {"string": "string", "int32": "int32", "integer": "int32"}
+
+
+_DOWNWARD_ITEM_FIELDS: Final = frozenset({"path", "fieldRef", "resourceFieldRef", "mode"})
+
+
+def quantity_decode_error(value: object) -> str | None:
+    """apimachinery's error for a quantity the API server cannot decode (a divisor, a
+    resource limit or request), or None when ``value`` decodes (``null`` is zero)."""
+    return _divisor(value)[2] or None
+
+
+def _go_struct(names: Sequence[str]) -> str | None:
+    # The struct of the object at the end of ``names`` (field names, list indexes left out).
+    if not names:
+        return None
+    last = names[-1]
+    above = names[-2] if len(names) > 1 else ""
+    if last == "spec":
+        return "PodSpec" if above in ("template", "") else None
+    if last == "items":
+        owner = names[-2] if len(names) > 1 else ""
+        return "DownwardAPIVolumeFile" if owner == "downwardAPI" else "KeyToPath"
+    if last in _GO_PROJECTED:
+        return _GO_PROJECTED[last] if above == "sources" else _GO_VOLUME[last]
+    return _GO_STRUCTS.get(last)
+
+
+def _json_kind(value: object) -> str:
+    # What encoding/json calls a JSON value in an UnmarshalTypeError.
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if _is_list(value) else "object"
+
+
+def decode_error(err: FieldError) -> str | None:
+    """The API server's decoding error for a :data:`TYPE_INVALID` error, as encoding/json
+    writes it (``json: cannot unmarshal bool into Go struct field EnvVar.spec.containers.env.value
+    of type string``), or the quantity parse error for a divisor; None when ``err`` is not a
+    decoding error podself can render. The API server stops at the first such error and
+    validates nothing."""
+    if err.type != TYPE_INVALID:
+        return None
+    if not err.detail.startswith("must be of type "):
+        return err.detail  # a quantity: apimachinery's parse error is the whole message
+    names = [n for n in re.split(r"\.|\[[^\]]*\]", err.field) if n]
+    if len(names) < 2:
+        return None
+    if len(names) > 2 and names[-2] == "downwardAPI" and names[-1] in _DOWNWARD_ITEM_FIELDS:
+        names.insert(-1, "items")  # validation names no items[i]; the JSON path has them
+    value = err.bad_value
+    wanted = err.detail.removeprefix("must be of type ")
+    go_type = _GO_SCALARS.get(wanted)
+    if err.field.endswith("]") and names[-1] in ("labels", "annotations"):
+        go_type, struct = "string", "ObjectMeta"  # a map value: named by the map's field
+        if names[-2] != "metadata":  # a template's, which validation names without it
+            names.insert(-1, "metadata")
+    else:
+        struct = _go_struct(names[:-1]) or ""
+    if go_type is None:
+        inner = _go_struct(names)
+        if inner is None:
+            return None
+        go_type = f"[]v1.{inner}" if wanted == "array" else f"v1.{inner}"
+    if not struct:
+        return None
+    kind = _json_kind(value)
+    if go_type == "int32" and kind == "number":
+        # A fraction or out of range: Go shows the JSON literal.
+        kind = f"number {value!r}" if isinstance(value, float) else f"number {value}"
+    return (
+        f"json: cannot unmarshal {kind} into Go struct field {struct}.{'.'.join(names)} "
+        f"of type {go_type}"
+    )
+
+
 # --- ConfigMap and Secret objects ----------------------------------------------------------------
 
 # core.MaxSecretSize, the limit on a ConfigMap's or a Secret's data, in bytes.
@@ -1523,6 +2122,10 @@ def _data_keys(
         errs.extend(
             FieldError(INVALID, f"{field}[{name}]", name, msg) for msg in _config_key_errors(name)
         )
+        if value is not None and not isinstance(value, str):
+            # YAML's `enabled: yes`: the API server cannot decode a boolean or number here.
+            errs.append(_type_error(f"{field}[{name}]", value, "string"))
+            continue
         total += _data_size(value, encoded)
     return total
 

@@ -27,6 +27,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def add_kubernetes_version(parser: argparse.ArgumentParser) -> None:
+    """``--kubernetes-version``, shared by the commands that validate as the API server does."""
+    from podself.validation import (
+        DEFAULT_KUBERNETES_VERSION,
+        SUPPORTED_KUBERNETES_VERSIONS,
+        parse_kubernetes_version,
+    )
+
+    def version(text: str) -> str:
+        from podself.errors import ManifestError
+
+        try:
+            return parse_kubernetes_version(text)
+        except ManifestError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parser.add_argument(
+        "--kubernetes-version",
+        type=version,
+        default=DEFAULT_KUBERNETES_VERSION,
+        metavar="1.N",
+        help="validate as this Kubernetes release's API server does "
+        f"({SUPPORTED_KUBERNETES_VERSIONS[0]} to {DEFAULT_KUBERNETES_VERSION}; "
+        f"default {DEFAULT_KUBERNETES_VERSION})",
+    )
+
+
 def _parser(selected: str | None) -> argparse.ArgumentParser:
     from podself import __version__
 
@@ -50,7 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in args_list if not a.startswith("-")), None)
     parser = _parser(selected if selected in COMMANDS else None)
-    args = parser.parse_args(args_list)
+    args, extras = parser.parse_known_args(args_list)
+    # kubectl reads flags anywhere (``label pod X --overwrite k=v``); argparse ends a
+    # positional list at the first option, so the words after it come back as extras. A
+    # command that takes them names its list in ``intermixed``; options stay errors.
+    target: str | None = getattr(args, "intermixed", None)
+    if extras:
+        if target is None or any(e.startswith("-") and e != "-" for e in extras):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        setattr(args, target, [*(getattr(args, target) or []), *extras])
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

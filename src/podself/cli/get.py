@@ -1,33 +1,46 @@
 """``podself get pods``: the pods ``podself run`` is running, in kubectl's table.
 
-Columns NAME, READY, STATUS, RESTARTS and AGE (NAMESPACE first with ``-A``), STATUS and AGE
-computed as ``kubectl get pods`` computes them.
+Columns NAME, READY, STATUS, RESTARTS and AGE (NAMESPACE first with ``-A``; IP, NODE,
+NOMINATED NODE and READINESS GATES added by ``-o wide``), STATUS and AGE computed as
+``kubectl get pods`` computes them. ``-o yaml``/``-o json`` print the pod object (its
+``pod.json`` with the live status) as kubectl prints it: one pod when one name is given,
+else a ``List``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["configure", "human_duration", "pod_row", "render_table", "run"]
+__all__ = [
+    "configure",
+    "human_duration",
+    "pod_object",
+    "pod_row",
+    "render_table",
+    "run",
+    "wide_columns",
+]
 
 _POD_TYPES = ("pod", "pods", "po")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``get``'s options."""
-    parser.add_argument("resource", help="pods (also pod, po)")
+    parser.add_argument("resource", help="pods (also pod, po, or pod/NAME)")
     parser.add_argument("names", nargs="*", metavar="NAME", help="only these pods")
+    parser.set_defaults(intermixed="names")  # flags may follow the names, as in kubectl
     parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     parser.add_argument(
         "-A", "--all-namespaces", action="store_true", help="list pods of every namespace"
     )
-    parser.add_argument("-o", "--output", choices=("wide", "json", "name"), help="output format")
+    parser.add_argument(
+        "-o", "--output", choices=("wide", "json", "yaml", "name"), help="output format"
+    )
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
@@ -161,6 +174,61 @@ def _unreadable_pod(namespace: str, name: str, status: Mapping[str, Any]) -> dic
     }
 
 
+def _requested(resource: str, words: Sequence[str]) -> tuple[list[str], bool]:
+    """The pod names asked for, and whether one object (not a list) is meant: kubectl's
+    ``pods [NAME...]`` or ``pod/NAME...`` forms."""
+    if "/" not in resource:
+        if resource.lower() not in _POD_TYPES:
+            msg = f'the server doesn\'t have a resource type "{resource}"'
+            raise ValueError(msg)
+        if any("/" in word for word in words):
+            msg = (
+                "there is no need to specify a resource type as a separate argument when "
+                "passing arguments in resource/name form (e.g. 'podself get resource/"
+                "<resource_name>' instead of 'podself get resource resource/<resource_name>'"
+            )
+            raise ValueError(msg)
+        return list(words), len(words) == 1
+    names = []
+    for word in (resource, *words):
+        kind, _, name = word.partition("/")
+        if kind.lower() not in _POD_TYPES:
+            msg = f'the server doesn\'t have a resource type "{kind}"'
+            raise ValueError(msg)
+        if not name:
+            msg = f"arguments in resource/name form must have a single resource and name: {word}"
+            raise ValueError(msg)
+        names.append(name)
+    return names, len(names) == 1
+
+
+def pod_object(pod: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod as the API server would return it: ``pod.json`` with the live status (only
+    fields of a PodStatus; unset ones omitted, as Go's ``omitempty`` does)."""
+    live = {k: v for k, v in status.items() if k != "terminating" and v not in (None, [], {})}
+    return {**pod, "status": {**(pod.get("status") or {}), **live}}
+
+
+def wide_columns(pod: Mapping[str, Any]) -> list[str]:
+    """IP, NODE, NOMINATED NODE and READINESS GATES of ``kubectl get pods -o wide``."""
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    ips = [e.get("ip") for e in status.get("podIPs") or [] if isinstance(e, Mapping)]
+    ip = (ips[0] if ips else None) or status.get("podIP") or "<none>"
+    gates = [g.get("conditionType") for g in spec.get("readinessGates") or []]
+    readiness = "<none>"
+    if gates:
+        true = {
+            c.get("type")
+            for c in status.get("conditions") or []
+            if isinstance(c, Mapping) and c.get("status") == "True"
+        }
+        readiness = f"{sum(gate in true for gate in gates)}/{len(gates)}"
+    node = spec.get("nodeName") or "<none>"
+    nominated = status.get("nominatedNodeName") or "<none>"
+    return [str(ip), str(node), str(nominated), readiness]
+
+
 def run(args: argparse.Namespace) -> int:
     """List the emulated pods (one whose state file is unreadable is listed with a warning)."""
     from podself.cli.label import request_error
@@ -168,8 +236,10 @@ def run(args: argparse.Namespace) -> int:
     from podself.errors import ConfinementError
     from podself.validation import name_is_dns_label
 
-    if args.resource.lower() not in _POD_TYPES:
-        print(f'error: the server doesn\'t have a resource type "{args.resource}"', file=sys.stderr)
+    try:
+        names, single = _requested(args.resource, args.names)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     root = args.state_dir or default_state_root()
     namespace = None if args.all_namespaces else (args.namespace or "default")
@@ -188,10 +258,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:  # another user's state directory (0700), say
         print(f'error: cannot list the pods in "{root}": {exc.strerror or exc}', file=sys.stderr)
         return 1
-    if args.names:
-        wanted = set(args.names)
-        states = [s for s in states if s.name in wanted]
-        missing = [n for n in args.names if n not in {s.name for s in states}]
+    missing = [n for n in names if n not in {s.name for s in states}]
+    if names:
+        states = [s for s in states if s.name in names]
         for name in missing:
             print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
     now = time.time()
@@ -205,41 +274,38 @@ def run(args: argparse.Namespace) -> int:
             print(f'warning: pod "{state.name}": {exc}', file=sys.stderr)
             pod = _unreadable_pod(state.namespace, state.name, status)
         items.append((pod, status, state.namespace))
-    if args.output == "json":
-        listing = {
-            "apiVersion": "v1",
-            "kind": "List",
-            "items": [
-                dict(pod, status=dict(pod.get("status") or {}, **status))
-                for pod, status, _ in items
-            ],
-        }
-        print(json.dumps(listing, indent=4))
-        return 0
+    if args.output in ("json", "yaml"):
+        from podself.cli.printers import kubectl_json, kubectl_yaml
+
+        objects = [pod_object(pod, status) for pod, status, _ in items]
+        printer = kubectl_json if args.output == "json" else kubectl_yaml
+        if not single:
+            listing = {"apiVersion": "v1", "items": objects, "kind": "List"}
+            print(printer({**listing, "metadata": {"resourceVersion": ""}}), end="")
+        elif objects:
+            print(printer(objects[0]), end="")
+        return 1 if missing else 0
     if args.output == "name":
         for pod, _, _ in items:
             print(f"pod/{pod['metadata']['name']}")
-        return 0
+        return 1 if missing else 0
     if not items:
-        if not args.names:
+        if not names:
             where = "any namespace" if namespace is None else f"{namespace} namespace"
             print(f"No resources found in {where}.", file=sys.stderr)
-        return 1 if args.names else 0
+        return 1 if names else 0
     header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     if args.output == "wide":
-        header += ["IP", "NODE"]
+        header += ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
     if args.all_namespaces:
         header = ["NAMESPACE", *header]
     rows = [header]
     for pod, status, ns in items:
         row = pod_row(pod, status, now)
         if args.output == "wide":
-            row += [
-                str((pod.get("status") or {}).get("podIP") or "<none>"),
-                str((pod.get("spec") or {}).get("nodeName") or "<none>"),
-            ]
+            row += wide_columns(pod)
         if args.all_namespaces:
             row = [ns, *row]
         rows.append(row)
     print(render_table(rows))
-    return 1 if args.names and len(items) < len(args.names) else 0
+    return 1 if missing else 0

@@ -88,6 +88,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "OTEL_RESOURCE_ATTRIBUTES composed from them",
     )
     what.add_argument(
+        "--datadog",
+        action="store_true",
+        help="also DD_ENV, DD_SERVICE and DD_VERSION from the pod's tags.datadoghq.com/* "
+        "labels, DD_AGENT_HOST (the node's IP) and DD_ENTITY_ID (the pod UID)",
+    )
+    what.add_argument(
         "--all-resources",
         action="store_true",
         help="add resource fields even for limits/requests a container does not set",
@@ -123,6 +129,7 @@ def _options(args: argparse.Namespace) -> InjectOptions:
         containers=containers,
         otel=args.otel,
         all_resources=args.all_resources,
+        datadog=args.datadog,
     )
 
 

@@ -1,17 +1,22 @@
 """``podself label`` / ``podself annotate``: change a pod run by ``podself run``, like kubectl.
 
-``podself label [pod] NAME KEY=VAL... KEY-... [--overwrite]`` takes kubectl's syntax and gives
-its messages (``pod/NAME labeled``, ``error: 'stage' already has a value (alpha), and
---overwrite is false``); keys and values are checked as the API server checks them. The running
-``podself run`` projects the change into the pod's Downward API volumes after its sync delay.
+``podself label [pod] NAME KEY=VAL... KEY-... [--overwrite]`` (or ``pods --all``, flags
+anywhere) takes kubectl's syntax and gives its messages (``pod/NAME labeled``, ``error: 'stage'
+already has a value (alpha), and --overwrite is false``); keys and values are checked as the API
+server checks them. The running ``podself run`` projects the change into the pod's Downward API
+volumes after its sync delay. A pod that a ``podself run`` of the same session is still
+creating is waited for (ten seconds at most).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from podself.validation import label_value_errors
 
 __all__ = [
     "annotation_errors",
@@ -21,41 +26,56 @@ __all__ = [
     "parse_pairs",
     "request_error",
     "run",
+    "run_starting",
     "split_resources",
 ]
 
 _POD_TYPES = ("pod", "pods", "po")
-_LABEL_VALUE_FMT = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
-    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
-    f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
-)
-_TOTAL_ANNOTATION_SIZE = 256 * 1024
+_STARTING_SECONDS = 10.0  # a `podself run` younger than this may still be creating its pod
+_POLL_SECONDS = 0.05
+
+
+def run_starting(proc: str = "/proc", session: int | None = None) -> bool:
+    """Whether a ``podself run`` in this session (this terminal, or the script it runs)
+    started less than ten seconds ago: its pod may not exist yet, as when a pasted block
+    runs ``podself run ... &`` and then ``podself label`` at once. Reads Linux's ``/proc``;
+    elsewhere the answer is no."""
+    import itertools
+    import os
+
+    session = os.getsid(0) if session is None else session
+    try:
+        with open(os.path.join(proc, "uptime"), encoding="ascii") as file:
+            uptime = float(file.read().split()[0])
+        pids = [entry for entry in os.listdir(proc) if entry.isdigit()]
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return False
+    for pid in pids:
+        base = os.path.join(proc, pid)
+        try:
+            with open(os.path.join(base, "stat"), "rb") as file:
+                # Fields 6 and 22, counted after the command name, which may hold spaces.
+                fields = file.read(4096).rsplit(b")", 1)[1].split()
+            if int(fields[3]) != session:
+                continue
+            started = int(fields[19]) / ticks
+            with open(os.path.join(base, "cmdline"), "rb") as file:
+                argv = file.read(4096).split(b"\0")
+            if not any(
+                os.path.basename(word) == b"podself" and following == b"run"
+                for word, following in itertools.pairwise(argv)
+            ):
+                continue
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if uptime - started < _STARTING_SECONDS:
+            return True
+    return False
 
 
 class UsageError(Exception):
     """A kubectl-style error: printed as ``error: <message>``, exit status 1."""
-
-
-def _is_label_value(value: str) -> bool:
-    if not value:
-        return True
-    alnum = str.isascii
-    if not (alnum(value[0]) and value[0].isalnum() and alnum(value[-1]) and value[-1].isalnum()):
-        return False
-    return all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
-
-
-def label_value_errors(value: str) -> list[str]:
-    """apimachinery ``IsValidLabelValue``: at most 63 bytes of ``[-A-Za-z0-9_.]``, starting
-    and ending alphanumeric (or empty)."""
-    errs: list[str] = []
-    if len(value.encode("utf-8", "surrogateescape")) > 63:
-        errs.append("must be no more than 63 bytes")
-    if not _is_label_value(value):
-        errs.append(_LABEL_VALUE_MSG)
-    return errs
 
 
 def split_resources(items: Sequence[str], pair_type: str) -> tuple[list[str], list[str]]:
@@ -126,40 +146,18 @@ def parse_pairs(pairs: Sequence[str], pair_type: str) -> tuple[dict[str, str], l
 
 def label_errors(labels: Mapping[str, str], path: str = "metadata.labels") -> list[str]:
     """The API server's ``ValidateLabels`` errors for the pod's new labels."""
-    from podself.downward import go_quote, qualified_name_errors
+    from podself.validation import validate_labels
 
-    errs: list[str] = []
-    for key, value in labels.items():
-        errs.extend(
-            f"{path}: Invalid value: {go_quote(key)}: {msg}" for msg in qualified_name_errors(key)
-        )
-        errs.extend(
-            f"{path}: Invalid value: {go_quote(value)}: {msg}" for msg in label_value_errors(value)
-        )
-    return errs
+    return [str(e) for e in validate_labels(labels, path)]
 
 
 def annotation_errors(
     annotations: Mapping[str, str], path: str = "metadata.annotations"
 ) -> list[str]:
     """The API server's ``ValidateAnnotations`` errors (keys lower-cased, 256 KiB in total)."""
-    from podself.downward import go_quote, qualified_name_errors
-    from podself.validation import go_lower
+    from podself.validation import validate_annotations
 
-    errs: list[str] = []
-    total = 0
-    for key, value in annotations.items():
-        # Lower-cased the Go way: Python's str.lower() turns "İ" into two runes.
-        lowered = go_lower(key)
-        errs.extend(
-            f"{path}: Invalid value: {go_quote(lowered)}: {msg}"
-            for msg in qualified_name_errors(lowered)
-        )
-        total += len(key.encode("utf-8", "surrogateescape"))
-        total += len(value.encode("utf-8", "surrogateescape"))
-    if total > _TOTAL_ANNOTATION_SIZE:
-        errs.append(f"{path}: Too long: may not be more than {_TOTAL_ANNOTATION_SIZE} bytes")
-    return errs
+    return [str(e) for e in validate_annotations(annotations, path)]
 
 
 def request_error(namespace: str, name: str | None = None) -> str | None:
@@ -192,7 +190,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"allow {noun}s to be overwritten (otherwise an existing key is an error)",
     )
+    parser.set_defaults(intermixed="items")  # flags may follow the pod's name, as in kubectl
     parser.add_argument("--list", action="store_true", help=f"print the pod's {noun}s")
+    parser.add_argument(
+        "--all", action="store_true", help="change every pod of the namespace (pods --all)"
+    )
     parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     parser.add_argument(
         "--state-dir",
@@ -239,17 +241,13 @@ def _label_change_message(before: dict[str, str], after: dict[str, str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Apply the change to the running pod's ``pod.json`` and print kubectl's result line."""
-    from podself.downward import go_quote
-    from podself.emulator.state import PodState, default_state_root
-    from podself.errors import ConfinementError, ManifestError
-    from podself.validation import name_is_dns_label, name_is_dns_subdomain
-
-    class InvalidPod(ManifestError):
-        """The API server's "is invalid" answer (printed as it is, like kubectl)."""
+    """Apply the change to the running pod's ``pod.json`` (each pod of the namespace with
+    ``--all``) and print kubectl's result lines."""
+    from podself.emulator.state import default_state_root, list_pods
+    from podself.errors import ConfinementError
+    from podself.validation import name_is_dns_label
 
     pair_type = "annotation" if args.command == "annotate" else "label"
-    field = f"{pair_type}s"
     try:
         # Arguments reach kubectl as Go strings and the API server as JSON, which turns
         # bytes that are not UTF-8 into U+FFFD; Python keeps them as lone surrogates.
@@ -258,7 +256,9 @@ def run(args: argparse.Namespace) -> int:
             for item in args.items
         ]
         resources, pairs = split_resources(items, pair_type)
-        name = _pod_name(resources)
+        names = [] if args.all else [_pod_name(resources)]  # --all: listed below
+        if args.all:
+            _check_all(resources)
         new, remove = parse_pairs(pairs, pair_type)
         if not new and not remove and not args.list:
             msg = f"at least one {pair_type} update is required"
@@ -267,6 +267,58 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     namespace = args.namespace or "default"
+    root = args.state_dir or default_state_root()
+    if args.all:
+        invalid = request_error(namespace)
+        if invalid is not None:
+            print(f"error: {invalid}", file=sys.stderr)
+            return 1
+        # A namespace the API server refuses holds no pods; its name never reaches a path.
+        try:
+            states = [] if name_is_dns_label(namespace) else list_pods(root, namespace)
+        except ConfinementError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            reason = exc.strerror or exc
+            print(f'error: cannot list the pods in "{root}": {reason}', file=sys.stderr)
+            return 1
+        names = [state.name for state in states]
+    codes = [
+        _change_pod(args, root, namespace, name, (new, remove), heading=args.all) for name in names
+    ]
+    return max(codes, default=0)
+
+
+def _check_all(resources: Sequence[str]) -> None:
+    """``--all`` takes the resource type alone (``pods``)."""
+    if len(resources) != 1 or resources[0].lower() not in _POD_TYPES:
+        msg = "--all selects every pod of the namespace: give the type alone (pods --all)"
+        raise UsageError(msg)
+
+
+def _change_pod(
+    args: argparse.Namespace,
+    root: str,
+    namespace: str,
+    name: str,
+    changes: tuple[dict[str, str], list[str]],
+    *,
+    heading: bool,
+) -> int:
+    """Change one pod; print kubectl's lines (``--list`` under a heading per pod when
+    ``heading``); return the exit status."""
+    from podself.downward import go_quote
+    from podself.emulator.state import PodState
+    from podself.errors import ConfinementError, ManifestError
+    from podself.validation import name_is_dns_label, name_is_dns_subdomain
+
+    class InvalidPod(ManifestError):
+        """The API server's "is invalid" answer (printed as it is, like kubectl)."""
+
+    pair_type = "annotation" if args.command == "annotate" else "label"
+    field = f"{pair_type}s"
+    new, remove = changes
     invalid = request_error(namespace, name)
     if invalid is not None:
         print(f"error: {invalid}", file=sys.stderr)
@@ -276,13 +328,17 @@ def run(args: argparse.Namespace) -> int:
         print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
         return 1
     try:
-        state = PodState(args.state_dir or default_state_root(), namespace, name)
+        state = PodState(root, namespace, name)
     except ConfinementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if not (state.exists() and state.alive()):
-        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
-        return 1
+    # A pod that a `podself run` is still creating is waited for, at most ten seconds.
+    deadline = time.monotonic() + _STARTING_SECONDS
+    while not (state.exists() and state.alive()):
+        if time.monotonic() > deadline or not run_starting():
+            print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
+            return 1
+        time.sleep(_POLL_SECONDS)
     outcome: dict[str, Any] = {}
 
     def change(pod: dict[str, Any]) -> None:
@@ -346,8 +402,12 @@ def run(args: argparse.Namespace) -> int:
         print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
         return 1
     if args.list:
+        indent = ""
+        if heading and pair_type == "label":  # kubectl label's heading (annotate has none)
+            indent = " "
+            print(f"Listing labels for Pod./{name}:")
         for key, value in sorted(outcome["after"].items()):
-            print(f"{key}={value}")
+            print(f"{indent}{key}={value}")
         return 0
     if pair_type == "label":
         for key in outcome["missing"]:

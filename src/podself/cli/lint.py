@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from podself.cli import add_kubernetes_version
+
 if TYPE_CHECKING:
     from podself.manifest.load import Limits
 
@@ -83,6 +85,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="print the rule reference (--format text, json or markdown) and exit",
     )
     add_input_limits(parser)
+    add_kubernetes_version(parser)
 
 
 def _usage(message: str) -> int:
@@ -94,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     """Lint the given inputs and print the report; returns the exit code."""
     from podself.manifest.lint import RULES, lint_paths
     from podself.manifest.report import exit_code, printable, render, render_rules
+    from podself.validation import kubernetes_target
 
     if args.list_rules:
         if args.format not in ("text", "json", "markdown"):
@@ -113,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     limits = input_limits(args)
     if isinstance(limits, str):
         return _usage(limits)
-    result = lint_paths(args.paths, disabled=disabled, limits=limits)
+    with kubernetes_target(args.kubernetes_version):
+        result = lint_paths(args.paths, disabled=disabled, limits=limits)
     for message in result.input_errors:
         print(f"podself lint: {printable(message)}", file=sys.stderr)
     sys.stdout.write(render(result, args.format, fail_on=args.fail_on))

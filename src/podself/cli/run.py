@@ -11,6 +11,8 @@ import argparse
 import math
 import sys
 
+from podself.cli import add_kubernetes_version
+
 __all__ = ["configure", "run"]
 
 
@@ -128,11 +130,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="prefix output lines with [container] (auto: when the pod has several containers)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="report what the kubelet does")
+    add_kubernetes_version(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the pod and return its exit status."""
     from podself.emulator.kubelet import Kubelet, RunOptions
+    from podself.validation import kubernetes_target
 
     entrypoints = dict(args.entrypoint)
     options = RunOptions(
@@ -157,4 +161,5 @@ def run(args: argparse.Namespace) -> int:
     )
     if sys.stdout is not None:  # None when started with stdout closed
         sys.stdout.flush()
-    return Kubelet(options).run()
+    with kubernetes_target(args.kubernetes_version):
+        return Kubelet(options).run()

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from podself.reloader import (
     _MAX_DELAY_MS,
@@ -23,11 +24,15 @@ from podself.reloader import (
     Exec,
     Post,
     Reloader,
+    ReloadMetrics,
     Signal,
     _is_pid,
     printable,
     redact_url,
 )
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
 
 __all__ = ["configure", "main", "run"]
 
@@ -148,6 +153,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(which may print Secret values)",
     )
     opts.add_argument("-q", "--quiet", action="store_true", help="print only errors (on stderr)")
+    opts.add_argument(
+        "--metrics-addr",
+        type=_addr_arg,
+        metavar="HOST:PORT",
+        help="serve Prometheus reload metrics on http://HOST:PORT/metrics (:9533 for every IPv4 "
+        "address, [::]:9533 for IPv6, port 0 for a free one)",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,6 +230,24 @@ def _url_arg(text: str) -> str:
     return text
 
 
+def _addr_arg(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        host_ok = ":" in host  # brackets hold an IPv6 address
+    else:
+        host_ok = ":" not in host  # an IPv6 address needs brackets
+    host_ok = host_ok and all(c.isascii() and (c.isalnum() or c in ".-:%") for c in host)
+    port_ok = port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535
+    if not (sep and host_ok and port_ok):
+        msg = (
+            f'metrics address "{printable(text)}": must be HOST:PORT, :PORT or [IPv6]:PORT '
+            "with a port from 0 to 65535"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    return host, int(port)
+
+
 def _actions(args: argparse.Namespace) -> list[Action]:
     actions: list[Action] = [Exec(cmd, args.timeout_s) for cmd in args.exec_cmds]
     sig = args.signal or signal.SIGHUP
@@ -280,6 +310,7 @@ def run(args: argparse.Namespace) -> int:
     if args.signal is not None and not (args.pids or args.pidfiles or args.process_names):
         out.error("--signal needs a target: --pid PID, --pidfile FILE or --process-name NAME")
         return 2
+    metrics = ReloadMetrics() if args.metrics_addr is not None else None
     reloader = Reloader(
         args.dirs,
         _actions(args),
@@ -290,7 +321,18 @@ def run(args: argparse.Namespace) -> int:
         retry_delay_ms=args.retry_delay_ms,
         show_values=args.show_values,
         report=out,
+        metrics=metrics,
     )
+    server = None
+    if metrics is not None:
+        try:
+            server = _serve_metrics(args.metrics_addr, metrics)
+        except OSError as err:
+            host, port = args.metrics_addr
+            out.error(f"metrics address {host}:{port}: {err.strerror or err}")
+            return 2
+        host, port = server.server_address[:2]
+        out.note(f"serving reload metrics on http://{_url_host(str(host))}:{port}/metrics")
     previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -306,6 +348,31 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)  # type: ignore[arg-type]
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+def _serve_metrics(address: tuple[str, int], metrics: ReloadMetrics) -> ThreadingHTTPServer:
+    """``/metrics`` with the reload metrics, from a daemon thread."""
+    from podself.integrations.prometheus import (
+        MetricsHandler,
+        reload_families,
+        render,
+        start_http_server,
+    )
+
+    class Handler(MetricsHandler):
+        @staticmethod
+        def exposition() -> str:
+            return render(reload_families(metrics))
+
+    host, port = address
+    return start_http_server(port, host, Handler)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -286,8 +286,16 @@ def container_environment(
                     msg = f"couldn't find key {key} in Secret {namespace}/{s_name}"
                     raise ManifestError(msg)
                 runtime = _as_text(data)
-            elif value_from.get("fileKeyRef") is not None:
-                msg = f"env {name}: valueFrom.fileKeyRef is not supported by podself run"
+            elif isinstance(value_from.get("fileKeyRef"), Mapping):
+                # The kubelet reads KEY=VALUE lines that an init container wrote to an emptyDir
+                # volume; its env-file parser and limits are not reproduced, so refuse rather
+                # than guess a value.
+                ref = value_from["fileKeyRef"]
+                msg = (
+                    f"env {name}: valueFrom.fileKeyRef (key {ref.get('key')!r} of the env file "
+                    f"{ref.get('path')!r} in volume {ref.get('volumeName')!r}) is not emulated "
+                    "by podself run; set the variable with value: for local runs"
+                )
                 raise ManifestError(msg)
         env[name] = runtime
     return list(env.items())

@@ -155,29 +155,6 @@ def merge_applied(
     return result
 
 
-def _metadata_type_error(workload: Workload) -> str | None:
-    """The API server's decoding error for a label or annotation value that is not a string
-    (``version: 1.0`` without quotes), or None."""
-    prefix = workload.metadata_path
-    for key in ("labels", "annotations"):
-        values = workload.metadata.get(key)
-        if not isinstance(values, Mapping):
-            continue
-        for value in values.values():
-            if value is None or isinstance(value, str):
-                continue
-            kind = "bool" if isinstance(value, bool) else "number"
-            if isinstance(value, list | dict):
-                kind = "array" if isinstance(value, list) else "object"
-            version = str(workload.object.get("apiVersion") or "v1")
-            return (
-                f'{workload.kind} in version "{version.rpartition("/")[2]}" cannot be handled as '
-                f"a {workload.kind}: json: cannot unmarshal {kind} into Go struct field "
-                f"ObjectMeta.{prefix}.{key} of type string"
-            )
-    return None
-
-
 def _str_map(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
@@ -289,13 +266,24 @@ class Kubelet:
         except (PodselfError, ValueError) as exc:
             self.say(str(exc))
             return EXIT_INVALID
-        decode_error = _metadata_type_error(workload)
+        decode_error = podlib.decode_failure(workload, namespace=opts.namespace)
         if decode_error is not None:
             self.print_line(
                 f'Error from server (BadRequest): error when creating "{path}": ' + decode_error
             )
             return EXIT_INVALID
         errors = podlib.validate_workload(workload, namespace=opts.namespace)
+        unknown = [e for e in errors if e.startswith('unknown field "')]
+        if unknown:
+            # kubectl's strict field validation: the request fails while decoding, before any
+            # validation error could be reported.
+            version = str(workload.object.get("apiVersion") or "v1").rpartition("/")[2]
+            self.print_line(
+                f'Error from server (BadRequest): error when creating "{path}": {workload.kind} '
+                f'in version "{version}" cannot be handled as a {workload.kind}: strict decoding '
+                f"error: {', '.join(unknown)}"
+            )
+            return EXIT_INVALID
         try:
             self.pod = podlib.make_pod(
                 workload, self.node, namespace=opts.namespace, pod_ips=opts.pod_ips
@@ -820,8 +808,9 @@ class Kubelet:
             self.say(f"ignoring the edited manifest: {self.workload.ref} is no longer in it")
             return
         workload = matches[0]
-        # The API server refuses the whole update when a label or annotation is invalid.
-        invalid = _metadata_type_error(workload)
+        # The API server refuses the whole update when the object does not decode or a label or
+        # annotation is invalid.
+        invalid = podlib.decode_failure(workload)
         if invalid is None:
             errors = podlib.template_metadata_errors(workload)
             if errors:

@@ -30,11 +30,11 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from podself._safefs import check_name, open_beneath, open_dir
+from podself._safefs import check_name, closing, open_beneath, open_dir
 from podself.errors import ConfinementError
 
 __all__ = [
@@ -614,7 +614,7 @@ def build_root(fs: ContainerFS, ips: Iterable[str] = (), domain: str = "") -> li
     warnings: list[str] = []
     with contextlib.suppress(FileExistsError):
         os.mkdir(root, 0o755)
-    with _fd(open_dir(root, "container root")) as root_fd:
+    with closing(open_dir(root, "container root")) as root_fd:
         for spec in sorted(fs.mounts, key=lambda m: m.target.count("/")):
             parts = _parts(spec.target, f"mount {spec.target}")
             try:
@@ -622,7 +622,7 @@ def build_root(fs: ContainerFS, ips: Iterable[str] = (), domain: str = "") -> li
             except ConfinementError:
                 warnings.append(f"mount {spec.target} inside another volume is not emulated")
                 continue
-            with _fd(parent):
+            with closing(parent):
                 _make_room(parent, parts[-1], spec.target)
                 if spec.is_file:
                     _copy_into(spec.source, parent, parts[-1])
@@ -633,7 +633,7 @@ def build_root(fs: ContainerFS, ips: Iterable[str] = (), domain: str = "") -> li
                 etc = open_beneath(root_fd, ["etc"], "hosts file", create=0o755)
             except ConfinementError:
                 return warnings  # /etc is a volume: its content is the volume's
-            with _fd(etc), contextlib.suppress(FileExistsError):
+            with closing(etc), contextlib.suppress(FileExistsError):
                 fd = os.open("hosts", _NEW_FILE, 0o644, dir_fd=etc)
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     handle.write(hosts_file_content(list(ips), fs.hostname, domain))
@@ -644,7 +644,10 @@ def working_dir(root: str, workdir: str) -> str:
     """The host directory of ``workingDir`` under the ``PODSELF_ROOT`` tree ``root``, created
     when missing; inside a volume (a symlinked component) nothing is created."""
     parts = _parts(container_path(workdir, "workingDir"), "workingDir")
-    with _fd(open_dir(root, "container root")) as root_fd, contextlib.suppress(ConfinementError):
+    with (
+        closing(open_dir(root, "container root")) as root_fd,
+        contextlib.suppress(ConfinementError),
+    ):
         os.close(open_beneath(root_fd, parts, "workingDir", create=0o755))
     return os.path.join(root, *parts)
 
@@ -680,11 +683,3 @@ def _copy_into(source: str, parent: int, name: str) -> None:
         with os.fdopen(fd, "wb") as dst:
             shutil.copyfileobj(src, dst)
             os.fchmod(dst.fileno(), mode)
-
-
-@contextlib.contextmanager
-def _fd(fd: int) -> Iterator[int]:
-    try:
-        yield fd
-    finally:
-        os.close(fd)

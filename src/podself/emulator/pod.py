@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,10 @@ from podself.errors import ManifestError
 from podself.manifest.workloads import Workload
 from podself.validation import (
     MAX_GENERATED_NAME_BASE,
+    FieldError,
+    decode_error,
+    quantity_decode_error,
+    validate_metadata_maps,
     validate_object_meta,
     validate_pod_spec,
 )
@@ -37,6 +42,7 @@ __all__ = [
     "NodeInfo",
     "apply_defaults",
     "compute_hash",
+    "decode_failure",
     "invalid_message",
     "local_node",
     "make_pod",
@@ -623,6 +629,93 @@ def _env_nul_errors(workload: Workload) -> list[str]:
     return errs
 
 
+def _api_errors(workload: Workload, namespace: str | None) -> list[FieldError]:
+    # The API server's validation errors, in its order (metadata, labels, then the pod spec).
+    meta = workload.object_metadata
+    given = meta.get("namespace")
+    # None lets a namespace of the wrong type be reported; an empty one means "default".
+    ns = namespace or (given if given is not None and given != "" else "default")
+    ns = ns if isinstance(ns, str) else None
+    errors = validate_object_meta(meta, "metadata", namespace=ns, kind=workload.kind)
+    if workload.kind != "Pod":
+        errors += validate_metadata_maps(meta, "metadata")  # the workload's own
+    path = workload.metadata_path
+    if workload.kind != "Pod":
+        path = path.removesuffix(".metadata")
+    errors += validate_metadata_maps(workload.metadata, path)
+    template = workload.kind != "Pod"
+    errors += validate_pod_spec(workload.spec, workload.spec_path, template=template)
+    return errors
+
+
+def _document_order(obj: object, field: str) -> tuple[int, ...]:
+    # Where the field an error names sits in the object, as a sortable position: encoding/json
+    # meets fields in the order they are written.
+    position: list[int] = []
+    for name in re.findall(r"[^.\[\]]+", field):
+        if isinstance(obj, list) and name.isdigit():
+            index = int(name)
+            obj = obj[index] if index < len(obj) else None
+        elif isinstance(obj, Mapping):
+            if name not in obj and "metadata" in obj and name in ("labels", "annotations"):
+                position.append(list(obj).index("metadata"))  # spec.template.labels
+                obj = obj["metadata"]
+            keys = list(obj) if isinstance(obj, Mapping) else []
+            index = keys.index(name) if name in keys else len(keys)
+            obj = obj.get(name) if isinstance(obj, Mapping) else None
+        else:
+            break
+        position.append(index)
+    return tuple(position)
+
+
+def _quantity_failures(obj: object) -> list[tuple[tuple[int, ...], str]]:
+    """(position, apimachinery's error) for each divisor, resource limit and request that is no
+    quantity, anywhere in the object."""
+    found: list[tuple[tuple[int, ...], str]] = []
+    stack: list[tuple[object, tuple[int, ...], str, str]] = [(obj, (), "", "")]
+    while stack:
+        value, position, key, parent = stack.pop()
+        quantity = (key == "divisor" and parent == "resourceFieldRef") or (
+            parent in ("limits", "requests", "overhead") and not isinstance(value, Mapping | list)
+        )
+        if quantity:
+            error = quantity_decode_error(value)
+            if error is not None:
+                found.append((position, error))
+        elif isinstance(value, Mapping):
+            stack.extend(
+                (child, (*position, i), str(name), key)
+                for i, (name, child) in enumerate(value.items())
+            )
+        elif isinstance(value, list):
+            stack.extend((child, (*position, i), key, parent) for i, child in enumerate(value))
+    return found
+
+
+def decode_failure(workload: Workload, *, namespace: str | None = None) -> str | None:
+    """The API server's answer when ``workload`` does not even decode into the v1 types (a
+    boolean or number in a string field, a string in an integer field, a divisor that is no
+    quantity): ``Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal ...``
+    for the first such value in the document, or None. Nothing is validated then."""
+    # A quantity's own UnmarshalJSON error ends decoding at once; a value of the wrong type is
+    # only remembered (the first one) and reported when decoding is done.
+    failures = _quantity_failures(workload.object)
+    if not failures:
+        failures = [
+            (_document_order(workload.object, e.field), text)
+            for e in _api_errors(workload, namespace)
+            if not e.field.endswith(".divisor") and (text := decode_error(e)) is not None
+        ]
+    if not failures:
+        return None
+    version = workload.object.get("apiVersion")
+    version = version.rpartition("/")[2] if isinstance(version, str) and version else "v1"
+    kind = workload.kind
+    first = min(failures)[1]
+    return f'{kind} in version "{version}" cannot be handled as a {kind}: {first}'
+
+
 def validate_workload(workload: Workload, *, namespace: str | None = None) -> list[str]:
     """The API server's errors on creating ``workload`` in ``namespace`` (``-n``; else its own,
     else ``default``), as ``field: message`` strings, then podself run's own refusals.
@@ -630,21 +723,10 @@ def validate_workload(workload: Workload, *, namespace: str | None = None) -> li
     The object's name, generateName and namespace (``ValidateObjectMeta``), its labels and
     annotations and the pod template's, and the pod spec (:func:`validate_pod_spec`: volumes,
     container names, images, env and volume mounts). Last, strings with a NUL byte, which the
-    API server accepts but the emulator cannot turn into a path or a process.
+    API server accepts but the emulator cannot turn into a path or a process. A value of the
+    wrong type is reported at its field (:func:`decode_failure` gives the API server's answer).
     """
-    meta = workload.object_metadata
-    given = meta.get("namespace")
-    # None lets a namespace of the wrong type be reported; an empty one means "default".
-    ns = namespace or (given if given is not None and given != "" else "default")
-    ns = ns if isinstance(ns, str) else None
-    meta_errors = validate_object_meta(meta, "metadata", namespace=ns, kind=workload.kind)
-    texts = [str(e) for e in meta_errors]
-    if workload.kind != "Pod":
-        texts.extend(metadata_errors(meta, "metadata"))  # the workload's own
-    texts.extend(template_metadata_errors(workload))
-    template = workload.kind != "Pod"
-    errors = validate_pod_spec(workload.spec, workload.spec_path, template=template)
-    texts.extend(str(e) for e in errors)
+    texts = [str(e) for e in _api_errors(workload, namespace)]
     texts.extend(_nul_errors(workload.spec, workload.spec_path, texts))
     texts.extend(_env_nul_errors(workload))
     return texts
@@ -663,17 +745,7 @@ def template_metadata_errors(workload: Workload) -> list[str]:
 def metadata_errors(metadata: Mapping[str, Any], path: str) -> list[str]:
     """The API server's ``ValidateObjectMeta`` errors for the pod's labels and annotations
     (keys and values of labels, annotation keys and total size)."""
-    from podself.cli.label import annotation_errors, label_errors
-
-    def strings(key: str) -> dict[str, str]:
-        values = metadata.get(key)
-        if not isinstance(values, Mapping):
-            return {}
-        return {str(k): "" if v is None else str(v) for k, v in values.items()}
-
-    return label_errors(strings("labels"), f"{path}.labels") + annotation_errors(
-        strings("annotations"), f"{path}.annotations"
-    )
+    return [str(e) for e in validate_metadata_maps(metadata, path)]
 
 
 def invalid_message(kind: str, name: str, errors: Sequence[str]) -> str:

@@ -22,6 +22,7 @@ from typing import Any, Final
 from podself._safefs import (
     check_name,
     check_private,
+    closing,
     open_beneath,
     open_dir,
     private_dir,
@@ -257,7 +258,7 @@ class PodState:
             notes.extend(self._discard_leftover(ns_fd))
         os.mkdir(self.name, 0o700, dir_fd=ns_fd)
         try:
-            with _fd(open_beneath(ns_fd, [self.name], "pod state directory")) as fd:
+            with closing(open_beneath(ns_fd, [self.name], "pod state directory")) as fd:
                 pid = os.getpid()
                 owner = {"pid": pid, "token": process_token(pid)}
                 _write_json_at(fd, _OWNER_FILE, owner, self._shown(_OWNER_FILE))
@@ -360,11 +361,11 @@ class PodState:
 
     @contextlib.contextmanager
     def _namespace_dir(self, *, create: bool) -> Iterator[int]:
-        with _fd(open_dir(self.root, "state directory")) as root_fd:
+        with closing(open_dir(self.root, "state directory")) as root_fd:
             if create:
                 check_private(os.fstat(root_fd), self.root, "state directory")
             mode = 0o700 if create else None
-            with _fd(open_beneath(root_fd, [self.namespace], "namespace", create=mode)) as fd:
+            with closing(open_beneath(root_fd, [self.namespace], "namespace", create=mode)) as fd:
                 if create:
                     check_private(os.fstat(fd), os.path.dirname(self.path), "namespace directory")
                 yield fd
@@ -374,8 +375,10 @@ class PodState:
         """The pod directory's descriptor; to ``write``, the root and the pod directory must
         also be private (:func:`~podself._safefs.check_private`)."""
         with (
-            _fd(open_dir(self.root, "state directory")) as root_fd,
-            _fd(open_beneath(root_fd, [self.namespace, self.name], "pod state directory")) as fd,
+            closing(open_dir(self.root, "state directory")) as root_fd,
+            closing(
+                open_beneath(root_fd, [self.namespace, self.name], "pod state directory")
+            ) as fd,
         ):
             if write:
                 check_private(os.fstat(root_fd), self.root, "state directory")
@@ -419,7 +422,7 @@ class PodState:
             try:
                 # A run killed before its owner record was renamed into place leaves at most
                 # that record's temporary file: nothing to lose.
-                with _fd(open_beneath(ns_fd, [self.name], "pod state directory")) as fd:
+                with closing(open_beneath(ns_fd, [self.name], "pod state directory")) as fd:
                     for entry in os.listdir(fd):
                         if entry.startswith(f".tmp-{_OWNER_FILE}-"):
                             os.unlink(entry, dir_fd=fd)
@@ -486,14 +489,6 @@ def _check_state_name(what: str, value: str) -> None:
         # Names starting with "." are podself's own: locks, probes, directories moved aside.
         msg = f'{what} {value!r}: must not start with "." (reserved for podself\'s own files)'
         raise ConfinementError(msg)
-
-
-@contextlib.contextmanager
-def _fd(fd: int) -> Iterator[int]:
-    try:
-        yield fd
-    finally:
-        os.close(fd)
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:

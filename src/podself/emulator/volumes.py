@@ -69,7 +69,8 @@ def downward_payload(
 
     ``fieldRef`` items are extracted with ``ExtractFieldPathAsString`` (no trailing newline);
     ``resourceFieldRef`` items use the named container with missing limits taken from
-    ``node_allocatable``. Later items with the same cleaned path win.
+    ``node_allocatable`` only: unlike env vars, the kubelet's volume path never applies
+    pod-level limits (``spec.resources.limits``). Later items with the same cleaned path win.
     """
     payload: dict[str, FileProjection] = {}
     for item in source.get("items") or []:
@@ -91,7 +92,6 @@ def downward_payload(
                 container.get("resources") or {},
                 resource_ref.get("divisor"),
                 node_allocatable,
-                pod_limits=_pod_limits(pod),
             )
         else:
             continue
@@ -99,13 +99,6 @@ def downward_payload(
             data.encode("utf-8", "surrogateescape"), _mode(item, default_mode)
         )
     return payload
-
-
-def _pod_limits(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    resources = (pod.get("spec") or {}).get("resources")
-    if isinstance(resources, Mapping) and isinstance(resources.get("limits"), Mapping):
-        return resources["limits"]  # type: ignore[no-any-return]
-    return None
 
 
 def _to_bytes(value: str | bytes) -> bytes:
@@ -193,8 +186,8 @@ def projected_payload(
     notes: list[str] | None = None,
 ) -> dict[str, FileProjection]:
     """The files of a ``projected`` volume: each source's files in order, ``defaultMode`` of the
-    projected volume for items without a mode. ``serviceAccountToken`` and
-    ``clusterTrustBundle`` sources cannot be minted locally and are skipped (with a note)."""
+    projected volume for items without a mode. ``serviceAccountToken``, ``clusterTrustBundle``
+    and ``podCertificate`` sources cannot be minted locally and are skipped (with a note)."""
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
     default_mode = _default_mode(source)
     payload: dict[str, FileProjection] = {}

@@ -12,7 +12,9 @@ identity, its limits and requests, and the sizing plan.
 - :func:`start_http_server` serves it on ``/metrics`` from a daemon thread
   (:class:`MetricsHandler` is the ``http.server`` handler);
 - :class:`PodCollector` adds the same metrics to a ``prometheus_client`` registry, for apps
-  that already expose one (``prometheus_client`` is imported by its ``collect()`` only).
+  that already expose one (``prometheus_client`` is imported by its ``collect()`` only);
+- :func:`reload_families` are the ``podself watch`` sidecar's reload metrics
+  (``podself watch --metrics-addr``).
 
 Values are read at each scrape from ``podself.current()`` (or the ``info`` given) and
 :func:`podself.tuning.plan`; unknown values are left out, never written as 0.
@@ -21,14 +23,19 @@ Values are read at each scrape from ``podself.current()`` (or the ``info`` given
 from __future__ import annotations
 
 import re
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podself.logs.fields import Selector, workload_names
 from podself.pod import PodInfo
+
+if TYPE_CHECKING:
+    from podself.reloader import ReloadMetrics
 
 __all__ = [
     "CONTENT_TYPE",
@@ -37,12 +44,15 @@ __all__ = [
     "PodCollector",
     "exposition",
     "families",
+    "reload_families",
+    "render",
     "start_http_server",
 ]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _MILLICORES_PER_CORE = 1000
 _LABEL_NAME_BAD = re.compile(r"[^a-zA-Z0-9_]")
+_MAX_CONNECTIONS = 16  # scrapes served at once; more are closed at once, not queued
 
 
 class Family:
@@ -138,6 +148,58 @@ def families(
     return out
 
 
+def reload_families(metrics: ReloadMetrics) -> list[Family]:
+    """The reload metrics of a :class:`~podself.reloader.Reloader` (``podself watch``).
+
+    A round (every action run once for one change, with its retries) is a success when every
+    action succeeded. Timestamps and the last duration are left out until the first round.
+    """
+    values = metrics.snapshot()
+    out = [
+        Family(
+            "podself_reloads_total",
+            "Rounds of reload actions, by result (success: every action succeeded).",
+            [
+                ({"result": "success"}, values["success"] or 0),
+                ({"result": "failure"}, values["failure"] or 0),
+            ],
+            "counter",
+        ),
+        Family(
+            "podself_watched_directories",
+            "Directories podself watch is watching.",
+            [({}, values["watched"] or 0)],
+            "gauge",
+        ),
+    ]
+    for name, key, help_text in (
+        (
+            "podself_last_reload_successful",
+            "last_ok",
+            "Whether every action of the last round succeeded (1) or not (0).",
+        ),
+        (
+            "podself_last_reload_timestamp_seconds",
+            "last",
+            "When the last round of reload actions ended, in seconds since the Unix epoch.",
+        ),
+        (
+            "podself_last_reload_success_timestamp_seconds",
+            "last_success",
+            "When the last successful round ended, in seconds since the Unix epoch.",
+        ),
+        (
+            "podself_last_reload_duration_seconds",
+            "duration",
+            "How long the actions of the last round took, retries included.",
+        ),
+    ):
+        value = values[key]
+        if value is not None:
+            out.append(Family(name, help_text, [({}, value)], "gauge"))
+    return out
+
+
 def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
@@ -213,13 +275,51 @@ class MetricsHandler(BaseHTTPRequestHandler):
         return
 
 
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``_MAX_CONNECTIONS`` at once: a flood of idle
+    connections costs closed sockets, not threads (each one is held ``handler.timeout`` at
+    most)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self._slots = threading.BoundedSemaphore(_MAX_CONNECTIONS)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A scraper that hangs up or times out is not an error of ours: no traceback on stderr.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class _BoundedServer6(_BoundedServer):
+    address_family = socket.AF_INET6
+
+
 def start_http_server(
     port: int, host: str = "", handler: type[MetricsHandler] = MetricsHandler
 ) -> ThreadingHTTPServer:
     """Serve ``/metrics`` on ``host:port`` from a daemon thread; ``port`` 0 picks a free one
-    (``server.server_address[1]``). ``server.shutdown()`` stops it."""
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+    (``server.server_address[1]``); an IPv6 ``host`` (``::``) listens on IPv6. At most 16
+    connections are served at once, each for 10 s at most. ``server.shutdown()`` stops it."""
+    kind = _BoundedServer6 if ":" in host else _BoundedServer
+    server = kind((host, port), handler)
     thread = threading.Thread(target=server.serve_forever, name="podself-metrics", daemon=True)
     thread.start()
     return server

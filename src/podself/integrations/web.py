@@ -165,23 +165,14 @@ def _not_found(path: str) -> bytes:
     return _json({"error": f"no route {path}"})
 
 
-class PodInfoWSGI:
-    """WSGI middleware (or, without ``app``, a WSGI app) serving ``/podinfo`` and ``/healthz``.
+class _Middleware:
+    """What both middlewares hold: the wrapped app and the routes they answer themselves."""
 
-    Args:
-        app: the WSGI app for every other path (``None``: a JSON 404).
-        path: the podinfo path, or several (``("/podinfo", "/info")``).
-        health_path: the health path (``None``: none, requests go to ``app``).
-        header: a response header carrying the pod's name on every response, e.g.
-            ``"X-Pod-Name"`` (``None``: none).
-        extra: called with each podinfo document before it is sent, to add to it.
-        info: the ``PodInfo``, or a callable giving it (default ``podself.current()``).
-        metrics_path: serve the Prometheus exposition there too (``None``: not served).
-    """
+    app: Any
 
     def __init__(
         self,
-        app: WSGIApp | None = None,
+        app: Any = None,
         *,
         path: str | Iterable[str] = "/podinfo",
         health_path: str | None = "/healthz",
@@ -199,6 +190,23 @@ class PodInfoWSGI:
             info=info,
             metrics_path=metrics_path,
         )
+
+
+class PodInfoWSGI(_Middleware):
+    """WSGI middleware (or, without ``app``, a WSGI app) serving ``/podinfo`` and ``/healthz``.
+
+    Args:
+        app: the WSGI app for every other path (``None``: a JSON 404).
+        path: the podinfo path, or several (``("/podinfo", "/info")``).
+        health_path: the health path (``None``: none, requests go to ``app``).
+        header: a response header carrying the pod's name on every response, e.g.
+            ``"X-Pod-Name"`` (``None``: none).
+        extra: called with each podinfo document before it is sent, to add to it.
+        info: the ``PodInfo``, or a callable giving it (default ``podself.current()``).
+        metrics_path: serve the Prometheus exposition there too (``None``: not served).
+    """
+
+    app: WSGIApp | None
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -226,32 +234,13 @@ class PodInfoWSGI:
         return self.app(environ, start)
 
 
-class PodInfoASGI:
+class PodInfoASGI(_Middleware):
     """ASGI middleware (or, without ``app``, an ASGI app) serving ``/podinfo`` and
     ``/healthz``; the arguments are :class:`PodInfoWSGI`'s. ``app.add_middleware(PodInfoASGI,
     header="X-Pod-Name")`` works in Starlette and FastAPI. Lifespan and websocket events go to
     ``app`` untouched (without ``app``, lifespan is acknowledged)."""
 
-    def __init__(
-        self,
-        app: ASGIApp | None = None,
-        *,
-        path: str | Iterable[str] = "/podinfo",
-        health_path: str | None = "/healthz",
-        header: str | None = None,
-        extra: Extra | None = None,
-        info: Source = None,
-        metrics_path: str | None = None,
-    ) -> None:
-        self.app = app
-        self._routes = _Routes(
-            path,
-            health_path=health_path,
-            header=header,
-            extra=extra,
-            info=info,
-            metrics_path=metrics_path,
-        )
+    app: ASGIApp | None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer our paths; pass the rest to ``app`` with the pod header added."""

@@ -3,11 +3,19 @@ the seed's JSON line. structlog itself is imported only by ``structlog_processor
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-from podself.logs.fields import UNKNOWN, Preset, get_preset, identity_fields, rename_colliding
+from podself.logs.fields import (
+    UNKNOWN,
+    Preset,
+    get_preset,
+    identity_fields,
+    rename_colliding,
+    trace_fields,
+)
 from podself.pod import PodInfo
 
 __all__ = ["PodIdentityProcessor", "add_pod_identity", "structlog_processors"]
@@ -117,14 +125,15 @@ def _exception_fields(exc_info: Any) -> dict[str, str]:
 
 class _Shape:
     """Orders what structlog's processors produced into the JSON formatter's shape:
-    timestamp, level, message, constants, identity, the event's own keys, then the exception
-    and stack under the preset's keys."""
+    timestamp, level, message, constants, the active span's trace (presets with trace keys),
+    identity, the event's own keys, then the exception and stack under the preset's keys."""
 
     def __init__(self, identity: PodIdentityProcessor) -> None:
         self.identity = identity
         preset = identity.preset
         self._preset = preset
         self._own = frozenset(preset.output_keys())
+        self._project = os.environ.get("GOOGLE_CLOUD_PROJECT") or None
 
     def __call__(self, logger: object, method_name: str, event_dict: EventDict) -> EventDict:
         preset = self._preset
@@ -137,6 +146,8 @@ class _Shape:
             preset.message_key: event_dict.pop(preset.message_key, ""),
             **preset.constants,
         }
+        if preset.trace_keys is not None:
+            out.update(trace_fields(preset.trace_keys, self._project))
         out.update(rename_colliding(self.identity.fields, {*out, *event_dict}))
         for key, value in event_dict.items():
             new = key

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ __all__ = [
     "identity_fields",
     "is_secret_like",
     "rename_colliding",
+    "trace_fields",
     "workload_names",
 ]
 
@@ -146,6 +148,8 @@ class Preset:
             annotations must then be ``{key}`` templates (one string each).
         constants: fixed fields written after the message on every line (``ecs.version``).
         source_key: write the record's ``{"file", "line", "function"}`` under this key.
+        trace_keys: the trace, span ID and sampled-flag keys for the active OpenTelemetry
+            span (see :func:`trace_fields`); ``None`` writes none.
     """
 
     name: str
@@ -163,6 +167,7 @@ class Preset:
     group: str | None = None
     constants: Mapping[str, str] = field(default_factory=dict)
     source_key: str | None = None
+    trace_keys: tuple[str, str, str] | None = None
     _order: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -208,6 +213,7 @@ class Preset:
             self.message_key,
             *self.constants,
             *source,
+            *(self.trace_keys or ()),
             *exception,
             self.stack_key,
         )
@@ -288,8 +294,40 @@ PRESETS: Mapping[str, Preset] = {
         exception_key=("exception.type", "exception.message", "stack_trace"),
         group="logging.googleapis.com/labels",
         source_key="logging.googleapis.com/sourceLocation",
+        trace_keys=(
+            "logging.googleapis.com/trace",
+            "logging.googleapis.com/spanId",
+            "logging.googleapis.com/trace_sampled",
+        ),
     ),
 }
+
+
+def trace_fields(keys: tuple[str, str, str], project: str | None = None) -> dict[str, object]:
+    """The active OpenTelemetry span's trace ID, span ID and sampled flag under ``keys``
+    (hex, as Cloud Trace writes them); ``{}`` without a valid span.
+
+    With ``project`` the trace is the resource name Cloud Logging links to Cloud Trace,
+    ``projects/<project>/traces/<trace ID>``. The OpenTelemetry API is never imported here:
+    if the application has not imported it, there is no span to find.
+    """
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is None:
+        return {}
+    try:
+        context = otel.get_current_span().get_span_context()
+        if not context.is_valid:
+            return {}
+        trace_id = f"{context.trace_id:032x}"
+        span_id = f"{context.span_id:016x}"
+        sampled = bool(context.trace_flags.sampled)
+    except Exception:  # a broken tracer must not lose the log line
+        return {}
+    return {
+        keys[0]: f"projects/{project}/traces/{trace_id}" if project else trace_id,
+        keys[1]: span_id,
+        keys[2]: sampled,
+    }
 
 
 def get_preset(preset: str | Preset) -> Preset:

@@ -23,6 +23,7 @@ from podself.logs.fields import (
     get_preset,
     identity_fields,
     rename_colliding,
+    trace_fields,
 )
 from podself.pod import PodInfo, Source
 
@@ -242,6 +243,8 @@ class JsonFormatter(logging.Formatter):
             ", " + encode(key) + ": " + encode(value) for key, value in chosen.constants.items()
         )
         self._source_head = ", " + encode(chosen.source_key) + ": " if chosen.source_key else ""
+        self._trace_keys = chosen.trace_keys
+        self._project = os.environ.get("GOOGLE_CLOUD_PROJECT") or None
         self._field_heads = tuple((", " + encode(key) + ": ", name) for key, name in pairs)
         self._levels: dict[str, str] = {}
         self._keys: dict[str, str] = {}
@@ -301,6 +304,10 @@ class JsonFormatter(logging.Formatter):
         if self._source_head:
             source = {"file": record.pathname, "line": str(record.lineno)}
             parts += (self._source_head, self._encode({**source, "function": record.funcName}))
+        if self._trace_keys is not None:
+            trace = trace_fields(self._trace_keys, self._project)
+            if trace:
+                parts += (", ", self._encode(trace)[1:-1])
         for head, name in self._field_heads:
             parts += (head, _encode_value(self._encode, attrs.get(name)))
         identity = attrs.get(_MARK)

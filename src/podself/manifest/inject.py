@@ -43,6 +43,8 @@ from podself.names import env_table
 from podself.quantity import Quantity
 
 __all__ = [
+    "DATADOG_AGENT_ENV",
+    "DATADOG_TAG_LABELS",
     "DEFAULT_FIELDS",
     "DEFAULT_MOUNT_PATH",
     "FIELDS",
@@ -202,6 +204,17 @@ _OTEL_WORKLOAD_KEYS: Final[Mapping[str, str]] = {
     "Job": "k8s.job.name",
     "CronJob": "k8s.cronjob.name",
 }
+# Datadog's unified service tagging: each env var from its pod label, and what the Datadog
+# Cluster Agent's admission controller injects for the tracer and DogStatsD (hostip mode).
+DATADOG_TAG_LABELS: Final[Mapping[str, str]] = {
+    "DD_ENV": "tags.datadoghq.com/env",
+    "DD_SERVICE": "tags.datadoghq.com/service",
+    "DD_VERSION": "tags.datadoghq.com/version",
+}
+DATADOG_AGENT_ENV: Final[Mapping[str, str]] = {
+    "DD_AGENT_HOST": "status.hostIP",
+    "DD_ENTITY_ID": "metadata.uid",
+}
 _SECTIONS: Final = ("containers", "initContainers")
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -248,6 +261,7 @@ class InjectOptions:
     containers: frozenset[str] | None = None
     otel: bool = False
     all_resources: bool = False
+    datadog: bool = False
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.fields if f not in FIELDS]
@@ -264,8 +278,8 @@ class InjectOptions:
         if not path.startswith("/") or ".." in path.split("/") or ":" in path:
             msg = f"mount path {path!r}: must be an absolute path without '..' or ':'"
             raise ValueError(msg)
-        if not (self.env or self.volume or self.otel):
-            msg = "nothing to add: --no-env and --no-volume without --otel"
+        if not (self.env or self.volume or self.otel or self.datadog):
+            msg = "nothing to add: --no-env and --no-volume without --otel or --datadog"
             raise ValueError(msg)
 
     @property
@@ -581,12 +595,25 @@ def _otel_attributes(container: str, kind: str, workload_name: str) -> str:
         "k8s.node.name": "$(OTEL_RESOURCE_ATTRIBUTES_NODE_NAME)",
         "k8s.pod.name": pod,
         "k8s.pod.uid": "$(OTEL_RESOURCE_ATTRIBUTES_POD_UID)",
-        "service.instance.id": f"{namespace}.{pod}.{container}",
     }
     key = _OTEL_WORKLOAD_KEYS.get(kind)
     if key and workload_name:
         attributes[key] = workload_name
     return encode_resource_attributes(dict(sorted(attributes.items())))
+
+
+def _datadog_env(labels: object) -> list[dict[str, Any]]:
+    """``DD_ENV``/``DD_SERVICE``/``DD_VERSION`` for the ``tags.datadoghq.com/*`` labels the pod
+    template has (all three when ``labels`` is unknown, ``None``), then the agent's address and
+    the entity ID. A fieldRef to a missing label reads as an empty string, which would blank
+    the tracer's own default: a label the template lacks gets no variable."""
+    out = [
+        _field_env(name, f"metadata.labels['{label}']")
+        for name, label in DATADOG_TAG_LABELS.items()
+        if labels is None or (isinstance(labels, Mapping) and label in labels)
+    ]
+    out.extend(_field_env(name, path) for name, path in DATADOG_AGENT_ENV.items())
+    return out
 
 
 def _wanted_env(
@@ -595,8 +622,11 @@ def _wanted_env(
     resources: Mapping[str, Quantity | None] | None,
     kind: str,
     workload_name: str,
+    *,
+    labels: object = None,
 ) -> list[dict[str, Any]]:
-    """The env items a container should have, in the order they are appended."""
+    """The env items a container should have, in the order they are appended (``labels``:
+    the pod template's, ``None`` when unknown)."""
     out: list[dict[str, Any]] = []
     if options.env:
         names = options.env_names()
@@ -611,6 +641,8 @@ def _wanted_env(
                 out.append(_resource_env(_exact_field(f, resources)))
     if options.volume and options.normalized_mount_path != DEFAULT_MOUNT_PATH:
         out.append({"name": _PODINFO_DIR_ENV, "value": options.normalized_mount_path})
+    if options.datadog:
+        out.extend(_datadog_env(labels))
     if options.otel:
         out.extend(_field_env(name, path) for name, path in OTEL_ENV.items())
         out.append(
@@ -728,6 +760,8 @@ class _Planner:
                 mount = self.mount(container, where, name, resources) if volumes_ok else None
                 if env or mount:
                     plans.append(ContainerPlan(section, index, name, tuple(env), mount))
+        if self.options.datadog and considered:
+            self.datadog_note()
         api_version = self.workload.object.get("apiVersion")
         return WorkloadPlan(
             kind=self.workload.kind,
@@ -744,6 +778,22 @@ class _Planner:
             notes=tuple(self.notes),
             considered=tuple(considered),
         )
+
+    def datadog_note(self) -> None:
+        """Say which unified service tags get no variable, for want of their label."""
+        labels = self.workload.metadata.get("labels")
+        missing = [
+            label
+            for label in DATADOG_TAG_LABELS.values()
+            if not (isinstance(labels, Mapping) and label in labels)
+        ]
+        if missing:
+            names = [n for n, label in DATADOG_TAG_LABELS.items() if label in missing]
+            self.note(
+                self.workload.document_path(self.workload.metadata_path),
+                f"no {', '.join(missing)} label on the pod template: {', '.join(names)} "
+                "not added (a fieldRef to a missing label reads as empty)",
+            )
 
     def resources(
         self, container: Mapping[str, Any], where: str, name: str
@@ -765,7 +815,14 @@ class _Planner:
         name: str,
         resources: Mapping[str, Quantity | None] | None,
     ) -> list[dict[str, Any]]:
-        wanted = _wanted_env(self.options, name, resources, self.workload.kind, self.workload_name)
+        wanted = _wanted_env(
+            self.options,
+            name,
+            resources,
+            self.workload.kind,
+            self.workload_name,
+            labels=self.workload.metadata.get("labels") or {},
+        )
         if not wanted:
             return []
         env = container.get("env")
@@ -2098,9 +2155,6 @@ _HELM_OTEL: Final = """{{- define "podself.otelResourceAttributes" -}}
 {{- $a = append $a "k8s.node.name=$(OTEL_RESOURCE_ATTRIBUTES_NODE_NAME)" -}}
 {{- $a = append $a "k8s.pod.name=$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME)" -}}
 {{- $a = append $a "k8s.pod.uid=$(OTEL_RESOURCE_ATTRIBUTES_POD_UID)" -}}
-{{- $id := "service.instance.id=$(OTEL_RESOURCE_ATTRIBUTES_NAMESPACE)" -}}
-{{- $id = printf "%s.$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME).%s" $id $c -}}
-{{- $a = append $a $id -}}
 {{- join "," $a -}}
 {{- end }}
 """

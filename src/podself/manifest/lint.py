@@ -7,6 +7,7 @@ and can be turned off with ``--disable`` or the ``podself.dev/lint-disable`` ann
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -50,9 +51,17 @@ from podself.validation import (
     NOT_FOUND,
     NOT_SUPPORTED,
     REQUIRED,
+    TOO_LONG,
     TYPE_INVALID,
+    UNKNOWN_FIELD,
     FieldError,
+    api_quantity_string,
+    decode_error,
+    default_off_gate,
+    kubernetes_target_version,
+    validate_annotations,
     validate_config_object,
+    validate_labels,
     validate_object_meta,
     validate_pod_spec,
     validate_volume,
@@ -274,6 +283,20 @@ _RULE_LIST: Final = (
         fix="name a valid volume, give a unique mountPath and a relative subPath without '..'",
     ),
     _rule(
+        "invalid-label",
+        "error",
+        "api",
+        "A label or annotation of the object or its pod template the API server rejects.",
+        """Label keys and annotation keys are qualified names: an optional DNS subdomain prefix
+        of at most 253 characters and `/`, then a name of at most 63 characters made of
+        letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit. Label
+        values are empty or at most 63 such characters; annotation values are free, but keys
+        and values together may not exceed 256 KiB. The object's own labels and its pod
+        template's are checked (Kubernetes reports a template's at `spec.template.labels`).
+        Fix the key or value the finding points at.""",
+        fix="use a qualified-name key and a label value of at most 63 characters",
+    ),
+    _rule(
         "invalid-container",
         "error",
         "api",
@@ -308,6 +331,20 @@ _RULE_LIST: Final = (
         object's name and namespace follow the usual rules. Rename the key (mount it under
         another file name with `items[].path`) or the object.""",
         fix="use a config key: letters, digits, '-', '_' and '.', not starting with '..'",
+    ),
+    _rule(
+        "yaml-typed-scalar",
+        "warning",
+        "advice",
+        "An unquoted YAML value that Kubernetes reads as a boolean or number, not as text.",
+        """kubectl reads YAML with go-yaml v2's rules, where unquoted `y`, `n`, `yes`, `no`,
+        `on` and `off` (any case form) are booleans and `0o22`, `010`, `0x1F`, `08`, `1e3` or
+        `420.0` are numbers. In a field that holds text (an env var's `value` or `name`, a
+        label or annotation, a name, a path, an image, `command` or `args`) the API server
+        then refuses the object; as a label or annotation key, `y:` silently becomes the key
+        `"true"`. The finding points at the value and says what Kubernetes reads. Quote it
+        (`"y"`, `'0o22'`) when the text is meant.""",
+        fix="quote the value",
     ),
     _rule(
         "unknown-container",
@@ -348,6 +385,34 @@ _RULE_LIST: Final = (
         fix="use a divisor that divides the quantity exactly",
     ),
     _rule(
+        "feature-gate-off",
+        "warning",
+        "runtime",
+        "A field whose feature gate is off by default in the target Kubernetes release.",
+        """Some fields exist in the API before they are on by default: `valueFrom.fileKeyRef`
+        in 1.34 (`EnvFiles`), projected `podCertificate` (`PodCertificateRequest`) and
+        `clusterTrustBundle` (`ClusterTrustBundleProjection`) sources, `image` volumes before
+        1.35 (`ImageVolume`) and a mount's `recursiveReadOnly` in 1.30. Unless the cluster
+        enables the gate, the API server silently drops the field before validating: the env
+        var is then refused as a `valueFrom` with no source, the volume as having no type, and
+        a projected source simply writes no file. podself validates such fields as if the gate
+        were on; check that the cluster turns it on, or pick the cluster's release with
+        `--kubernetes-version`.""",
+        fix="enable the feature gate on the cluster, or do without the field",
+    ),
+    _rule(
+        "divisor-overflow",
+        "warning",
+        "runtime",
+        "A divisor past int64 that the API server accepts as if it were 1.",
+        """apimachinery prints a quantity past the `E` suffix without its magnitude, so the API
+        server's divisor check reads `1000E` (or `1000000000000000000000`) as `1` and accepts
+        it. The kubelet then divides by the divisor's int64 value, which overflows (to 0 for
+        `1000E`), and writes a meaningless number such as `-9223372036854775808`. Write the
+        divisor you mean: `1`, or a listed unit such as `1Mi` or `1E`.""",
+        fix='write divisor "1" or another listed unit (1k, 1Mi, 1E...)',
+    ),
+    _rule(
         "undefined-label",
         "warning",
         "runtime",
@@ -355,7 +420,8 @@ _RULE_LIST: Final = (
         """`metadata.labels['key']` for a key the pod does not have is not an error: the
         variable is set to the empty string. Labels of pods created from a template are
         exactly the template's labels (plus the few a controller adds, such as
-        `pod-template-hash`, which this rule knows), so a missing key is almost always a typo
+        `pod-template-hash`, and `batch.kubernetes.io/job-completion-index` on the pods of an
+        Indexed Job only, which this rule knows), so a missing key is almost always a typo
         or a label set on the wrong object (for example on the Deployment instead of its
         `spec.template`). Add the label to the pod template's metadata or fix the key.""",
         fix="add the label to the pod template's metadata.labels, or fix the key",
@@ -444,8 +510,12 @@ _RULE_LIST: Final = (
         plus the resource, limit or request, and the unit for resources
         (`RESOURCE_MEMORY_LIMIT_MB` with divisor `1Mi`, `RESOURCE_CPU_LIMIT_MILLICORES` with
         `1m`), and `APP_` for the app's own settings. Consistent names make an app portable
-        and are what `podself` looks for first. Rename the variable as suggested (or disable
-        this rule when another convention, such as OpenTelemetry's, is in use).""",
+        and are what `podself` looks for first. Only names that already look like identity or
+        resource variables are judged (upper case, and `POD_`/`NODE_`/`HOST_` or `_NAME`,
+        `_NAMESPACE`, `_IP`, `_UID` for metadata; a word such as `CPU`, `MEMORY`, `LIMIT` or a
+        unit suffix for resources): other names are the app's own business. Rename the
+        variable as suggested (or disable this rule when another convention, such as
+        OpenTelemetry's, is in use).""",
         fix="rename the variable as suggested",
     ),
 )
@@ -539,7 +609,9 @@ class _Volume:
                 self.items.append(_Item(f"{base}.items[{index}]", item))
 
 
-_Raw = tuple[str, str, str, str, str]  # rule id, field, message, hint, where to point
+# Where to point: a field path, or segments (for map keys that hold dots, such as labels').
+_Where = str | tuple[str | int, ...]
+_Raw = tuple[str, str, str, str, _Where]  # rule id, field, message, hint, where to point
 
 
 class _Pod:
@@ -582,7 +654,9 @@ class _Pod:
         self.labels: Mapping[str, Any] = labels if isinstance(labels, _MAPS) else {}
         self.annotations: Mapping[str, Any] = annotations if isinstance(annotations, _MAPS) else {}
 
-    def report(self, rule: str, path: str, message: str, hint: str = "", where: str = "") -> None:
+    def report(
+        self, rule: str, path: str, message: str, hint: str = "", where: _Where = ""
+    ) -> None:
         """Record a finding at field ``path`` (pointed at ``where`` when the path is coarse)."""
         if rule in self.enabled:
             self.found.append((rule, path, message, hint, where or path))
@@ -605,6 +679,8 @@ def _classify(err: FieldError) -> str:
     path = err.field
     if err.type == TYPE_INVALID:
         return "invalid-type"
+    if path.endswith((".labels", ".annotations")):
+        return "invalid-label"
     if ".resourceFieldRef" in path:
         return "invalid-resource-field-ref"
     if ".fieldRef" in path:
@@ -629,9 +705,26 @@ def _closest(value: str, choices: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
+def _same_name_path(value: str, choices: Sequence[str]) -> str | None:
+    """The supported field path with the same last segment as ``value`` under another root
+    (``metadata.podIP`` -> ``status.podIP``), the closest if several; None if there is none."""
+    name = value.rpartition(".")[2].lower()
+    same = [c for c in choices if c.rpartition(".")[2].lower() == name]
+    return (_closest(value, same) or same[0]) if same else None
+
+
 def _api_hint(err: FieldError) -> str:
+    if err.type == TYPE_INVALID:
+        answer = decode_error(err)
+        if answer is not None:
+            return f"{RULES['invalid-type'].fix}; the API server refuses the object: {answer}"
     path = err.field
     value = err.bad_value
+    if err.type == UNKNOWN_FIELD:
+        return (
+            "the target Kubernetes release has no such field (it came later; see "
+            "docs/reference/validation.md): pick the cluster's release with --kubernetes-version"
+        )
     in_volume = ".volumes[" in path
     if path.endswith(".fieldRef.fieldPath") and isinstance(value, str):
         if err.type == NOT_SUPPORTED:
@@ -653,7 +746,18 @@ def _api_hint(err: FieldError) -> str:
             if "does not support subscript" in detail:
                 return "only metadata.labels and metadata.annotations take a ['key'] subscript"
             choices = VOLUME_FIELD_PATHS if in_volume else ENV_FIELD_PATHS
-            guess = _closest(value, choices)
+            # The same field name under another root beats the closest text: metadata.podIP
+            # is status.podIP, not metadata.uid.
+            guess = _same_name_path(value, choices)
+            if in_volume and guess is None:
+                env_guess = _same_name_path(value, ENV_FIELD_PATHS)
+                if env_guess is not None:
+                    return (
+                        f'did you mean "{env_guess}"? It is available only to env vars '
+                        "(env[].valueFrom.fieldRef)"
+                    )
+            if guess is None:
+                guess = _closest(value, choices)
             if guess is not None:
                 return f'did you mean "{guess}"?'
     if path.endswith(".fieldRef") and err.type == INVALID:
@@ -778,6 +882,54 @@ def _check_api(pod: _Pod) -> None:
         else:
             where = _mount_location(workload, err, used)
         pod.report(_classify(err), err.field, str(err), _api_hint(err), where)
+    _check_metadata_maps(pod)
+
+
+def _metadata_places(workload: Workload) -> list[tuple[Mapping[str, Any], str, tuple[str, ...]]]:
+    """(metadata, the path the API server reports its labels at, where it is written): the
+    object's own (for a workload) and the pod template's."""
+    written = tuple(str(s) for s in split_field_path(workload.metadata_path))
+    if workload.kind == "Pod":
+        return [(workload.metadata, "metadata", written)]
+    template = workload.metadata_path.removesuffix(".metadata")
+    return [
+        (workload.object_metadata, "metadata", ("metadata",)),
+        (workload.metadata, template, written),
+    ]
+
+
+def _check_metadata_maps(pod: _Pod) -> None:
+    """ValidateLabels and ValidateAnnotations, each error pointed at its key (the total
+    annotation size at the map)."""
+    for metadata, path, written in _metadata_places(pod.workload):
+        if not isinstance(metadata, _MAPS):
+            continue
+        for bag, check in (("labels", validate_labels), ("annotations", validate_annotations)):
+            values = metadata.get(bag)
+            field_path = f"{path}.{bag}"
+            errors: list[tuple[FieldError, _Where]] = []
+            if isinstance(values, _MAPS):
+                for key, value in values.items():
+                    errors.extend(
+                        (e, (*written, bag, key))
+                        for e in check({key: value}, field_path)
+                        if e.type != TOO_LONG
+                    )
+                errors.extend(
+                    (e, (*written, bag)) for e in check(values, field_path) if e.type == TOO_LONG
+                )
+            else:
+                errors.extend((e, (*written, bag)) for e in check(values, field_path))
+            for err, where in errors:
+                hint = _LABEL_HINT if err.type == INVALID else _api_hint(err)
+                pod.report(_classify(err), err.field, str(err), hint, where)
+
+
+_LABEL_HINT: Final = (
+    "keys are an optional DNS subdomain prefix (up to 253 characters) and '/', then a name of "
+    "up to 63: letters, digits, '-', '_' and '.'; label values up to 63 of the same, starting "
+    "and ending with a letter or digit"
+)
 
 
 # --- resourceFieldRef at run time ------------------------------------------------------------
@@ -1002,13 +1154,25 @@ _CONTROLLER_LABELS: Final[Mapping[str, frozenset[str]]] = {
             "job-name",
             "batch.kubernetes.io/controller-uid",
             "batch.kubernetes.io/job-name",
-            "batch.kubernetes.io/job-completion-index",
         }
     ),
 }
-_CONTROLLER_ANNOTATIONS: Final[Mapping[str, frozenset[str]]] = {
-    "Job": frozenset({"batch.kubernetes.io/job-completion-index"}),
-}
+_CONTROLLER_ANNOTATIONS: Final[Mapping[str, frozenset[str]]] = {}
+# The Job controller sets this label and annotation only on the pods of an Indexed Job.
+_COMPLETION_INDEX: Final = frozenset({"batch.kubernetes.io/job-completion-index"})
+
+
+def _indexed_job(workload: Workload) -> bool:
+    """Whether ``workload`` is a Job (or a CronJob's job template) with completionMode Indexed."""
+    spec = workload.object.get("spec")
+    if workload.kind == "CronJob":
+        template = spec.get("jobTemplate") if isinstance(spec, _MAPS) else None
+        spec = template.get("spec") if isinstance(template, _MAPS) else None
+    elif workload.kind != "Job":
+        return False
+    return isinstance(spec, _MAPS) and spec.get("completionMode") == "Indexed"
+
+
 # Words in a key or variable name that suggest a value meant to change while the pod runs.
 _DYNAMIC_WORDS: Final = frozenset(
     {
@@ -1076,6 +1240,7 @@ def _check_metadata_env(pod: _Pod) -> None:
     workload = pod.workload
     kind = "Job" if workload.kind == "CronJob" else workload.kind
     what = "the pod" if workload.kind == "Pod" else "the pod template"
+    indexed = _indexed_job(workload)
     for container in pod.containers:
         for env in container.env:
             if env.field_ref is None or not isinstance(env.value, (str, type(None))):
@@ -1091,6 +1256,8 @@ def _check_metadata_env(pod: _Pod) -> None:
             added = (_CONTROLLER_LABELS if which == "labels" else _CONTROLLER_ANNOTATIONS).get(
                 kind, frozenset()
             )
+            if indexed:
+                added |= _COMPLETION_INDEX
             if key not in known and key not in added:
                 pod.report(
                     f"undefined-{label}",
@@ -1101,7 +1268,12 @@ def _check_metadata_env(pod: _Pod) -> None:
                         if which == "labels"
                         else "is empty unless something adds it before the container starts"
                     ),
-                    f'add "{key}" to {workload.metadata_path}.{which}, or fix the key',
+                    (
+                        "the Job controller sets it only on the pods of a Job with "
+                        "completionMode: Indexed"
+                        if key in _COMPLETION_INDEX and kind == "Job"
+                        else f'add "{key}" to {workload.metadata_path}.{which}, or fix the key'
+                    ),
                 )
             if _looks_dynamic(key) or (env.name is not None and _looks_dynamic(env.name)):
                 pod.report(
@@ -1411,6 +1583,32 @@ def _recommended_resource_name(resource: str, divisor: str) -> str | None:
     return None
 
 
+# naming-convention only speaks about names that already look like identity or resource
+# variables (POD_NAME, NODE_IP, MEMORY_LIMIT...): other names are the app's own choice.
+_UPPER_NAME: Final = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]")
+_IDENTITY_PREFIXES: Final = ("POD_", "NODE_", "HOST_", "MY_POD_", "MY_NODE_")
+_IDENTITY_SUFFIXES: Final = ("_NAME", "_NAMESPACE", "_IP", "_IPS", "_UID", "_ACCOUNT")
+_RESOURCE_WORDS: Final = frozenset(
+    {"CPU", "CPUS", "CORES", "MEMORY", "MEM", "HEAP", "STORAGE", "EPHEMERAL", "LIMIT",
+     "LIMITS", "REQUEST", "REQUESTS"}
+)  # fmt: skip
+
+
+def _identity_shaped(name: str) -> bool:
+    return _UPPER_NAME.fullmatch(name) is not None and (
+        name.startswith(_IDENTITY_PREFIXES) or name.endswith(_IDENTITY_SUFFIXES)
+    )
+
+
+def _resource_shaped(name: str) -> bool:
+    if _UPPER_NAME.fullmatch(name) is None:
+        return False
+    words = name.split("_")
+    if any(w in _RESOURCE_WORDS or w.startswith("HUGEPAGES") for w in words):
+        return True
+    return _suffix_of(name) is not None  # a unit: JVM_HEAP_MB
+
+
 def _divisor_fix(name: str, family: str, divisor: str, expected_divisor: str) -> str:
     """Set the divisor the name promises; a name without a unit can instead say the unit."""
     fix = f'set divisor: "{expected_divisor}"'
@@ -1424,10 +1622,11 @@ def _divisor_fix(name: str, family: str, divisor: str, expected_divisor: str) ->
 # Names a runtime, pool or agent reads (Python 3.13, Go, the JVM, OpenMP/BLAS, loky, tracers):
 # they are fixed by that program, so the naming convention never asks to rename them.
 _OTHER_PROGRAMS_NAMES: Final = frozenset(
-    {"GOMAXPROCS", "GOMEMLIMIT", "GOGC", "GODEBUG", "WEB_CONCURRENCY", "UVICORN_WORKERS"}
-)
+    {"GOMAXPROCS", "GOMEMLIMIT", "GOGC", "GODEBUG", "NODE_OPTIONS", "WEB_CONCURRENCY",
+     "UVICORN_WORKERS"}
+)  # fmt: skip
 _OTHER_PROGRAMS_PREFIXES: Final = (
-    *("PYTHON", "JAVA_", "JDK_", "DOTNET_", "NODE_", "UV_", "MALLOC_", "LOKY_"),
+    *("PYTHON", "JAVA_", "JDK_", "DOTNET_", "UV_", "MALLOC_", "LOKY_"),
     *("OMP_", "MKL_", "OPENBLAS_", "NUMEXPR_", "VECLIB_", "GUNICORN_", "CELERY"),
     *("OTEL_", "DD_", "NEW_RELIC_", "ELASTIC_APM_", "SENTRY_"),
 )
@@ -1482,7 +1681,12 @@ def _field_ref_name(
                 f"{name} reads {path}, but its name promises {expected}",
                 f"read {expected}, or rename the variable",
             )
-    if not name.startswith("K8S_") and not _read_by_another_program(name):
+    # Names other programs read (OTEL_, DD_, PYTHON_CPU_COUNT...) are never renamed.
+    if (
+        not name.startswith("K8S_")
+        and not _read_by_another_program(name)
+        and _identity_shaped(name)
+    ):
         field_attr = _FIELD_ATTR.get(path)
         suggestion = IDENTITY_ENV[field_attr][0] if field_attr is not None else f"K8S_{name}"
         pod.report(
@@ -1552,7 +1756,7 @@ def _resource_ref_name(
                     f'set divisor: "{suffix_divisor}"',
                 )
                 reported = True
-    if reported or _read_by_another_program(name):
+    if reported or _read_by_another_program(name) or not _resource_shaped(name):
         return
     recommended = _recommended_resource_name(resource, divisor)
     if not name.startswith("RESOURCE_"):
@@ -1575,9 +1779,105 @@ def _resource_ref_name(
 
 # --- the engine ------------------------------------------------------------------------------
 
+
+def _check_divisor_overflow(pod: _Pod) -> None:
+    # Accepted because String() drops the magnitude past E (validation.api_quantity_string).
+    if "divisor-overflow" not in pod.enabled:
+        return
+    for path, ref, own in _resource_refs(pod):
+        resource, raw = ref.get("resource"), ref.get("divisor")
+        divisor = None if raw is None else _as_quantity(raw)
+        if divisor is None or not isinstance(resource, str) or not _valid_resource(resource):
+            continue
+        seen = api_quantity_string(divisor)
+        cpu = resource.endswith(".cpu")
+        if seen == str(divisor) or seen not in (CPU_DIVISORS if cpu else MEMORY_DIVISORS):
+            continue
+        wrapped = divisor.go_milli_value() if cpu else divisor.go_value()
+        message = (
+            f"divisor {_show(raw)} passes the API server's check as {go_quote(seen)} but is "
+            f"{divisor}, whose {'MilliValue' if cpu else 'Value'}() overflows int64: the "
+            f"kubelet divides by {wrapped}"
+        )
+        name = ref.get("containerName")
+        target = (
+            own if own is not None else pod.by_name.get(name) if isinstance(name, str) else None
+        )
+        resources = target.data.get("resources") if target is not None else None
+        section, _, key = resource.partition(".")
+        amounts = resources.get(section) if isinstance(resources, _MAPS) else None
+        if isinstance(amounts, _MAPS) and amounts.get(key) is not None:
+            try:
+                written = resource_value(resource, resources, raw)
+            except (PodselfError, ValueError):
+                written = None
+            if written is not None:
+                message += f" and writes {written}"
+        pod.report("divisor-overflow", f"{path}.divisor", message, RULES["divisor-overflow"].fix)
+
+
+# What the API server does to a pod with each gated field when the gate is off.
+_GATE_OFF_EFFECTS: Final = {
+    "fileKeyRef": "drops it and refuses the variable (a valueFrom with no source)",
+    "podCertificate": "drops the source: the volume gets no certificate files",
+    "clusterTrustBundle": "drops the source: the volume gets no bundle file",
+    "image": "drops it and refuses the volume (no volume type)",
+    "recursiveReadOnly": "drops it: the mount is not made recursively read-only",
+}
+
+
+def _gated_fields(pod: _Pod) -> Iterator[tuple[str, str]]:
+    """(field path, key) of every gated field the pod template sets."""
+    for container in pod.containers:
+        for env in container.env:
+            var = container.data["env"][env.index]
+            source = var.get("valueFrom")
+            if isinstance(source, _MAPS) and source.get("fileKeyRef") is not None:
+                yield f"{env.path}.valueFrom.fileKeyRef", "fileKeyRef"
+        mounts = container.data.get("volumeMounts")
+        for index, mount in enumerate(mounts if isinstance(mounts, list) else ()):
+            if isinstance(mount, _MAPS) and mount.get("recursiveReadOnly") is not None:
+                yield (
+                    f"{container.path}.volumeMounts[{index}].recursiveReadOnly",
+                    ("recursiveReadOnly"),
+                )
+    volumes = pod.workload.spec.get("volumes")
+    base = pod.workload.spec_path
+    for index, volume in enumerate(volumes if isinstance(volumes, list) else ()):
+        if not isinstance(volume, _MAPS):
+            continue
+        if volume.get("image") is not None:
+            yield f"{base}.volumes[{index}].image", "image"
+        projected = volume.get("projected")
+        sources = projected.get("sources") if isinstance(projected, _MAPS) else None
+        for position, source in enumerate(sources if isinstance(sources, list) else ()):
+            for key in ("podCertificate", "clusterTrustBundle"):
+                if isinstance(source, _MAPS) and source.get(key) is not None:
+                    yield f"{base}.volumes[{index}].projected.sources[{position}].{key}", key
+
+
+def _check_feature_gates(pod: _Pod) -> None:
+    if "feature-gate-off" not in pod.enabled:
+        return
+    release = kubernetes_target_version()
+    for path, key in _gated_fields(pod):
+        gate = default_off_gate(key)
+        if gate is None:
+            continue
+        pod.report(
+            "feature-gate-off",
+            path,
+            f"{key} needs the {gate} feature gate, off by default in Kubernetes {release}: "
+            f"without it the API server {_GATE_OFF_EFFECTS[key]}",
+            f"enable {gate} on the API server and the kubelets, or do without {key}",
+        )
+
+
 _CHECKS: Final[tuple[Callable[[_Pod], None], ...]] = (
     _check_api,
     _check_resources,
+    _check_divisor_overflow,
+    _check_feature_gates,
     _check_metadata_env,
     _check_subpath,
     _check_env_lists,
@@ -1627,7 +1927,11 @@ def lint_workload(
     findings: list[Finding] = []
     for rule_id, path, message, hint, where in pod.found:
         if document is not None:
-            line, column = document.locate(workload.document_path(where))
+            if isinstance(where, tuple):
+                target: _Where = (*split_field_path(workload.document_path("")), *where)
+            else:
+                target = workload.document_path(where)
+            line, column = document.locate(target)
         else:
             line, column = 0, 0
         findings.append(
@@ -1689,12 +1993,89 @@ def lint_documents(
             continue
         if result is not None:
             result.documents += 1
-        for workload in iter_workloads(item.data):
+        workloads = list(iter_workloads(item.data))
+        found: list[Finding] = []
+        for workload in workloads:
             if result is not None:
                 result.workloads += 1
-            yield from lint_workload(workload, document=item, disabled=off)
+            found.extend(lint_workload(workload, document=item, disabled=off))
+        if item.typed_scalars and "yaml-typed-scalar" not in off:
+            typed = list(_typed_scalar_findings(item, workloads))
+            if typed:
+                found.extend(typed)
+                found.sort(key=lambda f: (f.line, f.column))  # stable: errors first on a tie
+        yield from found
         if "invalid-config-object" not in off:
             yield from _config_object_findings(item)
+
+
+# Fields of a pod, its template or a ConfigMap/Secret that the API server decodes as strings.
+_STRING_FIELDS: Final = frozenset(
+    {
+        "apiVersion", "audience", "claimName", "containerName", "fieldPath", "generateName",
+        "hostname", "image", "imagePullPolicy", "key", "kind", "medium", "mountPath",
+        "mountPropagation", "name", "namespace", "nodeName", "path", "priorityClassName",
+        "resource", "restartPolicy", "schedulerName", "secretName", "serviceAccountName",
+        "signerName", "subPath", "subPathExpr", "subdomain", "value", "workingDir",
+    }
+)  # fmt: skip
+_STRING_LISTS: Final = frozenset({"command", "args"})
+# Maps of strings: a typed value is refused, a typed key silently becomes other text.
+_STRING_MAPS: Final = frozenset(
+    {"labels", "annotations", "nodeSelector", "data", "stringData", "binaryData"}
+)
+
+
+def _expects_string(path: tuple[str | int, ...], key: bool) -> bool:
+    """Whether the API server reads the scalar at ``path`` as a string (a key: whether its
+    map's keys are strings that matter, such as label keys)."""
+    if len(path) < 2:
+        return False
+    parent, last = path[-2], path[-1]
+    if key or parent in _STRING_MAPS:
+        return parent in _STRING_MAPS
+    if isinstance(last, int):
+        return parent in _STRING_LISTS
+    return last in _STRING_FIELDS
+
+
+def _typed_scalar_findings(document: Document, workloads: Sequence[Workload]) -> Iterator[Finding]:
+    """``yaml-typed-scalar``: a plain scalar kubectl reads as a bool or number (or, as a key,
+    as other text) in a field of a workload, ConfigMap or Secret that holds strings."""
+    data = document.data
+    kind = data.get("kind") if isinstance(data, _MAPS) else None
+    config = kind in ("ConfigMap", "Secret")
+    config_ref = ""
+    if config and isinstance(data, _MAPS):
+        meta = data.get("metadata")
+        config_ref = f"{kind}/{meta.get('name') if isinstance(meta, _MAPS) else None}"
+    rule = RULES["yaml-typed-scalar"]
+    for typed in document.typed_scalars:
+        ref = config_ref
+        owned = config and typed.path[:1] in (("data",), ("stringData",), ("metadata",))
+        for workload in workloads:
+            prefix = split_field_path(workload.object_path) if workload.object_path else ()
+            if typed.path[: len(prefix)] == prefix:
+                if rule.id in _annotation_disabled(workload):
+                    break
+                owned, ref = True, workload.ref
+                break
+        if not owned or not _expects_string(typed.path, typed.key):
+            continue
+        shown = ".".join(
+            f"[{p}]" if isinstance(p, int) else (f"[{p}]" if "." in p else p) for p in typed.path
+        ).replace(".[", "[")
+        yield Finding(
+            rule.id,
+            rule.severity,
+            typed.note,
+            document.source,
+            typed.line,
+            typed.column,
+            shown,
+            ref,
+            f"write {json.dumps(typed.text)}",
+        )
 
 
 def _config_object_findings(document: Document) -> Iterator[Finding]:
@@ -1716,12 +2097,13 @@ def _config_object_findings(document: Document) -> Iterator[Finding]:
         meta = obj.get("metadata")
         name = meta.get("name") if isinstance(meta, _MAPS) else None
         for err in errors:
-            bag = err.field.split("[", 1)[0]
-            if bag in ("data", "binaryData") and "[" in err.field:
+            bag, _, key = err.field.partition("[")
+            key = key.removesuffix("]")
+            if bag in ("data", "binaryData") and key:
                 string_data = obj.get("stringData")
-                if isinstance(string_data, _MAPS) and err.bad_value in string_data:
+                if isinstance(string_data, _MAPS) and key in string_data:
                     bag = "stringData"
-                segments: tuple[str | int, ...] = (bag, str(err.bad_value))
+                segments: tuple[str | int, ...] = (bag, key)
             else:
                 segments = split_field_path(err.field)
             line, column = document.locate((*prefix, *segments))
@@ -1734,7 +2116,7 @@ def _config_object_findings(document: Document) -> Iterator[Finding]:
                 column,
                 err.field,
                 f"{obj.get('kind')}/{name}",
-                rule.fix,
+                "quote the value: the data holds strings" if err.type == TYPE_INVALID else rule.fix,
             )
 
 

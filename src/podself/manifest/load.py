@@ -18,6 +18,14 @@ from functools import lru_cache
 from typing import Any, Final
 
 from podself.errors import ManifestError
+from podself.manifest.scalars import (
+    JsonScalar,
+    json_value,
+    map_key,
+    plain_scalar,
+    resolve_plain,
+    typing_note,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -28,6 +36,7 @@ __all__ = [
     "Document",
     "Limits",
     "LoadIssue",
+    "TypedScalar",
     "decode_input",
     "discover",
     "load_documents",
@@ -48,23 +57,23 @@ MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
 _INSTALL_HINT: Final = "YAML input needs PyYAML: pip install 'podself[yaml]'"
 
 _STR: Final = "tag:yaml.org,2002:str"
+_INT: Final = "tag:yaml.org,2002:int"
+_FLOAT: Final = "tag:yaml.org,2002:float"
+_BOOL: Final = "tag:yaml.org,2002:bool"
+_NULL: Final = "tag:yaml.org,2002:null"
 _MAP: Final = "tag:yaml.org,2002:map"
 _SEQ: Final = "tag:yaml.org,2002:seq"
-_NULL: Final = "tag:yaml.org,2002:null"
 _MERGE: Final = "tag:yaml.org,2002:merge"
+# Untagged plain scalars get this tag from the resolver; the builder types them as go-yaml v2
+# does (scalars.plain_scalar), not by PyYAML's YAML 1.1 rules.
+_PLAIN: Final = "tag:podself,2026:plain"
 # Kept as their text: Kubernetes reads YAML into JSON, where a date or !!binary is a string.
 _TEXT_TAGS: Final = frozenset({_STR, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"})
-# Left to PyYAML's own constructor (rare in manifests).
-_DELEGATED_TAGS: Final = frozenset(
-    {
-        "tag:yaml.org,2002:int",
-        "tag:yaml.org,2002:float",
-        "tag:yaml.org,2002:bool",
-        "tag:yaml.org,2002:set",
-        "tag:yaml.org,2002:omap",
-        "tag:yaml.org,2002:pairs",
-    }
-)
+# go-yaml v2 resolves an explicitly tagged scalar and refuses it when the type differs.
+_TYPED_TAGS: Final = {_INT: "!!int", _FLOAT: "!!float", _BOOL: "!!bool", _NULL: "!!null"}
+_INT64: Final = 1 << 63
+# kubectl cannot convert NaN, infinities or a null key to JSON: quoting makes them text.
+_QUOTE_IT: Final = "quote the value if text is meant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,33 @@ class LoadIssue:
         return f"{self.source}:{self.line}:{self.column}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class TypedScalar:
+    """A plain (unquoted) scalar that Kubernetes reads as something other than its text.
+
+    ``path`` is where it sits in the document's data, ``line`` and ``column`` (1-based) where it
+    is written, ``text`` how it is written and ``value`` what kubectl sends: a bool or a number
+    for a value, the resulting string for a mapping ``key`` (``y:`` is the key ``"true"``).
+    """
+
+    path: tuple[str | int, ...]
+    line: int
+    column: int
+    text: str
+    value: JsonScalar
+    key: bool = False
+
+    @property
+    def note(self) -> str:
+        """Why it matters, as a sentence (``y`` is the boolean true ...)."""
+        if self.key:
+            return (
+                f"the key `{self.text}` is read as the string {json.dumps(self.value)} in "
+                "Kubernetes YAML; quote it if the text is meant"
+            )
+        return typing_note(self.text) or ""
+
+
 class Document:
     """One document of a stream: its ``data`` and where each of its fields was written.
 
@@ -112,9 +148,20 @@ class Document:
     in the text (after a byte-order mark). ``locate(path)`` returns the position of
     a Kubernetes field path such as ``spec.containers[0].env[1].valueFrom`` (or a sequence of
     keys and indexes); a path that does not exist resolves to its nearest existing ancestor.
+    ``typed_scalars`` lists the plain YAML scalars that are not the text they look like
+    (:class:`TypedScalar`; always empty for JSON).
     """
 
-    __slots__ = ("_locator", "column", "data", "index", "line", "offset", "source")
+    __slots__ = (
+        "_locator",
+        "column",
+        "data",
+        "index",
+        "line",
+        "offset",
+        "source",
+        "typed_scalars",
+    )
 
     def __init__(
         self,
@@ -126,8 +173,10 @@ class Document:
         *,
         locator: _Locator | None = None,
         offset: int = 0,
+        typed_scalars: tuple[TypedScalar, ...] = (),
     ) -> None:
         self.source = source
+        self.typed_scalars = typed_scalars
         self.index = index
         self.line = line
         self.column = column
@@ -214,7 +263,7 @@ class _YamlLocator(_Locator):
             keys = self._mappings.get(id(node))
             if keys is None:
                 # The last duplicate wins, as in the data.
-                keys = {k.value: (k, c) for k, c in value if isinstance(k.value, str)}
+                keys = {key: (k, c) for k, c in value if (key := _key_text(k)) is not None}
                 self._mappings[id(node)] = keys
             found = keys.get(segment)
             if found is None:
@@ -231,100 +280,178 @@ class _BuildError(Exception):
         self.mark = mark
 
 
-def _node_builder(loader: Any, yaml: Any) -> Any:
+def _short_tag(value: JsonScalar) -> str:
+    # The tag go-yaml v2 resolves a value to, as its errors name it.
+    if value is None:
+        return "!!null"
+    if isinstance(value, bool):
+        return "!!bool"
+    if isinstance(value, int):
+        return "!!int"
+    return "!!float" if isinstance(value, float) else "!!str"
+
+
+def _explicit(node: Any, short: str) -> JsonScalar:
+    """A scalar tagged ``!!int``, ``!!float``, ``!!bool`` or ``!!null``, as go-yaml v2 reads it:
+    the text is resolved as if plain and must give that type (an int is fine as a float)."""
+    text = node.value
+    value = resolve_plain(text)
+    found = _short_tag(value)
+    if found == short:
+        return value
+    if (
+        short == "!!float"
+        and found == "!!int"
+        and isinstance(value, int)
+        and -_INT64 <= value < _INT64
+    ):
+        return float(value)
+    msg = f"cannot decode {found} `{text}` as a {short}"
+    raise _BuildError(msg, node.start_mark)
+
+
+def _key_text(node: Any) -> str | None:
+    """The key string a built scalar key node became (None for a complex key)."""
+    value = node.value
+    if not isinstance(value, str):
+        return None
+    if node.tag != _PLAIN:
+        return value
+    return map_key(resolve_plain(value))
+
+
+def _node_builder(loader: Any, yaml: Any, typed: list[tuple[Any, bool]]) -> Any:
     """Return a function that turns a composed node tree into plain data, fast.
 
-    Equivalent to PyYAML's SafeConstructor for everything a manifest holds, with dates and
-    ``!!binary`` kept as text and unknown tags built by node kind instead of refused.
+    Scalars are typed as kubectl types them (go-yaml v2, then JSON): plain ones by
+    :func:`~podself.manifest.scalars.plain_scalar`, keys by ``map_key``, quoted and block ones
+    are strings, dates and ``!!binary`` stay text, ``!!int``/``!!float``/``!!bool``/``!!null``
+    must fit their tag, and other tags are built by node kind. Each plain scalar whose value
+    is not the text it looks like is appended to ``typed`` (with whether it is a key).
     """
     scalar_cls = yaml.ScalarNode
     mapping_cls = yaml.MappingNode
-    constructors = loader.yaml_constructors
     flatten = loader.flatten_mapping
-    yaml_error = yaml.YAMLError
 
-    def delegate(node: Any) -> Any:
-        # PyYAML's own constructor for ints, floats, booleans, sets and ordered maps; an
-        # explicit tag on text it cannot read (`!!int abc`) is a syntax problem, not a crash.
+    def scalar(node: Any) -> JsonScalar:
+        tag = node.tag
+        text: str = node.value
+        if tag == _PLAIN:
+            value = resolve_plain(text)
+            if isinstance(value, str) or value is None:
+                return value
+            typed.append((node, False))
+        elif tag in _TEXT_TAGS:
+            return text
+        elif tag in _TYPED_TAGS:
+            value = _explicit(node, _TYPED_TAGS[tag])
+        else:
+            return text
         try:
-            if type(node) is scalar_cls:
-                return constructors[node.tag](loader, node)
-            return loader.construct_object(node, deep=True)
-        except yaml_error:
-            raise
-        except Exception as exc:
-            msg = (
-                f"cannot read {node.value!r} as {node.tag}"
-                if type(node) is scalar_cls
-                else (f"cannot read the node as {node.tag}: {exc}")
-            )
+            return json_value(value, text)
+        except ManifestError as exc:
+            msg = f"{exc}; {_QUOTE_IT}"
             raise _BuildError(msg, node.start_mark) from None
 
+    def key_of(node: Any) -> Any:
+        if type(node) is not scalar_cls:
+            return build(node)  # a complex key: refused as unhashable below
+        try:
+            if node.tag == _PLAIN:
+                text = node.value
+                value = resolve_plain(text)
+                if isinstance(value, str):
+                    return value
+                key = map_key(value)
+                if key != text:
+                    typed.append((node, True))
+                return key
+            if node.tag in _TYPED_TAGS:
+                return map_key(_explicit(node, _TYPED_TAGS[node.tag]))
+        except ManifestError as exc:
+            msg = f"{exc}; {_QUOTE_IT}"
+            raise _BuildError(msg, node.start_mark) from None
+        return node.value
+
     def build(node: Any) -> Any:
-        tag = node.tag
         cls = type(node)
         if cls is scalar_cls:
-            if tag in _TEXT_TAGS:
-                return node.value
-            if tag == _NULL:
-                return None
-            if tag in _DELEGATED_TAGS:
-                return delegate(node)
-            return node.value
+            return scalar(node)
         if cls is mapping_cls:
-            if tag in _DELEGATED_TAGS:
-                return delegate(node)
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == _MERGE:
                     flatten(node)  # PyYAML's merge-key rules; rewrites node.value in place
                     return build(node)
-                key = key_node.value if key_node.tag == _STR else build(key_node)
+                key = key_of(key_node)
                 try:
                     out[key] = value_node.value if value_node.tag == _STR else build(value_node)
                 except TypeError:
                     msg = "found an unhashable mapping key"
                     raise _BuildError(msg, key_node.start_mark) from None
             return out
-        if tag in _DELEGATED_TAGS:
-            return delegate(node)
         return [child.value if child.tag == _STR else build(child) for child in node.value]
 
     return build
 
 
+def _typed_scalars(root: Any, typed: Sequence[tuple[Any, bool]]) -> tuple[TypedScalar, ...]:
+    """Where each node of ``typed`` sits in the document built from ``root`` (every place,
+    when an alias repeats it), in the order of the text."""
+    wanted = {id(node): is_key for node, is_key in typed}
+    found: list[TypedScalar] = []
+
+    def note(node: Any, path: tuple[str | int, ...], is_key: bool) -> None:
+        text = node.value
+        resolved = _key_text(node) if is_key else plain_scalar(text)
+        mark = node.start_mark
+        found.append(TypedScalar(path, mark.line + 1, mark.column + 1, text, resolved, is_key))
+
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        value = node.value
+        if not isinstance(value, list):
+            if wanted.get(id(node)) is False:
+                note(node, path, False)
+            continue
+        if value and isinstance(value[0], tuple):
+            for key_node, child in value:
+                key = _key_text(key_node)
+                if key is None:
+                    continue
+                if wanted.get(id(key_node)) is True:
+                    note(key_node, (*path, key), True)
+                stack.append((child, (*path, key)))
+        else:
+            stack.extend((child, (*path, index)) for index, child in enumerate(value))
+    found.sort(key=lambda t: (t.line, t.column, t.path))
+    return tuple(found)
+
+
 _LOADERS: dict[Any, Any] = {}
-_RESOLVE_CACHE_SIZE: Final = 8192
-_RESOLVE_CACHE_VALUE: Final = 64  # longer scalars are rare and not worth keeping
 
 
 def _loader_class(yaml: Any) -> Any:
-    """PyYAML's safe loader (LibYAML's when built) with implicit tag resolution memoised.
+    """PyYAML's safe loader (LibYAML's when built) that leaves plain scalars untyped.
 
-    Resolution is a pure function of (node kind, value, implicit flags) unless path resolvers
-    are registered; manifests repeat the same keys and values endlessly, and the regex tries
-    behind each resolution cost more than the parse itself.
+    Every untagged plain scalar is tagged ``_PLAIN`` (``<<`` stays a merge key) and typed by the
+    builder as kubectl would; quoted and block scalars are strings. This also skips PyYAML's
+    regex tries for each scalar, which cost more than the parse itself.
     """
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     cls = _LOADERS.get(base)
     if cls is not None:
         return cls
-    if base.yaml_path_resolvers:
-        _LOADERS[base] = base
-        return base
-    cache: dict[tuple[Any, Any, Any], str] = {}
-    resolve_uncached = base.resolve
+    scalar_node = yaml.ScalarNode
+    sequence_node = yaml.SequenceNode
 
     def resolve(self: Any, kind: Any, value: Any, implicit: Any) -> str:
-        key = (kind, value, implicit)
-        tag = cache.get(key)
-        if tag is None:
-            tag = resolve_uncached(self, kind, value, implicit)
-            if len(cache) < _RESOLVE_CACHE_SIZE and (
-                value is None or len(value) <= _RESOLVE_CACHE_VALUE
-            ):
-                cache[key] = tag
-        return tag
+        if kind is scalar_node:
+            if implicit[0]:
+                return _MERGE if value == "<<" else _PLAIN
+            return _STR
+        return _SEQ if kind is sequence_node else _MAP
 
     cls = type("ManifestLoader", (base,), {"resolve": resolve})
     _LOADERS[base] = cls
@@ -424,7 +551,8 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
         yield LoadIssue(source, 1, 1, "dependency", _INSTALL_HINT)
         return
     loader = _loader_class(yaml)(text)
-    build = _node_builder(loader, yaml)
+    typed: list[tuple[Any, bool]] = []
+    build = _node_builder(loader, yaml, typed)
     may_alias = "*" in text  # no alias can exist without one
     may_surrogate = not getattr(yaml, "__with_libyaml__", False) and (
         "\\u" in text or "\\U" in text
@@ -477,8 +605,10 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
                         "possible alias bomb",
                     )
                     return
+            typed.clear()
             try:
                 data = build(node)
+                scalars = _typed_scalars(node, typed) if typed else ()
             except _BuildError as exc:
                 yield LoadIssue(
                     source,
@@ -502,6 +632,7 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
                 data,
                 locator=_YamlLocator(node),
                 offset=node.start_mark.index,
+                typed_scalars=scalars,
             )
             index += 1
     finally:

@@ -85,16 +85,19 @@ def summary_line(result: LintResult, fail_on: str = "error") -> str:
             _count(result.workloads, "workload"),
         )
     )
-    if not result.findings:
-        found = "no findings"
-    else:
-        found = ", ".join(
-            (
-                _count(counts["error"], "error"),
-                _count(counts["warning"], "warning"),
-                f"{counts['info']} info",
-            )
+    found = ", ".join(
+        (
+            _count(counts["error"], "error"),
+            _count(counts["warning"], "warning"),
+            f"{counts['info']} info",
         )
+    )
+    if result.input_errors:
+        # Never "no findings" for inputs that were not checked at all.
+        unread = f"{_count(len(result.input_errors), 'input')} could not be read"
+        found = f"{unread}; {found}" if result.findings else unread
+    elif not result.findings:
+        found = "no findings"
     return f"podself lint: {read}: {found}"
 
 

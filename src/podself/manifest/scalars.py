@@ -23,7 +23,14 @@ from typing import Final
 from podself.errors import ManifestError
 from podself.quantity import go_json_float
 
-__all__ = ["JsonScalar", "map_key", "plain_scalar", "resolve_plain", "typing_note"]
+__all__ = [
+    "JsonScalar",
+    "json_value",
+    "map_key",
+    "plain_scalar",
+    "resolve_plain",
+    "typing_note",
+]
 
 JsonScalar = None | bool | int | float | str
 
@@ -129,7 +136,12 @@ def plain_scalar(text: str) -> JsonScalar:
     Raises :class:`~podself.errors.ManifestError` for NaN and infinities, which JSON cannot
     carry (kubectl fails the same way).
     """
-    value = resolve_plain(text)
+    return json_value(resolve_plain(text), text)
+
+
+def json_value(value: JsonScalar, text: str) -> JsonScalar:
+    """``value`` (resolved from the scalar ``text``) as the API server receives it: floats go
+    through Go's JSON encoding; NaN and infinities raise :class:`ManifestError`."""
     if not isinstance(value, float):
         return value
     if not math.isfinite(value):
@@ -183,7 +195,8 @@ def map_key(key: JsonScalar) -> str:
             return ".inf" if key > 0 else "-.inf"
         return _float32_shortest(key)
     kind = "<nil>" if key is None else "uint64"
-    msg = f"error converting YAML to JSON: Unsupported map key of type: {kind}, key: {key}"
+    shown = "<nil>" if key is None else key
+    msg = f"error converting YAML to JSON: Unsupported map key of type: {kind}, key: {shown}"
     raise ManifestError(msg)
 
 
