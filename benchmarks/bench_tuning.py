@@ -4,6 +4,10 @@
     for scale), median of N interleaved runs inside a fake pod with limits. The difference
     is what ``podself exec`` adds before the wrapped command starts (target < 50 ms).
 
+(c) Per call: ``podself.cpu_count()`` (cached per process until ``podself.refresh()`` or a
+    resize) against ``os.process_cpu_count()`` (``os.cpu_count()`` before Python 3.13), the
+    uncached computation, ``len(os.sched_getaffinity(0))`` and psutil/loky where installed.
+
 (b) The "why": a CPU-bound ``ProcessPoolExecutor`` (a pure-Python loop per task) sized by
     ``os.cpu_count()`` against one sized by ``podself.cpu_count()``, both under a CPU quota
     imposed on this machine. As root on cgroup v1 the runs go into a child of the ``cpu``
@@ -18,12 +22,14 @@
 (this machine's own count otherwise), since the harm grows with the node/quota ratio.
 
 Usage: python benchmarks/bench_tuning.py [--runs N] [--rounds R] [--quota CPUS] [--load F]
-       [--task-ms MS] [--node-cpus N] [--skip-startup] [--skip-pool]
+       [--task-ms MS] [--node-cpus N] [--calls N] [--skip-startup] [--skip-pool]
+       [--skip-cpu-count]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -96,6 +102,60 @@ def print_startup(result: dict[str, float], runs: int) -> None:
         f"    overhead of podself exec: {overhead:.1f} ms ({verdict} the 50 ms target); "
         f"{python:.1f} ms above a bare interpreter start"
     )
+
+
+# -- (c) per-call cost of cpu_count() ---------------------------------------------------------
+
+
+def _cpu_count_rows() -> dict[str, object]:
+    """The calls a user would make to size a pool, each a zero-argument callable."""
+    import podself
+    import podself.tuning
+
+    podself.cpu_count()  # the first call reads the pod; what follows is the steady state
+    info = podself.current()
+    rows: dict[str, object] = {
+        "os.process_cpu_count()" if hasattr(os, "process_cpu_count") else "os.cpu_count()": (
+            getattr(os, "process_cpu_count", os.cpu_count)
+        ),
+        "podself.cpu_count()": podself.cpu_count,
+        # What every call cost before the answer was cached: policy from env, host, arithmetic.
+        "uncached (tuning.cpu_count)": lambda: podself.tuning.cpu_count(info),
+    }
+    if hasattr(os, "sched_getaffinity"):
+        rows["len(os.sched_getaffinity(0))"] = lambda: len(os.sched_getaffinity(0))
+    for module, call in (("psutil", "cpu_count"), ("loky", "cpu_count")):
+        with contextlib.suppress(ImportError):
+            rows[f"{module}.{call}()"] = getattr(__import__(module), call)
+    return rows
+
+
+def bench_cpu_count(rounds: int, calls: int) -> dict[str, float]:
+    """Median µs per call of each row; rows alternate and rotate order every round."""
+    import timeit
+
+    rows = _cpu_count_rows()
+    names = list(rows)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            call = rows[name]
+            assert callable(call)
+            times[name].append(timeit.timeit(call, number=calls) / calls * 1e6)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def print_cpu_count(result: dict[str, float], rounds: int, calls: int) -> None:
+    base_name = next(iter(result))
+    base = result[base_name]
+    print(
+        f"(c) cost of one call, median of {rounds} rotating rounds of {calls} calls "
+        f"(ratio against {base_name})"
+    )
+    print(f"    {'call':<32}{'µs/call':>10}{'ratio':>9}")
+    for name, value in result.items():
+        print(f"    {name:<32}{value:>10.3f}{value / base:>8.2f}x")
 
 
 # -- (b) CPU-bound pool under a quota ---------------------------------------------------------
@@ -370,6 +430,8 @@ def main() -> int:
     )
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--skip-pool", action="store_true")
+    parser.add_argument("--skip-cpu-count", action="store_true")
+    parser.add_argument("--calls", type=int, default=20_000, help="cpu_count() calls per round")
     parser.add_argument("--pool-child", choices=("os", "podself"), help=argparse.SUPPRESS)
     parser.add_argument("--loops", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -388,6 +450,8 @@ def main() -> int:
         return 0
     if not args.skip_startup:
         print_startup(bench_startup(args.runs), args.runs)
+    if not args.skip_cpu_count:
+        print_cpu_count(bench_cpu_count(args.rounds, args.calls), args.rounds, args.calls)
     if not args.skip_pool:
         load_before = os.getloadavg()[0]
         quota, result = bench_pool(

@@ -1,34 +1,33 @@
-"""Watch latency, idle cost and storm behaviour: inotify against polling, in one run.
+"""Watch latency and idle cost: podself's defaults against a raw inotify floor and the peers.
 
-For each mode a :class:`podself.Watcher` watches a ``..data`` volume written with
-:func:`podself.atomic.write` (``debounce_ms=0``):
+Every watcher watches its own ``..data`` volume written with :func:`podself.atomic.write`;
+they all run at once and each round updates them in a rotating order:
 
-1. latency from just before the ``..data`` rename (taken in the writer's ``set_perms`` hook,
-   step 7, right before steps 8-9) to the ChangeSet reaching the callback, over N updates
-   spaced at random so polling phases are uniform; p50/p90/p99/max;
-2. idle cost over a few seconds without changes: the watcher thread's CPU time (from
-   ``/proc/self/task/<tid>/schedstat``, else ``getrusage``) and its wake-ups;
-3. start-up: ``Watcher.start()`` (watch established plus the initial snapshot);
-4. a storm of back-to-back swaps: change sets seen, whether the final state was reported,
-   time from the last rename to that report, and whether any change set was torn.
+1. latency from just before the ``..data`` rename (the writer's ``set_perms`` hook, right
+   before the swap) to the change reaching the callback; p50/p90/p99 over N rounds. The floor
+   is a bare inotify loop (``poll(2)`` on the directory, re-reading one file on the ``..data``
+   event); podself runs with its defaults (``debounce_ms=None``: a swap is reported at once),
+   with ``debounce_ms=50, poll_ms=1000`` (the previous defaults) and polling every 100 ms;
+   watchdog and watchfiles join when installed;
+2. idle cost over a quiet window: voluntary wake-ups per minute of the threads each watcher
+   started (``/proc/self/task/<tid>/status``) and their CPU time;
+3. a storm of back-to-back swaps (podself rows): change sets, final state reported, torn sets.
 
-Polling is the baseline (ratio 1.00); the inotify column's ratio is inotify / polling.
-
-Usage: python benchmarks/bench_watch.py [--samples N] [--poll-ms MS] [--idle S] [--storm N]
+Usage: python benchmarks/bench_watch.py [--samples N] [--idle S] [--storm N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import random
-import resource
+import select
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from podself import atomic
@@ -38,38 +37,26 @@ from podself.watcher import ChangeSet, Watcher
 WAIT = 30.0
 
 
-@dataclass
-class Result:
-    """Everything measured for one mode."""
-
-    mode: str
-    latencies_ms: list[float] = field(default_factory=list)
-    idle_cpu_pct: float = 0.0
-    idle_wakeups_per_s: float = 0.0
-    startup_ms: float = 0.0
-    storm_seen: int = 0
-    storm_final: bool = False
-    storm_final_ms: float = 0.0
-    storm_torn: int = 0
-
-
 class Probe:
-    """Callback recording when each sequence number arrived."""
+    """Records when each sequence number arrived (a callback for every watcher)."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.arrived: dict[int, int] = {}
         self.changes: list[ChangeSet] = []
-        self.tid = 0
+        self.tid = 0  # the native id of the thread that reported last
 
-    def __call__(self, change: ChangeSet) -> None:
+    def seen(self, seq: int, change: ChangeSet | None = None) -> None:
         now = time.perf_counter_ns()
         self.tid = threading.get_native_id()
-        seq = int(change.files.get("seq", b"-1"))
         with self.cond:
             self.arrived.setdefault(seq, now)
-            self.changes.append(change)
+            if change is not None:
+                self.changes.append(change)
             self.cond.notify_all()
+
+    def __call__(self, change: ChangeSet) -> None:
+        self.seen(int(change.files.get("seq", b"-1")), change)
 
     def wait_seq(self, seq: int) -> int:
         with self.cond:
@@ -88,14 +75,6 @@ class Stamp:
         self.last = time.perf_counter_ns()
 
 
-def payload(seq: int) -> dict[str, str]:
-    return {
-        "labels": format_map({"app": "bench", "seq": str(seq)}),
-        "annotations": format_map({"seq": str(seq)}),
-        "seq": str(seq),
-    }
-
-
 def thread_cpu_ns(tid: int) -> int | None:
     try:
         with open(f"/proc/self/task/{tid}/schedstat") as handle:
@@ -104,77 +83,132 @@ def thread_cpu_ns(tid: int) -> int | None:
         return None
 
 
-def thread_switches(tid: int) -> int | None:
+def payload(seq: int) -> dict[str, str]:
+    return {"annotations": format_map({"seq": str(seq)}), "seq": str(seq)}
+
+
+def read_seq(path: Path) -> int:
     try:
-        with open(f"/proc/self/task/{tid}/status") as handle:
-            for line in handle:
-                if line.startswith("voluntary_ctxt_switches:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+        return int((path / "seq").read_text())
+    except (OSError, ValueError):
+        return -1
 
 
-def process_cpu_ns() -> int:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return int((usage.ru_utime + usage.ru_stime) * 1e9)
+def tasks() -> set[int]:
+    return {int(t) for t in os.listdir("/proc/self/task")}
 
 
-def run_mode(mode: str, args: argparse.Namespace, root: Path) -> Result:
-    result = Result(mode)
-    target = root / mode
-    target.mkdir()
-    seq = 0
-    atomic.write(target, payload(seq))
-    options: dict[str, object] = {"debounce_ms": 0, "force_polling": mode == "polling"}
-    if mode == "polling":
-        options["poll_ms"] = args.poll_ms
-    probe = Probe()
+def task_stats(tids: set[int]) -> tuple[int, int]:
+    """(voluntary context switches, CPU ns) summed over ``tids``."""
+    switches = cpu = 0
+    for tid in tids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/self/task/{tid}/status") as handle:
+                for line in handle:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        switches += int(line.split()[1])
+            with open(f"/proc/self/task/{tid}/schedstat") as handle:
+                cpu += int(handle.read().split()[0])
+    return switches, cpu
 
-    began = time.perf_counter_ns()
-    watcher = Watcher(target, probe, **options).start()  # type: ignore[arg-type]
-    result.startup_ms = (time.perf_counter_ns() - began) / 1e6
-    assert watcher.mode == mode, watcher.mode
 
-    # 1. latency
-    stamp = Stamp()
-    spacing = args.poll_ms / 1000 if mode == "polling" else 0.01
-    for _ in range(args.samples):
-        seq += 1
-        atomic.write(target, payload(seq), set_perms=stamp)
-        arrived = probe.wait_seq(seq)
-        result.latencies_ms.append((arrived - stamp.last) / 1e6)
-        time.sleep(random.uniform(0, spacing))
+# -- watchers: each starts on a directory and returns a stop function -----------------------
 
-    # 2. idle
-    time.sleep(0.2)
-    tid = probe.tid
-    cpu0, sw0, proc0 = thread_cpu_ns(tid), thread_switches(tid), process_cpu_ns()
-    time.sleep(args.idle)
-    cpu1, sw1, proc1 = thread_cpu_ns(tid), thread_switches(tid), process_cpu_ns()
-    if cpu0 is not None and cpu1 is not None:
-        result.idle_cpu_pct = 100 * (cpu1 - cpu0) / (args.idle * 1e9)
-    else:  # the main thread only sleeps, so the process is a fair upper bound
-        result.idle_cpu_pct = 100 * (proc1 - proc0) / (args.idle * 1e9)
-    if sw0 is not None and sw1 is not None:
-        result.idle_wakeups_per_s = (sw1 - sw0) / args.idle
 
-    # 3. storm
-    with probe.cond:
-        probe.changes.clear()
-    for _ in range(args.storm):
-        seq += 1
-        atomic.write(target, payload(seq), set_perms=stamp)
-    final = probe.wait_seq(seq)
-    result.storm_final = True
-    result.storm_final_ms = (final - stamp.last) / 1e6
-    with probe.cond:
-        result.storm_seen = len(probe.changes)
-        for change in probe.changes:
-            values = {change.files["seq"], change.files["annotations"].split(b'"')[1]}
-            result.storm_torn += len(values) != 1
-    watcher.stop(timeout=WAIT)
-    return result
+def raw_inotify(path: Path, probe: Probe) -> Callable[[], None]:
+    """The floor: block in poll(2) on an inotify descriptor, read the file on ``..data``."""
+    from podself import _inotify as ino
+
+    notifier = ino.Inotify()
+    notifier.add_watch(str(path), ino.IN_MOVED_TO | ino.IN_CREATE)
+    stop_r, stop_w = os.pipe()
+
+    def run() -> None:
+        poller = select.poll()
+        poller.register(notifier.fileno(), select.POLLIN)
+        poller.register(stop_r, select.POLLIN)
+        while True:
+            ready = [fd for fd, _ in poller.poll()]
+            if stop_r in ready:
+                return
+            if any(e.name == atomic.DATA_DIR_NAME for e in notifier.read()):
+                probe.seen(read_seq(path))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        os.write(stop_w, b"x")
+        thread.join(WAIT)
+        notifier.close()
+        os.close(stop_r)
+        os.close(stop_w)
+
+    return stop
+
+
+def podself_watcher(**options: object) -> Callable[[Path, Probe], Callable[[], None]]:
+    def start(path: Path, probe: Probe) -> Callable[[], None]:
+        watcher = Watcher(path, probe, **options).start()  # type: ignore[arg-type]
+        return lambda: watcher.stop(timeout=WAIT)
+
+    return start
+
+
+def watchdog_watcher(path: Path, probe: Probe) -> Callable[[], None]:
+    # Optional peers (the bench extra): typed when installed, Any when not.
+    from watchdog.events import FileSystemEventHandler  # type: ignore[import-not-found,unused-ignore]
+    from watchdog.observers import Observer  # type: ignore[import-not-found,unused-ignore]
+
+    class Handler(FileSystemEventHandler):  # type: ignore[misc,unused-ignore]
+        def on_any_event(self, event: object) -> None:
+            if str(getattr(event, "dest_path", "") or "").endswith(atomic.DATA_DIR_NAME):
+                probe.seen(read_seq(path))
+
+    observer = Observer()
+    observer.schedule(Handler(), str(path))
+    observer.start()
+
+    def stop() -> None:
+        observer.stop()
+        observer.join(WAIT)
+
+    return stop
+
+
+def watchfiles_watcher(path: Path, probe: Probe) -> Callable[[], None]:
+    import watchfiles  # type: ignore[import-not-found,unused-ignore]
+
+    stop_event = threading.Event()
+
+    def run() -> None:
+        for _ in watchfiles.watch(path, stop_event=stop_event, debounce=0):
+            probe.seen(read_seq(path))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stop_event.set()
+        thread.join(WAIT)
+
+    return stop
+
+
+def watchers() -> dict[str, Callable[[Path, Probe], Callable[[], None]]]:
+    found: dict[str, Callable[[Path, Probe], Callable[[], None]]] = {
+        "raw inotify (floor)": raw_inotify,
+        "podself default": podself_watcher(),
+        "podself 50 ms / 1 s (old)": podself_watcher(debounce_ms=50, poll_ms=1000),
+        "podself polling 100 ms": podself_watcher(force_polling=True, poll_ms=100),
+    }
+    for name, start in (("watchdog", watchdog_watcher), ("watchfiles", watchfiles_watcher)):
+        try:
+            __import__(name)
+        except ImportError:
+            continue
+        found[name] = start
+    return found
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -182,55 +216,90 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def ratio(value: float, base: float) -> str:
-    if base == 0:
-        return "n/a"
-    return f"{value / base:.3g}×"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=100, help="updates timed per mode")
-    parser.add_argument("--poll-ms", type=int, default=100, help="polling interval (baseline)")
-    parser.add_argument("--idle", type=float, default=5.0, help="idle seconds measured")
-    parser.add_argument("--storm", type=int, default=500, help="back-to-back swaps")
+    parser.add_argument("--samples", type=int, default=60, help="timed updates per watcher")
+    parser.add_argument("--idle", type=float, default=10.0, help="idle seconds measured")
+    parser.add_argument("--storm", type=int, default=300, help="back-to-back swaps")
     args = parser.parse_args(argv)
     if not sys.platform.startswith("linux"):
         print("inotify is Linux only: nothing to compare here")
         return 0
 
+    starts = watchers()
+    names = list(starts)
+    latencies: dict[str, list[float]] = {n: [] for n in names}
+    probes = {n: Probe() for n in names}
     with tempfile.TemporaryDirectory(prefix="podself-bench-watch-") as tmp:
-        results = {m: run_mode(m, args, Path(tmp)) for m in ("inotify", "polling")}
-    ino, poll = results["inotify"], results["polling"]
+        dirs = {n: Path(tmp) / str(i) for i, n in enumerate(names)}
+        stops: dict[str, Callable[[], None]] = {}
+        threads: dict[str, set[int]] = {}
+        for name in names:
+            dirs[name].mkdir()
+            atomic.write(dirs[name], payload(0))
+            before = tasks()
+            stops[name] = starts[name](dirs[name], probes[name])
+            threads[name] = tasks() - before
+        time.sleep(0.2)
 
-    rows: list[tuple[str, float, float, str]] = []
-    for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)):
-        a, b = quantile(ino.latencies_ms, q), quantile(poll.latencies_ms, q)
-        rows.append((f"latency {label} (ms)", a, b, ratio(a, b)))
-    rows += [
-        ("idle CPU (% of a core)", ino.idle_cpu_pct, poll.idle_cpu_pct, ""),
-        ("idle wake-ups per s", ino.idle_wakeups_per_s, poll.idle_wakeups_per_s, ""),
-        ("start-up (ms)", ino.startup_ms, poll.startup_ms, ""),
-        (f"storm: change sets for {args.storm}", ino.storm_seen, poll.storm_seen, ""),
-        ("storm: last rename to final (ms)", ino.storm_final_ms, poll.storm_final_ms, ""),
-        ("storm: torn change sets", ino.storm_torn, poll.storm_torn, ""),
-    ]
-    rows = [(n, a, b, r or ratio(a, b)) for n, a, b, r in rows]
+        stamp = Stamp()
+        for seq in range(1, args.samples + 1):
+            order = names[seq % len(names) :] + names[: seq % len(names)]
+            for name in order:
+                atomic.write(dirs[name], payload(seq), set_perms=stamp)
+                arrived = probes[name].wait_seq(seq)
+                latencies[name].append((arrived - stamp.last) / 1e6)
+            time.sleep(0.005)
 
+        time.sleep(0.5)  # the debounced rows settle
+        idle = {name: task_stats(threads[name]) for name in names}
+        time.sleep(args.idle)
+        for name in names:
+            switches, cpu = task_stats(threads[name])
+            idle[name] = (switches - idle[name][0], cpu - idle[name][1])
+
+        storms: dict[str, tuple[int, bool, int]] = {}
+        for name in names:
+            if not name.startswith("podself"):
+                continue
+            probe = probes[name]
+            with probe.cond:
+                probe.changes.clear()
+            last = args.samples + args.storm
+            for seq in range(args.samples + 1, last + 1):
+                atomic.write(dirs[name], payload(seq))
+            probe.wait_seq(last)
+            with probe.cond:
+                torn_count = sum(
+                    c.files["seq"] != c.files["annotations"].split(b'"')[1] for c in probe.changes
+                )
+                storms[name] = (len(probe.changes), True, torn_count)
+        for stop in stops.values():
+            stop()
+
+    floor = statistics.median(latencies[names[0]])
     print(
-        f"podself.watcher, debounce_ms=0, {args.samples} timed updates per mode; "
-        f"polling every {args.poll_ms} ms is the baseline; inotify keeps its 1000 ms "
-        f"safety-net check; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"..data volume updates, {args.samples} rotating rounds; idle over {args.idle:g} s; "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; ratio = p50 / raw inotify p50"
     )
-    width = max(len(r[0]) for r in rows)
-    print(f"{'':{width}}  {'inotify':>12}  {'polling':>12}  {'inotify/polling':>15}")
-    for name, a, b, r in rows:
-        print(f"{name:{width}}  {a:>12.4g}  {b:>12.4g}  {r:>15}")
-    print(
-        f"(mean latency: inotify {statistics.fmean(ino.latencies_ms):.3f} ms, "
-        f"polling {statistics.fmean(poll.latencies_ms):.3f} ms; final state reported: "
-        f"inotify {ino.storm_final}, polling {poll.storm_final})"
+    header = (
+        f"{'watcher':<24}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'ratio':>8}"
+        f"{'idle wake/min':>15}{'idle CPU ms':>13}{'storm sets':>12}{'torn':>6}"
     )
+    print(header)
+    for name in names:
+        values = latencies[name]
+        p50 = statistics.median(values)
+        wakes = idle[name][0] * 60 / args.idle
+        storm = storms.get(name)
+        sets, torn = (str(storm[0]), str(storm[2])) if storm else ("-", "-")
+        print(
+            f"{name:<24}{p50:>9.3f}{quantile(values, 0.9):>9.3f}{quantile(values, 0.99):>9.3f}"
+            f"{p50 / floor:>7.1f}x{wakes:>15.1f}{idle[name][1] / 1e6:>13.2f}{sets:>12}{torn:>6}"
+        )
+    missing = [n for n in ("watchdog", "watchfiles") if n not in starts]
+    if missing:
+        print(f"(not installed, so not compared: {', '.join(missing)})")
     return 0
 
 

@@ -354,6 +354,53 @@ class TestHybrid:
         assert read(tree).memory_limit_bytes == 209715200
 
 
+class TestMemoryHigh:
+    """The soft limit: v2 memory.high, v1 memory.soft_limit_in_bytes, only when below the hard."""
+
+    @pytest.mark.parametrize(
+        ("high", "expected"),
+        [("268435456\n", 268435456), ("max\n", None), ("1073741824\n", None)],
+    )
+    def test_v2_memory_high(self, tmp_path: Path, high: str, expected: int | None) -> None:
+        """256 MiB under a 512 MiB limit is read; "max" and a value at the limit are not."""
+        files = {
+            "sys/fs/cgroup/app/memory.max": "536870912\n",
+            "sys/fs/cgroup/app/memory.high": high,
+        }
+        limits = read(v2_tree(tmp_path, "/app", files))
+        assert limits.memory_high_bytes == expected
+        if expected is not None:
+            assert limits.memory_high_source == f"{tmp_path}/sys/fs/cgroup/app/memory.high"
+
+    def test_v1_soft_limit(self, tmp_path: Path) -> None:
+        """v1's soft limit, with the kernel's "unlimited" value meaning none."""
+        mountinfo = "35 28 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+        files = {
+            "sys/fs/cgroup/memory/app/memory.limit_in_bytes": "536870912\n",
+            "sys/fs/cgroup/memory/app/memory.soft_limit_in_bytes": "134217728\n",
+            "sys/fs/cgroup/memory/memory.soft_limit_in_bytes": "9223372036854771712\n",
+        }
+        tree = make_tree(tmp_path, mountinfo, "4:memory:/app\n", files)
+        assert read(tree).memory_high_bytes == 134217728
+
+    def test_reader_exposes_it(self, tmp_path: Path) -> None:
+        """podself.read puts it on resources.memory_high with the file as its source."""
+        from podself.pod import read as read_pod
+
+        files = {"sys/fs/cgroup/app/memory.high": "268435456\n"}
+        tree = v2_tree(tmp_path, "/app", files)
+        info = read_pod(
+            environ={},
+            proc_root=tree / "proc",
+            cgroup_root=tree,
+            podinfo_dirs=[],
+            serviceaccount_dir=tmp_path / "no-sa",
+            hosts_file=tmp_path / "no-hosts",
+        )
+        assert info.resources.memory_high == 268435456
+        assert info.source_of("resources.memory_high").kind == "cgroup"
+
+
 class TestUnlimited:
     """ "No limit" is None, never an error."""
 

@@ -44,6 +44,17 @@ class TestRender:
         assert "  plain: 한글 😀" in text.splitlines()
         assert "\x1b" not in text
 
+    def test_gpus_and_unreadable_limit_names(self, tmp_path: Path) -> None:
+        """GPUs appear with their source when known; a limit-looking name is warned about."""
+        env = {"NVIDIA_VISIBLE_DEVICES": "0,1", "APP_CPU_LIMITS": "2"}
+        info = read(environ=env, podinfo_dirs=[], proc_root=tmp_path / "no-proc")
+        lines = render(info).splitlines()
+        assert any(line.split()[:2] == ["GPUs:", "2"] for line in lines)
+        assert any("NVIDIA_VISIBLE_DEVICES" in line and "GPUs" in line for line in lines)
+        assert any("env APP_CPU_LIMITS looks like a CPU or memory limit" in line for line in lines)
+        bare = render(read(environ={}, podinfo_dirs=[], proc_root=tmp_path / "no-proc"))
+        assert "GPUs" not in bare
+
 
 class TestOutputEncoding:
     def test_ascii_terminal_does_not_crash(self, tmp_path: Path) -> None:

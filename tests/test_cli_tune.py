@@ -77,6 +77,21 @@ def run_exec(args: list[str]) -> CapturedExec:
     return caught.value
 
 
+def python_313() -> str | None:
+    """A working Python 3.13+ interpreter on this machine (pyenv or PATH), if any."""
+    import glob
+    import shutil
+
+    pyenv = os.path.expanduser("~/.pyenv/versions/3.1[3-9]*/bin/python3.1[3-9]")
+    candidates = sorted(glob.glob(pyenv), reverse=True)
+    candidates += [shutil.which(f"python3.{minor}") or "" for minor in (15, 14, 13)]
+    for candidate in filter(None, candidates):
+        check = [candidate, "-c", "import sys; assert sys.version_info >= (3, 13)"]
+        if subprocess.run(check, capture_output=True, check=False).returncode == 0:
+            return candidate  # a pyenv shim on PATH may exist without the version behind it
+    return None
+
+
 def subprocess_podself(
     args: list[str], env: dict[str, str], **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
@@ -149,7 +164,9 @@ class TestTuneJson:
     ) -> None:
         """--policy FILE is read, PODSELF_* env wins over it and --set over both."""
         policy = tmp_path / "policy.toml"
-        policy.write_text("min_workers = 3\nmax_workers = 6\ncache_percent = 50\n")
+        policy.write_text(
+            "min_workers = 3\nmax_workers = 6\ncache_percent = 50\nworker_memory_mb = 128\n"
+        )
         env = pod_env(tmp_path / "pod", limits={"cpu": "500m", "memory": "512Mi"})
         env["PODSELF_MAX_WORKERS"] = "5"
         use_env(env)
@@ -227,6 +244,22 @@ class TestTuneFormats:
         out = capsys.readouterr().out
         assert "Warnings:" in out
         assert "default_millicores=500" in out
+
+
+class TestTuneKeepsUserEnv:
+    def test_env_and_shell_skip_runtime_variables_already_set(
+        self, tmp_path: Path, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """eval "$(podself tune --shell)" never overrides a runtime variable the user set."""
+        env = pod_env(tmp_path, limits={"cpu": "1500m", "memory": "1Gi"})
+        env["PYTHON_CPU_COUNT"] = "5"
+        use_env(env)
+        for form in ("--env", "--shell"):
+            assert main(["tune", form]) == 0
+            out = capsys.readouterr().out
+            assert "PYTHON_CPU_COUNT" not in out
+            assert "LOKY_MAX_CPU_COUNT=" in out  # 1500m counts 2, as podself.cpu_count()
+            assert "LOKY_MAX_CPU_COUNT=2" in out or "LOKY_MAX_CPU_COUNT='2'" in out
 
 
 class TestTuneErrors:
@@ -336,6 +369,14 @@ class TestExecInProcess:
         assert "keeping JAVA_TOOL_OPTIONS=-Xmx1g" in err
         assert "GOMAXPROCS=2  [cpus=2:" in err
 
+    def test_user_python_cpu_count_is_kept(self, tmp_path: Path, use_env: UseEnv) -> None:
+        """PYTHON_CPU_COUNT / LOKY_MAX_CPU_COUNT set by the user win over the plan."""
+        env = pod_env(tmp_path, limits={"cpu": "3", "memory": "1Gi"})
+        env["PYTHON_CPU_COUNT"] = "7"
+        use_env(env)
+        captured = run_exec(["--", "app"])
+        assert (captured.env["PYTHON_CPU_COUNT"], captured.env["LOKY_MAX_CPU_COUNT"]) == ("7", "3")
+
     def test_literal_braces_and_options_after_command(
         self, tmp_path: Path, use_env: UseEnv
     ) -> None:
@@ -403,6 +444,83 @@ class TestExecErrors:
         err = capsys.readouterr().err
         assert err.startswith(f'podself exec: policy file "{policy}": not valid JSON')
         assert "Traceback" not in err
+
+
+class TestExecPython313:
+    def test_child_counts_the_plan_cpus(self, tmp_path: Path) -> None:
+        """A real Python 3.13 child: os.cpu_count(), os.process_cpu_count() and
+        multiprocessing.cpu_count() all answer the plan's CPU count, not the machine's."""
+        python = python_313()
+        if python is None:
+            pytest.skip("no Python 3.13+ interpreter on this machine")
+        env = pod_env(tmp_path, limits={"cpu": "2500m", "memory": "1Gi"})
+        code = (
+            "import os, multiprocessing; "
+            "print(os.cpu_count(), os.process_cpu_count(), multiprocessing.cpu_count())"
+        )
+        done = subprocess_podself(["exec", "--", python, "-c", code], env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["3", "3", "3"]
+
+    def test_on_the_emulator_with_unitless_names(self, tmp_path: Path) -> None:
+        """A manifest a user would write: CPU_LIMIT/MEMORY_LIMIT from resourceFieldRefs without
+        a divisor, `podself exec` as the entrypoint, a Python 3.13 app. The child counts the
+        limit's CPUs (1 for 500m, not this machine's) and gets GOMEMLIMIT from the limit."""
+        python = python_313()
+        if python is None:
+            pytest.skip("no Python 3.13+ interpreter on this machine")
+        code = (
+            "import os; print('result', os.process_cpu_count(), os.environ['LOKY_MAX_CPU_COUNT'], "
+            "os.environ['GOMEMLIMIT'])"
+        )
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "sized"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": "python:3.13",
+                        "command": [
+                            sys.executable,
+                            "-m",
+                            "podself",
+                            "exec",
+                            "--",
+                            python,
+                            "-c",
+                            code,
+                        ],
+                        "resources": {"limits": {"cpu": "500m", "memory": "512Mi"}},
+                        "env": [
+                            {
+                                "name": "CPU_LIMIT",
+                                "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}},
+                            },
+                            {
+                                "name": "MEMORY_LIMIT",
+                                "valueFrom": {"resourceFieldRef": {"resource": "limits.memory"}},
+                            },
+                        ],
+                    }
+                ],
+            },
+        }
+        path = tmp_path / "pod.yaml"
+        path.write_text(json.dumps(manifest))  # JSON is YAML
+        podself_run = [sys.executable, "-m", "podself", "run", "--timeout", "60"]
+        state = str(tmp_path / "state")
+        done = subprocess.run(
+            [*podself_run, "-f", str(path), "--state-dir", state, "--node-cpu", "64"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("result ")]
+        assert lines == ["result 1 1 460MiB"], (done.stdout, done.stderr)
 
 
 class TestExecProcess:

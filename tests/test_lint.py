@@ -86,8 +86,10 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
         "rules/env-references.yaml": [(10, 27), (14, 14), (20, 14), (43, 14)]
     },
     "duplicate-env": {"rules/env-references.yaml": [(25, 7)]},
-    "env-name-mismatch": {"rules/naming.yaml": [(22, 26), (26, 25), (30, 25), (36, 24)]},
-    "naming-convention": {"rules/naming.yaml": [(37, 17), (41, 17), (46, 17)]},
+    "env-name-mismatch": {
+        "rules/naming.yaml": [(22, 26), (26, 25), (30, 25), (36, 24), (45, 24), (50, 24)]
+    },
+    "naming-convention": {"rules/naming.yaml": [(37, 17)]},
 }
 
 
@@ -673,6 +675,14 @@ class TestNamingRules:
             "default): the value is in bytes",
             "RESOURCE_CPU_LIMIT_MILLICORES reads limits.memory, but its name promises limits.cpu",
             "JVM_HEAP_MB promises MiB (_MB), but the divisor is 1Gi: the value is in GiB",
+            "MEMORY_LIMIT promises bytes (divisor 1), but the divisor is 1Mi: the value is in MiB",
+            "RESOURCE_MEMORY_LIMIT promises bytes (divisor 1), but the divisor is 1Mi: the value "
+            "is in MiB",
+        ]
+        hints = [f.hint for f in findings[-2:]]
+        assert hints == [
+            'rename MEMORY_LIMIT to MEMORY_LIMIT_MB, or set divisor: "1"',
+            'rename RESOURCE_MEMORY_LIMIT to RESOURCE_MEMORY_LIMIT_MB, or set divisor: "1"',
         ]
 
     def test_decimal_units_accepted_outside_podself_names(self) -> None:
@@ -687,6 +697,30 @@ class TestNamingRules:
             "containers": [{"name": "c", "env": env, "resources": {"limits": {"memory": "1G"}}}]
         }
         assert _rules(_lint_obj(_pod(spec))) == ["naming-convention"]
+
+    @pytest.mark.parametrize(
+        ("name", "ref"),
+        [
+            ("PYTHON_CPU_COUNT", {"resourceFieldRef": {"resource": "limits.cpu"}}),
+            ("GOMAXPROCS", {"resourceFieldRef": {"resource": "limits.cpu"}}),
+            ("LOKY_MAX_CPU_COUNT", {"resourceFieldRef": {"resource": "limits.cpu"}}),
+            ("OMP_NUM_THREADS", {"resourceFieldRef": {"resource": "limits.cpu"}}),
+            ("GOMEMLIMIT", {"resourceFieldRef": {"resource": "limits.memory"}}),
+            ("DD_ENV", {"fieldRef": {"fieldPath": "metadata.namespace"}}),
+            ("JAVA_OPTS_POD", {"fieldRef": {"fieldPath": "metadata.name"}}),
+        ],
+    )
+    def test_names_other_programs_read_are_not_renamed(
+        self, name: str, ref: dict[str, Any]
+    ) -> None:
+        """A runtime's or agent's own variable keeps its name: no advice to rename it."""
+        env = [{"name": name, "valueFrom": ref}]
+        spec = {
+            "containers": [
+                {"name": "c", "env": env, "resources": {"limits": {"cpu": "2", "memory": "1Gi"}}}
+            ]
+        }
+        assert "naming-convention" not in _rules(_lint_obj(_pod(spec)))
 
     def test_library_names_are_not_renamed(self) -> None:
         """DD_ and OTEL_ variables keep the names their libraries read: no naming advice."""
@@ -739,11 +773,7 @@ class TestNamingRules:
         hints = [
             f.hint for f in _lint_fixture("rules/naming.yaml") if f.rule == "naming-convention"
         ]
-        assert hints == [
-            "rename POD_NAME to K8S_POD_NAME",
-            "rename MEMORY_LIMIT to RESOURCE_MEMORY_LIMIT_MB",
-            "rename RESOURCE_MEMORY_LIMIT to RESOURCE_MEMORY_LIMIT_MB",
-        ]
+        assert hints == ["rename POD_NAME to K8S_POD_NAME"]
 
     def test_container_name_has_no_field(self) -> None:
         """A container-name variable cannot come from a fieldRef."""

@@ -27,11 +27,37 @@ class TestTables:
         assert table["K8S_POD_NAME"][1] < table["POD_NAME"][1] < table["MY_POD_NAME"][1]
         assert table["RESOURCE_MEMORY_LIMIT_MB"][1] < table["MEMORY_LIMIT_MB"][1]
 
-    def test_ambiguous_bare_names_absent(self) -> None:
-        """CPU_LIMIT and MEMORY_LIMIT without a unit are not guessed."""
+    def test_unitless_names_take_the_default_divisor(self) -> None:
+        """CPU_LIMIT and MEMORY_LIMIT without a unit read as divisor 1, after every unit form."""
         table = names.env_table()
-        assert "CPU_LIMIT" not in table
-        assert "MEMORY_LIMIT" not in table
+        assert table["CPU_LIMIT"][2:] == ("1", 1000)
+        assert table["MEMORY_LIMIT"][2:] == ("1", 1)
+        assert table["CPU_LIMIT_MILLICORES"][1] < table["CPU_LIMIT"][1]
+
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [
+            ("APP_CPU_LIMIT", ("cpu_limit", "1", 1000)),
+            ("APP_CPU_REQUEST_MILLICORES", ("cpu_request", "1m", 1)),
+            ("WORKER_MEM_LIMIT_GB", ("memory_limit", "1Gi", 1 << 30)),
+            ("APP_MEMORY_REQUEST", ("memory_request", "1", 1)),
+            ("APP_CPU_LIMIT_MB", None),
+            ("APP_MEMORY_LIMIT_MILLICORES", None),
+            ("_CPU_LIMIT", None),
+            ("PATH", None),
+        ],
+    )
+    def test_prefixed_resource(self, name: str, expected: tuple[str, str, int] | None) -> None:
+        """<PREFIX>_CPU_LIMIT[_UNIT] is a resource name; a unit of the other family is not."""
+        entry = names.prefixed_resource(name)
+        assert (entry and (entry[0], entry[2], entry[3])) == expected
+
+    def test_looks_like_resource(self) -> None:
+        """Word-wise: a resource word and a limit word."""
+        assert names.looks_like_resource("LIMITS_CPU")
+        assert names.looks_like_resource("APP_RAM_QUOTA")
+        assert not names.looks_like_resource("RATE_LIMIT")
+        assert not names.looks_like_resource("GOMEMLIMIT")
 
     def test_file_names(self) -> None:
         """Volume file names follow the docs' divisors and accept suffixed forms."""

@@ -100,14 +100,66 @@ class TestEnvNames:
         assert info.resources.cpu_limit == 2000
         assert info.resources.memory_limit == 64 * MiB
 
-    def test_bare_cpu_limit_is_not_guessed(self, tmp_path: Path) -> None:
-        """CPU_LIMIT without a unit is ambiguous and ignored unless mapped explicitly."""
-        assert bare(tmp_path, {"CPU_LIMIT": "1000"}).resources.cpu_limit is None
+    @pytest.mark.parametrize(
+        ("env", "cpu_limit", "memory_request"),
+        [
+            # As the kubelet writes a resourceFieldRef without a divisor: cores rounded up, bytes.
+            ({"CPU_LIMIT": "1", "MEMORY_REQUEST": "268435456"}, 1000, 256 * MiB),
+            ({"APP_CPU_LIMIT": "3", "APP_MEMORY_REQUEST": "1048576"}, 3000, MiB),
+            ({"WEB_CPU_LIMIT_MILLICORES": "250", "WEB_MEM_REQUEST_MB": "64"}, 250, 64 * MiB),
+        ],
+    )
+    def test_unitless_names_use_default_divisor(
+        self, tmp_path: Path, env: dict[str, str], cpu_limit: int, memory_request: int
+    ) -> None:
+        """CPU_LIMIT, MEMORY_REQUEST and prefixed forms are read, never silently dropped."""
+        info = bare(tmp_path, env)
+        assert (info.resources.cpu_limit, info.resources.memory_request) == (
+            cpu_limit,
+            memory_request,
+        )
+        assert not info.warnings
+
+    def test_convention_names_outrank_prefixed_ones(self, tmp_path: Path) -> None:
+        """A prefixed name is the last resort: the known names win and a disagreement warns."""
+        info = bare(tmp_path, {"APP_CPU_LIMIT": "4", "RESOURCE_CPU_LIMIT_MILLICORES": "500"})
+        assert info.resources.cpu_limit == 500
+        assert any("APP_CPU_LIMIT='4' disagrees" in w for w in info.warnings)
+
+    def test_env_map_still_sets_the_divisor(self, tmp_path: Path) -> None:
+        """CPU_LIMIT written with divisor 1m is read right when mapped."""
+        assert bare(tmp_path, {"CPU_LIMIT": "1000"}).resources.cpu_limit == 1_000_000
         mapped = bare(
             tmp_path, {"CPU_LIMIT": "1000"}, env_map={"CPU_LIMIT": "resources.cpu_limit@1m"}
         )
         assert mapped.resources.cpu_limit == 1000
         assert mapped.source_of("resources.cpu_limit") == Source("env", "CPU_LIMIT (1m units)")
+
+    @pytest.mark.parametrize("name", ["CPU_LIMITS", "LIMITS_MEMORY", "APP_MEMORY_LIMIT_MEGS"])
+    def test_unreadable_limit_name_warns(self, tmp_path: Path, name: str) -> None:
+        """A name that reads like a limit but has no known unit is reported, not dropped."""
+        info = bare(tmp_path, {name: "512"})
+        assert info.resources.cpu_limit is None
+        assert info.resources.memory_limit is None
+        assert any(f"env {name} looks like a CPU or memory limit" in w for w in info.warnings)
+        assert any("--env-map" in w for w in info.warnings)
+
+    def test_unreadable_limit_name_unset_or_own_knob_is_quiet(self, tmp_path: Path) -> None:
+        """Empty values and PODSELF_* knobs are not limits to warn about."""
+        info = bare(tmp_path, {"CPU_LIMITS": "", "PODSELF_MEMORY_LIMIT_POLICY": "x"})
+        assert not info.warnings
+
+    def test_unitless_name_disagreeing_with_cgroup_names_the_divisor(self, tmp_path: Path) -> None:
+        """CPU_LIMIT=500 from divisor 1m is 500 cores by the default divisor: the cgroup wins and
+        the warning names the divisor that would make it agree."""
+        pod = FakePod(tmp_path, limits={"cpu": "500m", "memory": "512Mi"}, cgroup="v2")
+        env = {**pod.environ, "CPU_LIMIT": "500", "MEMORY_LIMIT": "512"}
+        env = {k: v for k, v in env.items() if not k.startswith("RESOURCE_")}
+        info = pod.read(environ=env, podinfo_dirs=[])
+        assert (info.resources.cpu_limit, info.resources.memory_limit) == (500, 512 * MiB)
+        text = "\n".join(info.warnings)
+        assert "--env-map CPU_LIMIT=resources.cpu_limit@1m" in text
+        assert "--env-map MEMORY_LIMIT=resources.memory_limit@1Mi" in text
 
     def test_env_map_wins_over_builtin_names(self, tmp_path: Path) -> None:
         """A user's mapping is preferred to the built-in names for the same attribute."""
@@ -869,6 +921,83 @@ class TestCurrent:
         monkeypatch.setenv("RESOURCE_CPU_LIMIT_MILLICORES", "100")
         podself.refresh()
         assert podself.cpu_count() == 1
+
+    def test_cpu_count_cached_until_refresh_or_resize(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The policy is read once: later PODSELF_* changes count after refresh() or a resize."""
+        from podself.tuning import PlanWatcher
+
+        # An empty fake root and /proc: no cgroup or host CPUs to cap the env values.
+        monkeypatch.setenv("PODSELF_ROOT", str(tmp_path))
+        monkeypatch.setenv("PODSELF_PROC_ROOT", str(tmp_path))
+        monkeypatch.delenv("PODSELF_RESERVE_MILLICORES", raising=False)
+        monkeypatch.setattr(podself, "_current", None)
+        monkeypatch.setenv("RESOURCE_CPU_LIMIT_MILLICORES", "3000")
+        assert podself.cpu_count() == 3
+        monkeypatch.setenv("RESOURCE_CPU_LIMIT_MILLICORES", "6000")
+        assert podself.cpu_count() == 3  # cached: the pod is not re-read
+        PlanWatcher(lambda new, old: None).check()  # what a resize handler runs
+        assert podself.cpu_count() == 6
+        monkeypatch.setenv("PODSELF_RESERVE_MILLICORES", "2000")
+        assert podself.cpu_count() == 6  # cached: the policy is not re-parsed either
+        podself.refresh()
+        assert podself.cpu_count() == 4
+        monkeypatch.delenv("PODSELF_RESERVE_MILLICORES")
+        replaced = podself.read(environ={**os.environ, "RESOURCE_CPU_LIMIT_MILLICORES": "5000"})
+        monkeypatch.setattr(podself, "_current", replaced)  # replaced, not refreshed
+        assert podself.cpu_count() == 5
+
+
+class TestGpus:
+    """GPU counts come from the NVIDIA runtime's env and driver, with their source."""
+
+    @pytest.mark.parametrize(
+        ("env", "gpus", "origin"),
+        [
+            ({"NVIDIA_VISIBLE_DEVICES": "0,1"}, 2, "NVIDIA_VISIBLE_DEVICES"),
+            ({"NVIDIA_VISIBLE_DEVICES": "GPU-a1b2,GPU-c3d4,GPU-a1b2"}, 2, "NVIDIA_VISIBLE_DEVICES"),
+            ({"NVIDIA_VISIBLE_DEVICES": "void"}, 0, "NVIDIA_VISIBLE_DEVICES=void"),
+            (
+                {"NVIDIA_VISIBLE_DEVICES": "0,1,2,3", "CUDA_VISIBLE_DEVICES": "1"},
+                1,
+                "CUDA_VISIBLE_DEVICES",
+            ),
+            ({"CUDA_VISIBLE_DEVICES": "0,2,-1,3"}, 2, "CUDA_VISIBLE_DEVICES"),
+            ({"CUDA_VISIBLE_DEVICES": ""}, 0, "CUDA_VISIBLE_DEVICES"),
+        ],
+    )
+    def test_env(self, tmp_path: Path, env: dict[str, str], gpus: int, origin: str) -> None:
+        """Device lists are counted (duplicates once; CUDA stops at an invalid entry)."""
+        info = bare(tmp_path, env)
+        assert info.resources.gpus == gpus
+        assert info.source_of("resources.gpus") == Source("env", origin)
+
+    def test_driver_counts_all(self, tmp_path: Path) -> None:
+        """NVIDIA_VISIBLE_DEVICES=all, or no env at all, counts /proc/driver/nvidia/gpus."""
+        proc = tmp_path / "proc"
+        for bus in ("0000:3b:00.0", "0000:af:00.0"):
+            (proc / "driver" / "nvidia" / "gpus" / bus).mkdir(parents=True)
+        info = bare(tmp_path, {"NVIDIA_VISIBLE_DEVICES": "all"}, proc_root=proc)
+        assert info.resources.gpus == 2
+        driver = f"{proc}/driver/nvidia/gpus"
+        assert info.source_of("resources.gpus") == Source(
+            "env", f"NVIDIA_VISIBLE_DEVICES=all ({driver})"
+        )
+        fallback = bare(tmp_path, {}, proc_root=proc)
+        assert fallback.resources.gpus == 2
+        assert fallback.source_of("resources.gpus") == Source("fallback", driver)
+
+    def test_none_without_runtime(self, tmp_path: Path) -> None:
+        """No env and no driver: unknown, not 0; "all" without a driver is unknown too."""
+        assert bare(tmp_path, {}).resources.gpus is None
+        assert bare(tmp_path, {"NVIDIA_VISIBLE_DEVICES": "all"}).resources.gpus is None
+
+    def test_bounded(self, tmp_path: Path) -> None:
+        """A hostile list is refused with a warning, not counted."""
+        info = bare(tmp_path, {"CUDA_VISIBLE_DEVICES": ",".join(map(str, range(5000)))})
+        assert info.resources.gpus is None
+        assert any("more than 1024 devices" in w for w in info.warnings)
 
 
 class TestImportCost:

@@ -15,7 +15,7 @@ import pytest
 
 from podself import tuning
 from podself.errors import SourceError
-from podself.pod import PodInfo, Resources
+from podself.pod import PodInfo, Resources, read
 from podself.testing import FakePod
 from podself.tuning import KNOBS, Host, Plan, PlanWatcher, Policy, cpu_count, expand, plan
 
@@ -538,6 +538,54 @@ class TestWorkerLimits:
         assert "capped at 3 by memory limit 1024 MB" in result.reasons["workers"]
         assert result.warnings == ()
 
+    def test_default_budget_caps_a_small_pod(self) -> None:
+        """8 CPUs / 1 GiB gets 4 workers, not 8, by the default 256 MiB per worker, with a
+        reason and a warning; none sizes by CPU only."""
+        info = laptop(cpu_limit=8000, memory_limit=GIB)
+        result = plan(info, Policy(), host=UNKNOWN_HOST)
+        assert result.workers == 4
+        assert "capped at 4 by memory limit 1024 MB" in result.reasons["workers"]
+        assert any(
+            "workers capped at 4 (CPU allows 8)" in w and "PODSELF_WORKER_MEMORY_MB" in w
+            for w in result.warnings
+        )
+        policy = Policy.from_env({"PODSELF_WORKER_MEMORY_MB": "none"})
+        assert plan(info, policy, host=UNKNOWN_HOST).workers == 8
+        assert (
+            plan(laptop(cpu_limit=2000, memory_limit=2 * GIB), Policy(), host=UNKNOWN_HOST).warnings
+            == ()
+        )
+
+    def test_unitless_cpu_limit_above_the_machine_names_the_divisor(self, tmp_path: Path) -> None:
+        """CPU_LIMIT=500 (divisor 1m) read as 500 cores: discarded, and the warning says why."""
+        info = read(
+            environ={"CPU_LIMIT": "500"},
+            podinfo_dirs=[],
+            proc_root=tmp_path / "no-proc",
+            cgroup_root=tmp_path,
+            serviceaccount_dir=tmp_path / "no-sa",
+            hosts_file=tmp_path / "no-hosts",
+        )
+        result = plan(info, Policy(), host=Host(cpus=8, affinity=8))
+        assert result.cpu_from != "limit"
+        assert any("--env-map CPU_LIMIT=resources.cpu_limit@1m" in w for w in result.warnings)
+
+    def test_gpus_in_the_plan(self) -> None:
+        """gpus is in the plan with its source; 0 when none is visible."""
+        result = plan(laptop(cpu_limit=1000, memory_limit=GIB, gpus=2), Policy(), host=UNKNOWN_HOST)
+        assert (result.gpus, result.placeholders()["gpus"]) == (2, "2")
+        none = plan(laptop(cpu_limit=1000, memory_limit=GIB), Policy(), host=UNKNOWN_HOST)
+        assert none.gpus == 0
+        assert none.reasons["gpus"].startswith("gpus=0: no GPU visible")
+
+    def test_memory_high_bounds_what_is_held(self) -> None:
+        """memory.high below the limit sizes workers, cache and heap; connections keep the limit."""
+        info = laptop(cpu_limit=8000, memory_limit=2 * GIB, memory_high=GIB)
+        result = plan(info, Policy(), host=UNKNOWN_HOST)
+        assert (result.workers, result.cache_mb, result.heap_mb) == (4, 256, 768)
+        assert result.connections == 64
+        assert "memory.high 1024 MB" in result.reasons["cache_mb"]
+
     def test_memory_cap_below_minimum(self) -> None:
         """When memory allows fewer than min_workers the cap wins (at least 1) with a warning."""
         result = plan(
@@ -588,10 +636,22 @@ class TestThreadsAndPools:
             "MKL_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
             "GOMAXPROCS": "2",
+            "PYTHON_CPU_COUNT": "2",
+            "LOKY_MAX_CPU_COUNT": "2",
             "GOMEMLIMIT": "1843MiB",
         }
         java = result.env(java=True)["JAVA_TOOL_OPTIONS"]
         assert java == "-Xmx1536m -Xms1536m -XX:ParallelGCThreads=2"
+
+    def test_python_cpu_count_rounds_up_like_cpu_count(self) -> None:
+        """PYTHON_CPU_COUNT and LOKY_MAX_CPU_COUNT carry cpu_count(), not the floored cpus."""
+        info = laptop(cpu_limit=1500, memory_limit=GIB)
+        result = plan(info, Policy(), host=UNKNOWN_HOST)
+        assert (result.cpus, result.cpu_count) == (1, 2)
+        assert result.cpu_count == cpu_count(info, policy=Policy(), host=UNKNOWN_HOST)
+        env = result.env()
+        assert (env["PYTHON_CPU_COUNT"], env["LOKY_MAX_CPU_COUNT"]) == ("2", "2")
+        assert result.reasons["cpu_count"].startswith("cpu_count=2: cpu limit 1500m")
 
     def test_seed_style_exports(self) -> None:
         """exports() leads with the seed's shell names, optionally prefixed."""

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,15 @@ import pytest
 from podself import _inotify, atomic
 from podself.downward import format_map
 from podself.errors import WatchError
-from podself.watcher import ChangeSet, MapDiff, Watcher, _default_force_polling, awatch, watch
+from podself.watcher import (
+    ChangeSet,
+    MapDiff,
+    Watcher,
+    _default_force_polling,
+    _Engine,
+    awatch,
+    watch,
+)
 
 WAIT = 30.0  # generous: an upper bound for "eventually", never a latency assertion
 LINUX = sys.platform.startswith("linux")
@@ -351,6 +360,140 @@ class TestInotifyFaults:
         assert (atomic.DATA_DIR_NAME, _inotify.IN_MOVED_TO) in names
         assert (atomic.NEW_DATA_DIR_NAME, _inotify.IN_CREATE) in names
         assert "Event(" in repr(events[0])
+
+
+class TestDefaults:
+    """debounce_ms=None and poll_ms=None: a ..data swap is reported at once, storms and
+    plain directories are coalesced, and the safety net is rare where inotify sees all."""
+
+    pytestmark = pytest.mark.skipif(not LINUX, reason="inotify is Linux only")
+
+    @staticmethod
+    def engine(path: Path, **options: Any) -> _Engine:
+        engine = _Engine(path, **{"debounce_ms": None, "poll_ms": None, **options})
+        engine.open()
+        return engine
+
+    def test_data_swap_is_due_at_once(self, volume: Path) -> None:
+        """No debounce after a ..data rename: the engine asks for no wait and reports it."""
+        engine = self.engine(volume, force_polling=False)
+        try:
+            atomic.write(volume, {"name": "web-1"})
+            engine.read_events()
+            now = time.monotonic()
+            assert engine.timeout(now) == 0
+            change = engine.tick(now)
+            assert change is not None
+            assert change.files == {"name": b"web-1"}
+        finally:
+            engine.close()
+
+    def test_explicit_debounce_still_waits(self, volume: Path) -> None:
+        """debounce_ms=50 keeps waiting for quiet after the swap."""
+        engine = self.engine(volume, force_polling=False, debounce_ms=50)
+        try:
+            atomic.write(volume, {"name": "web-1"})
+            engine.read_events()
+            now = time.monotonic()
+            assert engine.timeout(now) > 0
+            assert engine.tick(now) is None
+        finally:
+            engine.close()
+
+    def test_storm_after_a_report_is_coalesced(self, volume: Path) -> None:
+        """A second swap right after a report waits for the debounce; the last state wins."""
+        engine = self.engine(volume, force_polling=False)
+        try:
+            atomic.write(volume, {"name": "web-1"})
+            engine.read_events()
+            assert engine.tick(time.monotonic()) is not None
+            atomic.write(volume, {"name": "web-2"})
+            atomic.write(volume, {"name": "web-3"})
+            engine.read_events()
+            now = time.monotonic()
+            assert engine.timeout(now) > 0
+            assert engine.tick(now) is None
+            change = engine.tick(now + 1.0)  # once quiet for the debounce
+            assert change is not None
+            assert change.files == {"name": b"web-3"}
+        finally:
+            engine.close()
+
+    def test_plain_directory_is_debounced(self, tmp_path: Path) -> None:
+        """An in-place edit has no commit point: it is coalesced as before."""
+        (tmp_path / "a").write_text("1")
+        engine = self.engine(tmp_path, force_polling=False)
+        try:
+            (tmp_path / "a").write_text("2")
+            engine.read_events()
+            now = time.monotonic()
+            assert engine.timeout(now) > 0
+            assert engine.tick(now) is None
+        finally:
+            engine.close()
+
+    @pytest.mark.parametrize(
+        ("layout", "force_polling", "interval"),
+        [("data", False, 60.0), ("flat", False, 60.0), ("nested", False, 1.0), ("data", True, 1.0)],
+    )
+    def test_safety_net_interval(
+        self, tmp_path: Path, layout: str, force_polling: bool, interval: float
+    ) -> None:
+        """Rare with inotify; every second when polling or for plain sub-directories."""
+        if layout == "data":
+            atomic.write(tmp_path, {"a": "1"})
+        else:
+            (tmp_path / "a").write_text("1")
+            if layout == "nested":
+                (tmp_path / "sub").mkdir()
+                (tmp_path / "sub" / "b").write_text("1")
+        engine = self.engine(tmp_path, force_polling=force_polling)
+        try:
+            assert engine.timeout(time.monotonic()) == pytest.approx(interval, abs=0.5)
+        finally:
+            engine.close()
+
+
+class TestProcessPodinfo:
+    """watch() honours PODSELF_ROOT, and podself.current() follows a watched own volume."""
+
+    def test_podself_root_relocates_the_path(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """watch("/etc/podinfo") in a pod run without mount namespaces finds <root>/etc/podinfo."""
+        podinfo = tmp_path / "etc" / "podinfo"
+        podinfo.mkdir(parents=True)
+        atomic.write(podinfo, {"name": "web-0"})
+        monkeypatch.setenv("PODSELF_ROOT", str(tmp_path))
+        watcher = Watcher("/etc/podinfo")
+        assert watcher.path == str(podinfo)
+        first = next(watch("/etc/podinfo", yield_initial=True))
+        assert first.files == {"name": b"web-0"}
+
+    def test_current_follows_the_watched_volume(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After the watcher reports a commit, podself.current() (also in the callback) has it."""
+        import podself
+
+        podinfo = tmp_path / "etc" / "podinfo"
+        podinfo.mkdir(parents=True)
+        atomic.write(podinfo, {"labels": format_map({"stage": "alpha"})})
+        for key in list(os.environ):
+            if key.startswith(("K8S_", "POD_", "PODSELF_")):
+                monkeypatch.delenv(key)
+        monkeypatch.setenv("PODSELF_ROOT", str(tmp_path))
+        monkeypatch.setattr(podself, "_current", None)
+        assert podself.current().labels == {"stage": "alpha"}
+        seen: list[dict[str, str]] = []
+        collector = Collector()
+        callback = lambda change: seen.append(dict(podself.current().labels))  # noqa: E731
+        with Watcher("/etc/podinfo", callback) as watcher:
+            watcher.add_callback(collector)  # runs after the first callback
+            atomic.write(podinfo, {"labels": format_map({"stage": "beta"})})
+            collector.wait_for(lambda changes: len(changes) >= 1)
+        assert seen == [{"stage": "beta"}]
+        assert podself.current().labels == {"stage": "beta"}
 
 
 class TestWatcher:

@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 _current: PodInfo | None = None
+# podself.cpu_count()'s answer and the PodInfo it was computed for: the policy (PODSELF_* env)
+# and the host are read once per process, so a pool sizing itself in a loop pays a lookup, not a
+# re-parse. Keyed on the object, so replacing _current (refresh, tests) invalidates it.
+_cpu_cache: tuple[PodInfo, int] | None = None
 
 
 def current() -> PodInfo:
@@ -56,10 +60,22 @@ def current() -> PodInfo:
 
 
 def refresh() -> PodInfo:
-    """Re-read the real environment (e.g. after labels changed) and replace the cache."""
-    global _current
+    """Re-read the real environment (e.g. after labels changed or a resize) and replace the cache.
+
+    Also forgets :func:`cpu_count`'s cached answer, so ``PODSELF_*`` changes count from here.
+    """
+    global _current, _cpu_cache
     _current = read()
+    _cpu_cache = None
     return _current
+
+
+def _forget() -> None:
+    """Drop the cached ``PodInfo``: a watcher saw the process's own volume commit a change, so
+    the next :func:`current` re-reads it."""
+    global _current, _cpu_cache
+    _current = None
+    _cpu_cache = None
 
 
 def cpu_count() -> int:
@@ -68,10 +84,20 @@ def cpu_count() -> int:
     CPU limit, else request, else the affinity mask (the seed's 500m default inside Kubernetes
     when nothing is known), less ``PODSELF_RESERVE_MILLICORES``, rounded up, capped by the
     affinity, at least 1.
-    """
-    from podself.tuning import cpu_count as _cpu_count
 
-    return _cpu_count(current())
+    Computed once and cached until :func:`refresh` (which ``PlanWatcher`` and ``watch_plan``
+    call when the pod is resized).
+    """
+    global _cpu_cache
+    cached = _cpu_cache
+    if cached is not None and cached[0] is _current:
+        return cached[1]
+    from podself.tuning import cpu_count as _compute
+
+    info = current()
+    count = _compute(info)
+    _cpu_cache = (info, count)
+    return count
 
 
 _LAZY = {

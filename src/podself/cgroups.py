@@ -74,6 +74,8 @@ class CgroupLimits(Record):
         "cpu_source",
         "memory_limit_bytes",
         "memory_source",
+        "memory_high_bytes",
+        "memory_high_source",
         "cpu_shares",
         "cpu_weight",
         "cpu_request_millicores",
@@ -90,6 +92,8 @@ class CgroupLimits(Record):
     cpu_source: str | None
     memory_limit_bytes: int | None
     memory_source: str | None
+    memory_high_bytes: int | None
+    memory_high_source: str | None
     cpu_shares: int | None
     cpu_weight: int | None
     cpu_request_millicores: int | None
@@ -108,6 +112,8 @@ class CgroupLimits(Record):
         cpu_source: str | None = None,
         memory_limit_bytes: int | None = None,
         memory_source: str | None = None,
+        memory_high_bytes: int | None = None,
+        memory_high_source: str | None = None,
         cpu_shares: int | None = None,
         cpu_weight: int | None = None,
         cpu_request_millicores: int | None = None,
@@ -124,6 +130,8 @@ class CgroupLimits(Record):
             cpu_source=cpu_source,
             memory_limit_bytes=memory_limit_bytes,
             memory_source=memory_source,
+            memory_high_bytes=memory_high_bytes,
+            memory_high_source=memory_high_source,
             cpu_shares=cpu_shares,
             cpu_weight=cpu_weight,
             cpu_request_millicores=cpu_request_millicores,
@@ -541,6 +549,26 @@ def _memory_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, str] | No
     return best
 
 
+def _memory_high_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, str] | None:
+    """Tightest soft limit (bytes, source) along ``levels``: v2 ``memory.high`` (above it the
+    kernel throttles and reclaims) or v1 ``memory.soft_limit_in_bytes``; None when unset."""
+    name = "/memory.high" if v2 else "/memory.soft_limit_in_bytes"
+    best: tuple[int, str] | None = None
+    for directory in levels:
+        source = directory + name
+        data = run.read(source)
+        if data is None:
+            continue
+        try:
+            value = _parse_memory(data, allow_max=v2)
+        except _Malformed as exc:
+            run.malformed(source, str(exc), data)
+            continue
+        if value is not None and (best is None or value < best[0]):
+            best = (value, source)
+    return best
+
+
 def machine_memory(proc: str) -> int | None:
     """Physical memory in bytes of the machine whose ``/proc`` is ``proc``, if known.
 
@@ -699,7 +727,7 @@ def read_limits(
     pod_uid, container_id = _identity(ordered)
     chosen = _hierarchies(run, prefix, mounts, v2_path, v1_paths)
 
-    cpu = memory = None
+    cpu = memory = high = None
     shares = weight = request = None
     formula: str | None = None
     if "cpu" in chosen:
@@ -724,10 +752,16 @@ def read_limits(
     if "memory" in chosen:
         version, levels = chosen["memory"]
         memory = _memory_walk(run, levels, version == 2)
-        if memory is not None:
+        high = _memory_high_walk(run, levels, version == 2)
+        if memory is not None or high is not None:
             machine = machine_memory(proc)
-            if machine is not None and memory[0] > machine:
+            if machine is not None and memory is not None and memory[0] > machine:
                 memory = None  # cannot bind before the machine itself runs out: no limit
+            if high is not None and (
+                (machine is not None and high[0] > machine)
+                or (memory is not None and high[0] >= memory[0])
+            ):
+                high = None  # only a soft limit below the hard one changes anything
 
     if chosen:
         found: int = 1 if any(v == 1 for v, _ in chosen.values()) else 2
@@ -742,6 +776,8 @@ def read_limits(
         cpu_source=cpu[2] if cpu else None,
         memory_limit_bytes=memory[0] if memory else None,
         memory_source=memory[1] if memory else None,
+        memory_high_bytes=high[0] if high else None,
+        memory_high_source=high[1] if high else None,
         cpu_shares=shares,
         cpu_weight=weight,
         cpu_request_millicores=request,

@@ -8,11 +8,11 @@ OpenTelemetry Operator (``OTEL_RESOURCE_ATTRIBUTES_POD_NAME``). Earlier names in
 A resource value's unit comes from the name's suffix, which should match the ``divisor`` in the
 manifest: ``_MILLICORES`` (divisor ``1m``), ``_CORES`` (``1``), ``_BYTES`` (``1``), ``_KB``
 ``_MB`` ``_GB`` ``_TB`` (``1Ki`` ``1Mi`` ``1Gi`` ``1Ti``: "MB" means MiB, as in the common
-``divisor: 1Mi`` examples), ``_KIB`` ``_MIB`` ``_GIB`` ``_TIB`` likewise. A bare resource name is
-recognised only where its unit is certain: the Kubernetes docs' ``MY_CPU_LIMIT`` family uses no
-divisor, i.e. cores and bytes. ``CPU_LIMIT`` alone is ambiguous (tutorials use it with divisor
-``1m``, the docs' pattern means cores), so it is not guessed: map it yourself with
-``read(env_map={"CPU_LIMIT": "resources.cpu_limit@1m"})``.
+``divisor: 1Mi`` examples), ``_KIB`` ``_MIB`` ``_GIB`` ``_TIB`` likewise. A name without a unit
+(``CPU_LIMIT``, ``MEMORY_REQUEST``, the docs' ``MY_CPU_LIMIT``, and prefixed forms such as
+``APP_CPU_LIMIT``) is read as a ``resourceFieldRef`` without a divisor writes it: the Kubernetes
+default divisor ``1``, so whole cores (the kubelet rounds ``500m`` up to ``1``) and bytes. The
+reader cross-checks it against the cgroup, which says when the manifest used another divisor.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ __all__ = [
     "RESOURCE_ENV_STEMS",
     "env_table",
     "file_table",
+    "looks_like_resource",
     "parse_target",
+    "prefixed_resource",
 ]
 
 # attribute -> env names, best first.
@@ -91,7 +93,8 @@ RESOURCE_ATTRIBUTES = (
     "ephemeral_storage_request",
 )
 
-# attribute -> (stems that need a unit suffix, bare names whose unit is the default divisor).
+# attribute -> (stems, bare names). A stem is read with any unit suffix and, after every suffixed
+# name, alone with the default divisor 1; the bare names are read with divisor 1 only.
 RESOURCE_ENV_STEMS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "cpu_limit": (
         ("RESOURCE_CPU_LIMIT", "K8S_CPU_LIMIT", "CPU_LIMIT", "CONTAINER_CPU_LIMIT"),
@@ -253,13 +256,55 @@ def env_table() -> Mapping[str, tuple[str, int, str, int]]:
                 for suffix, (divisor, multiplier) in suffixes.items():
                     table[stem + suffix] = (attr, rank, divisor, multiplier)
                     rank += 1
-            for name in bare:
-                default = "1"
-                unit = 1000 if attr.startswith("cpu") else 1
-                table[name] = (attr, rank, default, unit)
+            unit = 1000 if attr.startswith("cpu") else 1
+            for name in (*bare, *stems):
+                table[name] = (attr, rank, "1", unit)
                 rank += 1
         _TABLE = table
     return _TABLE
+
+
+# Name endings of resource values written without the convention's prefix, e.g. APP_CPU_LIMIT.
+_PREFIXED_STEMS: Mapping[str, str] = {
+    "_CPU_LIMIT": "cpu_limit",
+    "_CPU_REQUEST": "cpu_request",
+    "_MEMORY_LIMIT": "memory_limit",
+    "_MEM_LIMIT": "memory_limit",
+    "_MEMORY_REQUEST": "memory_request",
+    "_MEM_REQUEST": "memory_request",
+}
+# Read with lower priority than every name of env_table().
+PREFIXED_RANK = 1 << 16
+
+
+def prefixed_resource(name: str) -> tuple[str, int, str, int] | None:
+    """``(attribute, rank, divisor, multiplier)`` for ``<PREFIX>_CPU_LIMIT[_<UNIT>]`` and the
+    like (``APP_MEMORY_LIMIT_MB``), names :func:`env_table` does not list; else ``None``."""
+    if "_LIMIT" not in name and "_REQUEST" not in name:
+        return None  # the common case, cheaply
+    for ending, attr in _PREFIXED_STEMS.items():
+        at = name.find(ending, 1)
+        if at < 0:
+            continue
+        suffix = name[at + len(ending) :]
+        cpu = attr.startswith("cpu")
+        if not suffix:  # no unit: the default divisor 1
+            return attr, PREFIXED_RANK, "1", 1000 if cpu else 1
+        entry = (_CPU_SUFFIXES if cpu else _BYTE_SUFFIXES).get(suffix)
+        if entry is not None:
+            return attr, PREFIXED_RANK, entry[0], entry[1]
+    return None
+
+
+_LIMIT_WORDS = frozenset({"LIMIT", "LIMITS", "REQUEST", "REQUESTS", "QUOTA"})
+_RESOURCE_WORDS = frozenset({"CPU", "CPUS", "MEM", "MEMORY", "RAM"})
+
+
+def looks_like_resource(name: str) -> bool:
+    """Whether ``name`` reads like a CPU or memory limit or request (``LIMITS_CPU``,
+    ``CPU_LIMIT_M``), whether or not podself can read it."""
+    words = set(name.split("_"))
+    return bool(words & _LIMIT_WORDS) and bool(words & _RESOURCE_WORDS)
 
 
 def parse_target(target: str) -> tuple[str, str]:

@@ -34,6 +34,7 @@ __all__ = [
     "Resources",
     "Source",
     "Workload",
+    "default_podinfo_dirs",
     "read",
 ]
 
@@ -105,13 +106,21 @@ _UNKNOWN = Source(Source.UNKNOWN, "")
 
 
 class Resources(Record):
-    """CPU in millicores, memory and ephemeral storage in bytes; ``None`` when unknown/unset."""
+    """CPU in millicores, memory and ephemeral storage in bytes; ``None`` when unknown/unset.
+
+    ``memory_high`` is a soft memory limit below the hard one (cgroup v2 ``memory.high``, v1
+    ``memory.soft_limit_in_bytes``), in bytes; ``gpus`` the GPUs visible to the container
+    (``NVIDIA_VISIBLE_DEVICES`` / ``CUDA_VISIBLE_DEVICES``, else ``/proc/driver/nvidia/gpus``):
+    the Downward API cannot expose either.
+    """
 
     __slots__ = (
         "cpu_limit",
         "cpu_request",
         "ephemeral_storage_limit",
         "ephemeral_storage_request",
+        "gpus",
+        "memory_high",
         "memory_limit",
         "memory_request",
     )
@@ -121,6 +130,8 @@ class Resources(Record):
     memory_request: int | None
     ephemeral_storage_limit: int | None
     ephemeral_storage_request: int | None
+    memory_high: int | None
+    gpus: int | None
 
     def __init__(
         self,
@@ -131,6 +142,8 @@ class Resources(Record):
         memory_request: int | None = None,
         ephemeral_storage_limit: int | None = None,
         ephemeral_storage_request: int | None = None,
+        memory_high: int | None = None,
+        gpus: int | None = None,
     ) -> None:
         self._init(
             cpu_limit=cpu_limit,
@@ -139,10 +152,12 @@ class Resources(Record):
             memory_request=memory_request,
             ephemeral_storage_limit=ephemeral_storage_limit,
             ephemeral_storage_request=ephemeral_storage_request,
+            memory_high=memory_high,
+            gpus=gpus,
         )
 
     def to_dict(self) -> dict[str, int | None]:
-        """The six values by attribute name."""
+        """The values by attribute name."""
         return dict(self._items())  # type: ignore[arg-type]
 
 
@@ -364,11 +379,13 @@ class PodInfo(Record):
 
 
 _IDENTITY = tuple(_names.IDENTITY_ENV)
+# Resources no Downward API name carries: read from the cgroup and the GPU runtime only.
+_EXTRA_RESOURCES = ("memory_high", "gpus")
 _SOURCE_KEYS = (
     *_IDENTITY,
     "labels",
     "annotations",
-    *(f"resources.{a}" for a in _names.RESOURCE_ATTRIBUTES),
+    *(f"resources.{a}" for a in (*_names.RESOURCE_ATTRIBUTES, *_EXTRA_RESOURCES)),
     "workload",
 )
 
@@ -422,10 +439,7 @@ def read(
     reader = _Reader(environ if environ is not None else os.environ, strict)
     root = reader.env.get("PODSELF_ROOT", "")
     if podinfo_dirs is None:
-        configured = reader.env.get("PODSELF_PODINFO_DIR", "")
-        dirs = [d for d in configured.split(os.pathsep) if d] or [
-            root + d for d in DEFAULT_PODINFO_DIRS
-        ]
+        dirs = default_podinfo_dirs(reader.env)
     else:
         dirs = [os.fspath(d) for d in podinfo_dirs]
     sa_dir = (
@@ -452,9 +466,25 @@ def read(
         else ((root or "/") if fake_proc else "/"),
     )
     reader.guarded("fallbacks", reader.read_fallbacks, sa_dir, hosts, limits)
+    reader.guarded(
+        "gpus",
+        reader.read_gpus,
+        os.fspath(proc_root) if proc_root is not None else (fake_proc or "/proc"),
+    )
     if defaults:
         reader.apply(defaults, Source.DEFAULT, "read(defaults=...)", only_missing=True)
     return reader.build(args)
+
+
+def default_podinfo_dirs(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The Downward API directories :func:`read` looks at by default: ``$PODSELF_PODINFO_DIR``
+    (``os.pathsep``-separated), else ``/etc/podinfo`` under ``$PODSELF_ROOT``."""
+    env = os.environ if environ is None else environ
+    configured = env.get("PODSELF_PODINFO_DIR", "")
+    root = env.get("PODSELF_ROOT", "")
+    return [d for d in configured.split(os.pathsep) if d] or [
+        root + d for d in DEFAULT_PODINFO_DIRS
+    ]
 
 
 class _Reader:
@@ -527,6 +557,10 @@ class _Reader:
         env = self.env
         for var in env:
             entry = table.get(var)
+            if entry is None and not (env_map and var in env_map):
+                entry = _names.prefixed_resource(var)
+                if entry is None and env[var].strip() and _names.looks_like_resource(var):
+                    self._unreadable_resource_name(var)
             if entry is not None:
                 attr, rank, divisor, unit = entry
                 hits.setdefault(attr, []).append((rank, var, divisor, unit))
@@ -552,6 +586,18 @@ class _Reader:
                     )
         self._read_otel()
         self.app = {k[4:].lower(): v for k, v in env.items() if k.startswith("APP_") and len(k) > 4}
+
+    def _unreadable_resource_name(self, var: str) -> None:
+        """A name that reads like a limit or request but names no unit podself knows."""
+        if var.startswith("PODSELF_"):
+            return  # podself's own knobs
+        self.warn(
+            f"env {var} looks like a CPU or memory limit or request, but podself cannot tell "
+            "which resource and unit it holds; ignored. Name it RESOURCE_<CPU|MEMORY>_<LIMIT|"
+            "REQUEST>_<UNIT> (e.g. RESOURCE_CPU_LIMIT_MILLICORES for divisor 1m, "
+            "RESOURCE_MEMORY_LIMIT_MB for 1Mi) or map it, e.g. --env-map "
+            f"{var}=resources.cpu_limit@1m (read(env_map=...) in code)"
+        )
 
     def _env_value(self, attr: str, var: str, raw: str, divisor: str, unit: int) -> object:
         where = f"env {var}"
@@ -774,6 +820,9 @@ class _Reader:
         self.limits = limits
         self._cross_check("cpu_limit", limits.cpu_limit_millicores, limits.cpu_source, "m")
         self._cross_check("memory_limit", limits.memory_limit_bytes, limits.memory_source, "B")
+        if limits.memory_high_bytes is not None:
+            source = Source(Source.CGROUP, limits.memory_high_source or "memory.high")
+            self.set("resources.memory_high", limits.memory_high_bytes, source)
         if limits.cpu_request_millicores is not None and limits.pod_uid is not None:
             self.set(
                 "resources.cpu_request",
@@ -811,13 +860,62 @@ class _Reader:
         tolerance = _declared_unit(source.origin, attr)
         if abs(declared - kernel) < max(tolerance, 4096 if unit == "B" else 1):
             return
+        hint = _divisor_hint(source, attr, declared, kernel)
         self.warnings.append(
             f"{source.origin} says {attr}={declared}{unit} but {origin} enforces {kernel}{unit}; "
             "believing the cgroup (the kernel enforces it; env is fixed at container start and "
-            "reports node allocatable when no limit is set)"
+            f"reports node allocatable when no limit is set){hint}"
         )
         self.values[key] = kernel
         self.sources[key] = Source(Source.CGROUP, origin or "cgroup")
+
+    # -- GPUs --------------------------------------------------------------------------
+
+    def read_gpus(self, proc: str) -> None:
+        """GPUs visible to this container: the Downward API cannot say (the API server refuses
+        ``limits.nvidia.com/gpu`` in a resourceFieldRef), the NVIDIA runtime's env and driver can.
+        """
+        driver = f"{proc.rstrip('/')}/driver/nvidia/gpus"
+        exposed = self._gpu_list("NVIDIA_VISIBLE_DEVICES", driver)
+        narrowed = self._gpu_list("CUDA_VISIBLE_DEVICES", driver)
+        if exposed is None and narrowed is None:
+            found = _count_entries(driver, _MAX_GPUS)
+            if found:
+                self.set("resources.gpus", found, Source(Source.FALLBACK, driver))
+            return
+        # CUDA_VISIBLE_DEVICES picks among the devices the runtime exposed.
+        if narrowed is not None and (exposed is None or narrowed[0] <= exposed[0]):
+            count, origin = narrowed
+        else:
+            assert exposed is not None
+            count, origin = exposed
+        self.set("resources.gpus", count, Source(Source.ENV, origin))
+
+    def _gpu_list(self, var: str, driver: str) -> tuple[int, str] | None:
+        """(count, origin) from a device list env var, or None when unset or unknown."""
+        raw = self.env.get(var)
+        if raw is None:
+            return None
+        text = raw.strip()
+        if var == "NVIDIA_VISIBLE_DEVICES":
+            if text in ("", "void", "none"):
+                return 0, f"{var}={text or '(empty)'}"
+            if text == "all":
+                found = _count_entries(driver, _MAX_GPUS)
+                if found is None:
+                    return None  # every GPU of the node: only the driver can count them
+                return found, f"{var}=all ({driver})"
+        devices: set[str] = set()
+        for item in text.split(",", _MAX_GPUS + 1)[: _MAX_GPUS + 1]:
+            token = item.strip()
+            # CUDA stops at the first entry that names no device ("-1" hides the rest).
+            if not (token.isdigit() or token.startswith(("GPU-", "MIG-"))):
+                break
+            devices.add(token)
+        if len(devices) > _MAX_GPUS:
+            self.warn(f"env {var} lists more than {_MAX_GPUS} devices; ignored")
+            return None
+        return len(devices), var
 
     # -- fallbacks ---------------------------------------------------------------------
 
@@ -951,7 +1049,10 @@ class _Reader:
         if self.warnings:
             _log_warnings(self.warnings)
         resources = Resources(
-            **{a: values.get(f"resources.{a}") for a in _names.RESOURCE_ATTRIBUTES}  # type: ignore[arg-type]
+            **{  # type: ignore[arg-type]
+                a: values.get(f"resources.{a}")
+                for a in (*_names.RESOURCE_ATTRIBUTES, *_EXTRA_RESOURCES)
+            }
         )
         return PodInfo(
             name=values.get("name"),  # type: ignore[arg-type]
@@ -1071,6 +1172,43 @@ def _small_int(text: str | None) -> int | None:
 
 def _unit_of(attr: str, divisor: str) -> int:
     return _names.DIVISOR_UNITS["cpu" if attr.startswith("cpu") else "bytes"][divisor]
+
+
+# More GPUs than any machine holds: bounds what a hostile env var or /proc tree makes us count.
+_MAX_GPUS = 1024
+
+
+def _count_entries(directory: str, limit: int) -> int | None:
+    """Entries of ``directory`` (at most ``limit + 1`` looked at), or None when it is absent."""
+    try:
+        with os.scandir(directory) as entries:
+            count = 0
+            for _ in entries:
+                count += 1
+                if count > limit:
+                    return None
+            return count
+    except OSError:
+        return None
+
+
+def _divisor_hint(source: Source, attr: str, declared: int, kernel: int) -> str:
+    """For a value read with the default divisor 1 (``CPU_LIMIT=500``): the divisor that makes
+    it agree with the cgroup, as the fix to write; else ``""``."""
+    if not source.origin.endswith(" (1 units)"):
+        return ""
+    family = "cpu" if attr.startswith("cpu") else "bytes"
+    count = declared // _names.DIVISOR_UNITS[family]["1"]
+    for divisor, multiplier in _names.DIVISOR_UNITS[family].items():
+        if divisor != "1" and abs(count * multiplier - kernel) < multiplier:
+            var = source.origin.removesuffix(" (1 units)")
+            return (
+                f". {var} has no unit in its name, so it is read with the default divisor 1; "
+                f"the value matches divisor {divisor}: map it with --env-map "
+                f"{var}=resources.{attr}@{divisor} (read(env_map=...)) or rename it with the "
+                "unit (e.g. _MILLICORES, _MB)"
+            )
+    return ""
 
 
 def _declared_unit(origin: str, attr: str) -> int:

@@ -41,6 +41,9 @@ __all__ = [
 ENV_PREFIX: Final = "PODSELF_"
 MIB: Final = 1 << 20
 MILLICORES_PER_CPU: Final = 1000
+# A Python web or Celery prefork worker with its app loaded holds 100-170 MiB (gunicorn and
+# Celery OOM reports) and grows under load: 256 MiB keeps an 8-CPU / 1 GiB pod at 4 workers.
+DEFAULT_WORKER_MEMORY_MB: Final = 256
 # Keys of a policy file may sit at the top level or under this table.
 _FILE_TABLE = "tuning"
 # A policy file is a few dozen lines; this bounds what a wrong path can make us read.
@@ -158,8 +161,10 @@ KNOBS: Final[Mapping[str, Knob]] = MappingProxyType(
             Knob(
                 "worker_memory_mb",
                 "mb",
-                None,
-                "memory one worker needs; workers never exceed (memory - reserve) // this",
+                DEFAULT_WORKER_MEMORY_MB,
+                "memory one worker needs; workers never exceed (memory - reserve) // this "
+                f"(default {DEFAULT_WORKER_MEMORY_MB}: a Python web or Celery prefork worker "
+                "with its app loaded holds 100-170 MiB and grows under load); none disables",
                 minimum=1,
                 optional=True,
             ),
@@ -421,7 +426,7 @@ class Policy(Record):
         millicores_per_worker: int = 1000,
         min_workers: int = 1,
         max_workers: int | None = None,
-        worker_memory_mb: int | None = None,
+        worker_memory_mb: int | None = DEFAULT_WORKER_MEMORY_MB,
         threads_per_cpu: int = 1,
         reserve_millicores: int = 0,
         reserve_memory_mb: int = 0,
@@ -674,9 +679,11 @@ PLACEHOLDERS: Final = (
     "gc_threads",
     "nginx_workers",
     "cpus",
+    "cpu_count",
     "cpu_millicores",
     "memory_mb",
     "gomemlimit_mb",
+    "gpus",
 )
 
 # Seed-style shell names (exercise 4 and the Java example) printed by `podself tune --env`.
@@ -711,9 +718,11 @@ class Plan(Record):
     gc_threads: int
     nginx_workers: int
     cpus: int
+    cpu_count: int
     cpu_millicores: int
     memory_mb: int
     gomemlimit_mb: int | None
+    gpus: int
     cpu_from: str
     memory_from: str
     reasons: Mapping[str, str]
@@ -730,6 +739,7 @@ class Plan(Record):
         gc_threads: int,
         nginx_workers: int,
         cpus: int,
+        cpu_count: int,
         cpu_millicores: int,
         memory_mb: int,
         gomemlimit_mb: int | None,
@@ -737,6 +747,7 @@ class Plan(Record):
         memory_from: str,
         reasons: Mapping[str, str],
         warnings: tuple[str, ...] = (),
+        gpus: int = 0,
     ) -> None:
         self._init(
             workers=workers,
@@ -747,9 +758,11 @@ class Plan(Record):
             gc_threads=gc_threads,
             nginx_workers=nginx_workers,
             cpus=cpus,
+            cpu_count=cpu_count,
             cpu_millicores=cpu_millicores,
             memory_mb=memory_mb,
             gomemlimit_mb=gomemlimit_mb,
+            gpus=gpus,
             cpu_from=cpu_from,
             memory_from=memory_from,
             reasons=MappingProxyType(dict(reasons)),
@@ -782,8 +795,10 @@ class Plan(Record):
         """Conventional env for a child process, with the plan field each one carries.
 
         ``WEB_CONCURRENCY`` (gunicorn, uvicorn), ``OMP/MKL/OPENBLAS_NUM_THREADS``,
-        ``GOMAXPROCS``, ``GOMEMLIMIT`` (memory limit known) and, with ``java``,
-        ``JAVA_TOOL_OPTIONS``.
+        ``GOMAXPROCS``, ``PYTHON_CPU_COUNT`` (Python 3.13+: ``os.cpu_count()``,
+        ``os.process_cpu_count()``, ``multiprocessing`` and ``ProcessPoolExecutor`` defaults),
+        ``LOKY_MAX_CPU_COUNT`` (joblib/loky), ``GOMEMLIMIT`` (memory limit known) and, with
+        ``java``, ``JAVA_TOOL_OPTIONS``.
         """
         return {name: value for name, (value, _) in self.env_reasons(java=java).items()}
 
@@ -795,6 +810,8 @@ class Plan(Record):
             "MKL_NUM_THREADS": (str(self.threads), "threads"),
             "OPENBLAS_NUM_THREADS": (str(self.threads), "threads"),
             "GOMAXPROCS": (str(self.cpus), "cpus"),
+            "PYTHON_CPU_COUNT": (str(self.cpu_count), "cpu_count"),
+            "LOKY_MAX_CPU_COUNT": (str(self.cpu_count), "cpu_count"),
         }
         if self.gomemlimit_mb is not None:
             out["GOMEMLIMIT"] = (f"{self.gomemlimit_mb}MiB", "gomemlimit_mb")
@@ -872,7 +889,7 @@ def _trap(
     if host_total is not None and value > host_total:
         return (
             f"{said}, more than {host_text}: Kubernetes reports node allocatable when a "
-            "container sets no limit; treating it as no limit",
+            f"container sets no limit; treating it as no limit{_unitless_hint(what, source)}",
             True,
         )
     if host_total is not None and value == host_total:
@@ -882,6 +899,20 @@ def _trap(
             False,
         )
     return None
+
+
+def _unitless_hint(what: str, source: Source) -> str:
+    """For ``CPU_LIMIT=500`` written with divisor 1m but read as cores: the likelier cause."""
+    if not source.origin.endswith(" (1 units)"):
+        return ""
+    var = source.origin.removesuffix(" (1 units)")
+    attr = "cpu_limit" if what == "cpu" else "memory_limit"
+    divisor, suffix = ("1m", "_MILLICORES") if what == "cpu" else ("1Mi", "_MB")
+    return (
+        f". Or {var} was written with divisor {divisor}: a name without a unit is read with "
+        f"the default divisor 1; map it with --env-map {var}=resources.{attr}@{divisor} or "
+        f"rename it {var}{suffix}"
+    )
 
 
 def _effective_cpu(info: PodInfo, policy: Policy, host: Host, warnings: list[str]) -> _Amount:
@@ -1023,6 +1054,24 @@ def _memory_budget(memory: _Amount, policy: Policy, warnings: list[str]) -> tupl
     return _budget(memory, policy.reserve_memory_mb, "reserve_memory_mb", " MB", warnings)
 
 
+def _soft_budget(
+    info: PodInfo, memory: _Amount, policy: Policy, memory_mb: int, memory_text: str
+) -> tuple[int, str]:
+    """The memory budget under a soft limit (cgroup ``memory.high``) when it is the lower."""
+    high = info.resources.memory_high
+    if high is None:
+        return memory_mb, memory_text
+    high_mb = high // MIB
+    reserve = policy.reserve_memory_mb if policy.reserve_memory_mb < high_mb else 0
+    if high_mb - reserve >= memory_mb:
+        return memory_mb, memory_text
+    origin = _describe(info.source_of("resources.memory_high"))
+    text = f"memory.high {high_mb} MB ({origin}, below {memory.text})"
+    if reserve:
+        text = f"({text} - reserve {reserve} MB)"
+    return max(1, high_mb - reserve), text
+
+
 def _budget(
     amount: _Amount, reserve: int, knob: str, unit: str, warnings: list[str]
 ) -> tuple[int, str]:
@@ -1067,11 +1116,17 @@ def plan(
 
     millicores, cpu_text = _cpu_budget(cpu, policy, warnings)
     memory_mb, memory_text = _memory_budget(memory, policy, warnings)
+    # memory.high below the limit: the kernel throttles and reclaims above it, so what is sized
+    # to be held (workers, cache, heap) stays under it; connections and GOMEMLIMIT keep the limit.
+    held_mb, held_text = _soft_budget(info, memory, policy, memory_mb, memory_text)
     reasons["cpu_millicores"] = f"cpu_millicores={cpu.value}: {cpu.text}"
     reasons["memory_mb"] = f"memory_mb={memory.value}: {memory.text}"
 
     cpus = max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
     reasons["cpus"] = f"cpus={cpus}: {cpu_text} / 1000, {rounding}, min 1"
+    # What podself.cpu_count() answers: always rounded up, like the JVM, .NET and loky.
+    cpu_count = max(1, _divide(millicores, MILLICORES_PER_CPU, "ceil"))
+    reasons["cpu_count"] = f"cpu_count={cpu_count}: {cpu_text} / 1000, ceil, min 1"
 
     per_worker = policy.millicores_per_worker
     by_cpu = _divide(millicores, per_worker, rounding)
@@ -1081,12 +1136,19 @@ def plan(
         workers = policy.max_workers
         why += f", max {policy.max_workers}"
     if policy.worker_memory_mb is not None:
-        allowed = memory_mb // policy.worker_memory_mb
+        allowed = held_mb // policy.worker_memory_mb
         if workers > allowed:
+            uncapped = workers
             workers = max(1, allowed)
-            why += (
-                f", capped at {workers} by {memory_text} / {policy.worker_memory_mb} MB per worker"
-            )
+            why += f", capped at {workers} by {held_text} / {policy.worker_memory_mb} MB per worker"
+            if policy.worker_memory_mb == DEFAULT_WORKER_MEMORY_MB:
+                # A budget the user chose is the reason line's business; the default one warns.
+                warnings.append(
+                    f"workers capped at {workers} (CPU allows {uncapped}) by memory: "
+                    f"{held_text} / the default worker_memory_mb={DEFAULT_WORKER_MEMORY_MB}; "
+                    f"set {ENV_PREFIX}WORKER_MEMORY_MB to what one worker really needs, or "
+                    "none to size by CPU only"
+                )
             if allowed < policy.min_workers:
                 warnings.append(
                     f"memory {memory_mb} MB allows {allowed} workers of "
@@ -1100,10 +1162,8 @@ def plan(
     reasons["threads"] = f"threads={threads}: cpus {cpus}{tpc} // workers {workers}, min 1"
 
     # Sizes have a floor of 1: to most programs 0 means "unlimited" or "refuse to start".
-    cache_mb = max(1, _percent_of(memory_mb, policy.cache_percent))
-    reasons["cache_mb"] = (
-        f"cache_mb={cache_mb}: {memory_text} * {policy.cache_percent} / 100, min 1"
-    )
+    cache_mb = max(1, _percent_of(held_mb, policy.cache_percent))
+    reasons["cache_mb"] = f"cache_mb={cache_mb}: {held_text} * {policy.cache_percent} / 100, min 1"
 
     connections = max(policy.min_connections, memory_mb // policy.connection_mb)
     why = f"{memory_text} / {policy.connection_mb} MB per connection, min {policy.min_connections}"
@@ -1112,8 +1172,8 @@ def plan(
         why += f", max {policy.max_connections}"
     reasons["connections"] = f"connections={connections}: {why}"
 
-    heap_mb = max(1, _percent_of(memory_mb, policy.heap_percent))
-    reasons["heap_mb"] = f"heap_mb={heap_mb}: {memory_text} * {policy.heap_percent} / 100, min 1"
+    heap_mb = max(1, _percent_of(held_mb, policy.heap_percent))
+    reasons["heap_mb"] = f"heap_mb={heap_mb}: {held_text} * {policy.heap_percent} / 100, min 1"
 
     gc_threads = max(1, _divide(millicores, MILLICORES_PER_CPU, rounding))
     reasons["gc_threads"] = f"gc_threads={gc_threads}: {cpu_text} / 1000, {rounding}, min 1"
@@ -1134,7 +1194,14 @@ def plan(
             f"gomemlimit_mb=None: memory comes from the {memory.basis}, not a limit"
         )
 
+    gpus = info.resources.gpus or 0
+    if info.resources.gpus is None:
+        reasons["gpus"] = "gpus=0: no GPU visible (NVIDIA_VISIBLE_DEVICES, CUDA_VISIBLE_DEVICES)"
+    else:
+        reasons["gpus"] = f"gpus={gpus}: {_describe(info.source_of('resources.gpus'))}"
+
     result = Plan(
+        gpus=gpus,
         workers=workers,
         threads=threads,
         cache_mb=cache_mb,
@@ -1143,6 +1210,7 @@ def plan(
         gc_threads=gc_threads,
         nginx_workers=nginx_workers,
         cpus=cpus,
+        cpu_count=cpu_count,
         cpu_millicores=cpu.value,
         memory_mb=memory.value,
         gomemlimit_mb=gomemlimit_mb,

@@ -50,6 +50,14 @@ def _log() -> logging.Logger:
 
 
 _MAX_WAIT_FACTOR = 10  # a storm still reports every 10 x debounce_ms
+# debounce_ms=None: a ..data swap is reported at once (it is atomic: nothing to wait for); a
+# swap within this long of the last report, and any plain-directory event, is coalesced.
+_DEFAULT_DEBOUNCE_MS = 50
+# poll_ms=None: the polling interval, and the safety net's where inotify cannot see everything.
+_DEFAULT_POLL_MS = 1000
+# poll_ms=None with inotify on a ..data or flat directory: inotify reports every commit
+# (IN_Q_OVERFLOW forces a re-read, IN_IGNORED ends the watch), so the safety net is rare.
+_SAFETY_NET_S = 60.0
 _STOP_CHECK_S = 0.1  # how often a caller's stop_event is looked at while idle
 _MAP_NAMES = frozenset({"labels", "annotations"})
 _OPEN_ATTEMPTS = 5
@@ -181,6 +189,24 @@ def _default_force_polling(force_polling: bool | None) -> bool:
     return not sys.platform.startswith("linux")
 
 
+def _rooted(path: str) -> str:
+    """``/etc/podinfo`` as this process sees it: under ``$PODSELF_ROOT`` (a local pod run
+    without mount namespaces) when it exists there, as :func:`podself.read` looks it up."""
+    root = os.environ.get("PODSELF_ROOT", "").rstrip("/")
+    if not root or not os.path.isabs(path) or path == root or path.startswith(root + "/"):
+        return path
+    candidate = root + path
+    return candidate if os.path.isdir(candidate) or not os.path.isdir(path) else path
+
+
+def _is_own_podinfo(path: str) -> bool:
+    """Whether ``path`` is one of the directories ``podself.current()`` reads."""
+    from podself.pod import default_podinfo_dirs
+
+    real = os.path.realpath(path)
+    return any(os.path.realpath(d) == real for d in default_podinfo_dirs())
+
+
 def _check_ms(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         msg = f"{name} {value!r}: must be an int >= {minimum}"
@@ -216,20 +242,29 @@ class _Engine:
         self,
         path: str | os.PathLike[str],
         *,
-        debounce_ms: int,
-        poll_ms: int,
+        debounce_ms: int | None,
+        poll_ms: int | None,
         force_polling: bool | None,
     ) -> None:
-        self.path = os.fspath(path)
+        self.path = _rooted(os.fspath(path))
+        self.own_podinfo = False  # the process's own Downward API volume (podself.current())
+        self._auto_debounce = debounce_ms is None
+        if debounce_ms is None:
+            debounce_ms = _DEFAULT_DEBOUNCE_MS
         self._debounce = _check_ms("debounce_ms", debounce_ms, 0) / 1000
         self._max_wait = self._debounce * _MAX_WAIT_FACTOR
-        self._poll = _check_ms("poll_ms", poll_ms, 1) / 1000
+        self._auto_poll = poll_ms is None
+        self._poll = (
+            _check_ms("poll_ms", _DEFAULT_POLL_MS if poll_ms is None else poll_ms, 1) / 1000
+        )
         self._force_polling = force_polling
         self._inotify: Inotify | None = None
         self._snapshot = atomic.Snapshot(None, {})
         self._signature: object = None
         self._first: float | None = None  # first event of the pending burst
         self._last = 0.0  # latest event of the pending burst
+        self._commit_due = False  # a ..data swap to report without waiting for the debounce
+        self._reported = float("-inf")  # when the last re-read ran
         self._next_check = 0.0
         self._warned: frozenset[str] = frozenset()
         self._noted: frozenset[str] = frozenset()
@@ -239,6 +274,7 @@ class _Engine:
 
     def open(self) -> None:
         _check_dir(self.path)
+        self.own_podinfo = _is_own_podinfo(self.path)
         self.gone = False
         self._first = None
         if not _default_force_polling(self._force_polling):
@@ -264,7 +300,18 @@ class _Engine:
             msg = f'watch "{self.path}": {atomic.DATA_DIR_NAME} changed on every read'
             raise WatchError(msg)
         self._warn_unreadable(self._snapshot)
-        self._next_check = time.monotonic() + self._poll
+        self._commit_due = False
+        self._set_safety_net(time.monotonic(), reset=True)
+
+    def _set_safety_net(self, now: float, *, reset: bool = False) -> None:
+        """With ``poll_ms=None``: rare where inotify sees every change, else every second."""
+        if self._auto_poll:
+            nested = self._snapshot.version is None and any("/" in n for n in self._snapshot.files)
+            # inotify watches one directory: edits inside plain sub-directories need the check.
+            rare = self._inotify is not None and not nested
+            self._poll = _SAFETY_NET_S if rare else _DEFAULT_POLL_MS / 1000
+        deadline = now + self._poll
+        self._next_check = deadline if reset else min(self._next_check, deadline)
 
     def _start_inotify(self) -> Inotify | None:
         from podself import _inotify as ino
@@ -331,6 +378,13 @@ class _Engine:
                 # The ..data swap is the commit; other ".." names (timestamp directories,
                 # ..data_tmp) are its preparation and clean-up.
                 self._mark(now)
+                if event.name == atomic.DATA_DIR_NAME:
+                    self._commit(now)
+
+    def _commit(self, now: float) -> None:
+        """A ``..data`` swap: complete and atomic, so report it now unless a storm is on."""
+        if self._auto_debounce and now - self._reported >= self._debounce:
+            self._commit_due = True
 
     def _mark(self, now: float) -> None:
         if self._first is None:
@@ -339,6 +393,8 @@ class _Engine:
 
     def timeout(self, now: float) -> float:
         """Seconds until :meth:`tick` has something to do."""
+        if self._commit_due:
+            return 0.0
         deadline = self._next_check
         if self._first is not None:
             deadline = min(deadline, self._last + self._debounce, self._first + self._max_wait)
@@ -349,8 +405,11 @@ class _Engine:
         if now >= self._next_check:
             self._next_check = now + self._poll
             try:
-                if self._sign() != self._signature:
+                signature = self._sign()
+                if signature != self._signature:
                     self._mark(now)
+                    if isinstance(signature, str):  # a new ..data target
+                        self._commit(now)
             except (FileNotFoundError, NotADirectoryError):
                 self.gone = True
                 return None
@@ -359,10 +418,19 @@ class _Engine:
         first = self._first
         if first is None:
             return None
-        if now - self._last < self._debounce and now - first < self._max_wait:
+        due = self._commit_due or now - self._last >= self._debounce
+        if not due and now - first < self._max_wait:
             return None
         self._first = None
-        return self._flush(now)
+        self._commit_due = False
+        self._reported = now
+        change = self._flush(now)
+        self._set_safety_net(now)
+        if change is not None and self.own_podinfo:
+            import podself
+
+            podself._forget()  # before any callback: podself.current() shows this commit
+        return change
 
     # -- reading -------------------------------------------------------------------------
 
@@ -503,8 +571,8 @@ def _as_map(data: bytes | None, name: str) -> dict[str, str] | None:
 def watch(
     path: str | os.PathLike[str],
     *,
-    debounce_ms: int = 50,
-    poll_ms: int = 1000,
+    debounce_ms: int | None = None,
+    poll_ms: int | None = None,
     stop_event: _StopEvent | None = None,
     force_polling: bool | None = None,
     yield_initial: bool = False,
@@ -514,8 +582,15 @@ def watch(
     After the first event the watcher waits until ``debounce_ms`` pass without another (at
     most 10 x ``debounce_ms`` during a storm), then reads one consistent snapshot and
     compares contents: identical rewrites yield nothing, and the final state of a storm is
-    always yielded. Every ``poll_ms`` the ``..data`` target (or the stat of plain files) is
-    re-checked as a safety net for missed events; with polling that check is the detector.
+    always yielded. The default (``None``) reports a ``..data`` swap at once, since it is
+    atomic, and coalesces like ``debounce_ms=50`` a swap within 50 ms of the last report and
+    any event in a plain directory.
+
+    Every ``poll_ms`` the ``..data`` target (or the stat of plain files) is re-checked as a
+    safety net for missed events; with polling that check is the detector. The default
+    (``None``) polls every 1000 ms; with inotify it checks every 60 s (inotify reports every
+    commit, and a queue overflow forces a re-read), or every 1000 ms for a plain directory
+    with sub-directories, whose contents inotify does not see.
 
     ``stop_event`` (anything with ``is_set()``) ends the iteration; it is looked at every
     0.1 s while idle. ``yield_initial`` yields the current state first, as all ``added``.
@@ -602,8 +677,8 @@ def _wait(poller: select.poll | None, fds: list[int], timeout: float) -> list[in
 def awatch(
     path: str | os.PathLike[str],
     *,
-    debounce_ms: int = 50,
-    poll_ms: int = 1000,
+    debounce_ms: int | None = None,
+    poll_ms: int | None = None,
     stop_event: _StopEvent | None = None,
     force_polling: bool | None = None,
     yield_initial: bool = False,
@@ -678,16 +753,16 @@ class Watcher:
         path: str | os.PathLike[str],
         callback: Callable[[ChangeSet], object] | None = None,
         *,
-        debounce_ms: int = 50,
-        poll_ms: int = 1000,
+        debounce_ms: int | None = None,
+        poll_ms: int | None = None,
         stop_event: _StopEvent | None = None,
         force_polling: bool | None = None,
         yield_initial: bool = False,
     ) -> None:
-        self.path = os.fspath(path)
         self._engine = _Engine(
             path, debounce_ms=debounce_ms, poll_ms=poll_ms, force_polling=force_polling
         )
+        self.path = self._engine.path
         _check_dir(self.path)
         self._stop_event = stop_event
         self._yield_initial = yield_initial

@@ -97,6 +97,12 @@ def render(info: PodInfo) -> str:
     for label, attr in _RESOURCE_ROWS:
         amount = getattr(info.resources, attr)
         rows.append((label, _amount(attr, amount), info.source_of(f"resources.{attr}")))
+    # Shown only when known: no Downward API field carries them.
+    for label, attr in (("Memory High (soft)", "memory_high"), ("GPUs", "gpus")):
+        amount = getattr(info.resources, attr)
+        if amount is not None:
+            shown = str(amount) if attr == "gpus" else _amount(attr, amount)
+            rows.append((label, shown, info.source_of(f"resources.{attr}")))
     lines += _table(rows)
     workload = info.workload
     lines += ["", "Workload:"]

@@ -160,9 +160,14 @@ def run(args: argparse.Namespace) -> int:
 
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif args.env or args.shell:
+        import os
         import shlex
 
+        conventional = result.env(java=args.java)
         for key, value in result.exports(java=args.java, prefix=args.prefix).items():
+            if key in conventional and key in os.environ:
+                # As `podself exec` does: a runtime variable the user set is theirs to keep.
+                continue
             if args.shell:
                 print(f"export {key}={shlex.quote(value)}")
             else:
@@ -188,7 +193,9 @@ def render(result: Plan, *, java: bool = False) -> str:
         "gc_threads",
         "nginx_workers",
         "cpus",
+        "cpu_count",
         "gomemlimit_mb",
+        "gpus",
     )
     width = max(len(n) for n in names)
     for name in names:

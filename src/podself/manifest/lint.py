@@ -1629,6 +1629,33 @@ def _resource_shaped(name: str) -> bool:
     return _suffix_of(name) is not None  # a unit: JVM_HEAP_MB
 
 
+def _divisor_fix(name: str, family: str, divisor: str, expected_divisor: str) -> str:
+    """Set the divisor the name promises; a name without a unit can instead say the unit."""
+    fix = f'set divisor: "{expected_divisor}"'
+    if _suffix_of(name) is None:  # CPU_LIMIT: read with the default divisor 1
+        for suffix, suffix_family, suffix_divisor in _unit_suffixes():
+            if suffix_family == family and suffix_divisor == divisor:
+                return f"rename {name} to {name}{suffix}, or {fix}"
+    return fix
+
+
+# Names a runtime, pool or agent reads (Python 3.13, Go, the JVM, OpenMP/BLAS, loky, tracers):
+# they are fixed by that program, so the naming convention never asks to rename them.
+_OTHER_PROGRAMS_NAMES: Final = frozenset(
+    {"GOMAXPROCS", "GOMEMLIMIT", "GOGC", "GODEBUG", "NODE_OPTIONS", "WEB_CONCURRENCY",
+     "UVICORN_WORKERS"}
+)  # fmt: skip
+_OTHER_PROGRAMS_PREFIXES: Final = (
+    *("PYTHON", "JAVA_", "JDK_", "DOTNET_", "UV_", "MALLOC_", "LOKY_"),
+    *("OMP_", "MKL_", "OPENBLAS_", "NUMEXPR_", "VECLIB_", "GUNICORN_", "CELERY"),
+    *("OTEL_", "DD_", "NEW_RELIC_", "ELASTIC_APM_", "SENTRY_"),
+)
+
+
+def _read_by_another_program(name: str) -> bool:
+    return name in _OTHER_PROGRAMS_NAMES or name.startswith(_OTHER_PROGRAMS_PREFIXES)
+
+
 def _check_names(pod: _Pod) -> None:
     if not pod.wants("env-name-mismatch", "naming-convention"):
         return
@@ -1674,8 +1701,12 @@ def _field_ref_name(
                 f"{name} reads {path}, but its name promises {expected}",
                 f"read {expected}, or rename the variable",
             )
-    # OTEL_ and DD_ names are read by the OpenTelemetry and Datadog libraries: never rename.
-    if not name.startswith(("K8S_", "OTEL_", "DD_")) and _identity_shaped(name):
+    # Names other programs read (OTEL_, DD_, PYTHON_CPU_COUNT...) are never renamed.
+    if (
+        not name.startswith("K8S_")
+        and not _read_by_another_program(name)
+        and _identity_shaped(name)
+    ):
         field_attr = _FIELD_ATTR.get(path)
         suggestion = IDENTITY_ENV[field_attr][0] if field_attr is not None else f"K8S_{name}"
         pod.report(
@@ -1721,7 +1752,7 @@ def _resource_ref_name(
                 f"{expected_divisor}), but the divisor is "
                 f"{_divisor_shown(env.resource_ref.get('divisor'))}: the value is in "
                 f"{_unit_word(family, divisor)}",
-                f'set divisor: "{expected_divisor}"',
+                _divisor_fix(name, family, divisor, expected_divisor),
             )
             reported = True
     elif entry is None:
@@ -1747,7 +1778,7 @@ def _resource_ref_name(
                     f'set divisor: "{suffix_divisor}"',
                 )
                 reported = True
-    if reported or name.startswith("OTEL_") or not _resource_shaped(name):
+    if reported or _read_by_another_program(name) or not _resource_shaped(name):
         return
     recommended = _recommended_resource_name(resource, divisor)
     if not name.startswith("RESOURCE_"):
