@@ -245,6 +245,26 @@ class TestTuneFormats:
         assert "Warnings:" in out
         assert "default_millicores=500" in out
 
+    def test_warnings_printed_once(self, tmp_path: Path) -> None:
+        """The table and --json carry the warnings; nothing repeats them on stderr (--env and
+        --shell, whose stdout is for the shell, print them there, once)."""
+        env = {"PODSELF_PODINFO_DIR": str(tmp_path / "none"), "PODSELF_PROC_ROOT": str(tmp_path)}
+        for args, where in (
+            (["tune", "--cpu", "2"], "out"),
+            (["tune", "--cpu", "2", "--env"], "err"),
+        ):
+            done = subprocess_podself(args, env)
+            text = done.stdout + done.stderr
+            assert text.count("no memory limit or request found") == 1, text
+            assert "no memory limit" in (done.stdout if where == "out" else done.stderr)
+
+    def test_options_explain_their_values(self, tmp_path: Path) -> None:
+        """--cpu and --memory are named as the source of what they set."""
+        env = {"PODSELF_PODINFO_DIR": str(tmp_path / "none"), "PODSELF_PROC_ROOT": str(tmp_path)}
+        out = subprocess_podself(["tune", "--cpu", "2", "--memory", "1Gi"], env).stdout
+        assert "cpu_millicores=2000: cpu limit 2000m (argument --cpu 2)" in out
+        assert "memory_mb=1024: memory limit 1024 MB (argument --memory 1Gi)" in out
+
 
 class TestTuneKeepsUserEnv:
     def test_env_and_shell_skip_runtime_variables_already_set(

@@ -402,6 +402,7 @@ def read(
     overrides: Mapping[str, object] | None = None,
     defaults: Mapping[str, object] | None = None,
     strict: bool = False,
+    override_origins: Mapping[str, str] | None = None,
 ) -> PodInfo:
     """Read this pod's identity and limits; never raises unless ``strict``.
 
@@ -416,6 +417,8 @@ def read(
         env_map: extra env names -> target, e.g. ``{"CPU_LIMIT": "resources.cpu_limit@1m"}``;
             the divisor after ``@`` is the one in your manifest. These win over built-in names.
         overrides: attribute path -> value that wins over every source (``Source.ARGUMENT``).
+        override_origins: attribute path -> where its override came from, shown as its
+            source (e.g. ``{"cpu_limit": "--cpu 2"}``; default ``read(overrides=...)``).
         defaults: attribute path -> value used when no source knows it (``Source.DEFAULT``).
         strict: raise ``podself.errors.SourceError`` / ``FormatError`` / ``CgroupError`` at
             the first malformed value instead of warning and falling back.
@@ -450,7 +453,7 @@ def read(
     hosts = os.fspath(hosts_file) if hosts_file is not None else root + DEFAULT_HOSTS_FILE
 
     if overrides:
-        reader.apply(overrides, Source.ARGUMENT, "read(overrides=...)")
+        reader.apply(overrides, Source.ARGUMENT, "read(overrides=...)", origins=override_origins)
     reader.read_env(env_map)
     for directory in dirs:
         reader.guarded(f"podinfo dir {directory}", reader.read_podinfo, directory)
@@ -531,7 +534,12 @@ class _Reader:
         return True
 
     def apply(
-        self, values: Mapping[str, object], kind: str, origin: str, only_missing: bool = False
+        self,
+        values: Mapping[str, object],
+        kind: str,
+        origin: str,
+        only_missing: bool = False,
+        origins: Mapping[str, str] | None = None,
     ) -> None:
         for key, value in values.items():
             path = key if key in _SOURCE_KEYS else f"resources.{key}"
@@ -543,7 +551,7 @@ class _Reader:
             if path in ("labels", "annotations") and isinstance(value, dict):
                 setattr(self, path, dict(value))
             self.values.setdefault(path, value)
-            self.sources.setdefault(path, Source(kind, origin))
+            self.sources.setdefault(path, Source(kind, (origins or {}).get(key, origin)))
 
     # -- env ---------------------------------------------------------------------------
 

@@ -68,7 +68,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def load(
-    args: argparse.Namespace, overrides: dict[str, object] | None = None
+    args: argparse.Namespace,
+    overrides: dict[str, object] | None = None,
+    origins: dict[str, str] | None = None,
 ) -> tuple[PodInfo, Policy]:
     """The pod and the policy the options describe; raises ``PodselfError`` for bad input."""
     from podself.errors import SourceError
@@ -93,7 +95,12 @@ def load(
     if settings:
         policy = policy.override(settings, origin="--set")
     try:
-        info = read(podinfo_dirs=args.podinfo_dir, env_map=env_map or None, overrides=overrides)
+        info = read(
+            podinfo_dirs=args.podinfo_dir,
+            env_map=env_map or None,
+            overrides=overrides,
+            override_origins=origins,
+        )
     except ValueError as exc:  # a bad --env-map target
         msg = f"--env-map: {exc}"
         raise SourceError(msg) from None
@@ -149,12 +156,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         _check_prefix(args.prefix)
         limits = _limits(args)
-        info, policy = load(args, limits)
+        # Each value explained by the option that gave it: "cpu limit 2000m (argument --cpu 2)".
+        origins = {"cpu_limit": f"--cpu {args.cpu}", "memory_limit": f"--memory {args.memory}"}
+        info, policy = load(args, limits, origins)
     except PodselfError as exc:
         print(f"podself tune: {exc}", file=sys.stderr)
         return 2
     # --cpu/--memory describe some pod, not this machine: no affinity cap or host checks.
-    result = plan(info, policy, host=Host() if limits else None)
+    # Warnings go to stderr only where stdout has no place for them (--env, --shell).
+    result = plan(
+        info, policy, host=Host() if limits else None, log_warnings=args.env or args.shell
+    )
     if args.json:
         import json
 
