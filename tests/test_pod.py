@@ -99,6 +99,7 @@ class TestEnvNames:
         assert info.name == "p"
         assert info.resources.cpu_limit == 2000
         assert info.resources.memory_limit == 64 * MiB
+        assert info.source_of("resources.cpu_limit") == Source("env", "MY_CPU_LIMIT (1 unit)")
 
     @pytest.mark.parametrize(
         ("env", "cpu_limit", "memory_request"),

@@ -585,7 +585,7 @@ class _Reader:
                 if chosen is None:
                     chosen = (var, raw, value)
                     key = attr if attr in _names.IDENTITY_ENV else f"resources.{attr}"
-                    detail = f" ({divisor} units)" if divisor else ""
+                    detail = _unit_note(divisor) if divisor else ""
                     self.set(key, value, Source(Source.ENV, f"{var}{detail}"))
                 elif value != chosen[2]:
                     self.warn(
@@ -1178,6 +1178,14 @@ def _small_int(text: str | None) -> int | None:
     return int(text)
 
 
+_ONE_UNIT = " (1 unit)"  # the note of a value read with the default divisor 1
+
+
+def _unit_note(divisor: str) -> str:
+    """How a value's source names its divisor: ``" (1Mi units)"``, ``" (1 unit)"``."""
+    return _ONE_UNIT if divisor == "1" else f" ({divisor} units)"
+
+
 def _unit_of(attr: str, divisor: str) -> int:
     return _names.DIVISOR_UNITS["cpu" if attr.startswith("cpu") else "bytes"][divisor]
 
@@ -1203,13 +1211,13 @@ def _count_entries(directory: str, limit: int) -> int | None:
 def _divisor_hint(source: Source, attr: str, declared: int, kernel: int) -> str:
     """For a value read with the default divisor 1 (``CPU_LIMIT=500``): the divisor that makes
     it agree with the cgroup, as the fix to write; else ``""``."""
-    if not source.origin.endswith(" (1 units)"):
+    if not source.origin.endswith(_ONE_UNIT):
         return ""
     family = "cpu" if attr.startswith("cpu") else "bytes"
     count = declared // _names.DIVISOR_UNITS[family]["1"]
     for divisor, multiplier in _names.DIVISOR_UNITS[family].items():
         if divisor != "1" and abs(count * multiplier - kernel) < multiplier:
-            var = source.origin.removesuffix(" (1 units)")
+            var = source.origin.removesuffix(_ONE_UNIT)
             return (
                 f". {var} has no unit in its name, so it is read with the default divisor 1; "
                 f"the value matches divisor {divisor}: map it with --env-map "
@@ -1224,7 +1232,7 @@ def _declared_unit(origin: str, attr: str) -> int:
     for divisor in ("1Ei", "1Pi", "1Ti", "1Gi", "1Mi", "1Ki", "1E", "1P", "1T", "1G", "1M", "1k"):
         if f"({divisor} units)" in origin:
             return _unit_of(attr, divisor)
-    if attr.startswith("cpu") and "(1 units)" in origin:
+    if attr.startswith("cpu") and origin.endswith(_ONE_UNIT):
         return 1000
     entry = _names.file_table().get(origin.rpartition("/")[2])
     if entry is not None and entry[1]:

@@ -842,7 +842,7 @@ class _Amount:
 def _describe(source: Source) -> str:
     """``env RESOURCE_CPU_LIMIT_MILLICORES`` from a Source (the divisor note dropped)."""
     origin = source.origin
-    if origin.endswith(" units)") and " (" in origin:
+    if origin.endswith((" units)", " unit)")) and " (" in origin:
         origin = origin[: origin.rindex(" (")]
     return f"{source.kind} {origin}".strip()
 
@@ -903,9 +903,9 @@ def _trap(
 
 def _unitless_hint(what: str, source: Source) -> str:
     """For ``CPU_LIMIT=500`` written with divisor 1m but read as cores: the likelier cause."""
-    if not source.origin.endswith(" (1 units)"):
+    if not source.origin.endswith(" (1 unit)"):
         return ""
-    var = source.origin.removesuffix(" (1 units)")
+    var = source.origin.removesuffix(" (1 unit)")
     attr = "cpu_limit" if what == "cpu" else "memory_limit"
     divisor, suffix = ("1m", "_MILLICORES") if what == "cpu" else ("1Mi", "_MB")
     return (
