@@ -1095,3 +1095,15 @@ class TestUnknownFields:
         messages = [f.message for f in _lint_obj(_pod({"containers": [container]}))]
         assert "limits.cpu 500m with divisor 0 (0 means 1) gives 1, rounded up from 0.5" in messages
         assert any("but the divisor is 0 (0 means 1): the value is in cores" in m for m in messages)
+
+    def test_app_names_are_the_applications_own(self) -> None:
+        """APP_ names are not asked to be renamed (the convention gives APP_ to the app)."""
+        env = [
+            {
+                "name": "APP_CPU_LIMIT",
+                "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1m"}},
+            },
+            {"name": "APP_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        ]
+        container = {"name": "c", "env": env, "resources": {"limits": {"cpu": "500m"}}}
+        assert "naming-convention" not in _rules(_lint_obj(_pod({"containers": [container]})))

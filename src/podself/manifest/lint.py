@@ -1656,6 +1656,12 @@ def _read_by_another_program(name: str) -> bool:
     return name in _OTHER_PROGRAMS_NAMES or name.startswith(_OTHER_PROGRAMS_PREFIXES)
 
 
+def _not_for_renaming(name: str) -> bool:
+    """Names the naming advice leaves alone: read by other programs, or the application's
+    own (``APP_``, the prefix the convention itself gives an app's settings)."""
+    return name.startswith("APP_") or _read_by_another_program(name)
+
+
 def _check_names(pod: _Pod) -> None:
     if not pod.wants("env-name-mismatch", "naming-convention"):
         return
@@ -1701,12 +1707,9 @@ def _field_ref_name(
                 f"{name} reads {path}, but its name promises {expected}",
                 f"read {expected}, or rename the variable",
             )
-    # Names other programs read (OTEL_, DD_, PYTHON_CPU_COUNT...) are never renamed.
-    if (
-        not name.startswith("K8S_")
-        and not _read_by_another_program(name)
-        and _identity_shaped(name)
-    ):
+    # Names other programs read (OTEL_, DD_, PYTHON_CPU_COUNT...) and the app's own (APP_)
+    # are never renamed.
+    if not name.startswith("K8S_") and not _not_for_renaming(name) and _identity_shaped(name):
         field_attr = _FIELD_ATTR.get(path)
         suggestion = IDENTITY_ENV[field_attr][0] if field_attr is not None else f"K8S_{name}"
         pod.report(
@@ -1778,7 +1781,7 @@ def _resource_ref_name(
                     f'set divisor: "{suffix_divisor}"',
                 )
                 reported = True
-    if reported or _read_by_another_program(name) or not _resource_shaped(name):
+    if reported or _not_for_renaming(name) or not _resource_shaped(name):
         return
     recommended = _recommended_resource_name(resource, divisor)
     if not name.startswith("RESOURCE_"):
