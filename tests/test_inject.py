@@ -38,6 +38,7 @@ from podself.manifest.inject import (
     parse_fields,
     write_in_place,
 )
+from podself.manifest.lint import lint_text
 from podself.manifest.load import load_documents
 from podself.manifest.workloads import iter_workloads, pod_template
 from podself.names import env_table, file_table
@@ -721,7 +722,9 @@ class TestConflicts:
         source = str(FIXTURES / "conflicts.yaml")
         assert [str(n) for n in result.notes] == [
             f'{source}:12: container "app": env K8S_POD_NAME already set, left as is',
-            f'{source}:19: container "app": env RESOURCE_MEMORY_LIMIT_MB already set, left as is',
+            f'{source}:19: container "app": env RESOURCE_MEMORY_LIMIT_MB already set, left as is; '
+            "RESOURCE_MEMORY_LIMIT_MB promises MiB (divisor 1Mi), but the divisor is 1Gi: the "
+            'value is in GiB (set divisor: "1Mi")',
             f'{source}:29: container "app": mountPath /etc/podinfo already used by volume '
             '"settings" (a configMap volume), left as is',
             f'{source}:41: volume "podinfo" is already a configMap volume, left as is; '
@@ -975,6 +978,23 @@ class TestNotes:
         elsewhere = text.replace("mountPath: /etc/podinfo", "mountPath: /data")
         notes = " ".join(str(n) for n in inject_text(elsewhere, "p.yaml").notes)
         assert 'volume "podinfo" is already an emptyDir volume, left as is' in notes
+
+
+class TestSameAdviceAsLint:
+    def test_a_kept_variable_carries_lints_advice(self) -> None:
+        """An env entry inject leaves as it is gets the advice lint gives about it."""
+        text = (
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n"
+            "  - name: app\n    image: i\n    resources: {limits: {cpu: 500m}}\n    env:\n"
+            "    - name: RESOURCE_CPU_LIMIT_MILLICORES\n      valueFrom:\n"
+            "        resourceFieldRef: {resource: limits.cpu, divisor: '1'}\n"
+        )
+        lint_says = [f for f in lint_text(text, "p.yaml") if f.rule == "env-name-mismatch"]
+        assert len(lint_says) == 1
+        notes = [str(n) for n in inject_text(text, "p.yaml").notes if "already set" in str(n)]
+        assert len(notes) == 1
+        assert lint_says[0].message in notes[0]
+        assert lint_says[0].hint in notes[0]
 
 
 class TestIdempotence:

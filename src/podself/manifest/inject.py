@@ -22,7 +22,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from podself.errors import ManifestError, QuantityError
 from podself.expand import references
@@ -41,6 +41,9 @@ from podself.manifest.load import (
 from podself.manifest.workloads import Workload, iter_workloads
 from podself.names import env_table
 from podself.quantity import Quantity
+
+if TYPE_CHECKING:
+    from podself.manifest.lint import Finding
 
 __all__ = [
     "DATADOG_AGENT_ENV",
@@ -216,6 +219,8 @@ DATADOG_AGENT_ENV: Final[Mapping[str, str]] = {
     "DD_ENTITY_ID": "metadata.uid",
 }
 _SECTIONS: Final = ("containers", "initContainers")
+# Lint's advice about an env entry inject leaves as it is, repeated in inject's note.
+_NAMING_RULES: Final = frozenset({"env-name-mismatch", "naming-convention"})
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -729,6 +734,7 @@ class _Planner:
         self.workload_name = str(name) if isinstance(name, str) else ""
         self.volumes: dict[str, tuple[int, Any]] = {}
         self.planned: dict[str, list[dict[str, Any]]] = {}
+        self._findings: list[Finding] | None = None  # lint's, once an env entry is kept
 
     def note(self, path: str, message: str) -> None:
         self.notes.append((path, message))
@@ -855,11 +861,27 @@ class _Planner:
             elif found is None:
                 out.append(var)
             elif _env_key(found[1], name) != _env_key(var, name):
+                advice = self.lint_advice(f"{where[len(self.base) :]}.env[{found[0]}]")
                 self.note(
                     f"{where}.env[{found[0]}]",
-                    f'container "{name}": env {var["name"]} already set, left as is',
+                    f'container "{name}": env {var["name"]} already set, left as is{advice}',
                 )
         return out
+
+    def lint_advice(self, env_path: str) -> str:
+        """What ``podself lint`` says about the env entry at ``env_path`` (relative to the pod
+        spec), so inject and lint give the same advice about the same variable."""
+        if self._findings is None:
+            from podself.manifest.lint import lint_workload
+
+            self._findings = lint_workload(self.workload)
+        prefix = self.workload.spec_path + env_path
+        said = [
+            f"{f.message} ({f.hint})"
+            for f in self._findings
+            if f.rule in _NAMING_RULES and (f.field == prefix or f.field.startswith(prefix + "."))
+        ]
+        return "; " + "; ".join(said) if said else ""
 
     def mount(
         self,
