@@ -683,6 +683,39 @@ class TestLiveChanges:
             'Invalid value: "bad value"'
         ) in result.err
 
+    def test_manifest_edit_with_a_hand_edited_pod_json(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A pod.json whose resourceVersion is not a number fails that edit with a message
+        naming the file; the pod runs on and takes the next edit."""
+        path = manifest(tmp_path, self.WATCH)
+        state = PodState(str(tmp_path / "state"), "default", "live")
+
+        def edit() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            good = state.read_pod()
+            state.write_pod(dict(good, metadata=dict(good["metadata"], resourceVersion="zz")))
+            text = Path(path).read_text()
+            Path(path).write_text(text.replace("stage: alpha", "stage: gamma"))
+            time.sleep(0.5)
+            state.write_pod(good)
+            Path(path).write_text(text.replace("stage: alpha", "stage: gamma") + "# again\n")
+
+        thread = threading.Thread(target=edit)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            thread.join()
+        assert result.code == 0
+        assert result.out.splitlines() == ['stage="alpha"', 'stage="gamma"']
+        assert "cannot apply the edited manifest: pod state file" in result.err
+        assert "metadata.resourceVersion must be a decimal number, not 'zz'" in result.err
+        assert "Traceback" not in result.err
+
 
 def _gone(pid: int) -> bool:
     """Whether ``pid`` has exited (absent, or a zombie waiting for init)."""

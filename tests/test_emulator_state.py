@@ -481,6 +481,30 @@ class TestStateFiles:
         with pytest.raises(ManifestError, match="not valid JSON"):
             state.read_pod()
 
+    @pytest.mark.parametrize(
+        ("metadata", "says"),
+        [
+            (5, "metadata must be a JSON object, not int"),
+            ({"labels": ["a"]}, "metadata.labels must map strings to strings"),
+            ({"annotations": {"a": 1}}, "metadata.annotations must map strings to strings"),
+            ({"resourceVersion": "zz"}, "metadata.resourceVersion must be a decimal number"),
+            ({"resourceVersion": 7}, "metadata.resourceVersion must be a decimal number"),
+            ({"resourceVersion": "\u0661"}, "metadata.resourceVersion must be a decimal number"),
+            ({"resourceVersion": "9" * 5000}, "metadata.resourceVersion must be a decimal number"),
+        ],
+    )
+    def test_pod_json_with_foreign_metadata(
+        self, tmp_path: Path, metadata: object, says: str
+    ) -> None:
+        """A pod.json edited by hand into a shape the label and sync code cannot use raises
+        ManifestError naming the file (it was a ValueError or TypeError from deep inside)."""
+        state = PodState(str(tmp_path), "default", "demo")
+        state.create(POD)
+        state.write_pod({"metadata": metadata})
+        with pytest.raises(ManifestError, match=r'^pod state file ".*/pod.json": ') as caught:
+            state.read_pod()
+        assert says in str(caught.value)
+
     def test_full_disk_keeps_the_old_pod(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

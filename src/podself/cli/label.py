@@ -241,7 +241,7 @@ def _label_change_message(before: dict[str, str], after: dict[str, str]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Apply the change to the running pod's ``pod.json`` and print kubectl's result line."""
     from podself.downward import go_quote
-    from podself.emulator.state import PodState, default_state_root
+    from podself.emulator.state import PodState, default_state_root, next_resource_version
     from podself.errors import ConfinementError, ManifestError
     from podself.validation import name_is_dns_label, name_is_dns_subdomain
 
@@ -328,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
             meta[field] = current
         else:
             meta.pop(field, None)
-        meta["resourceVersion"] = str(int(meta.get("resourceVersion") or "1") + 1)
+        meta["resourceVersion"] = next_resource_version(meta)
 
     try:
         state.update_pod(change)

@@ -37,7 +37,12 @@ from podself.emulator.mounts import (
     probe_namespace,
     working_dir,
 )
-from podself.emulator.state import PodExistsError, PodState, default_state_root
+from podself.emulator.state import (
+    PodExistsError,
+    PodState,
+    default_state_root,
+    next_resource_version,
+)
 from podself.emulator.supervisor import ContainerProcess, OutputChannel, Supervisor, exit_code
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
 from podself.errors import ConfinementError, ManifestError, PodselfError
@@ -852,9 +857,13 @@ class Kubelet:
                     meta[key] = value
                 else:
                     meta.pop(key, None)
-            meta["resourceVersion"] = str(int(meta.get("resourceVersion") or "1") + 1)
+            meta["resourceVersion"] = next_resource_version(meta)
 
-        self.state.update_pod(apply)
+        try:
+            self.state.update_pod(apply)
+        except (OSError, ManifestError) as exc:  # a full disk, a pod.json edited by hand
+            self.say(f"cannot apply the edited manifest: {exc}")
+            return
         self.last_applied = (labels, annotations)
         self.debug("manifest labels/annotations applied to the running pod")
 

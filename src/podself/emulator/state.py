@@ -36,6 +36,7 @@ __all__ = [
     "PodState",
     "default_state_root",
     "list_pods",
+    "next_resource_version",
     "process_alive",
     "process_token",
 ]
@@ -291,9 +292,12 @@ class PodState:
                 os.close(fd)
 
     def read_pod(self) -> dict[str, Any]:
-        """The pod object as last written (:class:`ManifestError` when it is not JSON)."""
+        """The pod object as last written (:class:`ManifestError` when it is not JSON, or its
+        metadata is not what podself writes)."""
         with self._dir() as fd:
-            return _read_json_at(fd, _POD_FILE, self._shown(_POD_FILE))
+            pod = _read_json_at(fd, _POD_FILE, self._shown(_POD_FILE))
+        _check_pod_metadata(pod, self._shown(_POD_FILE))
+        return pod
 
     def write_pod(self, pod: Mapping[str, Any]) -> None:
         """Replace ``pod.json`` atomically (callers hold :meth:`locked`)."""
@@ -466,6 +470,40 @@ class PodState:
         for aside in stale:
             notes.extend(self._remove_aside(ns_fd, aside))
         return notes
+
+
+_MAX_RESOURCE_VERSION_DIGITS: Final = 19  # an int64, as etcd's revisions
+
+
+def _check_pod_metadata(pod: Mapping[str, Any], shown: str) -> None:
+    """Refuse a pod.json whose metadata the label and sync code could not use (edited by
+    hand, or by another tool): an object, string maps, a decimal resourceVersion."""
+    meta = pod.get("metadata")
+    if not isinstance(meta, dict):
+        msg = f"{shown}: metadata must be a JSON object, not {type(meta).__name__}"
+        raise ManifestError(msg)
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not (
+            isinstance(value, dict)
+            and all(isinstance(v, str) for v in value.values())  # keys of JSON objects are str
+        ):
+            msg = f"{shown}: metadata.{key} must map strings to strings"
+            raise ManifestError(msg)
+    version = meta.get("resourceVersion")
+    if version is not None and not (
+        isinstance(version, str)
+        and version.isascii()
+        and version.isdigit()
+        and len(version) <= _MAX_RESOURCE_VERSION_DIGITS
+    ):
+        msg = f"{shown}: metadata.resourceVersion must be a decimal number, not {version!r}"
+        raise ManifestError(msg)
+
+
+def next_resource_version(meta: Mapping[str, Any]) -> str:
+    """The ``resourceVersion`` after one more change of a pod read by :meth:`PodState.read_pod`."""
+    return str(int(meta.get("resourceVersion") or "1") + 1)
 
 
 def _mounts_inside(path: str) -> list[str]:
