@@ -285,6 +285,17 @@ class TestWrite:
         with pytest.raises(PayloadError, match="must name a file"):
             atomic.write(tmp_path, {"./": "x"})
 
+    def test_item_path_deeper_than_the_recursion_limit(self, tmp_path: Path) -> None:
+        """An item path of 1,500 directories (3 KiB, valid for the API server) is written,
+        updated and pruned without recursion."""
+        deep = "/".join(["d"] * 1500) + "/name"
+        assert atomic.write(tmp_path, {deep: b"a", "top": b"t"})
+        assert (tmp_path / deep).read_bytes() == b"a"
+        assert atomic.write(tmp_path, {"top": b"t2"})
+        assert not (tmp_path / "d").exists()
+        versions = [p for p in tmp_path.iterdir() if p.name.startswith("..2")]
+        assert [list(p.iterdir()) for p in versions] == [[versions[0] / "top"]]
+
     def test_missing_target(self, tmp_path: Path) -> None:
         """The target directory must exist, as for NewAtomicWriter."""
         with pytest.raises(FileNotFoundError):

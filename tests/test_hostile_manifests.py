@@ -242,6 +242,12 @@ def attacks() -> Iterator[Attack]:
                 CONFIG,
             ],
         )
+    # 2,000 directories (4 KiB, the API server's limit): no recursion, PATH_MAX is an error.
+    yield Attack(
+        "downward path 2,000 levels",
+        [mounted(downward([name_item("/".join(["d"] * 2000))]))],
+        refused=None,
+    )
     # Modes: nothing setuid, setgid or sticky, nothing out of range.
     for mode in (0o4755, 0o2755, 0o1777, 0o7777, -1, 2**31, 0o1000):
         yield Attack(

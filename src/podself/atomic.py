@@ -516,18 +516,17 @@ def _walk_version(root: str) -> dict[str, bool]:
     """Relative path -> "is a regular file" for everything under ``root`` (no symlink is
     followed; a missing ``root`` is an empty version)."""
     found: dict[str, bool] = {}
-
-    def visit(prefix: str) -> None:
-        with os.scandir(os.path.join(root, prefix) if prefix else root) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                is_dir = entry.is_dir(follow_symlinks=False)
-                found[rel] = not is_dir and entry.is_file(follow_symlinks=False)
-                if is_dir:
-                    visit(rel + "/")
-
+    pending = [""]  # iterative: an item path may be 2,000 directories deep
     try:
-        visit("")
+        while pending:
+            prefix = pending.pop()
+            with os.scandir(os.path.join(root, prefix) if prefix else root) as entries:
+                for entry in entries:
+                    rel = prefix + entry.name
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    found[rel] = not is_dir and entry.is_file(follow_symlinks=False)
+                    if is_dir:
+                        pending.append(rel + "/")
     except FileNotFoundError:
         return {}
     return found
@@ -745,7 +744,7 @@ def _write_payload_to_dir(payload: Mapping[str, FileProjection], ts_dir: str) ->
         full_path = os.path.join(ts_dir, path)
         parent = os.path.dirname(full_path)
         if parent != ts_dir:
-            os.makedirs(parent, 0o777, exist_ok=True)  # subject to the umask, like MkdirAll
+            _make_parents(ts_dir, os.path.relpath(parent, ts_dir))
         # O_EXCL|O_NOFOLLOW: the directory is brand new, so anything already there is foul play.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
         fd = os.open(full_path, flags, projection.mode)
@@ -757,6 +756,18 @@ def _write_payload_to_dir(payload: Mapping[str, FileProjection], ts_dir: str) ->
             os.fchmod(fd, projection.mode)
         finally:
             os.close(fd)
+
+
+def _make_parents(ts_dir: str, rel: str) -> None:
+    # MkdirAll, one level at a time: os.makedirs recurses once per level, and an item path
+    # of 4,096 bytes holds 2,048 of them. 0777 is subject to the umask, like MkdirAll.
+    import contextlib
+
+    path = ts_dir
+    for part in rel.split("/"):
+        path = os.path.join(path, part)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o777)
 
 
 def _create_user_visible_files(target: str, payload: Iterable[str]) -> None:
