@@ -28,6 +28,7 @@ from podself.emulator.kubelet import (
 from podself.emulator.mounts import namespace_support
 from podself.emulator.state import PodState
 from podself.emulator.supervisor import ContainerProcess, ProcessTracker, Supervisor
+from podself.emulator.volumes import VolumeSet
 from podself.errors import ManifestError
 
 NAMESPACES = namespace_support()
@@ -724,6 +725,38 @@ def _gone(pid: int) -> bool:
             return handle.read().rpartition(b")")[2].split()[0] == b"Z"
     except OSError:
         return True
+
+
+class TestStopDuringSetup:
+    """A stop signal before the containers start (while volumes are being written)."""
+
+    @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+    def test_state_is_removed(
+        self,
+        tmp_path: Path,
+        capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+        signum: signal.Signals,
+    ) -> None:
+        """The run ends with exit 1 and a message, and the state directory, Secret files
+        included, is removed (the default action of SIGTERM left it all behind); no
+        container starts."""
+        real_setup = VolumeSet.setup
+        written: list[Path] = []
+
+        def setup_then_signal(self: Any) -> None:
+            real_setup(self)
+            written.extend(Path(self.base_dir).iterdir())
+            os.kill(os.getpid(), signum)
+
+        monkeypatch.setattr(VolumeSet, "setup", setup_then_signal)
+        marker = tmp_path / "started"
+        text = pod_json(f"touch {marker}", spec=PODINFO)
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd)
+        assert result.code == 1
+        assert f"podself run: stopped by {signum.name} before the pod started" in result.err
+        assert written  # the volume was there; run_pod checks that the state is gone
+        assert not marker.exists()
 
 
 class TestCrash:

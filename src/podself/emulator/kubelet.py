@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, Final
 
@@ -67,6 +69,11 @@ _DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 _POLL_INTERVAL: Final = 0.25
 _PIPE_LINGER: Final = 1.0
 _KILL_LINGER: Final = 10.0  # seconds a SIGKILLed container may take to be reaped
+_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _StoppedBeforeStart(BaseException):
+    """A stop signal arrived while the pod was being set up (before its supervisor)."""
 
 
 @dataclass
@@ -248,6 +255,10 @@ class Kubelet:
         self.current_init: _Container | None = None
         self.phase = "init"
         self.err_channel: OutputChannel | None = None
+        # A stop signal before the supervisor takes over: raised while setting up (so the
+        # state directory is removed), recorded once the clean-up has begun.
+        self.early_signal: int | None = None
+        self.raise_on_stop = False
         self.hurry = False  # stopped by --timeout or a signal: do not wait long for readers
 
     # -- output ---------------------------------------------------------------------------
@@ -435,23 +446,52 @@ class Kubelet:
         assert self.node is not None
         meta = self.pod["metadata"]
         root = self.options.state_dir or default_state_root()
+        with self._stop_handlers():
+            try:
+                self.raise_on_stop = True
+                try:
+                    self.state = PodState(root, meta["namespace"], meta["name"])
+                    notes = self.state.create(self.pod)
+                except PodExistsError as exc:
+                    self.state = None  # the live run's state is not ours to remove
+                    self.print_line(f"Error from server (AlreadyExists): {exc}")
+                    return EXIT_NOT_STARTED
+                except (OSError, ManifestError) as exc:
+                    self.state = None
+                    self.say(f"cannot create the pod state directory under {root}: {exc}")
+                    return EXIT_NOT_STARTED
+                for note in notes:
+                    self.say(note)
+                return self._run_pod()
+            except _StoppedBeforeStart:
+                name = signal.Signals(self.early_signal or signal.SIGTERM).name
+                self.say(f"stopped by {name} before the pod started")
+                return EXIT_NOT_STARTED
+            finally:
+                self.raise_on_stop = False
+                self._cleanup()
+
+    @contextlib.contextmanager
+    def _stop_handlers(self) -> Iterator[None]:
+        """SIGINT, SIGTERM and SIGHUP outside the supervisor: during set-up they end it by
+        :class:`_StoppedBeforeStart` (the default action would leave the state directory,
+        Secrets included); during the clean-up they are only recorded."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_stop(signum: int, frame: object) -> None:
+            self.early_signal = signum
+            if self.raise_on_stop:
+                self.raise_on_stop = False
+                raise _StoppedBeforeStart
+
+        old = {signum: signal.signal(signum, on_stop) for signum in _STOP_SIGNALS}
         try:
-            self.state = PodState(root, meta["namespace"], meta["name"])
-            notes = self.state.create(self.pod)
-        except PodExistsError as exc:
-            self.state = None  # the live run's state is not ours to remove
-            self.print_line(f"Error from server (AlreadyExists): {exc}")
-            return EXIT_NOT_STARTED
-        except (OSError, ManifestError) as exc:
-            self.state = None
-            self.say(f"cannot create the pod state directory under {root}: {exc}")
-            return EXIT_NOT_STARTED
-        for note in notes:
-            self.say(note)
-        try:
-            return self._run_pod()
+            yield
         finally:
-            self._cleanup()
+            for signum, handler in old.items():
+                signal.signal(signum, handler)
 
     def _run_pod(self) -> int:
         assert self.state is not None
@@ -508,8 +548,11 @@ class Kubelet:
         )
         if self.err_channel is None:
             self.err_channel = OutputChannel(self.err)
+        self.raise_on_stop = False  # from here on the supervisor handles stop signals
         with Supervisor(prefix=prefix, out=self.out, err=self.err_channel) as supervisor:
             self.supervisor = supervisor
+            if self.early_signal is not None:  # arrived between the two handlers
+                supervisor.signals.append(self.early_signal)
             if self.inotify is not None:
                 supervisor.add_reader(self.inotify.fileno(), self._on_inotify)
             self._loop(supervisor, grace, deadline)
