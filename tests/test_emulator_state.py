@@ -152,6 +152,9 @@ class TestProcesses:
         assert process_alive(os.getpid(), token)
         assert not process_alive(os.getpid(), token + "0")
         assert not process_alive(0, token)
+        # An owner.json edited by hand: no OverflowError from os.kill.
+        assert not process_alive(10**23, token)
+        assert not process_alive(2**31, token)
 
     def test_dead(self) -> None:
         """An exited process is not alive."""

@@ -68,6 +68,9 @@ def default_state_root(environ: Mapping[str, str] | None = None) -> str:
     return os.path.join(tempfile.gettempdir(), f"podself-{uid}")
 
 
+_MAX_PID: Final = 2**31 - 1  # pid_t
+
+
 def process_token(pid: int) -> str:
     """A string that identifies process ``pid`` across pid reuse (its start time on Linux)."""
     try:
@@ -82,7 +85,7 @@ def process_token(pid: int) -> str:
 
 def process_alive(pid: int, token: str) -> bool:
     """Whether the process that wrote ``token`` (see :func:`process_token`) still runs."""
-    if pid <= 0:
+    if not 0 < pid <= _MAX_PID:  # an owner.json edited by hand: os.kill would overflow
         return False
     try:
         os.kill(pid, 0)
