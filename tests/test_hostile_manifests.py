@@ -136,6 +136,11 @@ def attacks() -> Iterator[Attack]:
         yield Attack(f"name={name[:12]!r}", [pod(name)], says=["metadata.name", rule])
     yield Attack("generateName=../", [pod(None, metadata={"generateName": "../../"})])
     yield Attack("flag -n ../..", [pod()], extra_args=["-n", "../.."], says=["../..", DNS_LABEL])
+    # hostname and subdomain become lines of the pod's /etc/hosts and its UTS hostname.
+    for key in ("hostname", "subdomain"):
+        hostile = pod()
+        hostile["spec"][key] = "a\n6.6.6.6 evil"
+        yield Attack(f"{key} with a newline", [hostile], says=[f"spec.{key}", DNS_LABEL])
     # Container and volume names become per-container and per-volume directories.
     for name in ("../../..", "a/b", ".", "..", "App", "x" * 64):
         says = [TOO_LONG_LABEL] if len(name) > 63 else [DNS_LABEL]

@@ -1066,6 +1066,16 @@ class TestValidatePodSpecStructure:
         assert errors
         assert {e.field for e in errors} == {"spec.volumes[0].name"}
 
+    @pytest.mark.parametrize("name", ["a\n6.6.6.6 evil", "UPPER", "a.b", "x" * 64, "-a"])
+    @pytest.mark.parametrize("key", ["hostname", "subdomain"])
+    def test_hostname_and_subdomain_are_dns_labels(self, key: str, name: str) -> None:
+        """ValidatePodSpec: a hostname or subdomain that is not a DNS-1123 label is invalid
+        (a newline in one added a line to the container's /etc/hosts)."""
+        errors = validate_pod_spec({"containers": [container()], key: name})
+        assert errors
+        assert {(e.type, e.field, e.bad_value) for e in errors} == {(INVALID, f"spec.{key}", name)}
+        assert validate_pod_spec({"containers": [container()], key: "web-0"}) == []
+
     def test_container_requirements(self) -> None:
         """containers is required; each needs a name and an image; names are unique across
         containers, initContainers and ephemeralContainers."""

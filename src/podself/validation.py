@@ -1376,7 +1376,8 @@ def validate_pod_spec(
     ``downwardAPI`` and ``projected`` sources with their item paths and modes), then
     ``containers``, ``initContainers`` and ``ephemeralContainers``: names (DNS-1123 labels,
     unique across the three lists), ``image``, ``env`` and ``volumeMounts`` (a volume's name,
-    a unique ``mountPath``, relative ``subPath``/``subPathExpr`` without ``..``). A Pod (not a
+    a unique ``mountPath``, relative ``subPath``/``subPathExpr`` without ``..``), then
+    ``hostname`` and ``subdomain`` (DNS-1123 labels). A Pod (not a
     ``template``) may not have ephemeral containers on create, a pod template never.
     """
     errs: list[FieldError] = []
@@ -1385,6 +1386,14 @@ def validate_pod_spec(
         return errs
     volumes = _volumes_into(spec, path, errs, apply_defaults)
     _containers_into(spec, path, volumes, errs, defaults=apply_defaults, relaxed=relaxed_names)
+    # hostname and subdomain name the pod in DNS, /etc/hosts and the UTS namespace.
+    for key in ("hostname", "subdomain"):
+        value = _string(spec, key, path, errs)
+        if value:
+            errs.extend(
+                FieldError(INVALID, f"{path}.{key}", value, msg)
+                for msg in dns1123_label_errors(value)
+            )
     ephemeral = spec.get("ephemeralContainers")
     has_ephemeral = isinstance(ephemeral, (list, tuple)) and len(ephemeral) > 0
     if template:
