@@ -727,6 +727,29 @@ def _gone(pid: int) -> bool:
         return True
 
 
+class TestMessages:
+    """podself's own lines on stderr."""
+
+    def test_manifest_strings_cannot_drive_the_terminal(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """An escape sequence in a ConfigMap name or a command is shown escaped in podself's
+        messages (it changed the terminal's title and colours)."""
+        hostile = "\x1b]0;TITLE\x07\x1b[31mRED\x9b2J"
+        text = pod_json(
+            "true",
+            container={"volumeMounts": [{"name": "v", "mountPath": "/v"}]},
+            spec={"volumes": [{"name": "v", "configMap": {"name": hostile}}]},
+        )
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert result.code == 1
+        assert 'configmap "\\x1b]0;TITLE\\x07\\x1b[31mRED\\x9b2J" not found' in result.err
+        text = pod_json("true", container={"command": [hostile]})
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert 'StartError: exec: "\\x1b]0;TITLE' in result.err
+        assert not any(c in result.err for c in "\x1b\x07\x9b")
+
+
 class TestStopDuringSetup:
     """A stop signal before the containers start (while volumes are being written)."""
 

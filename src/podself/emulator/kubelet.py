@@ -271,7 +271,7 @@ class Kubelet:
         """A line on stderr, never waiting for its reader (see :class:`OutputChannel`)."""
         if self.err_channel is None:
             self.err_channel = OutputChannel(self.err)
-        self.err_channel.write((text + "\n").encode("utf-8", "backslashreplace"))
+        self.err_channel.write((_terminal_safe(text) + "\n").encode("utf-8", "backslashreplace"))
 
     def debug(self, message: str) -> None:
         """A message shown with ``--verbose``."""
@@ -989,6 +989,18 @@ class Kubelet:
                 self.state.remove()
             except OSError as exc:
                 self.say(f"cannot remove {self.state.path}: {exc}")
+
+
+def _terminal_safe(text: str) -> str:
+    """``text`` with every non-printable character but newline and tab escaped: manifest
+    strings reach podself's messages (a ConfigMap name, a command), and an escape sequence
+    in one must not drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
 
 
 def _signature(path: str) -> tuple[int, int, int] | None:
