@@ -196,6 +196,22 @@ class TestWrite:
         assert (tmp_path / "a").read_text() == "1"
         assert not os.path.lexists(tmp_path / atomic.NEW_DATA_DIR_NAME)
 
+    def test_data_directory_is_replaced(self, tmp_path: Path) -> None:
+        """A real DIRECTORY named ..data (with a link out) no longer makes every write fail
+        (a file of that name was already replaced); the link's target is untouched."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "canary").write_text("keep")
+        volume = tmp_path / "vol"
+        (volume / atomic.DATA_DIR_NAME / "deep").mkdir(parents=True)
+        (volume / atomic.DATA_DIR_NAME / "deep" / "out").symlink_to(outside)
+        assert atomic.write(volume, {"a": "1"})
+        assert (volume / "a").read_text() == "1"
+        assert os.path.islink(volume / atomic.DATA_DIR_NAME)
+        assert atomic.write(volume, {"a": "2"})
+        assert (volume / "a").read_text() == "2"
+        assert (outside / "canary").read_text() == "keep"
+
     def test_leftover_tmp_directory_is_removed(self, tmp_path: Path) -> None:
         """A ..data_tmp DIRECTORY (with a link out) no longer blocks every later write; the
         link's target outside the volume is untouched."""

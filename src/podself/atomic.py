@@ -623,6 +623,10 @@ def write(
             # (8)
             _clear_reserved(target, NEW_DATA_DIR_NAME)  # left by a writer that died
             os.symlink(ts_dir_name, tmp_link)
+            if not old_ts_dir and os.path.isdir(data_dir_path):
+                # A real directory named ..data (not the protocol's link) would make every
+                # rename below fail for ever; the name is reserved, never user data.
+                _clear_reserved(target, DATA_DIR_NAME)
 
             # (9)
             os.rename(tmp_link, data_dir_path)
