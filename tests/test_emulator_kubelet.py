@@ -717,6 +717,37 @@ class TestLiveChanges:
         assert "metadata.resourceVersion must be a decimal number, not 'zz'" in result.err
         assert "Traceback" not in result.err
 
+    def test_manifest_replaced_by_a_fifo(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A FIFO put in the manifest's place is not opened for reading (the open blocked
+        the whole run: --timeout and signals with it); the pod runs to its end."""
+        path = manifest(tmp_path, pod_json("sleep 1", name="fifo"))
+        state = PodState(str(tmp_path / "state"), "default", "fifo")
+        finished = threading.Event()
+
+        def replace() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)
+            os.unlink(path)
+            os.mkfifo(path)
+            # Without the fix the run waits in open(): let it go once the pod should be over.
+            if not finished.wait(10):
+                with contextlib.suppress(OSError):
+                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+        thread = threading.Thread(target=replace)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            finished.set()
+            thread.join()
+        assert result.code == 0
+        assert f"ignoring the edited manifest: {path}: not a regular file any more" in result.err
+
 
 def _gone(pid: int) -> bool:
     """Whether ``pid`` has exited (absent, or a zombie waiting for init)."""

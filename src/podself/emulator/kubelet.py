@@ -20,10 +20,11 @@ import contextlib
 import os
 import shlex
 import signal
+import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, Final
 
@@ -48,7 +49,7 @@ from podself.emulator.state import (
 from podself.emulator.supervisor import ContainerProcess, OutputChannel, Supervisor, exit_code
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
 from podself.errors import ConfinementError, ManifestError, PodselfError
-from podself.manifest.load import STDIN, Document, load_file
+from podself.manifest.load import DEFAULT_LIMITS, STDIN, Document, load_documents, load_file
 from podself.manifest.workloads import Workload, iter_workloads
 from podself.validation import validate_config_object
 
@@ -114,11 +115,15 @@ class Loaded:
 
 def load_manifests(files: Sequence[str]) -> Loaded:
     """Read every ``-f`` file (``-`` is stdin) with the safe loader."""
+    return _collect((path, load_file(path)) for path in files)
+
+
+def _collect(sources: Iterable[tuple[str, list[Document]]]) -> Loaded:
     documents: list[tuple[str, Document]] = []
     workloads: list[tuple[str, Workload]] = []
     objects: list[Mapping[str, Any]] = []
-    for path in files:
-        for document in load_file(path):
+    for path, loaded in sources:
+        for document in loaded:
             documents.append((path, document))
             data = document.data
             items = [data]
@@ -127,6 +132,30 @@ def load_manifests(files: Sequence[str]) -> Loaded:
             objects.extend(i for i in items if isinstance(i, Mapping))
             workloads.extend((path, w) for w in iter_workloads(data))
     return Loaded(documents, workloads, objects)
+
+
+def _load_edited(path: str) -> Loaded:
+    """Re-read the manifest after an edit without ever blocking the running pod: it must
+    still be a regular file (a FIFO put in its place would block the open, and with it
+    --timeout and every signal), read within the loader's size limit."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        msg = f"cannot read {path}: {exc.strerror or exc}"
+        raise ManifestError(msg) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            msg = f"{path}: not a regular file any more"
+            raise ManifestError(msg)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(DEFAULT_LIMITS.max_bytes + 1)
+    except OSError as exc:
+        msg = f"cannot read {path}: {exc.strerror or exc}"
+        raise ManifestError(msg) from None
+    finally:
+        os.close(fd)
+    return _collect([(path, load_documents(data, path))])
 
 
 def select_workload(
@@ -855,7 +884,7 @@ class Kubelet:
         assert self.state is not None
         assert self.workload is not None
         try:
-            loaded = load_manifests([path])
+            loaded = _load_edited(path)
             matches = [
                 w
                 for _, w in loaded.workloads
