@@ -141,6 +141,10 @@ def attacks() -> Iterator[Attack]:
         hostile = pod()
         hostile["spec"][key] = "a\n6.6.6.6 evil"
         yield Attack(f"{key} with a newline", [hostile], says=[f"spec.{key}", DNS_LABEL])
+    # The grace period times every stop: beyond int64 it made --timeout wait for ever.
+    hostile = pod(containers=[container(script="trap '' TERM; sleep 30")])
+    hostile["spec"]["terminationGracePeriodSeconds"] = 10**30
+    yield Attack("grace period 10**30", [hostile], says=["spec.terminationGracePeriodSeconds"])
     # Container and volume names become per-container and per-volume directories.
     for name in ("../../..", "a/b", ".", "..", "App", "x" * 64):
         says = [TOO_LONG_LABEL] if len(name) > 63 else [DNS_LABEL]
