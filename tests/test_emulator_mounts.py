@@ -312,6 +312,23 @@ class TestNamespaceMode:
         out, _ = proc.communicate("go\n", timeout=30)
         assert out.splitlines() == ["v2", "v1"]
 
+    @pytest.mark.skipif(not os.path.ismount("/dev"), reason="needs /dev as a mount of its own")
+    def test_working_dir_on_a_host_mount_stays_inside(self, tmp_path: Path) -> None:
+        """A missing workingDir on a host mount other than / (here /dev; /sys/fs/cgroup made
+        a host cgroup) is created in a throw-away layer, as a missing mount point is."""
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        workdir = f"/dev/podself-workdir-{os.getpid()}"
+        fs = ContainerFS(mounts=(), hostname="demo", scratch=str(scratch), workdir=workdir)
+        try:
+            result = self.run_in(fs, "pwd")
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == f"{workdir}\n"
+            assert not os.path.lexists(workdir)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(workdir)
+
     def test_failure_is_reported_by_the_container(self, tmp_path: Path) -> None:
         """A mount that cannot be made fails the container with status 126 and a message."""
         scratch = tmp_path / "scratch"

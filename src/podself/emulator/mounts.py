@@ -362,6 +362,10 @@ class NamespaceSetup:
         targets = [m.target for m in fs.mounts]
         if fs.hosts_file is not None:
             targets.append("/etc/hosts")
+        if fs.workdir:
+            # The child creates a missing workingDir too: on /dev, /sys/fs/cgroup or any
+            # other host mount it must land in a throw-away layer, like a mount point.
+            targets.append(os.path.normpath(os.path.join("/", fs.workdir)))
         for target in targets:
             if not os.path.lexists(target):
                 self.overlay_ids.add(_containing_mount(root, _nearest_existing(target)).mount_id)
