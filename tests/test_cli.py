@@ -19,9 +19,13 @@ spec:
 COMMANDS = (("lint", "pod.yaml"), ("inject", "pod.yaml"), ("info",), ("tune",))
 
 
-def _podself(tmp_path: Path, args: tuple[str, ...], **kwargs: object) -> tuple[int, str]:
+def _podself(
+    tmp_path: Path, args: tuple[str, ...], unbuffered: bool = False, **kwargs: object
+) -> tuple[int, str]:
     (tmp_path / "pod.yaml").write_text(POD, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH")}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.run(  # type: ignore[call-overload]
         [sys.executable, "-m", "podself", *args],
         cwd=tmp_path,
@@ -35,11 +39,14 @@ def _podself(tmp_path: Path, args: tuple[str, ...], **kwargs: object) -> tuple[i
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
-def test_full_stdout_is_an_error_not_a_traceback(tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_full_stdout_is_an_error_not_a_traceback(
+    tmp_path: Path, args: tuple[str, ...], unbuffered: bool
+) -> None:
     """A stdout that cannot be written (ENOSPC) ends the command with exit 1 and a message."""
     with open("/dev/full", "wb") as full:
-        code, err = _podself(tmp_path, args, stdout=full)
+        code, err = _podself(tmp_path, args, unbuffered, stdout=full)
     assert "Traceback" not in err, err
     assert "Exception ignored" not in err, err
     assert code == 1
@@ -53,3 +60,21 @@ def test_closed_stdout_is_not_a_traceback(tmp_path: Path, args: tuple[str, ...])
     code_closed, err_closed = _podself(tmp_path, args, preexec_fn=lambda: os.close(1))
     assert "Traceback" not in err_closed, err_closed
     assert (code_closed, err_closed) == (code, err)
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_stdout_keeps_its_buffering(unbuffered: bool) -> None:
+    """With python -u (PYTHONUNBUFFERED) stdout stays unbuffered: a sidecar's lines reach
+    its log at once."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH")}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    script = (
+        "import io, sys; import podself.cli as c; c._guard_streams(); "
+        "sys.stderr.write(f'{isinstance(sys.stdout.buffer, io.RawIOBase)} "
+        "{sys.stdout.write_through}')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert proc.stderr == f"{unbuffered} {unbuffered}"

@@ -93,11 +93,16 @@ def _guard_streams() -> None:
     stdout = sys.stdout
     if stdout is sys.__stdout__ and isinstance(stdout, io.TextIOWrapper):
         stdout.flush()
+        raw = _Output(stdout.fileno())
+        # Unbuffered (python -u, PYTHONUNBUFFERED) stays unbuffered: a sidecar's lines must
+        # reach the log at once.
+        unbuffered = isinstance(stdout.buffer, io.RawIOBase)
         sys.stdout = io.TextIOWrapper(
-            io.BufferedWriter(_Output(stdout.fileno())),
+            raw if unbuffered else io.BufferedWriter(raw),
             encoding=stdout.encoding,
             errors=stdout.errors,
             line_buffering=stdout.line_buffering,
+            write_through=stdout.write_through,
         )
 
 
