@@ -142,6 +142,19 @@ class TestListing:
         (tmp_path / ".not-a-namespace").mkdir()
         assert len(list_pods(str(tmp_path))) == 2
 
+    @pytest.mark.parametrize(
+        ("namespace", "name"), [("default", "Bad\x1b[31m"), ("\udcff", "ok"), ("default", "x_y")]
+    )
+    def test_names_no_pod_can_have_are_not_listed(
+        self, tmp_path: Path, namespace: str, name: str
+    ) -> None:
+        """A live-looking directory whose name the API server would refuse was not made by
+        podself: it is not listed (its name, escape sequences and all, was printed)."""
+        planted = PodState(str(tmp_path), namespace, name)
+        planted.create(POD)
+        assert planted.alive()
+        assert list_pods(str(tmp_path)) == []
+
 
 class TestProcesses:
     """Telling a live owner from a reused pid."""

@@ -29,6 +29,7 @@ from podself._safefs import (
 )
 from podself.emulator.mounts import parse_mountinfo
 from podself.errors import ConfinementError, ManifestError
+from podself.validation import name_is_dns_label, name_is_dns_subdomain
 
 __all__ = [
     "STATE_DIR_ENV",
@@ -551,14 +552,16 @@ def list_pods(root: str, namespace: str | None = None) -> list[PodState]:
     except FileNotFoundError:
         return found
     for ns in namespaces:
-        if ns.startswith("."):
+        if ns.startswith(".") or name_is_dns_label(ns):
             continue  # podself's own (or foreign) entries, never a namespace
         try:
             names = sorted(os.listdir(os.path.join(root, ns)))
         except (FileNotFoundError, NotADirectoryError):
             continue
         for name in names:
-            if name.startswith("."):
+            if name.startswith(".") or name_is_dns_subdomain(name):
+                # No pod has a name the API server refuses: such an entry is not one of
+                # podself's, and its name (escape sequences...) is not printed.
                 continue
             state = PodState(root, ns, name)
             if state.exists() and state.alive():
