@@ -212,6 +212,33 @@ class TestWrite:
         assert (volume / "a").read_text() == "2"
         assert (outside / "canary").read_text() == "keep"
 
+    def test_a_huge_file_in_the_current_version_is_read_bounded(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A huge (sparse) file put in place of a projected file of the current version is
+        read only as far as the comparison needs (it was read whole into memory), and the
+        new payload is written."""
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        atomic.write(volume, {"data": b"v1"})
+        version = volume / os.readlink(volume / atomic.DATA_DIR_NAME)
+        (version / "data").unlink()
+        with open(version / "data", "wb") as handle:
+            handle.truncate(64 << 20)
+        real_read = os.read
+        read: list[int] = []
+
+        def counting(fd: int, size: int) -> bytes:
+            data = real_read(fd, size)
+            read.append(len(data))
+            return data
+
+        monkeypatch.setattr(os, "read", counting)
+        assert atomic.write(volume, {"data": b"v3"})
+        monkeypatch.undo()
+        assert sum(read) <= 3
+        assert (volume / "data").read_bytes() == b"v3"
+
     def test_leftover_tmp_directory_is_removed(self, tmp_path: Path) -> None:
         """A ..data_tmp DIRECTORY (with a link out) no longer blocks every later write; the
         link's target outside the volume is untouched."""

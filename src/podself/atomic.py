@@ -706,19 +706,27 @@ def _should_write_payload(
         if not old_entries.get(path, False):
             return True  # missing (or not a regular file): write
         try:
-            if _read_file_nofollow(os.path.join(old_ts_path, path)) != projection.data:
+            old = _read_file_nofollow(os.path.join(old_ts_path, path), len(projection.data))
+            if old != projection.data:
                 return True
         except (FileNotFoundError, PermissionError):
             return True  # a 0000 file is unreadable to a non-root writer: just rewrite it
     return False
 
 
-def _read_file_nofollow(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW)
+def _read_file_nofollow(path: str, size: int) -> bytes | None:
+    """At most ``size + 1`` bytes of ``path`` (enough to compare with ``size`` bytes), None
+    when it is not a regular file. Never blocking, so a FIFO or a huge file put in the old
+    version (a container without a mount namespace can) cannot hang or exhaust the writer."""
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW | _O_NONBLOCK)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
         chunks = []
-        while chunk := os.read(fd, 65536):
+        left = size + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 65536))):
             chunks.append(chunk)
+            left -= len(chunk)
     finally:
         os.close(fd)
     return b"".join(chunks)
