@@ -78,3 +78,12 @@ def test_stdout_keeps_its_buffering(unbuffered: bool) -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert proc.stderr == f"{unbuffered} {unbuffered}"
+
+
+@pytest.mark.parametrize("args", [("lint", "-"), ("inject", "-")], ids=" ".join)
+def test_closed_stdin_reads_as_empty(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Started with ``<&-``, a command reading stdin reads nothing (it was a traceback)."""
+    code, err = _podself(tmp_path, args, preexec_fn=lambda: os.close(0), stdout=subprocess.PIPE)
+    code_empty, err_empty = _podself(tmp_path, args, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in err, err
+    assert (code, err) == (code_empty, err_empty)

@@ -80,16 +80,17 @@ class _Output(io.RawIOBase):
 
 
 def _guard_streams() -> None:
-    """Started with stdout or stderr closed (``>&-``), Python leaves None in sys: point
-    that descriptor at the null device. Output written to the real stdout goes through
-    :class:`_Output`."""
-    for fd, name in ((1, "stdout"), (2, "stderr")):
+    """Started with stdin, stdout or stderr closed (``<&-``, ``>&-``), Python leaves None in
+    sys: point that descriptor at the null device (stdin reads as empty). Output written to
+    the real stdout goes through :class:`_Output`."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
         if getattr(sys, name) is None:
-            null = os.open(os.devnull, os.O_WRONLY)  # the lowest free descriptor: fd itself
+            flags = os.O_RDONLY if mode == "r" else os.O_WRONLY
+            null = os.open(os.devnull, flags)  # the lowest free descriptor: fd itself
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
-            setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
     stdout = sys.stdout
     if stdout is sys.__stdout__ and isinstance(stdout, io.TextIOWrapper):
         stdout.flush()
