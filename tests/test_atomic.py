@@ -196,6 +196,49 @@ class TestWrite:
         assert (tmp_path / "a").read_text() == "1"
         assert not os.path.lexists(tmp_path / atomic.NEW_DATA_DIR_NAME)
 
+    def test_data_directory_is_replaced(self, tmp_path: Path) -> None:
+        """A real DIRECTORY named ..data (with a link out) no longer makes every write fail
+        (a file of that name was already replaced); the link's target is untouched."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "canary").write_text("keep")
+        volume = tmp_path / "vol"
+        (volume / atomic.DATA_DIR_NAME / "deep").mkdir(parents=True)
+        (volume / atomic.DATA_DIR_NAME / "deep" / "out").symlink_to(outside)
+        assert atomic.write(volume, {"a": "1"})
+        assert (volume / "a").read_text() == "1"
+        assert os.path.islink(volume / atomic.DATA_DIR_NAME)
+        assert atomic.write(volume, {"a": "2"})
+        assert (volume / "a").read_text() == "2"
+        assert (outside / "canary").read_text() == "keep"
+
+    def test_a_huge_file_in_the_current_version_is_read_bounded(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A huge (sparse) file put in place of a projected file of the current version is
+        read only as far as the comparison needs (it was read whole into memory), and the
+        new payload is written."""
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        atomic.write(volume, {"data": b"v1"})
+        version = volume / os.readlink(volume / atomic.DATA_DIR_NAME)
+        (version / "data").unlink()
+        with open(version / "data", "wb") as handle:
+            handle.truncate(64 << 20)
+        real_read = os.read
+        read: list[int] = []
+
+        def counting(fd: int, size: int) -> bytes:
+            data = real_read(fd, size)
+            read.append(len(data))
+            return data
+
+        monkeypatch.setattr(os, "read", counting)
+        assert atomic.write(volume, {"data": b"v3"})
+        monkeypatch.undo()
+        assert sum(read) <= 3
+        assert (volume / "data").read_bytes() == b"v3"
+
     def test_leftover_tmp_directory_is_removed(self, tmp_path: Path) -> None:
         """A ..data_tmp DIRECTORY (with a link out) no longer blocks every later write; the
         link's target outside the volume is untouched."""
@@ -284,6 +327,17 @@ class TestWrite:
         """A path that cleans to '.' names the volume itself and is refused."""
         with pytest.raises(PayloadError, match="must name a file"):
             atomic.write(tmp_path, {"./": "x"})
+
+    def test_item_path_deeper_than_the_recursion_limit(self, tmp_path: Path) -> None:
+        """An item path of 1,500 directories (3 KiB, valid for the API server) is written,
+        updated and pruned without recursion."""
+        deep = "/".join(["d"] * 1500) + "/name"
+        assert atomic.write(tmp_path, {deep: b"a", "top": b"t"})
+        assert (tmp_path / deep).read_bytes() == b"a"
+        assert atomic.write(tmp_path, {"top": b"t2"})
+        assert not (tmp_path / "d").exists()
+        versions = [p for p in tmp_path.iterdir() if p.name.startswith("..2")]
+        assert [list(p.iterdir()) for p in versions] == [[versions[0] / "top"]]
 
     def test_missing_target(self, tmp_path: Path) -> None:
         """The target directory must exist, as for NewAtomicWriter."""

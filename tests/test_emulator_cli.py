@@ -750,3 +750,22 @@ def test_run_validates_for_the_chosen_release(
         "cannot be handled as a Pod: strict decoding error: unknown field "
         '"spec.containers[0].env[0].valueFrom.fileKeyRef"\n'
     )
+
+
+class TestRunArguments:
+    """``podself run``'s own options."""
+
+    def test_entrypoint_that_does_not_split(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An --entrypoint with an unclosed quote is a usage error naming it, before anything
+        runs (it was a ValueError traceback when the container started)."""
+        pod = tmp_path / "pod.yaml"
+        pod.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
+        with pytest.raises(SystemExit) as stopped:
+            main(["run", "-f", str(pod), "--entrypoint", 'app=echo "open'])
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err.endswith(
+            'argument --entrypoint: "app=echo "open": COMMAND is split like a shell word list: '
+            "No closing quotation\n"
+        )

@@ -28,6 +28,7 @@ from podself.emulator.kubelet import (
 from podself.emulator.mounts import namespace_support
 from podself.emulator.state import PodState
 from podself.emulator.supervisor import ContainerProcess, ProcessTracker, Supervisor
+from podself.emulator.volumes import VolumeSet
 from podself.errors import ManifestError
 
 NAMESPACES = namespace_support()
@@ -713,6 +714,70 @@ class TestLiveChanges:
             'Invalid value: "bad value"'
         ) in result.err
 
+    def test_manifest_edit_with_a_hand_edited_pod_json(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A pod.json whose resourceVersion is not a number fails that edit with a message
+        naming the file; the pod runs on and takes the next edit."""
+        path = manifest(tmp_path, self.WATCH)
+        state = PodState(str(tmp_path / "state"), "default", "live")
+
+        def edit() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            good = state.read_pod()
+            state.write_pod(dict(good, metadata=dict(good["metadata"], resourceVersion="zz")))
+            text = Path(path).read_text()
+            Path(path).write_text(text.replace("stage: alpha", "stage: gamma"))
+            time.sleep(0.5)
+            state.write_pod(good)
+            Path(path).write_text(text.replace("stage: alpha", "stage: gamma") + "# again\n")
+
+        thread = threading.Thread(target=edit)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            thread.join()
+        assert result.code == 0
+        assert result.out.splitlines() == ['stage="alpha"', 'stage="gamma"']
+        assert "cannot apply the edited manifest: pod state file" in result.err
+        assert "metadata.resourceVersion must be a decimal number, not 'zz'" in result.err
+        assert "Traceback" not in result.err
+
+    def test_manifest_replaced_by_a_fifo(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A FIFO put in the manifest's place is not opened for reading (the open blocked
+        the whole run: --timeout and signals with it); the pod runs to its end."""
+        path = manifest(tmp_path, pod_json("sleep 1", name="fifo"))
+        state = PodState(str(tmp_path / "state"), "default", "fifo")
+        finished = threading.Event()
+
+        def replace() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)
+            os.unlink(path)
+            os.mkfifo(path)
+            # Without the fix the run waits in open(): let it go once the pod should be over.
+            if not finished.wait(10):
+                with contextlib.suppress(OSError):
+                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+        thread = threading.Thread(target=replace)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            finished.set()
+            thread.join()
+        assert result.code == 0
+        assert f"ignoring the edited manifest: {path}: not a regular file any more" in result.err
+
 
 def _gone(pid: int) -> bool:
     """Whether ``pid`` has exited (absent, or a zombie waiting for init)."""
@@ -721,6 +786,61 @@ def _gone(pid: int) -> bool:
             return handle.read().rpartition(b")")[2].split()[0] == b"Z"
     except OSError:
         return True
+
+
+class TestMessages:
+    """podself's own lines on stderr."""
+
+    def test_manifest_strings_cannot_drive_the_terminal(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """An escape sequence in a ConfigMap name or a command is shown escaped in podself's
+        messages (it changed the terminal's title and colours)."""
+        hostile = "\x1b]0;TITLE\x07\x1b[31mRED\x9b2J"
+        text = pod_json(
+            "true",
+            container={"volumeMounts": [{"name": "v", "mountPath": "/v"}]},
+            spec={"volumes": [{"name": "v", "configMap": {"name": hostile}}]},
+        )
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert result.code == 1
+        assert 'configmap "\\x1b]0;TITLE\\x07\\x1b[31mRED\\x9b2J" not found' in result.err
+        text = pod_json("true", container={"command": [hostile]})
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd, no_namespace=True)
+        assert 'StartError: exec: "\\x1b]0;TITLE' in result.err
+        assert not any(c in result.err for c in "\x1b\x07\x9b")
+
+
+class TestStopDuringSetup:
+    """A stop signal before the containers start (while volumes are being written)."""
+
+    @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+    def test_state_is_removed(
+        self,
+        tmp_path: Path,
+        capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+        signum: signal.Signals,
+    ) -> None:
+        """The run ends with exit 1 and a message, and the state directory, Secret files
+        included, is removed (the default action of SIGTERM left it all behind); no
+        container starts."""
+        real_setup = VolumeSet.setup
+        written: list[Path] = []
+
+        def setup_then_signal(self: Any) -> None:
+            real_setup(self)
+            written.extend(Path(self.base_dir).iterdir())
+            os.kill(os.getpid(), signum)
+
+        monkeypatch.setattr(VolumeSet, "setup", setup_then_signal)
+        marker = tmp_path / "started"
+        text = pod_json(f"touch {marker}", spec=PODINFO)
+        result = run_pod(tmp_path, [manifest(tmp_path, text)], capfd)
+        assert result.code == 1
+        assert f"podself run: stopped by {signum.name} before the pod started" in result.err
+        assert written  # the volume was there; run_pod checks that the state is gone
+        assert not marker.exists()
 
 
 class TestCrash:

@@ -112,6 +112,25 @@ class TestRootMode:
         assert (root / "etc" / "app" / "labels").read_text() == 'a="1"'
         assert (root / "etc" / "hosts").read_text().endswith("127.0.0.1\tdemo\n")
 
+    @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="links through /proc")
+    def test_sub_path_file_is_pinned_not_copied(self, tmp_path: Path) -> None:
+        """A subPath file is the volume file's inode (a hard link), as the kubelet's bind
+        mount is: a huge (sparse) file a container left in an emptyDir costs no copy."""
+        volume = tmp_path / "vol"
+        volume.mkdir()
+        big = volume / "big"
+        with open(big, "wb") as handle:
+            handle.truncate(1 << 30)
+        fs = ContainerFS(
+            mounts=(MountSpec(str(big), "/data/big", is_file=True),),
+            hostname="demo",
+            scratch=str(tmp_path / "root"),
+        )
+        assert build_root(fs) == []
+        pinned = tmp_path / "root" / "data" / "big"
+        assert os.stat(pinned).st_ino == os.stat(big).st_ino
+        assert os.stat(pinned).st_blocks == 0
+
     def test_nested_mount_is_not_written_into_a_volume(self, tmp_path: Path) -> None:
         """A mount inside another mount's volume is skipped with a warning."""
         outer = tmp_path / "outer"
@@ -311,6 +330,23 @@ class TestNamespaceMode:
         atomic.write(volume, {"labels": "v2"})
         out, _ = proc.communicate("go\n", timeout=30)
         assert out.splitlines() == ["v2", "v1"]
+
+    @pytest.mark.skipif(not os.path.ismount("/dev"), reason="needs /dev as a mount of its own")
+    def test_working_dir_on_a_host_mount_stays_inside(self, tmp_path: Path) -> None:
+        """A missing workingDir on a host mount other than / (here /dev; /sys/fs/cgroup made
+        a host cgroup) is created in a throw-away layer, as a missing mount point is."""
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        workdir = f"/dev/podself-workdir-{os.getpid()}"
+        fs = ContainerFS(mounts=(), hostname="demo", scratch=str(scratch), workdir=workdir)
+        try:
+            result = self.run_in(fs, "pwd")
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == f"{workdir}\n"
+            assert not os.path.lexists(workdir)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(workdir)
 
     def test_failure_is_reported_by_the_container(self, tmp_path: Path) -> None:
         """A mount that cannot be made fails the container with status 126 and a message."""

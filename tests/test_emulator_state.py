@@ -142,6 +142,19 @@ class TestListing:
         (tmp_path / ".not-a-namespace").mkdir()
         assert len(list_pods(str(tmp_path))) == 2
 
+    @pytest.mark.parametrize(
+        ("namespace", "name"), [("default", "Bad\x1b[31m"), ("\udcff", "ok"), ("default", "x_y")]
+    )
+    def test_names_no_pod_can_have_are_not_listed(
+        self, tmp_path: Path, namespace: str, name: str
+    ) -> None:
+        """A live-looking directory whose name the API server would refuse was not made by
+        podself: it is not listed (its name, escape sequences and all, was printed)."""
+        planted = PodState(str(tmp_path), namespace, name)
+        planted.create(POD)
+        assert planted.alive()
+        assert list_pods(str(tmp_path)) == []
+
 
 class TestProcesses:
     """Telling a live owner from a reused pid."""
@@ -152,6 +165,9 @@ class TestProcesses:
         assert process_alive(os.getpid(), token)
         assert not process_alive(os.getpid(), token + "0")
         assert not process_alive(0, token)
+        # An owner.json edited by hand: no OverflowError from os.kill.
+        assert not process_alive(10**23, token)
+        assert not process_alive(2**31, token)
 
     def test_dead(self) -> None:
         """An exited process is not alive."""
@@ -480,6 +496,30 @@ class TestStateFiles:
         Path(state.pod_file).write_bytes(b"\xff")
         with pytest.raises(ManifestError, match="not valid JSON"):
             state.read_pod()
+
+    @pytest.mark.parametrize(
+        ("metadata", "says"),
+        [
+            (5, "metadata must be a JSON object, not int"),
+            ({"labels": ["a"]}, "metadata.labels must map strings to strings"),
+            ({"annotations": {"a": 1}}, "metadata.annotations must map strings to strings"),
+            ({"resourceVersion": "zz"}, "metadata.resourceVersion must be a decimal number"),
+            ({"resourceVersion": 7}, "metadata.resourceVersion must be a decimal number"),
+            ({"resourceVersion": "\u0661"}, "metadata.resourceVersion must be a decimal number"),
+            ({"resourceVersion": "9" * 5000}, "metadata.resourceVersion must be a decimal number"),
+        ],
+    )
+    def test_pod_json_with_foreign_metadata(
+        self, tmp_path: Path, metadata: object, says: str
+    ) -> None:
+        """A pod.json edited by hand into a shape the label and sync code cannot use raises
+        ManifestError naming the file (it was a ValueError or TypeError from deep inside)."""
+        state = PodState(str(tmp_path), "default", "demo")
+        state.create(POD)
+        state.write_pod({"metadata": metadata})
+        with pytest.raises(ManifestError, match=r'^pod state file ".*/pod.json": ') as caught:
+            state.read_pod()
+        assert says in str(caught.value)
 
     def test_full_disk_keeps_the_old_pod(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

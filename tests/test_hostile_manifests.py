@@ -136,6 +136,15 @@ def attacks() -> Iterator[Attack]:
         yield Attack(f"name={name[:12]!r}", [pod(name)], says=["metadata.name", rule])
     yield Attack("generateName=../", [pod(None, metadata={"generateName": "../../"})])
     yield Attack("flag -n ../..", [pod()], extra_args=["-n", "../.."], says=["../..", DNS_LABEL])
+    # hostname and subdomain become lines of the pod's /etc/hosts and its UTS hostname.
+    for key in ("hostname", "subdomain"):
+        hostile = pod()
+        hostile["spec"][key] = "a\n6.6.6.6 evil"
+        yield Attack(f"{key} with a newline", [hostile], says=[f"spec.{key}", DNS_LABEL])
+    # The grace period times every stop: beyond int64 it made --timeout wait for ever.
+    hostile = pod(containers=[container(script="trap '' TERM; sleep 30")])
+    hostile["spec"]["terminationGracePeriodSeconds"] = 10**30
+    yield Attack("grace period 10**30", [hostile], says=["spec.terminationGracePeriodSeconds"])
     # Container and volume names become per-container and per-volume directories.
     for name in ("../../..", "a/b", ".", "..", "App", "x" * 64):
         says = [TOO_LONG_LABEL] if len(name) > 63 else [DNS_LABEL]
@@ -242,6 +251,12 @@ def attacks() -> Iterator[Attack]:
                 CONFIG,
             ],
         )
+    # 2,000 directories (4 KiB, the API server's limit): no recursion, PATH_MAX is an error.
+    yield Attack(
+        "downward path 2,000 levels",
+        [mounted(downward([name_item("/".join(["d"] * 2000))]))],
+        refused=None,
+    )
     # Modes: nothing setuid, setgid or sticky, nothing out of range.
     for mode in (0o4755, 0o2755, 0o1777, 0o7777, -1, 2**31, 0o1000):
         yield Attack(

@@ -1080,6 +1080,38 @@ class TestValidatePodSpecStructure:
         assert errors
         assert {e.field for e in errors} == {"spec.volumes[0].name"}
 
+    @pytest.mark.parametrize(
+        ("value", "kind"),
+        [
+            (float("inf"), "integer"),
+            (1.5, "integer"),
+            ("30", "integer"),
+            (True, "integer"),
+            (2**63, "int64"),
+            (-(2**63) - 1, "int64"),
+        ],
+        ids=repr,
+    )
+    def test_termination_grace_period_is_an_int64(self, value: object, kind: str) -> None:
+        """An infinite or huge grace period (it made --timeout wait for ever) is refused, as
+        the API server's decoder refuses anything but an int64."""
+        spec = {"containers": [container()], "terminationGracePeriodSeconds": value}
+        assert [(e.type, e.field, e.detail) for e in validate_pod_spec(spec)] == [
+            (TYPE_INVALID, "spec.terminationGracePeriodSeconds", f"must be of type {kind}")
+        ]
+        spec["terminationGracePeriodSeconds"] = 2**63 - 1
+        assert validate_pod_spec(spec) == []
+
+    @pytest.mark.parametrize("name", ["a\n6.6.6.6 evil", "UPPER", "a.b", "x" * 64, "-a"])
+    @pytest.mark.parametrize("key", ["hostname", "subdomain"])
+    def test_hostname_and_subdomain_are_dns_labels(self, key: str, name: str) -> None:
+        """ValidatePodSpec: a hostname or subdomain that is not a DNS-1123 label is invalid
+        (a newline in one added a line to the container's /etc/hosts)."""
+        errors = validate_pod_spec({"containers": [container()], key: name})
+        assert errors
+        assert {(e.type, e.field, e.bad_value) for e in errors} == {(INVALID, f"spec.{key}", name)}
+        assert validate_pod_spec({"containers": [container()], key: "web-0"}) == []
+
     def test_container_requirements(self) -> None:
         """containers is required; each needs a name and an image; names are unique across
         containers, initContainers and ephemeralContainers."""

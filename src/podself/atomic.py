@@ -505,18 +505,17 @@ def _walk_version(root: str) -> dict[str, bool]:
     """Relative path -> "is a regular file" for everything under ``root`` (no symlink is
     followed; a missing ``root`` is an empty version)."""
     found: dict[str, bool] = {}
-
-    def visit(prefix: str) -> None:
-        with os.scandir(os.path.join(root, prefix) if prefix else root) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                is_dir = entry.is_dir(follow_symlinks=False)
-                found[rel] = not is_dir and entry.is_file(follow_symlinks=False)
-                if is_dir:
-                    visit(rel + "/")
-
+    pending = [""]  # iterative: an item path may be 2,000 directories deep
     try:
-        visit("")
+        while pending:
+            prefix = pending.pop()
+            with os.scandir(os.path.join(root, prefix) if prefix else root) as entries:
+                for entry in entries:
+                    rel = prefix + entry.name
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    found[rel] = not is_dir and entry.is_file(follow_symlinks=False)
+                    if is_dir:
+                        pending.append(rel + "/")
     except FileNotFoundError:
         return {}
     return found
@@ -613,6 +612,10 @@ def write(
             # (8)
             _clear_reserved(target, NEW_DATA_DIR_NAME)  # left by a writer that died
             os.symlink(ts_dir_name, tmp_link)
+            if not old_ts_dir and os.path.isdir(data_dir_path):
+                # A real directory named ..data (not the protocol's link) would make every
+                # rename below fail for ever; the name is reserved, never user data.
+                _clear_reserved(target, DATA_DIR_NAME)
 
             # (9)
             os.rename(tmp_link, data_dir_path)
@@ -692,19 +695,27 @@ def _should_write_payload(
         if not old_entries.get(path, False):
             return True  # missing (or not a regular file): write
         try:
-            if _read_file_nofollow(os.path.join(old_ts_path, path)) != projection.data:
+            old = _read_file_nofollow(os.path.join(old_ts_path, path), len(projection.data))
+            if old != projection.data:
                 return True
         except (FileNotFoundError, PermissionError):
             return True  # a 0000 file is unreadable to a non-root writer: just rewrite it
     return False
 
 
-def _read_file_nofollow(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW)
+def _read_file_nofollow(path: str, size: int) -> bytes | None:
+    """At most ``size + 1`` bytes of ``path`` (enough to compare with ``size`` bytes), None
+    when it is not a regular file. Never blocking, so a FIFO or a huge file put in the old
+    version (a container without a mount namespace can) cannot hang or exhaust the writer."""
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW | _O_NONBLOCK)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
         chunks = []
-        while chunk := os.read(fd, 65536):
+        left = size + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 65536))):
             chunks.append(chunk)
+            left -= len(chunk)
     finally:
         os.close(fd)
     return b"".join(chunks)
@@ -734,7 +745,7 @@ def _write_payload_to_dir(payload: Mapping[str, FileProjection], ts_dir: str) ->
         full_path = os.path.join(ts_dir, path)
         parent = os.path.dirname(full_path)
         if parent != ts_dir:
-            os.makedirs(parent, 0o777, exist_ok=True)  # subject to the umask, like MkdirAll
+            _make_parents(ts_dir, os.path.relpath(parent, ts_dir))
         # O_EXCL|O_NOFOLLOW: the directory is brand new, so anything already there is foul play.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
         fd = os.open(full_path, flags, projection.mode)
@@ -746,6 +757,18 @@ def _write_payload_to_dir(payload: Mapping[str, FileProjection], ts_dir: str) ->
             os.fchmod(fd, projection.mode)
         finally:
             os.close(fd)
+
+
+def _make_parents(ts_dir: str, rel: str) -> None:
+    # MkdirAll, one level at a time: os.makedirs recurses once per level, and an item path
+    # of 4,096 bytes holds 2,048 of them. 0777 is subject to the umask, like MkdirAll.
+    import contextlib
+
+    path = ts_dir
+    for part in rel.split("/"):
+        path = os.path.join(path, part)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o777)
 
 
 def _create_user_visible_files(target: str, payload: Iterable[str]) -> None:

@@ -328,6 +328,8 @@ _FILE_MODE_MSG: Final = "must be a number between 0 and 0777 (octal), both inclu
 _MAX_MODE: Final = 0o777
 _INT32_MIN: Final = -(2**31)
 _INT32_MAX: Final = 2**31 - 1
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 
 _ENV_PATHS: Final = frozenset(ENV_FIELD_PATHS)
 _VOLUME_PATHS: Final = frozenset(VOLUME_FIELD_PATHS)
@@ -670,6 +672,19 @@ def _int32(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldError])
         return None
     errs.append(_type_error(f"{field}.{key}", value, "integer"))
     return None
+
+
+def _int64(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldError]) -> None:
+    """Report the value at ``key`` unless it is absent, null or an int64 (what the API
+    server's decoder accepts: not 1.5, not 1e309, not 2**63)."""
+    value = obj.get(key)
+    if value is None:
+        return
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            errs.append(_type_error(f"{field}.{key}", value, "int64"))
+        return
+    errs.append(_type_error(f"{field}.{key}", value, "integer"))
 
 
 def _check_mode(obj: Mapping[str, Any], key: str, field: str, errs: list[FieldError]) -> None:
@@ -1825,8 +1840,10 @@ def validate_pod_spec(
     ``downwardAPI`` and ``projected`` sources with their item paths and modes), then
     ``containers``, ``initContainers`` and ``ephemeralContainers``: names (DNS-1123 labels,
     unique across the three lists), ``image``, ``env`` and ``volumeMounts`` (a volume's name,
-    a unique ``mountPath``, relative ``subPath``/``subPathExpr`` without ``..``). A Pod (not a
-    ``template``) may not have ephemeral containers on create, a pod template never. From
+    a unique ``mountPath``, relative ``subPath``/``subPathExpr`` without ``..``), then
+    ``terminationGracePeriodSeconds`` (an int64), ``hostname`` and ``subdomain`` (DNS-1123
+    labels). A Pod (not a ``template``) may not have ephemeral containers on create, a pod
+    template never. From
     1.34 an env var's ``fileKeyRef`` must name an ``emptyDir`` volume of the pod.
     ``kubernetes_version`` and ``relaxed_names`` are as in :func:`validate_env`.
     """
@@ -1839,6 +1856,16 @@ def validate_pod_spec(
         relaxed = _relaxed_names(relaxed_names)
         _containers_into(spec, path, volumes, errs, defaults=apply_defaults, relaxed=relaxed)
         _file_key_ref_volumes(spec, path, errs)
+        # The grace period times the stop of every container: an integer, as the decoder wants.
+        _int64(spec, "terminationGracePeriodSeconds", path, errs)
+        # hostname and subdomain name the pod in DNS, /etc/hosts and the UTS namespace.
+        for key in ("hostname", "subdomain"):
+            value = _string(spec, key, path, errs)
+            if value:
+                errs.extend(
+                    FieldError(INVALID, f"{path}.{key}", value, msg)
+                    for msg in dns1123_label_errors(value)
+                )
         ephemeral = spec.get("ephemeralContainers")
         has_ephemeral = isinstance(ephemeral, (list, tuple)) and len(ephemeral) > 0
         if template:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
+import os
 import sys
 from collections.abc import Sequence
+
+from podself.errors import PodselfError
 
 __all__ = ["COMMANDS", "main"]
 
@@ -72,8 +76,74 @@ def _parser(selected: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+class OutputError(PodselfError, OSError):
+    """podself's own standard output could not be written (a full disk, an I/O error)."""
+
+
+class _Output(io.RawIOBase):
+    """The process's stdout descriptor; a failed write raises :class:`OutputError`, so that
+    it is told apart from the failures of the work itself."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        try:
+            return os.write(self._fd, data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from None
+
+
+def _guard_streams() -> None:
+    """Started with stdin, stdout or stderr closed (``<&-``, ``>&-``), Python leaves None in
+    sys: point that descriptor at the null device (stdin reads as empty). Output written to
+    the real stdout goes through :class:`_Output`."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is None:
+            flags = os.O_RDONLY if mode == "r" else os.O_WRONLY
+            null = os.open(os.devnull, flags)  # the lowest free descriptor: fd itself
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
+    stdout = sys.stdout
+    if stdout is sys.__stdout__ and isinstance(stdout, io.TextIOWrapper):
+        stdout.flush()
+        raw = _Output(stdout.fileno())
+        # Unbuffered (python -u, PYTHONUNBUFFERED) stays unbuffered: a sidecar's lines must
+        # reach the log at once.
+        unbuffered = isinstance(stdout.buffer, io.RawIOBase)
+        sys.stdout = io.TextIOWrapper(
+            raw if unbuffered else io.BufferedWriter(raw),
+            encoding=stdout.encoding,
+            errors=stdout.errors,
+            line_buffering=stdout.line_buffering,
+            write_through=stdout.write_through,
+        )
+
+
+def _discard_output() -> None:
+    # What could not be written is dropped, so the flush at exit does not fail again.
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``podself`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    _guard_streams()
     args_list = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in args_list if not a.startswith("-")), None)
     parser = _parser(selected if selected in COMMANDS else None)
@@ -92,7 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
         code: int = module.run(args)
+        sys.stdout.flush()
     except BrokenPipeError:
+        return 1
+    except OutputError as exc:
+        _discard_output()
+        print(f"podself {args.command}: cannot write to stdout: {exc.strerror}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -309,7 +309,7 @@ def _change_pod(
     """Change one pod; print kubectl's lines (``--list`` under a heading per pod when
     ``heading``); return the exit status."""
     from podself.downward import go_quote
-    from podself.emulator.state import PodState
+    from podself.emulator.state import PodState, next_resource_version
     from podself.errors import ConfinementError, ManifestError
     from podself.validation import name_is_dns_label, name_is_dns_subdomain
 
@@ -384,7 +384,7 @@ def _change_pod(
             meta[field] = current
         else:
             meta.pop(field, None)
-        meta["resourceVersion"] = str(int(meta.get("resourceVersion") or "1") + 1)
+        meta["resourceVersion"] = next_resource_version(meta)
 
     try:
         state.update_pod(change)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 
 from podself.cli import add_kubernetes_version
@@ -33,6 +34,11 @@ def _entrypoint(text: str) -> tuple[str, str]:
     if not sep or not name or not command.strip():
         msg = f'"{text}": expected NAME=COMMAND'
         raise argparse.ArgumentTypeError(msg)
+    try:
+        shlex.split(command)  # split again when the container starts; fail here, not there
+    except ValueError as exc:
+        msg = f'"{text}": COMMAND is split like a shell word list: {exc}'
+        raise argparse.ArgumentTypeError(msg) from None
     return name, command
 
 

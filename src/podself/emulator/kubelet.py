@@ -19,9 +19,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import signal
+import stat
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, Final
 
@@ -37,11 +40,16 @@ from podself.emulator.mounts import (
     probe_namespace,
     working_dir,
 )
-from podself.emulator.state import PodExistsError, PodState, default_state_root
+from podself.emulator.state import (
+    PodExistsError,
+    PodState,
+    default_state_root,
+    next_resource_version,
+)
 from podself.emulator.supervisor import ContainerProcess, OutputChannel, Supervisor, exit_code
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
 from podself.errors import ConfinementError, ManifestError, PodselfError
-from podself.manifest.load import STDIN, Document, load_file
+from podself.manifest.load import DEFAULT_LIMITS, STDIN, Document, load_documents, load_file
 from podself.manifest.workloads import Workload, iter_workloads
 from podself.validation import validate_config_object
 
@@ -62,6 +70,11 @@ _DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 _POLL_INTERVAL: Final = 0.25
 _PIPE_LINGER: Final = 1.0
 _KILL_LINGER: Final = 10.0  # seconds a SIGKILLed container may take to be reaped
+_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _StoppedBeforeStart(BaseException):
+    """A stop signal arrived while the pod was being set up (before its supervisor)."""
 
 
 @dataclass
@@ -102,11 +115,15 @@ class Loaded:
 
 def load_manifests(files: Sequence[str]) -> Loaded:
     """Read every ``-f`` file (``-`` is stdin) with the safe loader."""
+    return _collect((path, load_file(path)) for path in files)
+
+
+def _collect(sources: Iterable[tuple[str, list[Document]]]) -> Loaded:
     documents: list[tuple[str, Document]] = []
     workloads: list[tuple[str, Workload]] = []
     objects: list[Mapping[str, Any]] = []
-    for path in files:
-        for document in load_file(path):
+    for path, loaded in sources:
+        for document in loaded:
             documents.append((path, document))
             data = document.data
             items = [data]
@@ -115,6 +132,30 @@ def load_manifests(files: Sequence[str]) -> Loaded:
             objects.extend(i for i in items if isinstance(i, Mapping))
             workloads.extend((path, w) for w in iter_workloads(data))
     return Loaded(documents, workloads, objects)
+
+
+def _load_edited(path: str) -> Loaded:
+    """Re-read the manifest after an edit without ever blocking the running pod: it must
+    still be a regular file (a FIFO put in its place would block the open, and with it
+    --timeout and every signal), read within the loader's size limit."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        msg = f"cannot read {path}: {exc.strerror or exc}"
+        raise ManifestError(msg) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            msg = f"{path}: not a regular file any more"
+            raise ManifestError(msg)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(DEFAULT_LIMITS.max_bytes + 1)
+    except OSError as exc:
+        msg = f"cannot read {path}: {exc.strerror or exc}"
+        raise ManifestError(msg) from None
+    finally:
+        os.close(fd)
+    return _collect([(path, load_documents(data, path))])
 
 
 def select_workload(
@@ -220,6 +261,10 @@ class Kubelet:
         self.current_init: _Container | None = None
         self.phase = "init"
         self.err_channel: OutputChannel | None = None
+        # A stop signal before the supervisor takes over: raised while setting up (so the
+        # state directory is removed), recorded once the clean-up has begun.
+        self.early_signal: int | None = None
+        self.raise_on_stop = False
         self.hurry = False  # stopped by --timeout or a signal: do not wait long for readers
 
     # -- output ---------------------------------------------------------------------------
@@ -232,7 +277,7 @@ class Kubelet:
         """A line on stderr, never waiting for its reader (see :class:`OutputChannel`)."""
         if self.err_channel is None:
             self.err_channel = OutputChannel(self.err)
-        self.err_channel.write((text + "\n").encode("utf-8", "backslashreplace"))
+        self.err_channel.write((_terminal_safe(text) + "\n").encode("utf-8", "backslashreplace"))
 
     def debug(self, message: str) -> None:
         """A message shown with ``--verbose``."""
@@ -418,23 +463,52 @@ class Kubelet:
         assert self.node is not None
         meta = self.pod["metadata"]
         root = self.options.state_dir or default_state_root()
+        with self._stop_handlers():
+            try:
+                self.raise_on_stop = True
+                try:
+                    self.state = PodState(root, meta["namespace"], meta["name"])
+                    notes = self.state.create(self.pod)
+                except PodExistsError as exc:
+                    self.state = None  # the live run's state is not ours to remove
+                    self.print_line(f"Error from server (AlreadyExists): {exc}")
+                    return EXIT_NOT_STARTED
+                except (OSError, ManifestError) as exc:
+                    self.state = None
+                    self.say(f"cannot create the pod state directory under {root}: {exc}")
+                    return EXIT_NOT_STARTED
+                for note in notes:
+                    self.say(note)
+                return self._run_pod()
+            except _StoppedBeforeStart:
+                name = signal.Signals(self.early_signal or signal.SIGTERM).name
+                self.say(f"stopped by {name} before the pod started")
+                return EXIT_NOT_STARTED
+            finally:
+                self.raise_on_stop = False
+                self._cleanup()
+
+    @contextlib.contextmanager
+    def _stop_handlers(self) -> Iterator[None]:
+        """SIGINT, SIGTERM and SIGHUP outside the supervisor: during set-up they end it by
+        :class:`_StoppedBeforeStart` (the default action would leave the state directory,
+        Secrets included); during the clean-up they are only recorded."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_stop(signum: int, frame: object) -> None:
+            self.early_signal = signum
+            if self.raise_on_stop:
+                self.raise_on_stop = False
+                raise _StoppedBeforeStart
+
+        old = {signum: signal.signal(signum, on_stop) for signum in _STOP_SIGNALS}
         try:
-            self.state = PodState(root, meta["namespace"], meta["name"])
-            notes = self.state.create(self.pod)
-        except PodExistsError as exc:
-            self.state = None  # the live run's state is not ours to remove
-            self.print_line(f"Error from server (AlreadyExists): {exc}")
-            return EXIT_NOT_STARTED
-        except (OSError, ManifestError) as exc:
-            self.state = None
-            self.say(f"cannot create the pod state directory under {root}: {exc}")
-            return EXIT_NOT_STARTED
-        for note in notes:
-            self.say(note)
-        try:
-            return self._run_pod()
+            yield
         finally:
-            self._cleanup()
+            for signum, handler in old.items():
+                signal.signal(signum, handler)
 
     def _run_pod(self) -> int:
         assert self.state is not None
@@ -491,8 +565,11 @@ class Kubelet:
         )
         if self.err_channel is None:
             self.err_channel = OutputChannel(self.err)
+        self.raise_on_stop = False  # from here on the supervisor handles stop signals
         with Supervisor(prefix=prefix, out=self.out, err=self.err_channel) as supervisor:
             self.supervisor = supervisor
+            if self.early_signal is not None:  # arrived between the two handlers
+                supervisor.signals.append(self.early_signal)
             if self.inotify is not None:
                 supervisor.add_reader(self.inotify.fileno(), self._on_inotify)
             self._loop(supervisor, grace, deadline)
@@ -795,7 +872,7 @@ class Kubelet:
         assert self.state is not None
         assert self.workload is not None
         try:
-            loaded = load_manifests([path])
+            loaded = _load_edited(path)
             matches = [
                 w
                 for _, w in loaded.workloads
@@ -841,9 +918,13 @@ class Kubelet:
                     meta[key] = value
                 else:
                     meta.pop(key, None)
-            meta["resourceVersion"] = str(int(meta.get("resourceVersion") or "1") + 1)
+            meta["resourceVersion"] = next_resource_version(meta)
 
-        self.state.update_pod(apply)
+        try:
+            self.state.update_pod(apply)
+        except (OSError, ManifestError) as exc:  # a full disk, a pod.json edited by hand
+            self.say(f"cannot apply the edited manifest: {exc}")
+            return
         self.last_applied = (labels, annotations)
         self.debug("manifest labels/annotations applied to the running pod")
 
@@ -926,6 +1007,18 @@ class Kubelet:
                 self.state.remove()
             except OSError as exc:
                 self.say(f"cannot remove {self.state.path}: {exc}")
+
+
+def _terminal_safe(text: str) -> str:
+    """``text`` with every non-printable character but newline and tab escaped: manifest
+    strings reach podself's messages (a ConfigMap name, a command), and an escape sequence
+    in one must not drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
 
 
 def _signature(path: str) -> tuple[int, int, int] | None:

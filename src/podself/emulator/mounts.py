@@ -362,6 +362,10 @@ class NamespaceSetup:
         targets = [m.target for m in fs.mounts]
         if fs.hosts_file is not None:
             targets.append("/etc/hosts")
+        if fs.workdir:
+            # The child creates a missing workingDir too: on /dev, /sys/fs/cgroup or any
+            # other host mount it must land in a throw-away layer, like a mount point.
+            targets.append(os.path.normpath(os.path.join("/", fs.workdir)))
         for target in targets:
             if not os.path.lexists(target):
                 self.overlay_ids.add(_containing_mount(root, _nearest_existing(target)).mount_id)
@@ -603,8 +607,9 @@ def _parts(target: str, what: str) -> list[str]:
 def build_root(fs: ContainerFS, ips: Iterable[str] = (), domain: str = "") -> list[str]:
     """Lay out ``fs.scratch`` as the container's ``PODSELF_ROOT``; return warnings.
 
-    Directories become symlinks to the volume, files (``subPath``) are copied once (they
-    never update, as on a node), and ``etc/hosts`` is the kubelet-managed hosts file. A mount
+    Directories become symlinks to the volume, files (``subPath``) are hard links to the
+    file's inode, or copies across filesystems (they never see the kubelet's updates, as on
+    a node), and ``etc/hosts`` is the kubelet-managed hosts file. A mount
     nested inside another mount's volume is skipped with a warning rather than written into
     that volume. Everything is created beneath ``fs.scratch`` through descriptors that never
     follow a symlink; only podself's own links and copies (or an empty directory) are
@@ -678,6 +683,13 @@ def _copy_into(source: str, parent: int, name: str) -> None:
         if not stat.S_ISREG(st.st_mode):
             msg = f'subPath file "{source}": must be a regular file or a directory (it is copied)'
             raise ConfinementError(msg)
+        # A hard link pins the inode as the kubelet's bind mount does, at once: copying a
+        # 1 TiB sparse file a container left in its emptyDir would fill the disk and hold up
+        # podself run (--timeout and signals too). Copied only across filesystems or without
+        # /proc (macOS), where a link cannot be made.
+        with contextlib.suppress(OSError):
+            os.link(f"/proc/self/fd/{src.fileno()}", name, dst_dir_fd=parent)
+            return
         mode = stat.S_IMODE(st.st_mode) & 0o777
         fd = os.open(name, _NEW_FILE, 0o600, dir_fd=parent)
         with os.fdopen(fd, "wb") as dst:

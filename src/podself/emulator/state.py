@@ -30,6 +30,7 @@ from podself._safefs import (
 )
 from podself.emulator.mounts import parse_mountinfo
 from podself.errors import ConfinementError, ManifestError
+from podself.validation import name_is_dns_label, name_is_dns_subdomain
 
 __all__ = [
     "STATE_DIR_ENV",
@@ -37,6 +38,7 @@ __all__ = [
     "PodState",
     "default_state_root",
     "list_pods",
+    "next_resource_version",
     "process_alive",
     "process_token",
 ]
@@ -68,6 +70,9 @@ def default_state_root(environ: Mapping[str, str] | None = None) -> str:
     return os.path.join(tempfile.gettempdir(), f"podself-{uid}")
 
 
+_MAX_PID: Final = 2**31 - 1  # pid_t
+
+
 def process_token(pid: int) -> str:
     """A string that identifies process ``pid`` across pid reuse (its start time on Linux)."""
     try:
@@ -82,7 +87,7 @@ def process_token(pid: int) -> str:
 
 def process_alive(pid: int, token: str) -> bool:
     """Whether the process that wrote ``token`` (see :func:`process_token`) still runs."""
-    if pid <= 0:
+    if not 0 < pid <= _MAX_PID:  # an owner.json edited by hand: os.kill would overflow
         return False
     try:
         os.kill(pid, 0)
@@ -292,9 +297,12 @@ class PodState:
                 os.close(fd)
 
     def read_pod(self) -> dict[str, Any]:
-        """The pod object as last written (:class:`ManifestError` when it is not JSON)."""
+        """The pod object as last written (:class:`ManifestError` when it is not JSON, or its
+        metadata is not what podself writes)."""
         with self._dir() as fd:
-            return _read_json_at(fd, _POD_FILE, self._shown(_POD_FILE))
+            pod = _read_json_at(fd, _POD_FILE, self._shown(_POD_FILE))
+        _check_pod_metadata(pod, self._shown(_POD_FILE))
+        return pod
 
     def write_pod(self, pod: Mapping[str, Any]) -> None:
         """Replace ``pod.json`` atomically (callers hold :meth:`locked`)."""
@@ -471,6 +479,40 @@ class PodState:
         return notes
 
 
+_MAX_RESOURCE_VERSION_DIGITS: Final = 19  # an int64, as etcd's revisions
+
+
+def _check_pod_metadata(pod: Mapping[str, Any], shown: str) -> None:
+    """Refuse a pod.json whose metadata the label and sync code could not use (edited by
+    hand, or by another tool): an object, string maps, a decimal resourceVersion."""
+    meta = pod.get("metadata")
+    if not isinstance(meta, dict):
+        msg = f"{shown}: metadata must be a JSON object, not {type(meta).__name__}"
+        raise ManifestError(msg)
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not (
+            isinstance(value, dict)
+            and all(isinstance(v, str) for v in value.values())  # keys of JSON objects are str
+        ):
+            msg = f"{shown}: metadata.{key} must map strings to strings"
+            raise ManifestError(msg)
+    version = meta.get("resourceVersion")
+    if version is not None and not (
+        isinstance(version, str)
+        and version.isascii()
+        and version.isdigit()
+        and len(version) <= _MAX_RESOURCE_VERSION_DIGITS
+    ):
+        msg = f"{shown}: metadata.resourceVersion must be a decimal number, not {version!r}"
+        raise ManifestError(msg)
+
+
+def next_resource_version(meta: Mapping[str, Any]) -> str:
+    """The ``resourceVersion`` after one more change of a pod read by :meth:`PodState.read_pod`."""
+    return str(int(meta.get("resourceVersion") or "1") + 1)
+
+
 def _mounts_inside(path: str) -> list[str]:
     """Mount points strictly inside ``path`` (read from /proc/self/mountinfo on Linux: a bind
     mount of a directory of the same filesystem is invisible to ``st_dev``)."""
@@ -505,14 +547,16 @@ def list_pods(root: str, namespace: str | None = None) -> list[PodState]:
     except FileNotFoundError:
         return found
     for ns in namespaces:
-        if ns.startswith("."):
+        if ns.startswith(".") or name_is_dns_label(ns):
             continue  # podself's own (or foreign) entries, never a namespace
         try:
             names = sorted(os.listdir(os.path.join(root, ns)))
         except (FileNotFoundError, NotADirectoryError):
             continue
         for name in names:
-            if name.startswith("."):
+            if name.startswith(".") or name_is_dns_subdomain(name):
+                # No pod has a name the API server refuses: such an entry is not one of
+                # podself's, and its name (escape sequences...) is not printed.
                 continue
             state = PodState(root, ns, name)
             if state.exists() and state.alive():

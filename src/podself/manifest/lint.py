@@ -261,14 +261,16 @@ _RULE_LIST: Final = (
         "invalid-name",
         "error",
         "api",
-        "A name the API server rejects: the object, its namespace or a container.",
+        "A name the API server rejects: the object, its namespace, a container, or the "
+        "pod's hostname or subdomain.",
         """`metadata.name` (and a `generateName` prefix) must be a DNS subdomain: lower-case
         letters, digits, `-` and `.`, starting and ending with a letter or digit, at most 253
-        characters (a CronJob's at most 52). `metadata.namespace` and every container name
-        must be a DNS label: the same without `.`, at most 63 characters; container names are
-        unique across `containers`, `initContainers` and `ephemeralContainers`. Names like
-        `..`, `a/b` or `../../etc` are refused, so no name can leave a directory. Rename the
-        object, namespace or container.""",
+        characters (a CronJob's at most 52). `metadata.namespace`, every container name and
+        the pod's `hostname` and `subdomain` must be a DNS label: the same without `.`, at
+        most 63 characters; container names are unique across `containers`,
+        `initContainers` and `ephemeralContainers`. Names like `..`, `a/b` or `../../etc` are
+        refused, so no name can leave a directory or add a line to `/etc/hosts`. Rename the
+        object, namespace, container or host.""",
         fix="use lower-case letters, digits and '-' (and '.' in object names only)",
     ),
     _rule(
@@ -670,6 +672,7 @@ class _Pod:
 
 _ENV_NAME_FIELD: Final = re.compile(r"\.env\[\d+\]\.name$")
 _CONTAINER_NAME_FIELD: Final = re.compile(r"[cC]ontainers\[\d+\]\.name$")
+_HOST_NAME_FIELD: Final = re.compile(r"spec\.(hostname|subdomain)$")
 # Kubernetes reports these at the volumeMounts list; the finding points at the mount.
 _MOUNT_LIST_FIELD: Final = re.compile(
     r"\.volumeMounts\.(subPath|subPathExpr|mountPropagation|recursiveReadOnly)$"
@@ -692,7 +695,11 @@ def _classify(err: FieldError) -> str:
         return "invalid-env-name"
     if ".volumeMounts" in path:
         return "invalid-volume-mount"
-    if path.startswith("metadata.") or _CONTAINER_NAME_FIELD.search(path):
+    if (
+        path.startswith("metadata.")
+        or _CONTAINER_NAME_FIELD.search(path)
+        or _HOST_NAME_FIELD.search(path)
+    ):
         return "invalid-name"
     if ".env" in path:
         return "invalid-env-source"
