@@ -5,7 +5,10 @@ Rows (each measured in this one invocation, median of N):
 1. start-up: from spawning a command to the first instruction of the container (a
    ``date +%s%N`` it runs), for a bare ``sh -c`` and for ``podself run`` (CLI, with and
    without a mount namespace) and the in-process emulator (no interpreter start-up);
-2. label propagation with ``--sync-delay 0``: from ``podself label`` (CLI) or a direct
+2. CPU of one pod start: user + system CPU of ``podself run -f pod.yaml --timeout 0`` (a pod
+   whose container is ``true``) against ``python -c pass``, bytecode cached, the two
+   alternating in each round;
+3. label propagation with ``--sync-delay 0``: from ``podself label`` (CLI) or a direct
    ``pod.json`` edit to the new labels file in the pod's Downward API volume, beside a
    bare ``sh -c true`` and one direct ``atomic.write`` of the same payload.
 
@@ -18,6 +21,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -108,6 +112,49 @@ def time_simple(action: Callable[[], object], runs: int) -> list[float]:
         start = time.perf_counter()
         action()
         samples.append(time.perf_counter() - start)
+    return samples
+
+
+POD_YAML = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bench-cpu
+spec:
+  automountServiceAccountToken: false
+  containers:
+  - name: app
+    image: busybox
+    command: ["true"]
+"""
+
+
+def start_cpu(tmp: Path, runs: int) -> dict[str, list[float]]:
+    """CPU seconds (user + system, the process and its children) of ``python -c pass`` and of
+    ``podself run`` starting a pod that runs ``true``; bytecode caching on, as after install."""
+    manifest = tmp / "cpu.yaml"
+    manifest.write_text(POD_YAML)
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    cases = {
+        "bare": [sys.executable, "-c", "pass"],
+        "run": [
+            *(sys.executable, "-m", "podself", "run", "-f", str(manifest), "--timeout", "0"),
+            *("--state-dir", str(tmp / "state-cpu")),
+        ],
+    }
+    for argv in cases.values():  # cache bytecode
+        subprocess.run(argv, env=env, capture_output=True, check=True)
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    for index in range(runs):
+        for name in names[index % 2 :] + names[: index % 2]:  # alternate which goes first
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)  # microseconds, not ticks
+            subprocess.run(cases[name], env=env, capture_output=True, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            samples[name].append(
+                after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+            )
     return samples
 
 
@@ -250,6 +297,11 @@ def main() -> int:
         spawn = median_ms(
             time_simple(lambda: subprocess.run(["sh", "-c", "true"], check=True), runs)
         )
+        cpu = start_cpu(tmp, runs)
+        cpu_rows = [
+            ("python -c pass (floor)", median_ms(cpu["bare"])),
+            ("podself run -f pod.yaml --timeout 0 (true)", median_ms(cpu["run"])),
+        ]
         prop = propagation(tmp, runs)
         prop_rows = [
             ("bare sh -c true (baseline)", spawn),
@@ -262,6 +314,10 @@ def main() -> int:
     print_table("Start-up: spawn -> first container instruction", rows, bare, args.markdown)
     if reason is not None:
         print(f"(mount namespace rows skipped: {reason})")
+    print()
+    print_table("CPU of one pod start (user + system)", cpu_rows, cpu_rows[0][1], args.markdown)
+    ratio = cpu_rows[1][1] / cpu_rows[0][1]
+    print(f"target: one pod start <= 10x python -c pass: {ratio:.1f}x")
     print()
     print_table("Label change -> Downward API volume", prop_rows, spawn, args.markdown)
     print(f"\n{runs} runs each, median; Python {sys.version.split()[0]} on {os.uname().sysname}")

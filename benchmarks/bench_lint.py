@@ -9,9 +9,11 @@ Rows (measured in this one run, best of N):
    per second on one core and the ratio to the baseline;
 2. the same stream as JSON, parse + lint;
 3. start-up: wall time of ``podself lint small.yaml`` against ``python -c pass`` (bytecode
-   cached, as after ``pip install``), median of N interleaved runs.
+   cached, as after ``pip install``), median of N interleaved runs;
+4. memory: peak RSS of ``podself lint`` on files of 10,000 and 100,000 of those Deployments
+   (``--rss-docs``), against ``python -c pass``; flat means the larger file costs no more.
 
-Usage: python benchmarks/bench_lint.py [--docs N] [--runs N] [--markdown]
+Usage: python benchmarks/bench_lint.py [--docs N] [--runs N] [--rss-docs N,M] [--markdown]
 """
 
 from __future__ import annotations
@@ -212,11 +214,65 @@ def startup(runs: int) -> tuple[float, float]:
     return statistics.median(times["bare"]), statistics.median(times["lint"])
 
 
+# The child reports its own high-water mark: ru_maxrss would also count the memory of the
+# forked parent before exec.
+_HWM = """
+import re, runpy, sys
+try:
+    if sys.argv[1:]:
+        sys.argv = sys.argv[1:]
+        runpy.run_module("podself", run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as status:
+        hwm = re.search(r"VmHWM:\\s+(\\d+) kB", status.read())
+    print("VmHWM", hwm.group(1) if hwm else 0, file=sys.stderr)
+"""
+
+
+def peak_rss(args: list[str], env: dict[str, str]) -> int:
+    """Peak resident memory (bytes) of ``python -m podself ARGS``, or of the bare interpreter
+    when ``args`` is empty (Linux only: 0 elsewhere)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HWM, *args], env=env, capture_output=True, text=True, check=False
+    )
+    last = done.stderr.strip().splitlines()[-1:]
+    return int(last[0].split()[1]) * 1024 if last and last[0].startswith("VmHWM") else 0
+
+
+def memory(sizes: list[int]) -> tuple[int, list[tuple[int, int, int]]]:
+    """Peak RSS of ``python -c pass`` and, per size, (documents, file bytes, lint's peak RSS)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        small = Path(tmp) / "small.yaml"
+        small.write_text(SMALL)
+        peak_rss(["podself", "lint", str(small)], env)  # cache bytecode: compiling costs memory
+        floor = peak_rss([], env)
+        for count in sizes:
+            path = Path(tmp) / f"d{count}.yaml"
+            rng = random.Random(7)
+            with path.open("w") as out:  # written a document at a time: never held whole
+                for i in range(count):
+                    out.write(deployment(i, rng))
+            size = path.stat().st_size
+            argv = ["podself", "lint", "--fail-on", "never", f"--max-bytes={size}"]
+            argv += [f"--max-documents={count}", str(path)]
+            rows.append((count, size, peak_rss(argv, env)))
+            path.unlink()
+    return floor, rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=10_000, help="workloads in the stream")
     parser.add_argument("--runs", type=int, default=3, help="repetitions (best / median)")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument(
+        "--rss-docs",
+        default="10000,100000",
+        help="document counts whose peak RSS is measured (comma-separated; empty: skip)",
+    )
     args = parser.parse_args()
 
     text = stream(args.docs)
@@ -266,6 +322,31 @@ def main() -> int:
         print(f"{'python -c pass [baseline]':<58} {bare * 1000:>8.1f}")
         print(f"{'podself lint small.yaml':<58} {lint_start * 1000:>8.1f}")
         print(f"{'difference':<58} {(lint_start - bare) * 1000:>8.1f}")
+    sizes = [int(part) for part in args.rss_docs.split(",") if part.strip()]
+    if sizes:
+        floor, measured = memory(sizes)
+        print()
+        if args.markdown:
+            print("| peak RSS | file | MiB | vs `python -c pass` |")
+            print("|---|---:|---:|---:|")
+            print(f"| `python -c pass` [floor] | | {floor / 2**20:.1f} | 1.00x |")
+            for count, size, rss in measured:
+                print(
+                    f"| `podself lint`, {count:,} Deployments | {size / 1e6:.0f} MB "
+                    f"| {rss / 2**20:.1f} | {rss / floor:.2f}x |"
+                )
+        else:
+            print(f"{'peak RSS':<58} {'MiB':>8} {'vs floor':>9}")
+            print(f"{'python -c pass [floor]':<58} {floor / 2**20:>8.1f} {1:>8.2f}x")
+            for count, size, rss in measured:
+                name = f"podself lint, {count:,} Deployments ({size / 1e6:.0f} MB)"
+                print(f"{name:<58} {rss / 2**20:>8.1f} {rss / floor:>8.2f}x")
+        growth = measured[-1][2] / max(1, measured[0][2])
+        verdict = "met" if growth <= 1.2 else "NOT met"
+        print(
+            f"\ntarget: peak RSS flat (within 20 %) from {measured[0][0]:,} to "
+            f"{measured[-1][0]:,} documents: {growth:.2f}x ({verdict})"
+        )
     target = n / linted
     print(
         f"\ntarget >= 2,000 workload documents/s on one core: {target:,.0f}/s "

@@ -871,6 +871,15 @@ class TestEngine:
         assert finding.rule == "input-limit"
         assert (finding.line, finding.column) == (1, 1)
 
+    def test_default_size_takes_a_large_rendered_chart(self, tmp_path: Path) -> None:
+        """The default bound takes a stream well over 10 MiB (a rendered chart with thousands
+        of objects), which is linted rather than refused."""
+        path = tmp_path / "chart.yaml"
+        path.write_text("# " + "x" * (12 << 20) + "\nkind: Pod\nmetadata: {name: web}\n")
+        result = lint_paths([path])
+        assert "input-limit" not in _rules(result.findings)
+        assert result.documents == 1
+
     def test_dependency_issue_is_an_input_error(self) -> None:
         """A missing PyYAML is reported as an input error, not a finding."""
         from podself.manifest.lint import LintResult

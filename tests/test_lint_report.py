@@ -17,6 +17,7 @@ from podself.manifest.lint import RULES, Finding, LintResult, lint_paths
 from podself.manifest.report import (
     SARIF_SCHEMA,
     exit_code,
+    github_finding,
     render,
     render_github,
     render_json,
@@ -25,6 +26,7 @@ from podself.manifest.report import (
     render_text,
     summary,
     summary_line,
+    text_finding,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +146,28 @@ class TestText:
         )
         assert lines[1] == "    hint: see\\rthis"
         assert len(lines) == 3
+
+
+class TestEmitted:
+    @pytest.mark.parametrize(
+        ("fmt", "line_of"), [("text", text_finding), ("github", github_finding)]
+    )
+    @pytest.mark.parametrize("fail_on", ["error", "warning", "info", "never"])
+    def test_printed_as_found_reads_as_collected(
+        self, fmt: str, line_of: Any, fail_on: str
+    ) -> None:
+        """Findings handed to ``emit`` as they are found (and only counted) give the same
+        report, summary and exit code as findings kept in the result."""
+        kept = lint_paths([FIXTURES / "rules"])
+        printed: list[str] = []
+        counted = lint_paths([FIXTURES / "rules"], emit=lambda f: printed.append(line_of(f)))
+        assert counted.findings == []
+        assert sum(counted.emitted.values()) == len(kept.findings)
+        assert "".join(printed) + render(counted, fmt, fail_on=fail_on) == render(
+            kept, fmt, fail_on=fail_on
+        )
+        assert summary(counted, fail_on) == summary(kept, fail_on)
+        assert exit_code(counted, fail_on) == exit_code(kept, fail_on)
 
 
 class TestJson:

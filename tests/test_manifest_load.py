@@ -29,6 +29,7 @@ from podself.manifest.load import (
     load_file,
     read_source,
     scan_documents,
+    scan_file,
     split_field_path,
 )
 
@@ -619,6 +620,74 @@ class TestFiles:
         """A missing file raises ManifestError naming it."""
         with pytest.raises(ManifestError, match=r"cannot read .*missing\.yaml"):
             load_file(tmp_path / "missing.yaml")
+
+    def test_regular_yaml_file_is_parsed_as_it_is_read(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A long YAML file yields its first document before the rest of it is read, so memory
+        does not grow with the stream."""
+        path = tmp_path / "long.yaml"
+        path.write_text("---\nkind: Pod\n" * 1000)
+        read: list[int] = []
+        real_read = os.read
+
+        def counting_read(fd: int, size: int) -> bytes:
+            data = real_read(fd, size)
+            read.append(len(data))
+            return data
+
+        monkeypatch.setattr(load, "_CHUNK", 256)
+        monkeypatch.setattr(os, "read", counting_read)
+        items = scan_file(path)
+        first = next(items)
+        assert isinstance(first, Document)
+        assert first.data == {"kind": "Pod"}
+        assert 0 < sum(read) < path.stat().st_size // 10
+        assert sum(1 for _ in items) == 999
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            pytest.param(b"a: 1\n---\nb: [1, 2\n---\nc: 3\n", id="syntax"),
+            pytest.param(b"a: 1\n" * 50 + b"---\nb: \x01x\n", id="control-character"),
+            pytest.param(b"a: 1\n" * 50 + b"---\nb: caf\xc3\xa9\n---\nc: \xff\n", id="not-utf8"),
+            pytest.param(b"a: " + "\u00e9".encode() * 40 + b"\n", id="utf8-across-chunks"),
+            pytest.param(b"\xef\xbb\xbfa: 1\n---\nb: 2\n", id="bom"),
+            pytest.param(b"a: 1\n---\nx: &a [1, 1, 1]\ny: [*a, *a, *a, *a]\n", id="aliases"),
+            pytest.param(b"a: &x [*x]\n", id="alias-loop"),
+            pytest.param(b"---\n" * 20, id="too-many-documents"),
+            pytest.param(b"a: {labels: {x: yes}}\n", id="typed-scalar"),
+            pytest.param(b"a: 1\n" * 3000, id="too-large"),
+            pytest.param(b'{"kind": "Pod"}\n{"kind": "Job"}\n', id="json-in-yaml-file"),
+        ],
+    )
+    def test_streamed_file_reads_as_the_whole_text(
+        self, data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file parsed chunk by chunk gives the same documents and the same problem at the
+        same place as its whole text."""
+        monkeypatch.setattr(load, "_CHUNK", 7)
+        path = tmp_path / "in.yaml"
+        path.write_bytes(data)
+        limits = Limits(max_bytes=10_000, max_documents=10, max_alias_nodes=5)
+
+        def shown(items: Iterator[Document | LoadIssue]) -> list[object]:
+            return [
+                str(x)
+                if isinstance(x, LoadIssue)
+                else (x.index, x.line, x.column, x.offset, x.data, x.typed_scalars)
+                for x in items
+            ]
+
+        streamed = shown(scan_file(path, limits=limits))
+        whole = shown(scan_documents(data, str(path), limits=limits))
+        if "not UTF-8" in str(whole[-1]):
+            # The documents before the bad byte were parsed before it was read.
+            assert streamed[-1:] == whole
+            assert streamed[:-1]
+            assert all(isinstance(x, tuple) for x in streamed[:-1])
+        else:
+            assert streamed == whole
 
 
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=12))

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["add_input_limits", "configure", "input_limits", "run"]
 
 # The loader's defaults, spelled out so that --help needs no import of it.
-_MAX_BYTES_DEFAULT = 10 * 1024 * 1024
+_MAX_BYTES_DEFAULT = 256 * 1024 * 1024
 _MAX_DOCUMENTS_DEFAULT = 100_000
 
 
@@ -28,7 +28,7 @@ def add_input_limits(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=_MAX_BYTES_DEFAULT,
         metavar="N",
-        help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT})",
+        help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT}: 256 MiB)",
     )
     parser.add_argument(
         "--max-documents",
@@ -96,7 +96,14 @@ def _usage(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Lint the given inputs and print the report; returns the exit code."""
     from podself.manifest.lint import RULES, lint_paths
-    from podself.manifest.report import exit_code, printable, render, render_rules
+    from podself.manifest.report import (
+        exit_code,
+        github_finding,
+        printable,
+        render,
+        render_rules,
+        text_finding,
+    )
     from podself.validation import kubernetes_target
 
     if args.list_rules:
@@ -117,8 +124,12 @@ def run(args: argparse.Namespace) -> int:
     limits = input_limits(args)
     if isinstance(limits, str):
         return _usage(limits)
+    # Text and GitHub reports are printed as findings are found (the summary comes last), so
+    # a long stream is linted in constant memory; JSON and SARIF are one object each.
+    line_format = {"text": text_finding, "github": github_finding}.get(args.format)
+    emit = None if line_format is None else (lambda f: sys.stdout.write(line_format(f)))
     with kubernetes_target(args.kubernetes_version):
-        result = lint_paths(args.paths, disabled=disabled, limits=limits)
+        result = lint_paths(args.paths, disabled=disabled, limits=limits, emit=emit)
     for message in result.input_errors:
         print(f"podself lint: {printable(message)}", file=sys.stderr)
     sys.stdout.write(render(result, args.format, fail_on=args.fail_on))

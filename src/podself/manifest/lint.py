@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Any, Final
 
 from podself.downward import (
@@ -37,11 +37,10 @@ from podself.manifest.load import (
     Limits,
     LoadIssue,
     discover,
-    read_source,
     scan_documents,
+    scan_file,
     source_name,
     split_field_path,
-    too_large,
 )
 from podself.manifest.workloads import Workload, iter_workloads
 from podself.names import DIVISOR_UNITS, IDENTITY_ENV, RESOURCE_ENV_STEMS, env_table
@@ -150,13 +149,16 @@ class Finding:
 @dataclass(slots=True)
 class LintResult:
     """Findings of a run plus what was read: files, documents and workloads counted, and
-    ``input_errors`` for inputs that could not be read at all (missing files, no PyYAML)."""
+    ``input_errors`` for inputs that could not be read at all (missing files, no PyYAML), and
+    ``emitted`` counts by (rule, severity) of findings printed as found rather than kept."""
 
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
     documents: int = 0
     workloads: int = 0
     input_errors: list[str] = field(default_factory=list)
+    # (rule, severity) -> findings handed to lint_paths' ``emit`` instead of kept in findings.
+    emitted: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def _rule(rule_id: str, severity: str, category: str, summary: str, doc: str, *, fix: str) -> Rule:
@@ -181,7 +183,7 @@ _RULE_LIST: Final = (
         "error",
         "input",
         "The input is over a safety limit (size, documents, alias expansion or nesting).",
-        """Manifests are untrusted input. A file over the size limit (10 MiB by default,
+        """Manifests are untrusted input. A file over the size limit (256 MiB by default,
         `--max-bytes`) or with more than 100,000 documents (`--max-documents`, empty ones
         included), a document whose YAML aliases expand to more than 100,000 extra nodes
         (a "billion laughs" bomb), aliases that refer to themselves, or nesting too deep to
@@ -2168,10 +2170,13 @@ def lint_paths(
     *,
     disabled: Iterable[str] = (),
     limits: Limits = DEFAULT_LIMITS,
+    emit: Callable[[Finding], object] | None = None,
 ) -> LintResult:
     """Lint files, folders (``*.yaml``, ``*.yml``, ``*.json``, recursively) and ``"-"`` (stdin).
 
     Unreadable inputs are listed in ``result.input_errors`` and the rest is still linted.
+    With ``emit``, each finding is passed to it as it is found and only counted in
+    ``result.emitted``, so that memory does not grow with the findings of a long stream.
     """
     result = LintResult()
     off = frozenset(disabled)
@@ -2181,17 +2186,24 @@ def lint_paths(
         result.input_errors.append(f"cannot read {exc.filename}: {exc.strerror or exc}")
         return result
     for path in files:
+        # Read as linted: a long stream is never held whole.
+        items = scan_file(path, limits=limits)
         try:
-            data = read_source(path, limits=limits)
+            first = next(items, None)
         except OSError as exc:
             result.input_errors.append(f"cannot read {source_name(path)}: {exc.strerror or exc}")
             continue
         result.files += 1
-        name = source_name(path)
-        items: Iterable[Document | LoadIssue]
-        if data is None:
-            items = (too_large(name, limits),)
-        else:
-            items = scan_documents(data, name, limits=limits)
-        result.findings.extend(lint_documents(items, disabled=off, result=result))
+        stream = items if first is None else chain((first,), items)
+        try:
+            found = lint_documents(stream, disabled=off, result=result)
+            if emit is None:
+                result.findings.extend(found)
+                continue
+            for finding in found:
+                emit(finding)
+                key = (finding.rule, finding.severity)
+                result.emitted[key] = result.emitted.get(key, 0) + 1
+        except OSError as exc:
+            result.input_errors.append(f"cannot read {source_name(path)}: {exc.strerror or exc}")
     return result

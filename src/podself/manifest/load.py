@@ -86,7 +86,7 @@ class Limits:
     once expanded (a "billion laughs" document adds billions).
     """
 
-    max_bytes: int = 10 * 1024 * 1024
+    max_bytes: int = 256 * 1024 * 1024
     max_documents: int = 100_000
     max_alias_nodes: int = 100_000
 
@@ -544,13 +544,16 @@ def _mark_issue(source: str, exc: Any, text: str, fallback_line: int) -> LoadIss
     return LoadIssue(source, line, column, "syntax", message)
 
 
-def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | LoadIssue]:
+def _scan_yaml(
+    text: str, source: str, limits: Limits, chunks: _ChunkedText | None = None
+) -> Iterator[Document | LoadIssue]:
+    """``chunks``, when given, is read instead of ``text`` (then empty)."""
     try:
         import yaml  # optional dependency, loaded only for YAML input
     except ImportError:
         yield LoadIssue(source, 1, 1, "dependency", _INSTALL_HINT)
         return
-    loader = _loader_class(yaml)(text)
+    loader = _loader_class(yaml)(text if chunks is None else chunks)
     typed: list[tuple[Any, bool]] = []
     build = _node_builder(loader, yaml, typed)
     may_alias = "*" in text  # no alias can exist without one
@@ -566,10 +569,13 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
                     return
                 node: Any = loader.get_node()
             except yaml.YAMLError as exc:
-                yield _mark_issue(source, exc, text, line)
+                yield _mark_issue(source, exc, text if chunks is None else chunks.reread(), line)
                 return
             except RecursionError:
                 yield LoadIssue(source, line, 1, "limit", "YAML nesting is too deep")
+                return
+            except _StopReading as stop:
+                yield stop.issue
                 return
             line, column = node.start_mark.line + 1, node.start_mark.column + 1
             if index >= limits.max_documents:
@@ -587,7 +593,7 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
                         "(a UTF-16 surrogate)",
                     )
                     return
-            if may_alias:
+            if may_alias or (chunks is not None and chunks.may_alias):
                 growth, loops = _alias_growth(node)
                 if loops:
                     yield LoadIssue(
@@ -619,7 +625,7 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
                 )
                 return
             except yaml.YAMLError as exc:
-                yield _mark_issue(source, exc, text, line)
+                yield _mark_issue(source, exc, text if chunks is None else chunks.reread(), line)
                 return
             except RecursionError:
                 yield LoadIssue(source, line, column, "limit", "YAML nesting is too deep")
@@ -637,6 +643,62 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> Iterator[Document | Lo
             index += 1
     finally:
         loader.dispose()
+
+
+class _StopReading(Exception):
+    def __init__(self, issue: LoadIssue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+# Large enough that reading costs nothing next to parsing, small enough to keep memory flat.
+_CHUNK: Final = 1 << 20
+
+
+class _ChunkedText:
+    """A regular file given to the YAML parser a chunk at a time as UTF-8 text, so that a long
+    stream is parsed document by document without ever being held whole. The size bound and
+    UTF-8 are checked as it is read: a problem stops the parser with :class:`_StopReading`."""
+
+    __slots__ = ("_decoder", "_fd", "_head", "_limits", "_read", "_source", "may_alias")
+
+    def __init__(self, fd: int, source: str, limits: Limits, head: bytes) -> None:
+        import codecs  # only when a file is streamed
+
+        self._fd = fd
+        self._source = source
+        self._limits = limits
+        self._head = head
+        self._read = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.may_alias = False  # whether a "*" was read: no alias can exist without one
+
+    def read(self, size: int = -1) -> str:
+        text = ""
+        while not text:
+            data = self._head or os.read(self._fd, _CHUNK)
+            self._head = b""
+            self._read += len(data)
+            if self._read > self._limits.max_bytes:
+                raise _StopReading(too_large(self._source, self._limits))
+            try:
+                text = self._decoder.decode(data, final=not data)
+            except UnicodeDecodeError:
+                raise _StopReading(self._issue()) from None
+            if not data:
+                break
+        if "*" in text:
+            self.may_alias = True
+        return text
+
+    def _issue(self) -> LoadIssue:
+        found = _decode(os.pread(self._fd, self._read, 0), self._source)
+        return found if isinstance(found, LoadIssue) else too_large(self._source, self._limits)
+
+    def reread(self) -> str:
+        """The text read so far, read again (only to place a rare parser error)."""
+        found = _decode(os.pread(self._fd, self._read, 0), self._source)
+        return found if isinstance(found, str) else ""
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -937,22 +999,28 @@ def read_source(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS
     """
     if os.fspath(path) == STDIN:
         return _size_checked(sys.stdin.buffer.read(limits.max_bytes + 1), limits)
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-    if isinstance(path, _FoundFile):
-        # Opening a FIFO blocks until a writer comes unless non-blocking.
-        fd = os.open(path, flags | os.O_NONBLOCK)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
-            os.set_blocking(fd, True)
-            return _size_checked(_read_bounded(fd, limits.max_bytes), limits)
-        finally:
-            os.close(fd)
-    fd = os.open(path, flags)
+    fd = _open_source(path)
     try:
         return _size_checked(_read_bounded(fd, limits.max_bytes), limits)
     finally:
         os.close(fd)
+
+
+def _open_source(path: str | os.PathLike[str]) -> int:
+    """Open a file for reading; one :func:`discover` found must be a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    if not isinstance(path, _FoundFile):
+        return os.open(path, flags)
+    # Opening a FIFO blocks until a writer comes unless non-blocking.
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _size_checked(data: bytes, limits: Limits) -> bytes | None:
@@ -968,13 +1036,53 @@ def source_name(path: str | os.PathLike[str]) -> str:
 def scan_file(
     path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS
 ) -> Iterator[Document | LoadIssue]:
-    """:func:`scan_documents` for a file or stdin (``"-"``); ``OSError`` if unreadable."""
+    """:func:`scan_documents` for a file or stdin (``"-"``); ``OSError`` if unreadable.
+
+    A regular YAML file is parsed as it is read (with LibYAML), so memory does not grow with
+    the number of its documents.
+    """
     name = source_name(path)
-    data = read_source(path, limits=limits)
+    if os.fspath(path) == STDIN:
+        data = read_source(path, limits=limits)
+    else:
+        fd = _open_source(path)
+        try:
+            streamed = _scan_regular_yaml(fd, name, limits)
+            if streamed is not None:
+                yield from streamed
+                return
+            data = _size_checked(_read_bounded(fd, limits.max_bytes), limits)
+        finally:
+            os.close(fd)
     if data is None:
         yield too_large(name, limits)
         return
     yield from scan_documents(data, name, limits=limits)
+
+
+def _scan_regular_yaml(
+    fd: int, source: str, limits: Limits
+) -> Iterator[Document | LoadIssue] | None:
+    """The documents of the regular file ``fd``, parsed as it is read; None when it is to be
+    read whole instead (JSON, a pipe, or no LibYAML: these need the whole text)."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    if info.st_size > limits.max_bytes:
+        return iter((too_large(source, limits),))
+    try:
+        import yaml
+    except ImportError:
+        return None
+    if not getattr(yaml, "__with_libyaml__", False) or source.lower().endswith(".json"):
+        return None
+    head = os.read(fd, _CHUNK)
+    # Text that starts like JSON may be JSON: scan_documents decides on the whole text.
+    start = head.decode("utf-8-sig", "replace").lstrip(_JSON_WHITESPACE)
+    if _json_first(start, source) or (not start and len(head) == _CHUNK):
+        os.lseek(fd, 0, os.SEEK_SET)
+        return None
+    return _scan_yaml("", source, limits, _ChunkedText(fd, source, limits, head))
 
 
 def load_file(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> list[Document]:

@@ -20,6 +20,7 @@ __all__ = [
     "RULE_FORMATS",
     "SARIF_SCHEMA",
     "exit_code",
+    "github_finding",
     "printable",
     "render",
     "render_github",
@@ -29,6 +30,7 @@ __all__ = [
     "render_text",
     "summary",
     "summary_line",
+    "text_finding",
 ]
 
 FORMATS: Final = ("text", "json", "sarif", "github")
@@ -48,7 +50,12 @@ def exit_code(result: LintResult, fail_on: str = "error") -> int:
     (``error``, ``warning``, ``info``; ``never`` never fails), else 0."""
     if result.input_errors:
         return 2
-    return 1 if any(_failing(f, fail_on) for f in result.findings) else 0
+    if any(_failing(f, fail_on) for f in result.findings):
+        return 1
+    failing = fail_on != "never" and any(
+        severity_rank(severity) >= severity_rank(fail_on) for _, severity in result.emitted
+    )
+    return 1 if failing else 0
 
 
 def summary(result: LintResult, fail_on: str = "error") -> dict[str, Any]:
@@ -58,11 +65,14 @@ def summary(result: LintResult, fail_on: str = "error") -> dict[str, Any]:
     for finding in result.findings:
         by_severity[finding.severity] += 1
         by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
+    for (rule, severity), count in result.emitted.items():
+        by_severity[severity] += count
+        by_rule[rule] = by_rule.get(rule, 0) + count
     return {
         "files": result.files,
         "documents": result.documents,
         "workloads": result.workloads,
-        "findings": len(result.findings),
+        "findings": len(result.findings) + sum(result.emitted.values()),
         "by_severity": by_severity,
         "by_rule": dict(sorted(by_rule.items())),
         "input_errors": list(result.input_errors),
@@ -77,7 +87,8 @@ def _count(number: int, noun: str, plural: str | None = None) -> str:
 
 def summary_line(result: LintResult, fail_on: str = "error") -> str:
     """``podself lint: 2 files, 3 documents, 2 workloads: 1 error, 0 warnings, 2 info``."""
-    counts = summary(result, fail_on)["by_severity"]
+    counted = summary(result, fail_on)
+    counts = counted["by_severity"]
     read = ", ".join(
         (
             _count(result.files, "file"),
@@ -95,8 +106,8 @@ def summary_line(result: LintResult, fail_on: str = "error") -> str:
     if result.input_errors:
         # Never "no findings" for inputs that were not checked at all.
         unread = f"{_count(len(result.input_errors), 'input')} could not be read"
-        found = f"{unread}; {found}" if result.findings else unread
-    elif not result.findings:
+        found = f"{unread}; {found}" if counted["findings"] else unread
+    elif not counted["findings"]:
         found = "no findings"
     return f"podself lint: {read}: {found}"
 
@@ -114,15 +125,16 @@ def printable(text: str) -> str:
 
 def render_text(result: LintResult, fail_on: str = "error") -> str:
     """``file:line:col: severity rule-id message``, an indented hint, then the summary line."""
-    lines: list[str] = []
-    for f in result.findings:
-        lines.append(
-            f"{printable(f.file)}:{f.line}:{f.column}: {f.severity} {f.rule} {printable(f.message)}"
-        )
-        if f.hint:
-            lines.append(f"    hint: {printable(f.hint)}")
-    lines.append(summary_line(result, fail_on))
-    return "\n".join(lines) + "\n"
+    lines = [text_finding(f) for f in result.findings]
+    lines.append(summary_line(result, fail_on) + "\n")
+    return "".join(lines)
+
+
+def text_finding(f: Finding) -> str:
+    """One finding as :func:`render_text` writes it (newline-terminated)."""
+    where = f"{printable(f.file)}:{f.line}:{f.column}"
+    line = f"{where}: {f.severity} {f.rule} {printable(f.message)}\n"
+    return f"{line}    hint: {printable(f.hint)}\n" if f.hint else line
 
 
 def render_json(result: LintResult, fail_on: str = "error") -> str:
@@ -226,20 +238,23 @@ def _escape_property(text: str) -> str:
 
 def render_github(result: LintResult, fail_on: str = "error") -> str:
     """One ``::error``/``::warning``/``::notice`` workflow command per finding, then the summary."""
-    lines = []
-    for f in result.findings:
-        props = ",".join(
-            (
-                f"file={_escape_property(f.file)}",
-                f"line={max(1, f.line)}",
-                f"col={max(1, f.column)}",
-                f"title={_escape_property(f'podself {f.rule}')}",
-            )
+    lines = [github_finding(f) for f in result.findings]
+    lines.append(summary_line(result, fail_on) + "\n")
+    return "".join(lines)
+
+
+def github_finding(f: Finding) -> str:
+    """One finding as :func:`render_github` writes it (newline-terminated)."""
+    props = ",".join(
+        (
+            f"file={_escape_property(f.file)}",
+            f"line={max(1, f.line)}",
+            f"col={max(1, f.column)}",
+            f"title={_escape_property(f'podself {f.rule}')}",
         )
-        text = f"{f.message}\nhint: {f.hint}" if f.hint else f.message
-        lines.append(f"::{_GITHUB_LEVELS[f.severity]} {props}::{_escape_data(text)}")
-    lines.append(summary_line(result, fail_on))
-    return "\n".join(lines) + "\n"
+    )
+    text = f"{f.message}\nhint: {f.hint}" if f.hint else f.message
+    return f"::{_GITHUB_LEVELS[f.severity]} {props}::{_escape_data(text)}\n"
 
 
 _RENDERERS: Final = {
