@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["add_input_limits", "configure", "input_limits", "run"]
 
 # The loader's defaults, spelled out so that --help needs no import of it.
-_MAX_BYTES_DEFAULT = 256 * 1024 * 1024
+_MAX_BYTES_DEFAULT = 64 * 1024 * 1024
 _MAX_DOCUMENTS_DEFAULT = 100_000
 
 
@@ -28,7 +28,7 @@ def add_input_limits(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=_MAX_BYTES_DEFAULT,
         metavar="N",
-        help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT}: 256 MiB)",
+        help=f"refuse inputs larger than N bytes (default {_MAX_BYTES_DEFAULT}: 64 MiB)",
     )
     parser.add_argument(
         "--max-documents",

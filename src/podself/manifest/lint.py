@@ -183,7 +183,7 @@ _RULE_LIST: Final = (
         "error",
         "input",
         "The input is over a safety limit (size, documents, alias expansion or nesting).",
-        """Manifests are untrusted input. A file over the size limit (256 MiB by default,
+        """Manifests are untrusted input. A file over the size limit (64 MiB by default,
         `--max-bytes`) or with more than 100,000 documents (`--max-documents`, empty ones
         included), a document whose YAML aliases expand to more than 100,000 extra nodes
         (a "billion laughs" bomb), aliases that refer to themselves, or nesting too deep to

@@ -86,7 +86,7 @@ class Limits:
     once expanded (a "billion laughs" document adds billions).
     """
 
-    max_bytes: int = 256 * 1024 * 1024
+    max_bytes: int = 64 * 1024 * 1024
     max_documents: int = 100_000
     max_alias_nodes: int = 100_000
 
