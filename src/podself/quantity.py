@@ -608,36 +608,9 @@ def _quote(text: str) -> str:
 def go_json_float(value: float) -> str:
     """The text Go's ``encoding/json`` writes for a finite float64: shortest digits, ``e`` form
     below 1e-6 and from 1e21 (``1e+21``, ``1e-7``), plain form otherwise (``1000``, ``0.5``)."""
-    text = float.__repr__(value)  # shortest round-trip digits, as Go's precision -1
-    if text in ("nan", "inf", "-inf"):
-        msg = f"JSON cannot represent {text}"
-        raise ValueError(msg)
-    sign = ""
-    if text[0] == "-":
-        sign = "-"
-        text = text[1:]
-    body, _, exp_text = text.partition("e")
-    whole, _, frac = body.partition(".")
-    digits = (whole + frac).lstrip("0")
-    significant = digits.rstrip("0")
-    if not significant:
-        return sign + "0"
-    # value = significant * 10**power
-    power = int(exp_text or "0") - len(frac) + len(digits) - len(significant)
-    scientific = power + len(significant) - 1
-    if scientific < -6 or scientific >= 21:
-        mantissa = significant[0]
-        if len(significant) > 1:
-            mantissa += "." + significant[1:]
-        # Go writes at least two exponent digits, then encoding/json turns "e-07" into "e-7".
-        exp = f"e-{-scientific}" if scientific < 0 else f"e+{scientific}"
-        return sign + mantissa + exp
-    if power >= 0:
-        return sign + significant + "0" * power
-    point = len(significant) + power
-    if point > 0:
-        return sign + significant[:point] + "." + significant[point:]
-    return sign + "0." + "0" * -point + significant
+    from podself._gofloat import format_json
+
+    return format_json(value)
 
 
 # --- exact arithmetic ----------------------------------------------------------------------

@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from podself._gofloat import format_g
+
 __all__ = ["kubectl_json", "kubectl_yaml"]
 
 _BEST_WIDTH: Final = 80
@@ -120,27 +122,9 @@ def _go_float_g(value: float) -> str:
     """``strconv.FormatFloat(value, 'g', -1, 64)`` as go-yaml v2 writes it (``.inf``, ``.nan``)."""
     if math.isnan(value):
         return ".nan"
-    if value in (float("inf"), float("-inf")):
+    if math.isinf(value):
         return ".inf" if value > 0 else "-.inf"
-    sign = "-" if str(value).startswith("-") else ""
-    text = repr(abs(value))  # the shortest digits that read back, as Go's precision -1
-    body, _, exp_text = text.partition("e")
-    whole, _, frac = body.partition(".")
-    digits = (whole + frac).lstrip("0")
-    significant = digits.rstrip("0")
-    if not significant:
-        return sign + "0"
-    power = int(exp_text or "0") - len(frac) + len(digits) - len(significant)
-    exponent = power + len(significant) - 1
-    if exponent < -4 or exponent >= 6:  # %e, with precision -1 deciding at 6
-        mantissa = significant[0] + ("." + significant[1:] if len(significant) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    if power >= 0:
-        return sign + significant + "0" * power
-    point = len(significant) + power
-    if point > 0:
-        return f"{sign}{significant[:point]}.{significant[point:]}"
-    return f"{sign}0.{'0' * -point}{significant}"
+    return format_g(value)
 
 
 def _yaml_number(value: int | float) -> str:

@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 import math
 import re
-import struct
 from typing import Final
 
+from podself._gofloat import format_g, format_json
 from podself.errors import ManifestError
-from podself.quantity import go_json_float
 
 __all__ = [
     "JsonScalar",
@@ -148,35 +147,15 @@ def json_value(value: JsonScalar, text: str) -> JsonScalar:
         shown = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
         msg = f"error converting YAML to JSON: json: unsupported value: {shown} (from {text!r})"
         raise ManifestError(msg)
-    converted: int | float = json.loads(go_json_float(value))
+    converted: int | float = json.loads(format_json(value))
     return converted
 
 
 def _float32_shortest(value: float) -> str:
-    # strconv.FormatFloat(v, 'g', -1, 32): the shortest digits that round-trip as a float32,
-    # in %e form when the decimal exponent is below -4 or at least 6 (precision -1 uses 6).
-    if value == 0:
-        return "-0" if str(value).startswith("-") else "0"
+    # strconv.FormatFloat(v, 'g', -1, 32), with go-yaml's spelling of a float32 infinity.
     if abs(value) >= _FLOAT32_MAX:  # float32(v) is an infinity
         return ".inf" if value > 0 else "-.inf"
-    single = struct.unpack("f", struct.pack("f", value))[0]
-    for digits in range(9):
-        text = f"{single:.{digits}e}"
-        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
-            break
-    mantissa, _, exp_text = text.partition("e")
-    exponent = int(exp_text)
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    if exponent < -4 or exponent >= 6:
-        return f"{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    sign = "-" if mantissa.startswith("-") else ""
-    significant = mantissa.lstrip("-").replace(".", "")
-    point = exponent + 1
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{significant}"
-    if point >= len(significant):
-        return sign + significant + "0" * (point - len(significant))
-    return f"{sign}{significant[:point]}.{significant[point:]}"
+    return format_g(value, 32)
 
 
 def map_key(key: JsonScalar) -> str:
