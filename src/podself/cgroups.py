@@ -515,15 +515,16 @@ def _cpu_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, int, str] | 
     return best
 
 
-def _memory_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, str] | None:
-    """Tightest (bytes, source) along ``levels``, or None."""
-    name = "/memory.max" if v2 else "/memory.limit_in_bytes"
+def _smallest_memory(
+    run: _Run, levels: list[str], name: str, v2: bool, *, check_leaf: bool = False
+) -> tuple[int, str] | None:
+    """The smallest (bytes, source) of the memory file ``name`` along ``levels``, or None."""
     best: tuple[int, str] | None = None
     for depth, directory in enumerate(levels):
         source = directory + name
         data = run.read(source)
         if data is None:
-            if depth == 0:
+            if depth == 0 and check_leaf:
                 _check_leaf(run, directory)
             continue
         try:
@@ -533,6 +534,13 @@ def _memory_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, str] | No
             continue
         if value is not None and (best is None or value < best[0]):
             best = (value, source)
+    return best
+
+
+def _memory_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, str] | None:
+    """Tightest (bytes, source) along ``levels``, or None."""
+    name = "/memory.max" if v2 else "/memory.limit_in_bytes"
+    best = _smallest_memory(run, levels, name, v2, check_leaf=True)
     if not v2:
         # The kernel's own minimum over every ancestor, including those outside this mount
         # (a container sees only its own cgroup, not the pod's or the node allocatable one).
@@ -553,20 +561,7 @@ def _memory_high_walk(run: _Run, levels: list[str], v2: bool) -> tuple[int, str]
     """Tightest soft limit (bytes, source) along ``levels``: v2 ``memory.high`` (above it the
     kernel throttles and reclaims) or v1 ``memory.soft_limit_in_bytes``; None when unset."""
     name = "/memory.high" if v2 else "/memory.soft_limit_in_bytes"
-    best: tuple[int, str] | None = None
-    for directory in levels:
-        source = directory + name
-        data = run.read(source)
-        if data is None:
-            continue
-        try:
-            value = _parse_memory(data, allow_max=v2)
-        except _Malformed as exc:
-            run.malformed(source, str(exc), data)
-            continue
-        if value is not None and (best is None or value < best[0]):
-            best = (value, source)
-    return best
+    return _smallest_memory(run, levels, name, v2)
 
 
 def machine_memory(proc: str) -> int | None:
