@@ -15,12 +15,14 @@ reads a JSON list of cases on stdin and prints one JSON result per case.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,14 +59,30 @@ class Outcome:
     seconds: float
 
 
+@functools.cache
 def available() -> str | None:
-    """None when the sandbox works here, else why not."""
+    """None when the sandbox works here, else why not (tried once: an overlay of ``/`` in a
+    throw-away mount namespace)."""
     if not sys.platform.startswith("linux"):
         return "the overlay sandbox needs Linux"
     if os.geteuid() != 0:
         return "the overlay sandbox needs root (mount namespaces and overlayfs)"
     if shutil.which("unshare") is None:
         return "the overlay sandbox needs unshare(1)"
+    with tempfile.TemporaryDirectory(prefix="podself-sandbox-probe-") as work:
+        probe = (
+            f"mount -t tmpfs probe {work} && mkdir {work}/u {work}/w {work}/m && "
+            f"mount -t overlay overlay -o lowerdir=/,upperdir={work}/u,workdir={work}/w {work}/m"
+        )
+        done = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    if done.returncode != 0:
+        return f"cannot mount an overlay of / here: {done.stderr.strip()[:200]}"
     return None
 
 
