@@ -30,6 +30,7 @@ from podself.emulator.state import PodState
 from podself.emulator.supervisor import ContainerProcess, ProcessTracker, Supervisor
 from podself.emulator.volumes import VolumeSet
 from podself.errors import ManifestError
+from tests.test_emulator_supervisor import marked, running
 
 NAMESPACES = namespace_support()
 needs_namespaces = pytest.mark.skipif(
@@ -594,9 +595,9 @@ class TestEnvironment:
                 tmp_path, [manifest(tmp_path, text)], capfd, timeout=0.5, no_namespace=no_namespace
             )
             assert (result.code, result.out) == (0, "ready\n")
-            assert _marked(marker) == []
+            assert marked(marker) == []
         finally:
-            for pid in _marked(marker):
+            for pid in marked(marker):
                 os.kill(pid, signal.SIGKILL)
 
     def test_a_container_that_never_exits_does_not_hang_podself(
@@ -779,15 +780,6 @@ class TestLiveChanges:
         assert f"ignoring the edited manifest: {path}: not a regular file any more" in result.err
 
 
-def _gone(pid: int) -> bool:
-    """Whether ``pid`` has exited (absent, or a zombie waiting for init)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rpartition(b")")[2].split()[0] == b"Z"
-    except OSError:
-        return True
-
-
 class TestMessages:
     """podself's own lines on stderr."""
 
@@ -865,9 +857,9 @@ class TestCrash:
             container = int(pid_file.read_text())
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            while not _gone(container) and time.monotonic() < deadline:
+            while running(container) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            alive = not _gone(container)
+            alive = running(container)
             if alive:
                 os.kill(container, signal.SIGKILL)
             assert not alive, "the container outlived podself run"
@@ -898,39 +890,23 @@ class TestCrash:
             assert proc.stdout is not None
             assert proc.stdout.readline() == b"ready\n"
             deadline = time.monotonic() + 20
-            while len(_marked(marker)) < 3:
+            while len(marked(marker)) < 3:
                 assert time.monotonic() < deadline, "the container never started"
                 time.sleep(0.05)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            while _marked(marker) and time.monotonic() < deadline:
+            while marked(marker) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            left = _marked(marker)
+            left = marked(marker)
             assert left == [], "processes of the container outlived podself run"
         finally:
-            for pid in _marked(marker):
+            for pid in marked(marker):
                 os.kill(pid, signal.SIGKILL)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
-
-
-def _marked(marker: str) -> list[int]:
-    """Live processes whose argv holds ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                argv = handle.read()
-        except OSError:
-            continue
-        if marker.encode() in argv and not _gone(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 class TestUnreadOutput:
