@@ -279,25 +279,9 @@ def _go_float(value: float) -> str:
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
-    # Imported here: few manifests hold a float, and every pod start imports this module.
-    from decimal import Decimal
+    from podself._gofloat import format_g  # few manifests hold a float
 
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits)) or "0"
-    point = len(text) + exponent  # decimal point position, as strconv's digs.dp
-    exp = point - 1
-    prefix = "-" if sign else ""
-    if value == 0:
-        return prefix + "0"
-    if exp < -4 or exp >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{prefix}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * -point}{text}"
-    if point >= len(text):
-        return prefix + text + "0" * (point - len(text))
-    return f"{prefix}{text[:point]}.{text[point:]}"
+    return format_g(value)
 
 
 def _go_value(value: object) -> str:
