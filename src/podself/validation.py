@@ -2094,9 +2094,6 @@ _GO_VOLUME: Final[Mapping[str, str]] = {
 _GO_SCALARS: Final[Mapping[str, str]] = {"string": "string", "int32": "int32", "integer": "int32"}
 
 
-_DOWNWARD_ITEM_FIELDS: Final = frozenset({"path", "fieldRef", "resourceFieldRef", "mode"})
-
-
 def quantity_decode_error(value: object) -> str | None:
     """apimachinery's error for a quantity the API server cannot decode (a divisor, a
     resource limit or request), or None when ``value`` decodes (``null`` is zero)."""
@@ -2143,7 +2140,7 @@ def decode_error(err: FieldError) -> str | None:
     names = [n for n in re.split(r"\.|\[[^\]]*\]", err.field) if n]
     if len(names) < 2:
         return None
-    if len(names) > 2 and names[-2] == "downwardAPI" and names[-1] in _DOWNWARD_ITEM_FIELDS:
+    if len(names) > 2 and names[-2] == "downwardAPI" and names[-1] in _DOWNWARD_FILE_FIELDS:
         names.insert(-1, "items")  # validation names no items[i]; the JSON path has them
     value = err.bad_value
     wanted = err.detail.removeprefix("must be of type ")
