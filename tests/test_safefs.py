@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -71,7 +73,15 @@ class TestRemoveEntry:
 )
 def test_unlistable_directories_of_ours_are_removed() -> None:
     """A non-root user removes a tree a container made unlistable (mode 0000, 0500)."""
-    src = str(Path(__file__).resolve().parent.parent / "src")
+    # A copy of the package the other user can read, wherever this checkout lives.
+    src = tempfile.mkdtemp(prefix="podself-safefs-")
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "src" / "podself",
+        os.path.join(src, "podself"),
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for directory, _, _ in os.walk(src):
+        os.chmod(directory, 0o755)
     script = (
         "import os, sys, tempfile\n"
         f"sys.path.insert(0, {src!r})\n"
@@ -97,6 +107,7 @@ def test_unlistable_directories_of_ours_are_removed() -> None:
         text=True,
         check=False,
     )
+    shutil.rmtree(src)
     assert (probe.returncode, probe.stdout, probe.stderr) == (0, "[]\n", "")
 
 
