@@ -1052,7 +1052,7 @@ class TestSplicing:
         """Splicing gives the round trip's bytes and notes, or leaves the piece to it."""
         source, text = manifest
         spliced = inject_text(text, source, options=options)
-        with mock.patch("podself.manifest.inject._splice", return_value=None):
+        with mock.patch("podself.manifest.inject.text.splice", return_value=None):
             reference = inject_text(text, source, options=options)
         assert spliced.output == reference.output
         assert spliced.notes == reference.notes
@@ -1088,9 +1088,9 @@ class TestSplicing:
                       emptyDir: {}
             """)
         for text in (kubectl, editor, editor.replace("\n", "\r\n")):
-            with mock.patch("podself.manifest.inject._splice", return_value=None):
+            with mock.patch("podself.manifest.inject.text.splice", return_value=None):
                 reference = inject_text(text, "w.yaml")
-            with mock.patch("podself.manifest.inject._new_yaml", side_effect=AssertionError):
+            with mock.patch("podself.manifest.inject.text.new_yaml", side_effect=AssertionError):
                 result = inject_text(text, "w.yaml")
             assert "K8S_POD_NAME" in result.text
             assert result.output == reference.output
