@@ -14,6 +14,7 @@ pod spec), ``metadata`` and ``config_objects`` (ConfigMap and Secret objects).
 
 from __future__ import annotations
 
+from podself.downward import go_lower
 from podself.validation.config_objects import validate_config_object
 from podself.validation.decode import decode_error, known_fields
 from podself.validation.env import validate_env
@@ -40,7 +41,6 @@ from podself.validation.metadata import (
 from podself.validation.names import (
     dns1123_label_errors,
     dns1123_subdomain_errors,
-    go_lower,
     label_value_errors,
     name_is_dns_label,
     name_is_dns_subdomain,

@@ -7,9 +7,10 @@ import binascii
 from collections.abc import Mapping
 from typing import Any, Final
 
+from podself.downward import byte_len
 from podself.validation.fields import INVALID, TOO_LONG, FieldError, type_error
 from podself.validation.metadata import validate_object_meta
-from podself.validation.names import byte_len, config_key_errors
+from podself.validation.names import config_key_errors
 
 # core.MaxSecretSize, the limit on a ConfigMap's or a Secret's data, in bytes.
 _MAX_DATA_SIZE: Final = 1024 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from podself.downward import qualified_name_errors
+from podself.downward import byte_len, go_lower, qualified_name_errors
 from podself.validation.fields import (
     INVALID,
     REQUIRED,
@@ -17,8 +17,6 @@ from podself.validation.fields import (
     type_error,
 )
 from podself.validation.names import (
-    byte_len,
-    go_lower,
     label_value_errors,
     max_len_error,
     name_is_dns_label,

@@ -10,27 +10,23 @@ import re
 from functools import lru_cache
 from typing import Final
 
-from podself.downward import qualified_name_errors
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    # validation.RegexError, including the doubled space between examples.
-    shown = "".join(("" if i == 0 else " or ") + f"'{e}', " for i, e in enumerate(examples))
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
+from podself.downward import (
+    byte_len,
+    is_dns1123_subdomain,
+    qualified_name_errors,
+    regex_error,
+)
 
 _DNS1123_LABEL_FMT: Final = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN_FMT: Final = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1123_LABEL_RE: Final = re.compile(_DNS1123_LABEL_FMT)
-_DNS1123_SUBDOMAIN_RE: Final = re.compile(_DNS1123_SUBDOMAIN_FMT)
-_DNS1123_LABEL_MSG: Final = _regex_error(
+_DNS1123_LABEL_MSG: Final = regex_error(
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
     "and must start and end with an alphanumeric character",
     _DNS1123_LABEL_FMT,
     "my-name",
     "123-abc",
 )
-_DNS1123_SUBDOMAIN_MSG: Final = _regex_error(
+_DNS1123_SUBDOMAIN_MSG: Final = regex_error(
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
     "'.', and must start and end with an alphanumeric character",
     _DNS1123_SUBDOMAIN_FMT,
@@ -38,7 +34,7 @@ _DNS1123_SUBDOMAIN_MSG: Final = _regex_error(
 )
 _ENV_NAME_FMT: Final = "[-._a-zA-Z][-._a-zA-Z0-9]*"
 _ENV_NAME_RE: Final = re.compile(_ENV_NAME_FMT)
-_ENV_NAME_MSG: Final = _regex_error(
+_ENV_NAME_MSG: Final = regex_error(
     "a valid environment variable name must consist of alphabetic characters, digits, '_', "
     "'-', or '.', and must not start with a digit",
     _ENV_NAME_FMT,
@@ -54,18 +50,13 @@ _RELAXED_ENV_NAME_MSG: Final = (
 )
 _CONFIG_KEY_FMT: Final = "[-._a-zA-Z0-9]+"
 _CONFIG_KEY_RE: Final = re.compile(_CONFIG_KEY_FMT)
-_CONFIG_KEY_MSG: Final = _regex_error(
+_CONFIG_KEY_MSG: Final = regex_error(
     "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
     _CONFIG_KEY_FMT,
     "key.name",
     "KEY_NAME",
     "key-name",
 )
-
-
-def byte_len(value: str) -> int:
-    # Go's len() counts UTF-8 bytes.
-    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
 
 
 def max_len_error(length: int) -> str:
@@ -87,8 +78,8 @@ def dns1123_label_errors(value: str) -> list[str]:
     errs = []
     if byte_len(value) > 63:
         errs.append(max_len_error(63))
-    if _DNS1123_LABEL_RE.fullmatch(value) is None:
-        if _DNS1123_SUBDOMAIN_RE.fullmatch(value) is not None:
+    if "." in value or not is_dns1123_subdomain(value):
+        if is_dns1123_subdomain(value):
             errs.append("must not contain dots")
         else:
             errs.append(_DNS1123_LABEL_MSG)
@@ -100,7 +91,7 @@ def dns1123_subdomain_errors(value: str) -> list[str]:
     errs = []
     if byte_len(value) > 253:
         errs.append(max_len_error(253))
-    if _DNS1123_SUBDOMAIN_RE.fullmatch(value) is None:
+    if not is_dns1123_subdomain(value):
         errs.append(_DNS1123_SUBDOMAIN_MSG)
     return errs
 
@@ -158,17 +149,6 @@ def config_key_errors(key: str) -> list[str]:
 def qualified_key_errors(key: str) -> tuple[str, ...]:
     # Subscript keys repeat across manifests; the check is pure.
     return tuple(qualified_name_errors(key))
-
-
-def go_lower(text: str) -> str:
-    """Go's ``strings.ToLower``: rune by rune, simple case mapping (no final sigma, İ -> i)."""
-    if text.isascii():
-        return text.lower()
-    out = []
-    for ch in text:
-        low = ch.lower()
-        out.append(low if len(low) == 1 else ("i" if ch == "\u0130" else ch))
-    return "".join(out)
 
 
 _LABEL_VALUE_MAX: Final = 63

@@ -17,6 +17,7 @@ from podself.downward import (
     RESOURCE_NAMES,
     VOLUME_FIELD_PATHS,
     divisor_error_detail,
+    go_lower,
     split_maybe_subscripted_path,
 )
 from podself.errors import FieldPathError, QuantityError
@@ -31,7 +32,7 @@ from podself.validation.fields import (
     read_string,
     supported_values,
 )
-from podself.validation.names import go_lower, qualified_key_errors
+from podself.validation.names import qualified_key_errors
 
 # --- fieldRef and ConvertDownwardAPIFieldLabel ----------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from podself.downward import go_quote
+from podself.downward import byte_len, go_lower, go_quote
 from podself.validation.decode import (
     DOWNWARD_FILE_FIELDS,
     DOWNWARD_PROJECTION_FIELDS,
@@ -38,10 +38,8 @@ from podself.validation.fields import (
 )
 from podself.validation.metadata import TOTAL_ANNOTATION_SIZE
 from podself.validation.names import (
-    byte_len,
     dns1123_label_errors,
     dns1123_subdomain_errors,
-    go_lower,
     qualified_key_errors,
 )
 from podself.validation.releases import kubernetes_target, target_minor
