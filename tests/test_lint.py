@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from podself import validation
-from podself.manifest import lint as lint_module
 from podself.manifest.lint import (
     DISABLE_ANNOTATION,
     RULES,
@@ -26,6 +25,7 @@ from podself.manifest.lint import (
     lint_workload,
     severity_rank,
 )
+from podself.manifest.lint.rules import api as api_rules
 from podself.manifest.load import LoadIssue, load_file
 from podself.manifest.workloads import iter_workloads
 from podself.validation import FieldError, kubernetes_target
@@ -503,7 +503,7 @@ spec:
             calls.append(1)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(lint_module, "validate_volume", counting)
+        monkeypatch.setattr(api_rules, "validate_volume", counting)
         items = "".join(
             f"      - {{path: ../x{i}, fieldRef: {{fieldPath: metadata.name}}}}\n"
             for i in range(50)
