@@ -1,5 +1,6 @@
-"""The parts of one pod template the lint checks read, gathered in one pass, and where the
-checks report their findings."""
+"""The parts of one pod template the lint checks read, gathered in one pass, where the checks
+report their findings, and the readers of its values (quantities, divisors, subscripted
+fieldRefs) that more than one rule family needs."""
 
 from __future__ import annotations
 
