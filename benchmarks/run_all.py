@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import HEADLINE
+from _common import HEADLINE, child_env
 
 __all__ = [
     "Outcome",
@@ -133,7 +133,8 @@ def run_benchmark(path: Path, *, timeout: float, echo: bool = True) -> Outcome:
     markdown = _accepts_markdown(path, min(timeout, 60.0))
     command = [sys.executable, str(path.relative_to(ROOT))] + (["--markdown"] if markdown else [])
     outcome = Outcome(path.stem, command, _description(path), markdown)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Bytecode cached for the benchmark and whatever it starts, as after pip install.
+    env = child_env(PYTHONUNBUFFERED="1")
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
