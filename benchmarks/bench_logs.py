@@ -1,6 +1,6 @@
 """Per-record cost of pod identity in JSON logs, side by side: podself's JsonFormatter alone
-(baseline), PodIdentityFilter + JsonFormatter, and python-json-logger with the identity added
-by hand (``static_fields``) when it is installed.
+(baseline), PodIdentityFilter + JsonFormatter, python-json-logger with the identity added by
+hand (``static_fields``), and structlog's own JSON chain beside podself's, when installed.
 
 With structlog installed, podself's ``structlog_processors()`` chain beside structlog's own
 JSON chain (``add_log_level``, ``TimeStamper``, ``JSONRenderer``) with the identity bound by
