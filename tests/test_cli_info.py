@@ -55,6 +55,27 @@ class TestRender:
         bare = render(read(environ={}, podinfo_dirs=[], proc_root=tmp_path / "no-proc"))
         assert "GPUs" not in bare
 
+    def test_other_containers_limits(self, tmp_path: Path) -> None:
+        """Each container of the volume's containers/ directory gets a block with sources."""
+        from podself.testing import FakePod
+
+        pod = FakePod(
+            tmp_path,
+            container="side",
+            limits={},
+            env=None,
+            layout="containers",
+            others={"main": {"cpu": "1", "memory": "512Mi"}},
+        )
+        lines = render(pod.read()).splitlines()
+        at = lines.index("Container 'main' (from the podinfo volume):")
+        assert lines[at + 1].split("[")[0].split() == ["Memory", "Limit:", "512", "MB"]
+        assert lines[at + 1].endswith(f"[downward: {pod.podinfo_dir}/containers/main/mem_limit]")
+        assert "Container 'side' (from the podinfo volume) (this container):" in lines
+        assert any(
+            line.split() == ["Container:", "side", "[env:", "K8S_CONTAINER_NAME]"] for line in lines
+        )
+
 
 class TestOutputEncoding:
     def test_ascii_terminal_does_not_crash(self, tmp_path: Path) -> None:

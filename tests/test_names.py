@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from podself import names
 
@@ -110,3 +112,19 @@ class TestDocumented:
                 assert f"`{name}`" in doc, name
         for file_name in names.FILE_NAMES:
             assert f"`{file_name}`" in doc, file_name
+
+
+class TestContainerNames:
+    @given(st.text(alphabet="abz09-.A_é\n", max_size=70))
+    @settings(max_examples=300)
+    def test_same_rule_as_the_api_server(self, name: str) -> None:
+        """The runtime's cheap check agrees with validation's DNS-1123 label rule."""
+        from podself.validation import dns1123_label_errors
+
+        assert names.is_container_name(name) == (not dns1123_label_errors(name))
+
+    def test_edges(self) -> None:
+        assert names.is_container_name("a" * 63)
+        assert not names.is_container_name("a" * 64)
+        assert not names.is_container_name("")
+        assert names.container_file("main", "cpu_limit") == "containers/main/cpu_limit"

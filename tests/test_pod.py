@@ -768,6 +768,131 @@ class TestCgroupCrossChecks:
         assert any("believing the cgroup" in w for w in info.warnings)
 
 
+class TestPerContainerResources:
+    """Each container reads its own values from containers/<name>/, others' as info.containers."""
+
+    MAIN = {"main": {"cpu": "1", "memory": "512Mi"}}  # noqa: RUF012 -- read only
+
+    def test_sidecar_reads_its_own_not_the_main_containers(self, tmp_path: Path) -> None:
+        pod = FakePod(
+            tmp_path, container="side", limits={}, env=None, layout="containers", others=self.MAIN
+        )
+        info = pod.read()
+        assert info.container == "side"
+        # Its own file holds node allocatable (no limit); the pod's cgroup sets none.
+        assert info.resources.cpu_limit is None
+        assert info.resources.memory_limit is None
+        assert info.source_of("resources.cpu_limit").kind == "cgroup"
+        assert info.resources.cpu_request == 0
+        assert info.source_of("resources.cpu_request").origin == (
+            f"{pod.podinfo_dir}/containers/side/cpu_request"
+        )
+        main = info.containers["main"]
+        assert (main.cpu_limit, main.memory_limit, main.cpu_request) == (1000, 512 * MiB, 1000)
+        assert info.source_of("containers.main.memory_limit") == Source(
+            "downward", f"{pod.podinfo_dir}/containers/main/mem_limit"
+        )
+        # The volume's view of this container too, before the cgroup check.
+        assert info.containers["side"].cpu_limit == 4000
+        assert info.to_dict()["containers"]["main"]["cpu_limit"] == 1000  # type: ignore[index]
+
+    def test_main_reads_its_own_directory_and_ignores_root_files(self, tmp_path: Path) -> None:
+        pod = FakePod(
+            tmp_path,
+            container="main",
+            limits={"cpu": "1", "memory": "512Mi"},
+            env=None,
+            layout="containers",
+            others={"side": {}},
+        )
+        # Older output of the same manifest: a root file with another container's value.
+        write_volume_files(pod, {"cpu_limit": b"250"})
+        info = pod.read()
+        assert info.resources.cpu_limit == 1000
+        assert info.source_of("resources.cpu_limit").origin.endswith("containers/main/cpu_limit")
+        assert info.warnings == ()
+
+    def test_root_file_of_another_container_loses_to_the_cgroup(self, tmp_path: Path) -> None:
+        """Older inject output: main's limits at the root, read by a sidecar without limits."""
+        pod = FakePod(tmp_path, container="side", limits={}, env=None)
+        write_volume_files(pod, {"cpu_limit": b"1000", "mem_limit": b"512"})
+        info = pod.read(environ={**pod.environ, "K8S_CONTAINER_NAME": "side"})
+        assert info.resources.cpu_limit is None
+        assert info.resources.memory_limit is None
+        warning = next(w for w in info.warnings if "/cpu_limit says" in w)
+        assert f"{pod.podinfo_dir}/cpu_limit says cpu_limit=1000m" in warning
+        assert "resourceFieldRef.containerName" in warning
+        assert "containers/side/cpu_limit with containerName: side" in warning
+
+    def test_root_file_that_disagrees_with_an_enforced_limit(self, tmp_path: Path) -> None:
+        pod = FakePod(tmp_path, limits={"cpu": "500m", "memory": "256Mi"}, env=None)
+        write_volume_files(pod, {"cpu_limit": b"2000"})
+        info = pod.read()
+        assert info.resources.cpu_limit == 500
+        warning = next(w for w in info.warnings if "believing the cgroup" in w)
+        assert "names no container: if its item's resourceFieldRef.containerName" in warning
+        assert "containers/<this container>/cpu_limit" in warning
+
+    def test_root_files_are_still_read_when_nothing_contradicts_them(self, tmp_path: Path) -> None:
+        pod = FakePod(tmp_path, limits={"cpu": "500m", "memory": "256Mi"}, env=None)
+        info = pod.read()
+        assert info.resources.cpu_limit == 500
+        assert info.source_of("resources.cpu_limit").origin == f"{pod.podinfo_dir}/cpu_limit"
+        assert info.containers == {}
+        assert info.warnings == ()
+
+    def test_unknown_own_name_reads_only_other_containers(self, tmp_path: Path) -> None:
+        """Without its own name a container cannot tell which directory is its own."""
+        pod = FakePod(tmp_path, limits={}, env=None, layout="containers", others=self.MAIN)
+        environ = {k: v for k, v in pod.environ.items() if k != "K8S_CONTAINER_NAME"}
+        info = pod.read(environ=environ)
+        assert info.container is None
+        assert info.resources.cpu_limit is None
+        assert info.source_of("resources.cpu_limit").kind == "unknown"
+        assert set(info.containers) == {"app", "main"}
+
+    def test_volume_value_beats_env_as_after_a_resize(self, tmp_path: Path) -> None:
+        pod = FakePod(tmp_path, container="main", layout="containers", others={"side": {}})
+        environ = {**pod.environ, "RESOURCE_CPU_LIMIT_MILLICORES": "250"}
+        info = pod.read(environ=environ, proc_root=tmp_path / "no-proc")
+        assert info.resources.cpu_limit == 500
+        assert any("believing the volume" in w for w in info.warnings)
+
+    def test_hostile_directories_are_bounded(self, tmp_path: Path) -> None:
+        pod = FakePod(tmp_path, limits={}, env=None)
+        files = {f"containers/{n}/cpu_limit": b"1" for n in ("UPPER", "-dash", "a" * 64)}
+        files["containers/ok/cpu_limit"] = b"1" * 100
+        files["containers/stray"] = b"1"
+        write_volume_files(pod, files)
+        info = pod.read()
+        assert "ok" not in info.containers
+        assert any("3 entries are not container names" in w for w in info.warnings)
+        assert any("larger than 64 bytes" in w for w in info.warnings)
+
+    def test_many_container_directories(self, tmp_path: Path) -> None:
+        pod = FakePod(tmp_path, limits={}, env=None)
+        write_volume_files(pod, {f"containers/c{i:03d}/cpu_limit": b"1" for i in range(300)})
+        info = pod.read()
+        assert len(info.containers) == 256
+        assert any("more than 256 container directories" in w for w in info.warnings)
+
+    def test_source_of_container_keys(self, tmp_path: Path) -> None:
+        info = FakePod(tmp_path, layout="containers").read()
+        assert info.source_of("containers.other.cpu_limit").kind == "unknown"
+        with pytest.raises(KeyError):
+            info.source_of("containers.Bad.cpu_limit")
+        with pytest.raises(KeyError):
+            info.source_of("containers.app.cpu")
+
+
+def write_volume_files(pod: FakePod, files: Mapping[str, bytes]) -> None:
+    """Re-project ``pod``'s volume with ``files`` added (the kubelet's ..data swap)."""
+    from podself.atomic import read_snapshot, write
+
+    current = dict(read_snapshot(pod.podinfo_dir).files)
+    assert write(pod.podinfo_dir, {**current, **files})
+
+
 class TestWorkload:
     @pytest.mark.parametrize(
         ("name", "labels", "env", "expected"),

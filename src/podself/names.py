@@ -22,14 +22,17 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "CONTAINERS_DIR",
     "DIVISOR_UNITS",
     "FILE_NAMES",
     "IDENTITY_ENV",
     "OTEL_KEYS",
     "RESOURCE_ATTRIBUTES",
     "RESOURCE_ENV_STEMS",
+    "container_file",
     "env_table",
     "file_table",
+    "is_container_name",
     "looks_like_resource",
     "parse_target",
     "prefixed_resource",
@@ -211,6 +214,25 @@ FILE_NAMES: Mapping[str, tuple[str, str]] = {
     "mem_limit": ("memory_limit", "1Mi"),
     "mem_request": ("memory_request", "1Mi"),
 }
+
+# A pod-wide Downward API volume holds each container's resource files under
+# containers/<container name>/ (cpu_limit, mem_limit…): the path says whose values they are.
+# Files at the volume's root carry no container name and are read as the reader's own.
+CONTAINERS_DIR = "containers"
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def is_container_name(name: str) -> bool:
+    """Whether ``name`` is a valid container name: a DNS-1123 label (at most 63 characters of
+    ``a-z``, ``0-9`` and ``-``, starting and ending with a letter or digit), so also a safe
+    path segment. The same rule as ``podself.validation``, without its import cost."""
+    return 0 < len(name) <= 63 and set(name) <= _LABEL_CHARS and name[0] != "-" and name[-1] != "-"
+
+
+def container_file(container: str, file_name: str) -> str:
+    """``containers/<container>/<file_name>``: where a volume holds one container's value."""
+    return f"{CONTAINERS_DIR}/{container}/{file_name}"
+
 
 _FILES: dict[str, tuple[str, str]] | None = None
 

@@ -57,6 +57,8 @@ _MAP_FILES = ("labels", "annotations")
 _IDENTITY_FILE_LIMITS = {"namespace": 63 + 2}
 _NAME_FILE_LIMIT = 253 + 2
 _AMOUNT_FILE_LIMIT = 64
+# Container directories read under a volume's containers/: more than any real pod has.
+_MAX_CONTAINER_DIRS = 256
 _HOSTS_LIMIT = 1 << 20
 _FILE_LIMITS: dict[str, int] | None = None
 
@@ -207,8 +209,12 @@ class PodInfo(Record):
     """What the process knows about its pod. Plain values; ``None`` when unknown.
 
     ``labels``/``annotations`` are read-only mappings (empty when unknown: see
-    ``source_of("labels")``). ``app`` holds the ``APP_*`` env settings (``APP_VERSION`` ->
-    ``"version"``). ``warnings`` lists every problem met while reading.
+    ``source_of("labels")``). ``resources`` are this container's own. ``containers`` maps each
+    container name found in a Downward API volume's ``containers/<name>/`` directory to the
+    ``Resources`` the volume gives for it (``source_of("containers.<name>.cpu_limit")``): "the
+    limits of container X", e.g. a sidecar sizing itself after the main container. ``app``
+    holds the ``APP_*`` env settings (``APP_VERSION`` -> ``"version"``). ``warnings`` lists
+    every problem met while reading.
     """
 
     __slots__ = (
@@ -217,6 +223,7 @@ class PodInfo(Record):
         "annotations",
         "app",
         "container",
+        "containers",
         "host_ip",
         "host_ips",
         "in_kubernetes",
@@ -245,6 +252,7 @@ class PodInfo(Record):
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     resources: Resources
+    containers: Mapping[str, Resources]
     workload: Workload
     app: Mapping[str, str]
     in_kubernetes: bool
@@ -268,6 +276,7 @@ class PodInfo(Record):
         labels: Mapping[str, str] | None = None,
         annotations: Mapping[str, str] | None = None,
         resources: Resources | None = None,
+        containers: Mapping[str, Resources] | None = None,
         workload: Workload | None = None,
         app: Mapping[str, str] | None = None,
         in_kubernetes: bool = False,
@@ -289,6 +298,7 @@ class PodInfo(Record):
             labels=types.MappingProxyType(dict(labels or {})),
             annotations=types.MappingProxyType(dict(annotations or {})),
             resources=resources or Resources(),
+            containers=types.MappingProxyType(dict(containers or {})),
             workload=workload or Workload(),
             app=types.MappingProxyType(dict(app or {})),
             in_kubernetes=in_kubernetes,
@@ -303,11 +313,12 @@ class PodInfo(Record):
         return tuple(n for n in super()._fields() if not n.startswith("_"))
 
     def source_of(self, attribute: str) -> Source:
-        """The ``Source`` of one value: ``"name"``, ``"labels"``, ``"resources.cpu_limit"``…
+        """The ``Source`` of one value: ``"name"``, ``"labels"``, ``"resources.cpu_limit"``,
+        ``"containers.main.memory_limit"``…
 
         Raises ``KeyError`` naming the valid attributes for a name podself does not know.
         """
-        if attribute not in _SOURCE_KEYS:
+        if attribute not in _SOURCE_KEYS and not _is_container_key(attribute):
             msg = f"unknown PodInfo attribute {attribute!r}; known: {', '.join(_SOURCE_KEYS)}"
             raise KeyError(msg)
         return self._sources.get(attribute, _UNKNOWN)
@@ -370,6 +381,7 @@ class PodInfo(Record):
             "labels": dict(self.labels),
             "annotations": dict(self.annotations),
             "resources": self.resources.to_dict(),
+            "containers": {name: r.to_dict() for name, r in self.containers.items()},
             "workload": self.workload.to_dict(),
             "app": dict(self.app),
             "in_kubernetes": self.in_kubernetes,
@@ -388,6 +400,17 @@ _SOURCE_KEYS = (
     *(f"resources.{a}" for a in (*_names.RESOURCE_ATTRIBUTES, *_EXTRA_RESOURCES)),
     "workload",
 )
+
+
+def _is_container_key(attribute: str) -> bool:
+    """``containers.<name>.<resource attribute>``: a value of ``PodInfo.containers``."""
+    head, _, attr = attribute.rpartition(".")
+    prefix, _, name = head.partition(".")
+    return (
+        prefix == "containers"
+        and _names.is_container_name(name)
+        and attr in _names.RESOURCE_ATTRIBUTES
+    )
 
 
 def read(
@@ -457,6 +480,7 @@ def read(
     reader.read_env(env_map)
     for directory in dirs:
         reader.guarded(f"podinfo dir {directory}", reader.read_podinfo, directory)
+    reader.apply_root_resource_files()
     fake_proc = reader.env.get("PODSELF_PROC_ROOT")
     # A local emulator relocates volumes with PODSELF_ROOT but its containers live in the
     # host's real cgroups; only a fake /proc describes mounts under the fake root.
@@ -505,6 +529,15 @@ class _Reader:
         self.otel_workload: tuple[str, str, str] | None = None
         self.app: dict[str, str] = {}
         self.in_kubernetes = False
+        # Resource files at a volume's root, which name no container: (attribute, amount,
+        # source), applied after every volume was read unless this container's own
+        # containers/<name>/ directory was found.
+        self.root_resources: list[tuple[str, int, Source]] = []
+        self.own_dir_found = False
+        # Resource keys whose value came from a root file (the cgroup check explains them).
+        self.from_root_file: set[str] = set()
+        # container name -> attribute -> (amount, source), from containers/<name>/ files.
+        self.containers: dict[str, dict[str, tuple[int, Source]]] = {}
         # (governing service, cluster domain, hosts file) from a kubelet-managed /etc/hosts
         self.hosts_service: tuple[str, str, str] | None = None
 
@@ -726,21 +759,18 @@ class _Reader:
         from podself.atomic import MAX_SNAPSHOT_FILES, read_snapshot
 
         table = _names.file_table()
+        budget = [MAX_SNAPSHOT_FILES]
         try:
             # Only the names podself knows, each within its own bound: a volume may hold
             # anything, and nothing else in it is ever read.
-            with os.scandir(directory) as entries:
-                wanted = []
-                for count, entry in enumerate(entries):
-                    if count >= MAX_SNAPSHOT_FILES:
-                        self.warn(
-                            f"podinfo dir {directory}: more than {MAX_SNAPSHOT_FILES} entries; "
-                            "the rest ignored"
-                        )
-                        break
-                    if entry.name in table or entry.name in _MAP_FILES:
-                        wanted.append(entry.name)
-            snapshot = read_snapshot(directory, sorted(wanted), max_bytes=_file_limits())
+            top = self._list(directory, budget)
+            wanted = [n for n in top if n in table or n in _MAP_FILES]
+            limits = _file_limits()
+            if _names.CONTAINERS_DIR in top:
+                per_container = self._container_files(directory, budget)
+                wanted += per_container
+                limits = {**limits, **dict.fromkeys(per_container, _AMOUNT_FILE_LIMIT)}
+            snapshot = read_snapshot(directory, sorted(wanted), max_bytes=limits)
         except (FileNotFoundError, NotADirectoryError):
             return
         except OSError as exc:
@@ -763,7 +793,8 @@ class _Reader:
             if file_name in _MAP_FILES:
                 self._read_map(file_name, text, where, source)
                 continue
-            attr, divisor = table[file_name]
+            holder, _, base = file_name.rpartition("/")
+            attr, divisor = table[base]
             if not divisor:
                 value = self._identity_value(attr, text, f"podinfo file {where}")
                 if value is not None:
@@ -772,8 +803,92 @@ class _Reader:
             amount = self._resource_value(
                 attr, text, _unit_of(attr, divisor), f"podinfo file {where}"
             )
-            if amount is not None:
-                self._set_resource_from_volume(attr, amount, source)
+            if amount is None:
+                continue
+            if holder:  # containers/<name>
+                self._container_value(holder.partition("/")[2], attr, amount, source)
+            else:
+                self.root_resources.append((attr, amount, source))
+
+    def _list(self, directory: str, budget: list[int]) -> list[str]:
+        """The entry names of ``directory``; ``budget[0]`` entries at most in the whole volume
+        (``atomic.MAX_SNAPSHOT_FILES``), counted down."""
+        names = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if budget[0] <= 0:
+                    self.warn(
+                        f"podinfo dir {directory}: more entries than the volume may hold; "
+                        "the rest ignored"
+                    )
+                    break
+                budget[0] -= 1
+                names.append(entry.name)
+        return names
+
+    def _container_files(self, directory: str, budget: list[int]) -> list[str]:
+        """``containers/<name>/<file>`` for every resource file name podself knows, in at
+        most ``_MAX_CONTAINER_DIRS`` directories named like containers."""
+        table = _names.file_table()
+        base = f"{directory}/{_names.CONTAINERS_DIR}"
+        own = self.values.get("container")
+        found: list[str] = []
+        bad: list[str] = []
+        dirs = 0
+        try:
+            names = sorted(self._list(base, budget))
+        except OSError as exc:
+            self.warn(f"podinfo dir {base}: cannot read: {exc.strerror or exc}")
+            return []
+        for name in names:
+            if not _names.is_container_name(name):
+                bad.append(name)
+                continue
+            dirs += 1
+            if dirs > _MAX_CONTAINER_DIRS:
+                self.warn(
+                    f"podinfo dir {base}: more than {_MAX_CONTAINER_DIRS} container directories; "
+                    "the rest ignored"
+                )
+                break
+            try:
+                files = self._list(f"{base}/{name}", budget)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # removed by a newer version, or a stray file
+            except OSError as exc:
+                self.warn(f"podinfo dir {base}/{name}: cannot read: {exc.strerror or exc}")
+                continue
+            if name == own:
+                self.own_dir_found = True
+            for file_name in files:
+                entry = table.get(file_name)
+                if entry is not None and entry[1]:
+                    found.append(_names.container_file(name, file_name))
+        if bad:
+            self.warn(
+                f"podinfo dir {base}: {len(bad)} entries are not container names "
+                f"(DNS-1123 labels), e.g. {bad[0]!r}; ignored"
+            )
+        return found
+
+    def _container_value(self, container: str, attr: str, amount: int, source: Source) -> None:
+        """A value of ``containers/<container>/``: the container's, and this container's own
+        when it is this container's name."""
+        self.containers.setdefault(container, {}).setdefault(attr, (amount, source))
+        if container == self.values.get("container"):
+            self._set_resource_from_volume(attr, amount, source)
+
+    def apply_root_resource_files(self) -> None:
+        """Resource files at a volume's root name no container: read them as this container's
+        own (older ``podself inject`` output, hand-written manifests) unless its own
+        ``containers/<name>/`` directory was found; the cgroup check then has the last word."""
+        if self.own_dir_found:
+            return
+        for attr, amount, source in self.root_resources:
+            self._set_resource_from_volume(attr, amount, source)
+            key = f"resources.{attr}"
+            if self.sources.get(key) is source:
+                self.from_root_file.add(key)
 
     def _read_map(self, kind: str, text: str, where: str, source: Source) -> None:
         from podself.downward import parse_map
@@ -859,7 +974,7 @@ class _Reader:
                 self.warnings.append(
                     f"{source.origin} says {attr}={declared}{unit} but the pod's cgroup sets no "
                     "limit: Kubernetes reports node allocatable when a container has no limit; "
-                    "treating it as unlimited"
+                    f"treating it as unlimited{self._root_file_hint(key, source)}"
                 )
                 self.values[key] = None
                 self.sources[key] = Source(Source.CGROUP, "no limit in the pod's cgroup")
@@ -868,7 +983,7 @@ class _Reader:
         tolerance = _declared_unit(source.origin, attr)
         if abs(declared - kernel) < max(tolerance, 4096 if unit == "B" else 1):
             return
-        hint = _divisor_hint(source, attr, declared, kernel)
+        hint = _divisor_hint(source, attr, declared, kernel) or self._root_file_hint(key, source)
         self.warnings.append(
             f"{source.origin} says {attr}={declared}{unit} but {origin} enforces {kernel}{unit}; "
             "believing the cgroup (the kernel enforces it; env is fixed at container start and "
@@ -876,6 +991,21 @@ class _Reader:
         )
         self.values[key] = kernel
         self.sources[key] = Source(Source.CGROUP, origin or "cgroup")
+
+    def _root_file_hint(self, key: str, source: Source) -> str:
+        """For a value read from a file at a volume's root, which names no container: the
+        likely cause of a disagreement with the cgroup and the fix; else ``""``."""
+        if key not in self.from_root_file:
+            return ""
+        own = self.values.get("container")
+        name = own if isinstance(own, str) else "<this container>"
+        file_name = source.origin.rpartition("/")[2]
+        return (
+            f". {source.origin} names no container: if its item's resourceFieldRef.containerName "
+            "names another container, it holds that container's value; give each container its "
+            f"own item path {_names.container_file(name, file_name)} with containerName: {name} "
+            "and its name in K8S_CONTAINER_NAME (podself inject does both)"
+        )
 
     # -- GPUs --------------------------------------------------------------------------
 
@@ -1062,6 +1192,13 @@ class _Reader:
                 for a in (*_names.RESOURCE_ATTRIBUTES, *_EXTRA_RESOURCES)
             }
         )
+        containers = {
+            name: Resources(**{a: v for a, (v, _) in found.items()})
+            for name, found in sorted(self.containers.items())
+        }
+        for name, found in self.containers.items():
+            for attr, (_, source) in found.items():
+                self.sources[f"containers.{name}.{attr}"] = source
         return PodInfo(
             name=values.get("name"),  # type: ignore[arg-type]
             namespace=values.get("namespace"),  # type: ignore[arg-type]
@@ -1076,6 +1213,7 @@ class _Reader:
             labels=self.labels or values.get("labels"),  # type: ignore[arg-type]
             annotations=self.annotations or values.get("annotations"),  # type: ignore[arg-type]
             resources=resources,
+            containers=containers,
             workload=workload,
             app=self.app,
             in_kubernetes=self.in_kubernetes,

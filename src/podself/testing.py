@@ -42,6 +42,14 @@ SEED_ENV: Mapping[str, tuple[str, str]] = {
     "RESOURCE_MEMORY_REQUEST_MB": ("requests.memory", "1Mi"),
 }
 
+# The files podself inject projects for each container: (file, resource, divisor).
+_CONTAINER_FILES = (
+    ("cpu_limit", "limits.cpu", "1m"),
+    ("cpu_request", "requests.cpu", "1m"),
+    ("mem_limit", "limits.memory", "1Mi"),
+    ("mem_request", "requests.memory", "1Mi"),
+)
+
 _MOUNTINFO_V2 = (
     "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "
     "rw,nsdelegate,memory_recursiveprot\n"
@@ -70,6 +78,12 @@ class FakePod:
         cgroup: ``"v2"`` (default), ``"v1"`` or ``None`` (no cgroup files).
         node_allocatable: used for limits the container does not set, like the kubelet.
         extra_env: added as is.
+        layout: ``"root"`` (default) puts ``cpu_limit`` and ``mem_limit`` at the volume's root,
+            as older manifests do; ``"containers"`` writes what ``podself inject`` does: each
+            container's ``cpu_limit``, ``cpu_request``, ``mem_limit`` and ``mem_request`` under
+            ``containers/<name>/`` and the container's name in ``K8S_CONTAINER_NAME``.
+        others: the other containers of the pod, name -> limits (requests equal to limits),
+            projected under ``containers/<name>/`` with the ``"containers"`` layout.
     """
 
     def __init__(
@@ -92,7 +106,17 @@ class FakePod:
         cgroup: str | None = "v2",
         node_allocatable: Mapping[str, str] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        layout: str = "root",
+        others: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        if layout not in ("root", "containers"):
+            msg = f"FakePod layout must be 'root' or 'containers', got {layout!r}"
+            raise ValueError(msg)
+        if others and layout != "containers":
+            msg = "FakePod others needs layout='containers'"
+            raise ValueError(msg)
+        self.layout = layout
+        self.others = {name: dict(limits) for name, limits in (others or {}).items()}
         self.root = Path(root)
         self.name = name
         self.namespace = namespace
@@ -120,6 +144,8 @@ class FakePod:
             raise ValueError(msg)
         for var, (kind, arg) in spec.items():
             self.environ[var] = self.env_value(kind, arg)
+        if layout == "containers":
+            self.environ["K8S_CONTAINER_NAME"] = container
         self.environ.update(extra_env or {})
         self._cgroup = cgroup
         self._write_volume()
@@ -151,11 +177,18 @@ class FakePod:
             return fields[arg]
         return self.resource_value(kind, arg)
 
-    def resource_value(self, resource: str, divisor: str | None = None) -> str:
-        """``resourceFieldRef`` value of this container, with the kubelet's fallback."""
+    def resource_value(
+        self, resource: str, divisor: str | None = None, container: str | None = None
+    ) -> str:
+        """``resourceFieldRef`` value of this container (or of ``container``, one of
+        ``others``), with the kubelet's fallback."""
         from podself.downward import resource_value
 
-        resources = {"limits": self.limits, "requests": self.requests}
+        if container is None or container == self.container:
+            resources = {"limits": self.limits, "requests": self.requests}
+        else:
+            limits = self.others[container]
+            resources = {"limits": limits, "requests": limits}
         return resource_value(resource, resources, divisor, self.node_allocatable)
 
     # -- files ---------------------------------------------------------------------------
@@ -174,9 +207,17 @@ class FakePod:
             "name": self.name.encode(),
             "namespace": self.namespace.encode(),
             "uid": self.uid.encode(),
-            "cpu_limit": self.resource_value("limits.cpu", "1m").encode(),
-            "mem_limit": self.resource_value("limits.memory", "1Mi").encode(),
         }
+        if self.layout == "root":
+            payload["cpu_limit"] = self.resource_value("limits.cpu", "1m").encode()
+            payload["mem_limit"] = self.resource_value("limits.memory", "1Mi").encode()
+        else:
+            from podself.names import container_file
+
+            for name in (self.container, *self.others):
+                for file_name, resource, divisor in _CONTAINER_FILES:
+                    value = self.resource_value(resource, divisor, name)
+                    payload[container_file(name, file_name)] = value.encode()
         self.podinfo_dir.mkdir(parents=True, exist_ok=True)
         return write(self.podinfo_dir, payload)
 

@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(info: PodInfo) -> str:
-    """The human-readable report: the seed's three blocks plus workload, sources, warnings."""
+    """The human-readable report: the seed's three blocks plus the other containers' limits
+    found in the podinfo volume, workload, sources and warnings."""
     lines = ["=== Self Awareness: what this pod knows about itself ===", "", "Pod Information:"]
     rows: list[tuple[str, str, Source]] = []
     for label, attr in _IDENTITY_ROWS:
@@ -104,6 +105,15 @@ def render(info: PodInfo) -> str:
             shown = str(amount) if attr == "gpus" else _amount(attr, amount)
             rows.append((label, shown, info.source_of(f"resources.{attr}")))
     lines += _table(rows)
+    for container, resources in info.containers.items():
+        own = " (this container)" if container == info.container else ""
+        lines += ["", f"Container {container!r} (from the podinfo volume){own}:"]
+        rows = [
+            (label, _amount(attr, amount), info.source_of(f"containers.{container}.{attr}"))
+            for label, attr in _RESOURCE_ROWS
+            if (amount := getattr(resources, attr)) is not None
+        ]
+        lines += _table(rows)
     workload = info.workload
     lines += ["", "Workload:"]
     parts = [
