@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import podself
 from podself import atomic
 from podself.atomic import FileProjection
 from podself.emulator.env import ObjectStore
@@ -248,6 +249,44 @@ class TestVolumeSet:
         changed = make_pod(volumes, {"stage": "beta"})
         assert vset.sync(changed) == ["podinfo"]
         assert labels.read_text() == 'stage="beta"'
+
+    def test_per_container_directories_are_projected_and_updated(self, tmp_path: Path) -> None:
+        """containers/<name>/ files are written in the ..data layout and follow a resize."""
+
+        def resource(path: str, container: str, divisor: str) -> dict[str, Any]:
+            ref = {"containerName": container, "resource": "limits.cpu", "divisor": divisor}
+            return {"path": path, "resourceFieldRef": ref}
+
+        volumes = [
+            {
+                "name": "podinfo",
+                "downwardAPI": {
+                    "items": [
+                        item("labels", "metadata.labels"),
+                        resource("containers/main-app/cpu_limit", "main-app", "1m"),
+                        resource("containers/monitor/cpu_limit", "monitor", "1m"),
+                    ]
+                },
+            }
+        ]
+        pod = make_pod(volumes)
+        vset = VolumeSet(pod, str(tmp_path), ObjectStore(), ALLOCATABLE)
+        vset.setup()
+        root = tmp_path / "podinfo"
+        assert os.readlink(root / "containers") == "..data/containers"
+        assert (root / "containers/main-app/cpu_limit").read_text() == "1000"
+        assert (root / "containers/monitor/cpu_limit").read_text() == "2000"  # node allocatable
+        resized = make_pod(volumes)
+        resized["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "1500m"
+        assert vset.sync(resized) == ["podinfo"]
+        assert (root / "containers/main-app/cpu_limit").read_text() == "1500"
+        env = {"K8S_CONTAINER_NAME": "monitor"}
+        info = podself.read(environ=env, podinfo_dirs=[root], proc_root=tmp_path / "no-proc")
+        assert info.containers["main-app"].cpu_limit == 1500
+        assert info.resources.cpu_limit == 2000
+        assert info.source_of("resources.cpu_limit").origin == (
+            f"{root}/containers/monitor/cpu_limit"
+        )
 
     def test_failed_write_names_the_volume(self, tmp_path: Path) -> None:
         """A write that fails is an error naming the volume, never silent."""

@@ -233,13 +233,14 @@ class TestWhatIsAdded:
         assert list(items) == [
             "labels",
             "annotations",
-            "cpu_limit",
-            "cpu_request",
-            "mem_limit",
-            "mem_request",
+            "containers/app/cpu_limit",
+            "containers/app/cpu_request",
+            "containers/app/mem_limit",
+            "containers/app/mem_request",
         ]
         assert items["labels"]["fieldRef"] == {"fieldPath": "metadata.labels"}
-        assert items["mem_limit"]["resourceFieldRef"] == {
+        assert env["K8S_CONTAINER_NAME"] == {"name": "K8S_CONTAINER_NAME", "value": "app"}
+        assert items["containers/app/mem_limit"]["resourceFieldRef"] == {
             "containerName": "app",
             "resource": "limits.memory",
             "divisor": "1Mi",
@@ -306,22 +307,41 @@ class TestWhatIsAdded:
         considered = {n for plan in result.plans for n in plan.considered}
         assert considered == {"setup", "side"}
 
-    def test_one_volume_per_container_with_resources(self) -> None:
-        """Resource files name one container, so a second container gets its own volume."""
-        spec = spec_of(
-            inject_text(dump(workload("Pod", [container("app"), container("b")]))).output
-        )
-        assert [v["name"] for v in spec["volumes"]] == ["podinfo", "podinfo-b"]
+    def test_one_volume_with_a_directory_per_container(self) -> None:
+        """Each container's resource files sit under containers/<name>/ of the one volume,
+        and each container gets its name, so none reads another's as its own."""
+        sidecar = {"name": "side", "image": "side:1"}  # no resources: no files of its own
+        obj = workload("Pod", [container("app"), container("b"), sidecar])
+        obj["spec"]["initContainers"] = [{"name": "init", "image": "init:1"}]
+        result = inject_text(dump(obj))
+        spec = spec_of(result.output)
+        (volume,) = spec["volumes"]
         owners = {
-            v["name"]: {
-                i["resourceFieldRef"]["containerName"]
-                for i in v["downwardAPI"]["items"]
-                if "resourceFieldRef" in i
-            }
-            for v in spec["volumes"]
+            i["path"]: i["resourceFieldRef"]["containerName"]
+            for i in volume["downwardAPI"]["items"]
+            if "resourceFieldRef" in i
         }
-        assert owners == {"podinfo": {"app"}, "podinfo-b": {"b"}}
-        assert spec["containers"][1]["volumeMounts"][0]["name"] == "podinfo-b"
+        assert owners == {
+            f"containers/{name}/{file}": name
+            for name in ("app", "b")
+            for file in ("cpu_limit", "cpu_request", "mem_limit", "mem_request")
+        }
+        for name in ("app", "b", "side", "init"):
+            assert env_of(spec, name)["K8S_CONTAINER_NAME"]["value"] == name
+        mounts = [c["volumeMounts"] for c in spec["containers"] + spec["initContainers"]]
+        assert all(
+            m == [{"name": "podinfo", "mountPath": "/etc/podinfo", "readOnly": True}]
+            for m in mounts
+        )
+        assert inject_text(result.text).changed is False
+        # A later run for one more container adds its files in a volume of its own: an
+        # existing volume is never edited.
+        obj = yaml.safe_load(result.text)
+        obj["spec"]["containers"].append(container("c"))
+        again = spec_of(inject_text(dump(obj)).output)
+        assert [v["name"] for v in again["volumes"]] == ["podinfo", "podinfo-c"]
+        paths = [i["path"] for i in again["volumes"][1]["downwardAPI"]["items"]]
+        assert paths[:3] == ["labels", "annotations", "containers/c/cpu_limit"]
 
     def test_shared_volume_without_resource_files(self) -> None:
         """Without resource files every container mounts the one podinfo volume."""
@@ -331,12 +351,67 @@ class TestWhatIsAdded:
         assert [v["name"] for v in spec["volumes"]] == ["podinfo"]
         assert {c["volumeMounts"][0]["name"] for c in spec["containers"]} == {"podinfo"}
 
+    def test_resource_files_at_the_volume_root_are_reported(self) -> None:
+        """Older output (one container's files at the volume's root) is left as it is, with
+        the fix in a note; no further container is given that volume."""
+        root_items = [
+            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+            {
+                "path": "cpu_limit",
+                "resourceFieldRef": {"containerName": "app", "resource": "limits.cpu"},
+            },
+        ]
+        mount = {"name": "podinfo", "mountPath": "/etc/podinfo"}
+        obj = workload(
+            "Pod",
+            [{**container("app"), "volumeMounts": [mount]}, {"name": "side", "image": "s:1"}],
+        )
+        obj["spec"]["volumes"] = [{"name": "podinfo", "downwardAPI": {"items": root_items}}]
+        result = inject_text(dump(obj), options=InjectOptions(fields=parse_fields("default")))
+        notes = [n.message for n in result.notes]
+        assert any(
+            m.startswith('container "app": mountPath /etc/podinfo already used by volume')
+            and 'it holds cpu_limit of container "app" at its root, which every container '
+            "mounting it reads as its own: move them under containers/app/"
+            in m
+            for m in notes
+        )
+        assert (
+            'volume "podinfo" holds cpu_limit of container "app" at its root, which container '
+            '"side" reads as its own: move them under containers/app/ (or remove the volume and '
+            'its mounts and run podself inject again); container "side" gets another volume'
+        ) in notes
+        spec = spec_of(result.output)
+        assert spec["containers"][1]["volumeMounts"][0]["name"] == "podinfo-side"
+        assert spec["volumes"][0]["downwardAPI"]["items"] == root_items
+        assert inject_text(result.text).changed is False
+
+    def test_invalid_container_name_gets_no_resource_paths(self) -> None:
+        """A name the API server refuses never becomes a path segment."""
+        result = inject_text(dump(workload("Pod", [container("../x")])))
+        spec = spec_of(result.output)
+        assert [i["path"] for i in spec["volumes"][0]["downwardAPI"]["items"]] == [
+            "labels",
+            "annotations",
+        ]
+        assert any("not a valid container name" in n.message for n in result.notes)
+
+    def test_containers_filter_keeps_one_volume(self) -> None:
+        """--containers: only the named containers get files, env and the mount."""
+        obj = workload("Pod", [container("app"), container("b")])
+        options = InjectOptions(containers=frozenset({"b"}))
+        spec = spec_of(inject_text(dump(obj), options=options).output)
+        (volume,) = spec["volumes"]
+        assert {i["path"].split("/")[1] for i in volume["downwardAPI"]["items"][2:]} == {"b"}
+        assert "env" not in spec["containers"][0]
+        assert env_of(spec, "b")["K8S_CONTAINER_NAME"]["value"] == "b"
+
     def test_long_container_name_gives_a_dns_label(self) -> None:
         """The per-container volume name stays a DNS label of at most 63 characters."""
         long = "c" * 63
-        spec = spec_of(
-            inject_text(dump(workload("Pod", [container("app"), container(long)]))).output
-        )
+        obj = workload("Pod", [container(long)])
+        obj["spec"]["volumes"] = [{"name": "podinfo", "emptyDir": {}}]
+        spec = spec_of(inject_text(dump(obj)).output)
         name = spec["volumes"][1]["name"]
         assert len(name) <= 63
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
@@ -362,7 +437,9 @@ class TestWhatIsAdded:
             "RESOURCE_MEMORY_LIMIT_MB",
         ]
         assert env_of(spec)["K8S_CONTAINER_NAME"] == {"name": "K8S_CONTAINER_NAME", "value": "app"}
-        assert [i["path"] for i in spec["volumes"][0]["downwardAPI"]["items"]] == ["mem_limit"]
+        assert [i["path"] for i in spec["volumes"][0]["downwardAPI"]["items"]] == [
+            "containers/app/mem_limit"
+        ]
 
     def test_custom_mount_path_tells_podself(self) -> None:
         """Another mount path also sets PODSELF_PODINFO_DIR so podself.read() finds it."""
@@ -667,8 +744,8 @@ class TestDecimalSizes:
         assert "RESOURCE_MEMORY_LIMIT_MB" not in env
         assert "RESOURCE_MEMORY_REQUEST_MB" in env  # 512Mi divides exactly
         items = {item["path"]: item for item in spec["volumes"][0]["downwardAPI"]["items"]}
-        assert items["mem_limit_bytes"]["resourceFieldRef"]["divisor"] == "1"
-        assert "mem_request" in items
+        assert items["containers/app/mem_limit_bytes"]["resourceFieldRef"]["divisor"] == "1"
+        assert "containers/app/mem_request" in items
         assert env_table()["RESOURCE_MEMORY_LIMIT_BYTES"][0] == "memory_limit"
         assert file_table()["mem_limit_bytes"] == ("memory_limit", "1")
         assert inject_text(result.text).changed is False
@@ -1669,6 +1746,9 @@ def render_helm(template: str, values: dict[str, str]) -> dict[str, str]:
             r'\{\{ required "[^"]*(?:\\"[^"]*)*" \.container \| quote \}\}',
             json.dumps(values["container"]),
             text,
+        )
+        text = re.sub(  # inside an item path
+            r'\{\{ required "[^"]*(?:\\"[^"]*)*" \.container \}\}', values["container"], text
         )
         out[name] = text
     return out

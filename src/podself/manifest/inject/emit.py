@@ -158,6 +158,8 @@ _HELM_CONTAINER: Final = "PODSELF_HELM_CONTAINER"
 _HELM_REQUIRED: Final = (
     '{{ required "podself: pass (dict \\"container\\" NAME)" .container | quote }}'
 )
+# In an item path, inside a plain string: the name unquoted.
+_HELM_REQUIRED_PATH: Final = '{{ required "podself: pass (dict \\"container\\" NAME)" .container }}'
 _HELM_VOLUME: Final = '{{ default "podinfo" .volume }}'
 _HELM_USAGE: Final = """{{/*
 podself: the Downward API env vars, podinfo volume and mount that `podself inject` adds.
@@ -174,11 +176,11 @@ pod template:
       volumes:
         {{- include "podself.volumes" (dict "container" "app") | nindent 8 }}
 
-Each template takes a dict: "container" names the container (the volume's resource files and
-OTEL_RESOURCE_ATTRIBUTES name it); "volume" names the volume (default "podinfo"). A volume's
-resource files describe one container, so each further container gets its own volume: include
-podself.volumes again with (dict "container" "sidecar" "volume" "podinfo-sidecar") and pass
-the same dict to podself.volumeMounts in that container.%s
+Each template takes a dict: "container" names the container (its resource files go under
+containers/<container>/ in the volume, and OTEL_RESOURCE_ATTRIBUTES names it); "volume" names
+the volume (default "podinfo"). podself.volumes renders one container's files, so each further
+container gets its own volume: include podself.volumes again with (dict "container" "sidecar"
+"volume" "podinfo-sidecar") and pass the same dict to podself.volumeMounts in that container.%s
 */}}
 """
 _HELM_OTEL_USAGE: Final = """
@@ -242,6 +244,7 @@ def emit_helm(options: InjectOptions | None = None) -> str:
         ("podself.volumes", volumes_text),
     ):
         body = text.replace(_HELM_CONTAINER + "V", _HELM_VOLUME)
+        body = body.replace(f"/{_HELM_CONTAINER}/", f"/{_HELM_REQUIRED_PATH}/")
         body = body.replace(_HELM_CONTAINER, _HELM_REQUIRED)
         parts.append(f'{{{{- define "{template}" -}}}}\n{body}{{{{- end }}}}\n')
     if options.otel:

@@ -57,7 +57,14 @@ FIELDS: Final[Mapping[str, Field]] = {
         Field("host_ip", "identity", "status.hostIP", env_suffixes=("HOST_IP", "NODE_IP")),
         Field("pod_ips", "identity", "status.podIPs", env_suffixes=("POD_IPS",)),
         Field("host_ips", "identity", "status.hostIPs", env_suffixes=("HOST_IPS",)),
-        Field("container", "identity", "", env_suffixes=("CONTAINER_NAME",)),
+        # The bare CONTAINER_NAME is not read (runtimes set it), so an empty --prefix gets
+        # POD_CONTAINER_NAME.
+        Field(
+            "container",
+            "identity",
+            "",
+            env_suffixes=("CONTAINER_NAME", "POD_CONTAINER_NAME"),
+        ),
         Field("labels", "map", "metadata.labels", file_name="labels"),
         Field("annotations", "map", "metadata.annotations", file_name="annotations"),
         Field(
@@ -242,12 +249,23 @@ class InjectOptions:
             out[f.key] = next((n for n in names if table.get(n, ("",))[0] == f.key), names[0])
         return out
 
+    @property
+    def env_fields(self) -> tuple[str, ...]:
+        """``fields`` plus ``container`` when the volume gets resource files: they sit under
+        ``containers/<name>/``, and the container's name in its env is how ``podself.read()``
+        knows which directory is its own."""
+        if "container" in self.fields or not (
+            self.env and self.volume and any(FIELDS[k].kind == "resource" for k in self.fields)
+        ):
+            return self.fields
+        return tuple(k for k in FIELDS if k in self.fields or k == "container")
+
     def unrecognised_names(self) -> list[str]:
         """Selected env names ``podself.read()`` would not recognise (a custom prefix)."""
         table = env_table()
         names = self.env_names()
         return [
             names[k]
-            for k in self.fields
+            for k in self.env_fields
             if FIELDS[k].kind == "identity" and table.get(names[k], ("",))[0] != k
         ]

@@ -28,7 +28,7 @@ from podself.manifest.inject.fields import (
     InjectOptions,
 )
 from podself.manifest.workloads import Workload
-from podself.names import env_table
+from podself.names import container_file, env_table, file_table, is_container_name
 from podself.quantity import Quantity
 
 if TYPE_CHECKING:
@@ -245,6 +245,54 @@ def _same_volume(volume: object, items: Sequence[Mapping[str, Any]]) -> bool:
     return _missing_items(volume, items) == []
 
 
+def root_resource_items(volume: object) -> list[tuple[str, str]]:
+    """``(path, containerName)`` of a ``downwardAPI`` volume's resource items at its root under
+    a name ``podself.read()`` takes as the reader's own (``cpu_limit``, ``mem_limit``…), as
+    older ``podself inject`` output and hand-written manifests have them."""
+    source = volume.get("downwardAPI") if isinstance(volume, Mapping) else None
+    items = source.get("items") if isinstance(source, Mapping) else None
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        path, ref = item.get("path"), item.get("resourceFieldRef")
+        if isinstance(path, str) and isinstance(ref, Mapping):
+            entry = file_table().get(path)
+            if entry is not None and entry[1]:
+                out.append((path, str(ref.get("containerName") or "")))
+    return out
+
+
+def _root_items_note(volume: object, reader: str | None = None) -> str:
+    """The resource items of ``volume`` at its root that ``reader`` (None: every container)
+    would take as its own, and the fix; ``""`` when there are none."""
+    found = [(p, o) for p, o in root_resource_items(volume) if reader is None or o != reader]
+    if not found:
+        return ""
+    owners = sorted({owner for _, owner in found if owner})
+    quoted = ", ".join(f'"{owner}"' for owner in owners)
+    whose = f" of container {quoted}" if owners else ""
+    who = f'container "{reader}"' if reader else "every container mounting it"
+    dirs = ", ".join(f"containers/{o}/" for o in owners) or "containers/<container>/"
+    return (
+        f"{', '.join(path for path, _ in found)}{whose} at its root, which {who} reads as its "
+        f"own: move them under {dirs} (or remove the volume and its mounts and run podself "
+        "inject again)"
+    )
+
+
+def _add_items(planned: list[dict[str, Any]], items: Sequence[Mapping[str, Any]]) -> bool:
+    """Add to a volume planned here the ``items`` it lacks, unless one of them would take a
+    path it already uses for something else; whether it now holds them all."""
+    have = {_item_key(item) for item in planned}
+    paths = {item["path"] for item in planned}
+    new = [item for item in items if _item_key(item) not in have]
+    if any(item["path"] in paths for item in new):
+        return False
+    planned.extend(dict(item) for item in new)
+    return True
+
+
 def _article(word: str) -> str:
     """'an' before the volume kinds that start with a vowel (an emptyDir, a hostPath)."""
     return "an" if word[:1].lower() in "aeio" else "a"
@@ -323,7 +371,7 @@ def wanted_env(
     out: list[dict[str, Any]] = []
     if options.env:
         names = options.env_names()
-        for key in options.fields:
+        for key in options.env_fields:
             f = FIELDS[key]
             if f.kind == "identity":
                 if f.field_path:
@@ -350,7 +398,12 @@ def wanted_env(
 def wanted_items(
     options: InjectOptions, container: str, resources: Mapping[str, Quantity | None] | None
 ) -> list[dict[str, Any]]:
-    """The ``downwardAPI`` items of the container's volume."""
+    """The ``downwardAPI`` items the container needs in its volume: the pod's labels and
+    annotations, and its own resource files under ``containers/<container>/``.
+
+    A file at the volume's root would name no container, and every container mounting the
+    volume would read it as its own; under its container's directory it says whose it is.
+    """
     if not options.volume:
         return []
     items: list[dict[str, Any]] = []
@@ -362,7 +415,7 @@ def wanted_items(
             f = _exact_field(f, resources)
             items.append(
                 {
-                    "path": f.file_name,
+                    "path": container_file(container, f.file_name),
                     "resourceFieldRef": {
                         "containerName": container,
                         "resource": f.resource,
@@ -493,6 +546,15 @@ class _Planner:
         self, container: Mapping[str, Any], where: str, name: str
     ) -> dict[str, Quantity | None] | None:
         """The resources the kubelet resolves from the container's own values (None: all)."""
+        if not is_container_name(name):
+            # Its resource files would go under containers/<name>/: never a path from a name
+            # the API server refuses anyway.
+            self.note(
+                where,
+                f'container "{name}": not a valid container name (a DNS-1123 label: lowercase '
+                "letters, digits and '-', at most 63), so no resource env vars or files are added",
+            )
+            return {}
         if not self.known_resources or self.options.all_resources:
             return None
         found = _resources_set(container, self.workload.spec)
@@ -596,9 +658,17 @@ class _Planner:
                 if found is None:
                     detail = "not defined in the pod"
                 elif missing == []:
+                    note = _root_items_note(found[1], name)
+                    if note:
+                        self.note(
+                            f"{where}.volumeMounts[{index}]",
+                            f'container "{name}": volume "{volume}" at {mount_path} holds {note}',
+                        )
                     return None
                 elif missing is not None:
                     detail = f"a downwardAPI volume without {', '.join(missing)}"
+                    note = _root_items_note(found[1])
+                    detail += f"; it holds {note}" if note else ""
                 else:
                     kind = _volume_kind(found[1])
                     detail = f"{_article(kind)} {kind} volume"
@@ -622,18 +692,28 @@ class _Planner:
     def volume_for(
         self, name: str, candidates: Sequence[str], items: list[dict[str, Any]]
     ) -> str | None:
-        """The first candidate name that is free or already holds exactly ``items``."""
+        """The first candidate name that is free, planned here (then it gets ``items`` too: the
+        pod's containers share one volume, each with its own ``containers/<name>/``) or
+        already holds ``items`` and no resource file at its root that is not this
+        container's."""
         for candidate in candidates:
             if candidate in self.planned:
-                if _same_volume({"downwardAPI": {"items": self.planned[candidate]}}, items):
+                if _add_items(self.planned[candidate], items):
                     return candidate
                 continue
             found = self.volumes.get(candidate)
             if found is None:
-                self.planned[candidate] = items
+                self.planned[candidate] = list(items)
                 return candidate
-            if _same_volume(found[1], items):
+            note = _root_items_note(found[1], name)
+            if _same_volume(found[1], items) and not note:
                 return candidate
+            if note:
+                self.note(
+                    f"{self.base}.volumes[{found[0]}]",
+                    f'volume "{candidate}" holds {note}; container "{name}" gets another volume',
+                )
+                continue
             kind = _volume_kind(found[1])
             if kind != "downwardAPI":
                 self.note(
