@@ -186,6 +186,66 @@ class TestSeedExercises:
         assert re.fullmatch(r"\[monitor\] \[\d\d:\d\d:\d\d\] Health check", lines[4])
         assert 'container "main-app" has no command' in err
 
+    def test_each_container_reads_its_own_limits(self, tmp_path: Path) -> None:
+        """Exercise 5's shape after podself inject: an init container and a sidecar without
+        limits report none of their own, and see the main container's as its limits."""
+        info = ["sh", "-c", f"{sys.executable} -m podself info --json"]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "two", "labels": {"app": "x"}},
+            "spec": {
+                "initContainers": [{"name": "init", "image": "busybox", "command": info}],
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "python",
+                        "command": info,
+                        "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},
+                    },
+                    {"name": "side", "image": "busybox", "command": info},
+                ],
+            },
+        }
+        manifest = tmp_path / "two.yaml"
+        injected = subprocess.run(
+            podself("inject", "-"),
+            input=json.dumps(pod),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert injected.returncode == 0, injected.stderr
+        manifest.write_text(injected.stdout)
+        result = run("-f", str(manifest), "--timeout", "20", state_dir=tmp_path / "state")
+        assert result.returncode == 0, result.stderr
+        reports = {}
+        for name in ("init", "main", "side"):
+            prefix = f"[{name}] "
+            text = "\n".join(
+                line[len(prefix) :]
+                for line in result.stdout.splitlines()
+                if line.startswith(prefix)
+            )
+            reports[name] = json.loads(text)
+        main_files = "/etc/podinfo/containers/main"
+        for name in ("init", "side"):
+            report = reports[name]
+            assert report["container"] == name
+            assert report["resources"]["cpu_limit"] != 1000
+            assert report["sources"].get("resources.cpu_limit", {}).get("kind") != "downward"
+            assert report["containers"]["main"]["cpu_limit"] == 1000
+            assert report["containers"]["main"]["memory_limit"] == 512 << 20
+            assert report["sources"]["containers.main.memory_limit"] == {
+                "kind": "downward",
+                "origin": f"{main_files}/mem_limit",
+            }
+        main = reports["main"]
+        assert (main["resources"]["cpu_limit"], main["resources"]["memory_limit"]) == (
+            1000,
+            512 << 20,
+        )
+
     def test_03_dynamic_update(self, tmp_path: Path) -> None:
         """Exercise 3: kubectl's label commands change the mounted labels file."""
         state = tmp_path / "state"
