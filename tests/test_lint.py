@@ -53,6 +53,10 @@ POSITIVE: dict[str, dict[str, list[tuple[int, int]]]] = {
         "rules/yaml-typing.yaml": [(44, 12)],
     },
     "unknown-container": {"rules/unknown-container.yaml": [(25, 30), (42, 30)]},
+    "other-container-resource": {
+        "rules/other-container-resource.yaml": [(14, 26), (41, 43), (45, 14), (56, 15), (67, 19)],
+        "rules/unknown-container.yaml": [(31, 30)],
+    },
     "resource-not-set": {"rules/resource-not-set.yaml": [(27, 21), (32, 21), (37, 21)]},
     "divisor-rounding": {"rules/divisor-rounding.yaml": [(22, 24), (32, 24)]},
     "divisor-overflow": {"rules/divisor-overflow.yaml": [(19, 20), (24, 20)]},

@@ -8,7 +8,8 @@ from tests.lint_helpers import lint_fixture, lint_obj, make_pod
 class TestResourceRules:
     def test_unknown_container_messages(self) -> None:
         """Env and volume references say how each fails at run time."""
-        env, volume = (f for f in lint_fixture("rules/unknown-container.yaml"))
+        findings = lint_fixture("rules/unknown-container.yaml")
+        env, volume = (f for f in findings if f.rule == "unknown-container")
         assert "CreateContainerConfigError" in env.message
         assert "container sidecar not found" in env.message
         assert "ContainerCreating" in volume.message

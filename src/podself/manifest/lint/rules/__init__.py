@@ -10,12 +10,21 @@ from __future__ import annotations
 from typing import Final
 
 from podself.manifest.lint.engine import register
-from podself.manifest.lint.rules import api, documents, gates, kubelet, naming, resources
+from podself.manifest.lint.rules import (
+    api,
+    containers,
+    documents,
+    gates,
+    kubelet,
+    naming,
+    resources,
+)
 
 FAMILIES: Final = (
     documents.FAMILY,
     api.FAMILY,
     resources.FAMILY,
+    containers.FAMILY,
     gates.FAMILY,
     kubelet.FAMILY,
     naming.FAMILY,
@@ -40,6 +49,7 @@ RULE_ORDER: Final = (
     # warnings and advice
     "yaml-typed-scalar",
     "unknown-container",
+    "other-container-resource",
     "resource-not-set",
     "divisor-rounding",
     "feature-gate-off",
