@@ -52,7 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--volume",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="the podinfo downwardAPI volume: labels, annotations, resource files (default: on)",
+        help="the podinfo downwardAPI volume: labels, annotations, each container's resource "
+        "files under containers/<name>/ (default: on)",
     )
     what.add_argument(
         "--fields",
