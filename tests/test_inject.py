@@ -396,6 +396,19 @@ class TestWhatIsAdded:
         ]
         assert any("not a valid container name" in n.message for n in result.notes)
 
+    def test_no_env_says_the_name_is_missing(self) -> None:
+        """--no-env: the files are added, and a note says podself cannot tell its own."""
+        result = inject_text(dump(workload("Pod", [container()])), options=InjectOptions(env=False))
+        assert any(
+            n.message.startswith('container "app": no env var gives podself its name (--no-env)')
+            for n in result.notes
+        )
+        named = workload(
+            "Pod", [{**container(), "env": [{"name": "MY_CONTAINER_NAME", "value": "app"}]}]
+        )
+        result = inject_text(dump(named), options=InjectOptions(env=False))
+        assert not any("no env var gives podself its name" in n.message for n in result.notes)
+
     def test_containers_filter_keeps_one_volume(self) -> None:
         """--containers: only the named containers get files, env and the mount."""
         obj = workload("Pod", [container("app"), container("b")])

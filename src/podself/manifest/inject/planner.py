@@ -28,7 +28,13 @@ from podself.manifest.inject.fields import (
     InjectOptions,
 )
 from podself.manifest.workloads import Workload
-from podself.names import container_file, env_table, file_table, is_container_name
+from podself.names import (
+    CONTAINERS_DIR,
+    container_file,
+    env_table,
+    file_table,
+    is_container_name,
+)
 from podself.quantity import Quantity
 
 if TYPE_CHECKING:
@@ -628,6 +634,23 @@ class _Planner:
         ]
         return "; " + "; ".join(said) if said else ""
 
+    def name_note(self, container: Mapping[str, Any], where: str, name: str) -> None:
+        """With --no-env, say when nothing tells podself.read() which containers/<name>/
+        directory is the container's own."""
+        env = container.get("env")
+        table = env_table()
+        for var in env if isinstance(env, list) else ():
+            if isinstance(var, Mapping) and table.get(str(var.get("name")), ("",))[0] == (
+                "container"
+            ):
+                return
+        self.note(
+            where,
+            f'container "{name}": no env var gives podself its name (--no-env), so '
+            f"podself.read() cannot tell that containers/{name}/ holds its own limits (it "
+            f"shows them in info.containers); add K8S_CONTAINER_NAME with value {name}",
+        )
+
     def mount(
         self,
         container: Mapping[str, Any],
@@ -638,6 +661,10 @@ class _Planner:
         items = wanted_items(self.options, name, resources)
         if not items:
             return None
+        if not self.options.env and any(
+            str(item["path"]).startswith(f"{CONTAINERS_DIR}/") for item in items
+        ):
+            self.name_note(container, where, name)
         mounts = container.get("volumeMounts")
         if mounts is not None and not isinstance(mounts, list):
             self.note(
