@@ -219,14 +219,15 @@ FILE_NAMES: Mapping[str, tuple[str, str]] = {
 # containers/<container name>/ (cpu_limit, mem_limit…): the path says whose values they are.
 # Files at the volume's root carry no container name and are read as the reader's own.
 CONTAINERS_DIR = "containers"
-_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 def is_container_name(name: str) -> bool:
     """Whether ``name`` is a valid container name: a DNS-1123 label (at most 63 characters of
     ``a-z``, ``0-9`` and ``-``, starting and ending with a letter or digit), so also a safe
-    path segment. The same rule as ``podself.validation``, without its import cost."""
-    return 0 < len(name) <= 63 and set(name) <= _LABEL_CHARS and name[0] != "-" and name[-1] != "-"
+    path segment."""
+    from podself.downward import is_dns1123_subdomain  # only when a volume has containers/
+
+    return len(name) <= 63 and "." not in name and is_dns1123_subdomain(name)
 
 
 def container_file(container: str, file_name: str) -> str:
