@@ -876,6 +876,20 @@ class TestPerContainerResources:
         assert len(info.containers) == 256
         assert any("more than 256 container directories" in w for w in info.warnings)
 
+    def test_entries_are_bounded_for_the_whole_volume(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Directories under containers/ count against the volume's one entry budget."""
+        pod = FakePod(tmp_path, limits={}, env=None)
+        write_volume_files(pod, {f"containers/c{i:02d}/cpu_limit": b"1" for i in range(30)})
+        monkeypatch.setattr("podself.atomic.MAX_SNAPSHOT_FILES", 20)
+        info = pod.read()
+        assert len(info.containers) < 30
+        assert [w for w in info.warnings if "entries in the volume" in w] == [
+            f"podinfo dir {pod.podinfo_dir}/containers: more than 20 entries in the volume; "
+            "the rest ignored"
+        ]
+
     def test_source_of_container_keys(self, tmp_path: Path) -> None:
         info = FakePod(tmp_path, layout="containers").read()
         assert info.source_of("containers.other.cpu_limit").kind == "unknown"

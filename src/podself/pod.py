@@ -812,15 +812,19 @@ class _Reader:
 
     def _list(self, directory: str, budget: list[int]) -> list[str]:
         """The entry names of ``directory``; ``budget[0]`` entries at most in the whole volume
-        (``atomic.MAX_SNAPSHOT_FILES``), counted down."""
+        (``atomic.MAX_SNAPSHOT_FILES``), counted down, and -1 once that was reported."""
         names = []
         with os.scandir(directory) as entries:
             for entry in entries:
                 if budget[0] <= 0:
-                    self.warn(
-                        f"podinfo dir {directory}: more entries than the volume may hold; "
-                        "the rest ignored"
-                    )
+                    if budget[0] == 0:
+                        from podself.atomic import MAX_SNAPSHOT_FILES
+
+                        budget[0] = -1
+                        self.warn(
+                            f"podinfo dir {directory}: more than {MAX_SNAPSHOT_FILES} entries "
+                            "in the volume; the rest ignored"
+                        )
                     break
                 budget[0] -= 1
                 names.append(entry.name)
