@@ -631,6 +631,20 @@ def scrape(running: Running) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
     }
 
 
+def scrape_after_round(
+    running: Running, rounds: int
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """:func:`scrape` once ``rounds`` rounds are counted: an action's report line is printed
+    as it ends, the round's metrics are recorded when the round ends, a moment later."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        samples = scrape(running)
+        counted = sum(v for (name, _), v in samples.items() if name == "podself_reloads_total")
+        if counted >= rounds or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.01)
+
+
 class TestMetrics:
     """--metrics-addr: reload metrics scraped from the running sidecar."""
 
@@ -657,7 +671,7 @@ class TestMetrics:
 
         atomic.write(volume, labels({"stage": "beta"}))
         running.stdout_line("exit status 0")
-        first = scrape(running)
+        first = scrape_after_round(running, 1)
         assert first[("podself_reloads_total", (("result", "success"),))] == 1
         assert first[("podself_last_reload_successful", ())] == 1
         success_at = first[("podself_last_reload_success_timestamp_seconds", ())]
@@ -667,7 +681,7 @@ class TestMetrics:
         fail.touch()
         atomic.write(volume, labels({"stage": "gamma"}))
         running.stderr_line("giving up after 1 attempt")
-        second = scrape(running)
+        second = scrape_after_round(running, 2)
         assert second[("podself_reloads_total", (("result", "success"),))] == 1
         assert second[("podself_reloads_total", (("result", "failure"),))] == 1
         assert second[("podself_last_reload_successful", ())] == 0
