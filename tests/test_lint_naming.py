@@ -140,3 +140,36 @@ class TestNamingRules:
         ]
         container = {"name": "c", "env": env, "resources": {"limits": {"cpu": "500m"}}}
         assert "naming-convention" not in rule_ids(lint_obj(make_pod({"containers": [container]})))
+
+
+class TestAnotherContainersValue:
+    """A value of another container (resourceFieldRef.containerName): no advice to give it a
+    name podself would read as the reading container's own."""
+
+    @staticmethod
+    def _pod(name: str, divisor: str) -> dict[str, Any]:
+        ref = {"containerName": "main", "resource": "limits.cpu", "divisor": divisor}
+        side = {"name": "side", "env": [{"name": name, "valueFrom": {"resourceFieldRef": ref}}]}
+        main = {"name": "main", "resources": {"limits": {"cpu": "1"}}}
+        return make_pod({"containers": [main, side]})
+
+    def test_own_reading_name_is_left_to_other_container_resource(self) -> None:
+        """The seed's CPU_LIMIT with divisor 1m: one finding, asking for a neutral name
+        (not "rename to CPU_LIMIT_MILLICORES", which podself also reads as its own)."""
+        findings = lint_obj(self._pod("CPU_LIMIT", "1m"))
+        assert rule_ids(findings) == ["other-container-resource"]
+        assert "MAIN_CPU_MILLICORES" in findings[0].hint
+
+    def test_no_resource_prefix_suggested(self) -> None:
+        """MAIN_CPU is not read as side's own; the convention's RESOURCE_CPU_LIMIT_* would be."""
+        findings = lint_obj(self._pod("MAIN_CPU", "1m"))
+        assert "naming-convention" not in rule_ids(findings)
+        assert "other-container-resource" not in rule_ids(findings)
+
+    def test_own_container_value_still_advised(self) -> None:
+        """The same names for the container's own value keep their advice."""
+        pod = self._pod("CPU_LIMIT", "1m")
+        pod["spec"]["containers"][1]["env"][0]["valueFrom"]["resourceFieldRef"]["containerName"] = (
+            "side"
+        )
+        assert "env-name-mismatch" in rule_ids(lint_obj(pod))

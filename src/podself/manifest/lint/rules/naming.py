@@ -225,7 +225,11 @@ def _check_names(pod: Pod) -> None:
             if env.field_ref is not None:
                 _field_ref_name(pod, env, name, table.get(name))
             elif env.resource_ref is not None:
-                _resource_ref_name(pod, env, name, table.get(name))
+                other = env.resource_ref.get("containerName")
+                # Another container's value: a RESOURCE_* name would read as this container's
+                # own (other-container-resource suggests a neutral name instead).
+                foreign = other in pod.container_names and other != container.name
+                _resource_ref_name(pod, env, name, table.get(name), foreign=foreign)
 
 
 def _field_ref_name(pod: Pod, env: Env, name: str, entry: tuple[str, int, str, int] | None) -> None:
@@ -271,7 +275,7 @@ def _field_ref_name(pod: Pod, env: Env, name: str, entry: tuple[str, int, str, i
 
 
 def _resource_ref_name(
-    pod: Pod, env: Env, name: str, entry: tuple[str, int, str, int] | None
+    pod: Pod, env: Env, name: str, entry: tuple[str, int, str, int] | None, *, foreign: bool
 ) -> None:
     assert env.resource_ref is not None
     resource = env.resource_ref.get("resource")
@@ -285,6 +289,8 @@ def _resource_ref_name(
     family = "cpu" if resource.endswith(".cpu") else "bytes"
     where = f"{env.path}.valueFrom.resourceFieldRef"
     reported = False
+    if entry is not None and entry[2] and foreign:
+        return  # read as this container's own: other-container-resource asks for a new name
     if entry is not None and entry[2]:
         attr, _rank, expected_divisor, _mult = entry
         expected = _ATTR_RESOURCE[attr]
@@ -330,7 +336,7 @@ def _resource_ref_name(
                     f'set divisor: "{suffix_divisor}"',
                 )
                 reported = True
-    if reported or _not_for_renaming(name) or not _resource_shaped(name):
+    if reported or foreign or _not_for_renaming(name) or not _resource_shaped(name):
         return
     recommended = _recommended_resource_name(resource, divisor)
     if not name.startswith("RESOURCE_"):
