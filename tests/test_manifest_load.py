@@ -25,11 +25,13 @@ from podself.manifest.load import (
     Limits,
     LoadIssue,
     discover,
+    jsonscan,
     load_documents,
     load_file,
     read_source,
     scan_documents,
     scan_file,
+    sources,
     split_field_path,
 )
 
@@ -488,14 +490,14 @@ class TestJson:
         text = json.dumps({"items": [{"k": i, "v": [i]} for i in range(300)]}, indent=1)
         (doc,) = load_documents(text, "many.json")
         decodes = []
-        real = load._DECODER
+        real = jsonscan._DECODER
 
         class Counting:
             def raw_decode(self, text: str, pos: int) -> tuple[object, int]:
                 decodes.append(pos)
                 return real.raw_decode(text, pos)
 
-        monkeypatch.setattr(load, "_DECODER", Counting())
+        monkeypatch.setattr(jsonscan, "_DECODER", Counting())
         lines = [doc.locate(f"items[{i}].v") for i in range(300)]
         assert lines == [(5 + 6 * i, 4) for i in range(300)]
         assert len(decodes) <= 4 * 300  # the list once, then each item's two members
@@ -636,7 +638,7 @@ class TestFiles:
             read.append(len(data))
             return data
 
-        monkeypatch.setattr(load, "_CHUNK", 256)
+        monkeypatch.setattr(sources, "_CHUNK", 256)
         monkeypatch.setattr(os, "read", counting_read)
         items = scan_file(path)
         first = next(items)
@@ -667,7 +669,7 @@ class TestFiles:
     ) -> None:
         """A file or pipe parsed chunk by chunk gives the same documents and the same problem
         at the same place as its whole text."""
-        monkeypatch.setattr(load, "_CHUNK", 7)
+        monkeypatch.setattr(sources, "_CHUNK", 7)
         limits = Limits(max_bytes=10_000, max_documents=10, max_alias_nodes=5)
         if through == "file":
             path = tmp_path / "in.yaml"
