@@ -23,7 +23,7 @@ from podself.manifest.report import printable
 __all__ = [
     "API_VERSION",
     "INJECTED_ANNOTATION",
-    "INJECT_ANNOTATION",
+    "INJECT_KEY",
     "MAX_WARNINGS",
     "MAX_WARNING_RUNES",
     "Answer",
@@ -33,7 +33,8 @@ __all__ = [
 API_VERSION: Final = "admission.k8s.io/v1"
 # v1beta1 has the same request and response fields; the answer names the version asked for.
 _VERSIONS: Final = frozenset({API_VERSION, "admission.k8s.io/v1beta1"})
-INJECT_ANNOTATION: Final = "podself.dev/inject"  # "true" opts a pod in, "false" opts it out
+# A namespace label and a pod annotation: "true" opts in, "false" opts out.
+INJECT_KEY: Final = "podself.dev/inject"
 INJECTED_ANNOTATION: Final = "podself.dev/injected"  # set on the pods this webhook patched
 
 # The API server cuts each warning at 256 runes and drops what passes 4096 runes in all, from
@@ -138,14 +139,13 @@ def _request(body: bytes) -> tuple[str, str, Mapping[str, Any]]:
 
 def _opt_in(annotations: object, require_annotation: bool) -> tuple[bool, list[str]]:
     """Whether to inject, from the pod's ``podself.dev/inject`` annotation."""
-    value = annotations.get(INJECT_ANNOTATION) if isinstance(annotations, dict) else None
+    value = annotations.get(INJECT_KEY) if isinstance(annotations, dict) else None
     if value == "false":
         return False, []
     if value is None or value == "true":
         return value == "true" or not require_annotation, []
     note = (
-        f'metadata.annotations["{INJECT_ANNOTATION}"]: {str(value)[:40]!r} is neither '
-        '"true" nor "false"'
+        f'metadata.annotations["{INJECT_KEY}"]: {str(value)[:40]!r} is neither "true" nor "false"'
     )
     if require_annotation:
         return False, [note + "; not injected"]

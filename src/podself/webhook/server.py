@@ -33,32 +33,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
 from podself import atomic
-from podself.errors import PodselfError
+from podself.errors import WebhookError
 from podself.integrations.prometheus import CONTENT_TYPE, Family, render
 from podself.manifest.inject import InjectOptions
 from podself.webhook.admission import review
+from podself.webhook.certs import CERT_FILE, KEY_FILE
 
 __all__ = [
-    "CERT_FILE",
-    "KEY_FILE",
     "CertificateStore",
     "Metrics",
     "ServerConfig",
     "WebhookServer",
 ]
 
-CERT_FILE: Final = "tls.crt"  # the keys of a kubernetes.io/tls Secret
-KEY_FILE: Final = "tls.key"
 _MAX_PEM_BYTES: Final = 1 << 20
 # Latency buckets (seconds), below the API server's 1-30 s webhook timeouts.
 _BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _MUTATE_PATHS: Final = {"/mutate": False, "/mutate/annotated": True}
 
 _log = logging.getLogger("podself.webhook")
-
-
-class CertificateError(PodselfError):
-    """The serving certificate or key cannot be read or loaded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,20 +179,20 @@ class CertificateStore:
 
     def load(self) -> None:
         """Read both files from one version of the directory and make a new context; raises
-        :class:`CertificateError` (the current context stays in use)."""
+        :class:`WebhookError` (the current context stays in use)."""
         try:
             snapshot = atomic.read_snapshot(
                 self.directory, [CERT_FILE, KEY_FILE], max_bytes=_MAX_PEM_BYTES
             )
         except OSError as exc:
             msg = f'certificate directory "{self.directory}": cannot read: {exc.strerror or exc}'
-            raise CertificateError(msg) from None
+            raise WebhookError(msg) from None
         if snapshot.missing:
             msg = (
                 f'certificate directory "{self.directory}": {", ".join(snapshot.missing)} missing '
                 f"or unreadable (a kubernetes.io/tls Secret has {CERT_FILE} and {KEY_FILE})"
             )
-            raise CertificateError(msg)
+            raise WebhookError(msg)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         # load_cert_chain reads files only: a private directory, removed at once.
@@ -218,14 +211,14 @@ class CertificateStore:
                     f'certificate directory "{self.directory}": {CERT_FILE} and {KEY_FILE} do not '
                     f"load as a PEM certificate chain and its key: {exc}"
                 )
-                raise CertificateError(msg) from None
+                raise WebhookError(msg) from None
         self._context = context
         self._version = snapshot.version
 
     def _changed(self, _change: object) -> None:
         try:
             self.load()
-        except CertificateError as exc:
+        except WebhookError as exc:
             _log.error("%s; still serving the previous certificate", exc)
             if self.metrics:
                 self.metrics.reload(ok=False)
@@ -464,7 +457,7 @@ class WebhookServer(ThreadingHTTPServer):
             return
         tls.settimeout(self.config.request_timeout)
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            _Handler(tls, client_address, self)
         finally:
             self.deadlines.disarm(tls)
             with contextlib.suppress(OSError):
