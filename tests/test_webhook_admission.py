@@ -121,7 +121,8 @@ class TestWhoIsInjected:
         assert "warnings" not in result
 
     def test_object_that_is_not_a_pod(self) -> None:
-        for obj in (None, [], "x", {"metadata": {}}, {"spec": {"containers": "x"}}):
+        objects: list[Any] = [None, [], "x", {"metadata": {}}, {"spec": {"containers": "x"}}]
+        for obj in objects:
             assert operations(_answer(obj)) == []
 
 

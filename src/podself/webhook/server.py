@@ -293,8 +293,9 @@ class _Deadlines:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the API server reuses its connections
     server: WebhookServer
-    server_version = "podself-webhook"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return "podself-webhook"
 
     def setup(self) -> None:
         super().setup()
@@ -304,8 +305,6 @@ class _Handler(BaseHTTPRequestHandler):
         config = self.server.config
         self.server.deadlines.arm(self.connection, config.idle_timeout, busy=False)
         super().handle_one_request()
-        if self.server.draining:
-            self.close_connection = True
 
     def parse_request(self) -> bool:
         # The first line is in: the rest of this request has request_timeout in all.
@@ -314,6 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
         return super().parse_request()
 
     def _send(self, status: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
+        if self.server.draining:
+            self.close_connection = True  # the client opens its next one elsewhere
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -322,6 +323,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _discard(self, length: int) -> None:
+        """Read what the client is still sending before closing: closed unread, the socket
+        would reset, and the client could lose the answer already sent."""
+        with contextlib.suppress(OSError):
+            while length > 0:
+                chunk = self.rfile.read1(min(length, 65536))
+                if not chunk:
+                    break
+                length -= len(chunk)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -339,12 +350,6 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0]
-        require_annotation = _MUTATE_PATHS.get(path)
-        if require_annotation is None:
-            self.close_connection = True  # its body is not read
-            self._send(404, b"not found; AdmissionReviews go to /mutate\n")
-            return
         length_text = self.headers.get("Content-Length")
         config = self.server.config
         if self.headers.get("Transfer-Encoding") or length_text is None:
@@ -361,6 +366,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 413, f"body over {config.max_body} bytes, or a bad Content-Length\n".encode()
             )
+            self._discard(min(length, config.max_body))
+            return
+        require_annotation = _MUTATE_PATHS.get(self.path.split("?", 1)[0])
+        if require_annotation is None:
+            self._discard(length)
+            self._send(404, b"not found; AdmissionReviews go to /mutate\n")
             return
         metrics = self.server.metrics
         metrics.busy(1)
