@@ -15,10 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytest.importorskip("cryptography")
 import httpx
+import pytest
 
 from podself.cli import main
 from podself.webhook.certs import issue, service_dns_names, write_set

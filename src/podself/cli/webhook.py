@@ -18,15 +18,16 @@ from collections.abc import Callable
 __all__ = ["configure", "run"]
 
 _DESCRIPTION = """\
-Pods of namespaces labelled podself.dev/inject=true, and pods annotated
-podself.dev/inject: "true" elsewhere, get at creation what 'podself inject' would add to
-their manifest; a pod annotated podself.dev/inject: "false" is left alone. Install:
+A mutating admission webhook: pods of namespaces labelled podself.dev/inject=true, and pods
+annotated podself.dev/inject: "true" elsewhere, get at creation what 'podself inject' would
+add to their manifest; a pod annotated podself.dev/inject: "false" is left alone."""
 
-  podself webhook certs --out certs/
-  podself webhook manifests --image IMAGE --certs certs/ > webhook.yaml
-  kubectl apply -f webhook.yaml
-
-then: kubectl label namespace NAME podself.dev/inject=true. See docs/webhook.md.
+_EPILOG = """\
+Install (docs/webhook.md):
+  1. podself webhook certs --out certs/
+  2. podself webhook manifests --image IMAGE --certs certs/ > webhook.yaml
+  3. kubectl apply -f webhook.yaml
+then opt a namespace in: kubectl label namespace NAME podself.dev/inject=true
 """
 
 
@@ -56,7 +57,7 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         "Secret, or the folder 'podself webhook certs' wrote); read again when the kubelet "
         "swaps the Secret's ..data, with no restart",
     )
-    parser.add_argument("--host", default="", help="address to listen on (default: all)")
+    parser.add_argument("--host", help="address to listen on (default: all of them)")
     parser.add_argument(
         "--port", type=_positive(int, 1, 65535), default=8443, help="HTTPS port (default 8443)"
     )
@@ -223,8 +224,14 @@ def _configure_manifests(parser: argparse.ArgumentParser) -> None:
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``webhook``'s sub-commands."""
     parser.description = _DESCRIPTION
+    parser.epilog = _EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    sub = parser.add_subparsers(dest="webhook_command", metavar="ACTION", required=True)
+    sub = parser.add_subparsers(
+        dest="webhook_command",
+        metavar="ACTION",
+        required=True,
+        help="serve, certs or manifests (each has its own --help)",
+    )
     for name, help_text, setup in (
         ("serve", "serve AdmissionReviews over HTTPS on /mutate", _configure_serve),
         ("certs", "make a CA and a serving certificate for the Service", _configure_certs),
@@ -257,7 +264,7 @@ def _serve(args: argparse.Namespace) -> int:
     metrics = Metrics()
     certificates = CertificateStore(args.cert_dir, metrics)
     config = ServerConfig(
-        host=args.host,
+        host=args.host or "",
         port=args.port,
         options=options,
         max_body=args.max_body_bytes,
