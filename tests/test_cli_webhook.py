@@ -50,6 +50,8 @@ def test_install_commands(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> 
         (["manifests", "--image", "i"], "one of the arguments --certs --cert-manager is required"),
         (["manifests", "--image", "i", "--timeout-seconds", "31"], "must be from 1 to 30"),
         (["serve"], "--cert-dir"),
+        (["certs", "--out", "d", "--namespace", "Tools"], "a lowercase RFC 1123 label"),
+        (["manifests", "--image", " ", "--cert-manager"], "an image reference"),
         (["serve", "--cert-dir", "d", "--port", "x"], "not a number"),
     ],
 )

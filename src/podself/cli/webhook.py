@@ -46,6 +46,24 @@ def _positive(kind: type[int] | type[float], low: float, high: float) -> Callabl
     return parse
 
 
+def _dns_label(text: str) -> str:
+    """A namespace or Service name: what the API server accepts (IsDNS1123Label)."""
+    from podself.validation import dns1123_label_errors
+
+    errors = dns1123_label_errors(text)
+    if errors:
+        msg = f"{text!r}: {'; '.join(errors)}"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def _image(text: str) -> str:
+    if not text.strip() or text != text.strip():
+        msg = f"{text!r}: an image reference, without spaces around it"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
     from podself.cli.inject import add_inject_options
 
@@ -130,11 +148,15 @@ def _configure_certs(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--namespace",
+        type=_dns_label,
         default="podself-system",
         help="namespace of the webhook's Service (default podself-system)",
     )
     parser.add_argument(
-        "--service", default="podself-webhook", help="the Service's name (default podself-webhook)"
+        "--service",
+        type=_dns_label,
+        default="podself-webhook",
+        help="the Service's name (default podself-webhook, the name manifests gives it)",
     )
     parser.add_argument(
         "--dns-name",
@@ -168,10 +190,12 @@ def _configure_manifests(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--image",
         required=True,
+        type=_image,
         help="an image with podself installed ('podself' on its PATH)",
     )
     parser.add_argument(
         "--namespace",
+        type=_dns_label,
         default="podself-system",
         help="namespace the webhook runs in; never injected (default podself-system)",
     )
