@@ -199,6 +199,26 @@ def test_slow_client_is_cut_off_and_others_are_served(
         assert post(http, server, encode(make_review(pod()))).status_code == 200
 
 
+def test_slow_handshake_is_cut_off(start: Start, pair: tuple[bytes, bytes]) -> None:
+    """A ClientHello sent a byte at a time cannot hold the connection past the deadline."""
+    server = start(handshake_timeout=0.5)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=0.1) as raw:
+        raw.sendall(b"\x16\x03\x01\x02\x00")  # a handshake record of 512 bytes
+        began = time.monotonic()
+        while True:
+            assert time.monotonic() - began < 5, "slow handshake never cut off"
+            try:
+                raw.sendall(b"\x01")
+                if raw.recv(1) == b"":
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+    with client(pair) as http:
+        assert 'errors_total{kind="handshake"} 1' in get(http, server, "/metrics").text
+
+
 def test_concurrent_requests_each_get_their_own_answer(
     start: Start, pair: tuple[bytes, bytes]
 ) -> None:

@@ -27,7 +27,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
@@ -162,6 +162,33 @@ class Metrics:
         return render(families) + "\n".join(lines) + "\n"
 
 
+@contextlib.contextmanager
+def _pem_files(*contents: bytes) -> Iterator[list[str]]:
+    """Paths from which ``load_cert_chain`` (which reads files only) reads ``contents``: memory
+    files on Linux (the key never reaches a disk, and the root filesystem may be read-only),
+    else a private temporary directory; both gone on exit."""
+    memfd = getattr(os, "memfd_create", None)
+    if memfd is not None and os.path.isdir("/proc/self/fd"):
+        fds = [memfd("podself-tls", getattr(os, "MFD_CLOEXEC", 0)) for _ in contents]
+        try:
+            for fd, data in zip(fds, contents, strict=True):
+                os.write(fd, data)
+            yield [f"/proc/self/fd/{fd}" for fd in fds]
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="podself-tls-") as private:
+        paths = []
+        for index, data in enumerate(contents):
+            path = os.path.join(private, str(index))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            paths.append(path)
+        yield paths
+
+
 class CertificateStore:
     """The serving :class:`ssl.SSLContext`, made from ``directory``'s current pair."""
 
@@ -195,23 +222,15 @@ class CertificateStore:
             raise WebhookError(msg)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        # load_cert_chain reads files only: a private directory, removed at once.
-        with tempfile.TemporaryDirectory(prefix="podself-tls-") as private:
-            paths = []
-            for name in (CERT_FILE, KEY_FILE):
-                path = os.path.join(private, name)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as out:
-                    out.write(snapshot.files[name])
-                paths.append(path)
-            try:
-                context.load_cert_chain(paths[0], paths[1])
-            except (ssl.SSLError, ValueError) as exc:
-                msg = (
-                    f'certificate directory "{self.directory}": {CERT_FILE} and {KEY_FILE} do not '
-                    f"load as a PEM certificate chain and its key: {exc}"
-                )
-                raise WebhookError(msg) from None
+        try:
+            with _pem_files(snapshot.files[CERT_FILE], snapshot.files[KEY_FILE]) as (cert, key):
+                context.load_cert_chain(cert, key)
+        except (ssl.SSLError, ValueError) as exc:
+            msg = (
+                f'certificate directory "{self.directory}": {CERT_FILE} and {KEY_FILE} do not '
+                f"load as a PEM certificate chain and its key: {exc}"
+            )
+            raise WebhookError(msg) from None
         self._context = context
         self._version = snapshot.version
 
@@ -465,11 +484,14 @@ class WebhookServer(ThreadingHTTPServer):
         with contextlib.suppress(OSError):
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         request.settimeout(self.config.handshake_timeout)
+        self.deadlines.arm(request, self.config.handshake_timeout, busy=True)
         try:
             tls = context.wrap_socket(request, server_side=True)
         except (OSError, ValueError):
             self.metrics.error("handshake")
             return
+        finally:
+            self.deadlines.disarm(request)
         tls.settimeout(self.config.request_timeout)
         try:
             _Handler(tls, client_address, self)
