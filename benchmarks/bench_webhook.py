@@ -20,7 +20,7 @@ Then each server gets ``--rss-requests`` more reviews (10 concurrent clients) an
 resident memory is read from ``/proc`` before and after.
 
 Usage: python benchmarks/bench_webhook.py [--seconds S] [--rounds N] [--rss-requests N]
-       [--concurrency N,N,...]
+       [--concurrency N,N,...] [--markdown]
 """
 
 from __future__ import annotations
@@ -238,6 +238,22 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def table(rows: list[list[str]], markdown: bool) -> None:
+    """Rows (the first is the header) as a Markdown table, or as aligned plain text."""
+    if markdown:
+        print("| " + " | ".join(rows[0]) + " |")
+        print("|---|" + "---:|" * (len(rows[0]) - 1))
+        for row in rows[1:]:
+            print("| " + " | ".join(row) + " |")
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        print("  ".join(cells))
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -256,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rss-requests", type=int, default=20_000, help="reviews sent before reading RSS"
     )
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     args = parser.parse_args(args_list)
     levels = [int(n) for n in args.concurrency.split(",")]
     if not sys.platform.startswith("linux"):
@@ -309,7 +326,6 @@ def main(argv: list[str] | None = None) -> int:
             ca_file = str(certs / "ca.crt")
             for name in procs:  # warm up: imports, first handshakes
                 load(ports[name], ca_file, 2, 0, 200, env=env)
-            started = {name: rss_kib(proc.pid) for name, proc in procs.items()}
             names = list(procs)
             measured: dict[tuple[str, int], dict[str, Any]] = {}
             for round_number in range(args.rounds):
@@ -324,9 +340,15 @@ def main(argv: list[str] | None = None) -> int:
                         total["t"] += got["elapsed"]
                         total["lat"] += got["latencies"]
                         total["err"] += got["errors"]
-            after = {}
+            started = {name: rss_kib(proc.pid) for name, proc in procs.items()}
+            # Read half way too: memory that still grows in the second half is a leak.
+            half, after = {}, {}
             for name, proc in procs.items():
-                load(ports[name], ca_file, 10, 0, args.rss_requests, env=env)
+                load(ports[name], ca_file, 10, 0, args.rss_requests // 2, env=env)
+                half[name] = rss_kib(proc.pid)
+                load(
+                    ports[name], ca_file, 10, 0, args.rss_requests - args.rss_requests // 2, env=env
+                )
                 after[name] = rss_kib(proc.pid)
         finally:
             for proc in procs.values():
@@ -335,18 +357,12 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(30)
 
     print(
-        "## podself webhook vs a do-nothing stdlib HTTPS server "
-        f"(loopback, {os.cpu_count()} CPUs)\n"
+        f"podself webhook vs a do-nothing stdlib HTTPS server (loopback, {os.cpu_count()} CPUs): "
+        f"{args.rounds} rounds of {args.seconds:g} s per row, rows rotating; API server "
+        f"timeout {API_SERVER_TIMEOUT_S:g} s.\n"
     )
-    print(
-        f"{args.rounds} rounds of {args.seconds:g} s per row, rows rotating; "
-        f"API server timeout {API_SERVER_TIMEOUT_S:g} s.\n"
-    )
-    print(
-        "| server | clients | reviews/s | vs baseline | p50 ms | p99 ms "
-        "| p99 / 10 s timeout | errors |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    rows = [["server", "clients", "reviews/s", "vs baseline", "p50 ms", "p99 ms"]]
+    rows[0] += ["p99 / 10 s timeout", "errors"]
     for level in levels:
         base = measured[(names[0], level)]
         base_rate = base["n"] / base["t"]
@@ -354,15 +370,29 @@ def main(argv: list[str] | None = None) -> int:
             row = measured[(name, level)]
             rate = row["n"] / row["t"]
             p50, p99 = quantile(row["lat"], 0.5), quantile(row["lat"], 0.99)
-            print(
-                f"| {name} | {level} | {rate:,.0f} | {rate / base_rate:.2f}x | {p50 * 1e3:.2f} "
-                f"| {p99 * 1e3:.2f} | {p99 / API_SERVER_TIMEOUT_S:.2%} | {row['err']} |"
+            rows.append(
+                [
+                    name,
+                    str(level),
+                    f"{rate:,.0f}",
+                    f"{rate / base_rate:.2f}x",
+                    f"{p50 * 1e3:.2f}",
+                    f"{p99 * 1e3:.2f}",
+                    f"{p99 / API_SERVER_TIMEOUT_S:.2%}",
+                    str(row["err"]),
+                ]
             )
-    print(f"\nResident memory (VmRSS) before and after {args.rss_requests:,} more reviews:\n")
-    print("| server | RSS at start MiB | RSS after MiB |")
-    print("|---|---:|---:|")
-    for name in names:
-        print(f"| {name} | {started[name] / 1024:.1f} | {after[name] / 1024:.1f} |")
+    table(rows, args.markdown)
+    print(
+        f"\nResident memory (VmRSS, MiB) after the rows above, then after "
+        f"{args.rss_requests:,} more reviews (10 clients), read half way too:\n"
+    )
+    memory = [["server", "before", f"after {args.rss_requests // 2:,}"]]
+    memory[0].append(f"after {args.rss_requests:,}")
+    memory += [
+        [name, *(f"{kib[name] / 1024:.1f}" for kib in (started, half, after))] for name in names
+    ]
+    table(memory, args.markdown)
     return 0
 
 
