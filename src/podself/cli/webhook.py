@@ -75,7 +75,11 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         "Secret, or the folder 'podself webhook certs' wrote); read again when the kubelet "
         "swaps the Secret's ..data, with no restart",
     )
-    parser.add_argument("--host", help="address to listen on (default: all of them)")
+    parser.add_argument(
+        "--host",
+        help="address to listen on (default: every IPv4 address; :: for IPv6, and IPv4 too "
+        "where the node allows it)",
+    )
     parser.add_argument(
         "--port", type=_positive(int, 1, 65535), default=8443, help="HTTPS port (default 8443)"
     )
