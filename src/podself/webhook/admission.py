@@ -59,7 +59,6 @@ class Answer:
     status: int
     body: bytes
     outcome: str
-    warnings: tuple[str, ...] = ()
     operations: int = 0
 
 
@@ -108,7 +107,7 @@ def _allow(
     if bounded:
         response["warnings"] = bounded
     body = _encode(api_version, response)
-    return Answer(200, body, outcome, tuple(bounded), len(ops) if ops else 0)
+    return Answer(200, body, outcome, len(ops) if ops else 0)
 
 
 def _invalid(message: str) -> Answer:
