@@ -27,8 +27,10 @@ from podself.downward import (
     divisor_for_resource,
     extract_field_path,
     format_map,
+    go_lower,
     go_quote,
     go_unquote,
+    is_dns1123_subdomain,
     parse_map,
     qualified_name_errors,
     resource_value,
@@ -617,3 +619,35 @@ class TestProperties:
         """__all__ is sorted and names only real attributes."""
         assert list(downward.__all__) == sorted(downward.__all__)
         assert all(hasattr(downward, name) for name in downward.__all__)
+
+
+@pytest.mark.parametrize(
+    ("text", "lowered"),
+    [
+        ("Example.COM/Key", "example.com/key"),
+        ("ΑΣ", "ασ"),  # Go has no final-sigma rule; Python's str.lower() would give "ας"
+        ("İx", "ix"),  # Go maps U+0130 to a plain "i"
+        ("ǅ", "ǆ"),
+    ],
+)
+def test_go_lower_maps_rune_by_rune(text: str, lowered: str) -> None:
+    assert go_lower(text) == lowered
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("example.com", True),
+        ("a", True),
+        ("0-9.a-b", True),
+        ("", False),
+        ("a..b", False),
+        ("-a", False),
+        ("a-", False),
+        ("A.com", False),
+        ("a_b", False),
+        (".a", False),
+    ],
+)
+def test_is_dns1123_subdomain(value: str, valid: bool) -> None:
+    assert is_dns1123_subdomain(value) is valid

@@ -661,15 +661,19 @@ class TestFiles:
             pytest.param(b'{"kind": "Pod"}\n{"kind": "Job"}\n', id="json-in-yaml-file"),
         ],
     )
+    @pytest.mark.parametrize("through", ["file", "pipe"])
     def test_streamed_file_reads_as_the_whole_text(
-        self, data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, data: bytes, through: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A file parsed chunk by chunk gives the same documents and the same problem at the
-        same place as its whole text."""
+        """A file or pipe parsed chunk by chunk gives the same documents and the same problem
+        at the same place as its whole text."""
         monkeypatch.setattr(load, "_CHUNK", 7)
-        path = tmp_path / "in.yaml"
-        path.write_bytes(data)
         limits = Limits(max_bytes=10_000, max_documents=10, max_alias_nodes=5)
+        if through == "file":
+            path = tmp_path / "in.yaml"
+            path.write_bytes(data)
+        else:
+            path = Path(self._pipe(data, tmp_path))
 
         def shown(items: Iterator[Document | LoadIssue]) -> list[object]:
             return [
@@ -688,6 +692,59 @@ class TestFiles:
             assert all(isinstance(x, tuple) for x in streamed[:-1])
         else:
             assert streamed == whole
+
+    @staticmethod
+    def _pipe(data: bytes, tmp_path: Path) -> str:
+        """A named pipe fed with ``data`` in small pieces by a thread."""
+        fifo = tmp_path / "in.yaml"
+        os.mkfifo(fifo)
+
+        def feed() -> None:
+            with open(fifo, "wb") as out:
+                for at in range(0, len(data), 5):
+                    out.write(data[at : at + 5])
+                    out.flush()
+
+        threading.Thread(target=feed, daemon=True).start()
+        return str(fifo)
+
+    def test_pipe_is_parsed_as_it_arrives(self, tmp_path: Path) -> None:
+        """The first document of a pipe is read before the writer has finished (stdin,
+        ``<(helm template .)``): a long stream is never held whole."""
+        fifo = tmp_path / "in.yaml"
+        os.mkfifo(fifo)
+        release = threading.Event()
+
+        def feed() -> None:
+            with open(fifo, "wb") as out:
+                out.write(b"kind: Pod\n---\n")
+                out.flush()
+                release.wait(10)
+                out.write(b"kind: Job\n")
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        with _deadline():
+            items = scan_file(str(fifo))
+            first = next(items)
+            assert isinstance(first, Document)
+            assert first.data == {"kind": "Pod"}
+            assert writer.is_alive()  # still waiting to write the rest
+            release.set()
+            assert [d.data for d in items if isinstance(d, Document)] == [{"kind": "Job"}]
+
+    def test_stdin_pipe_is_streamed(self, tmp_path: Path) -> None:
+        """``podself lint -`` reads a pipe as it arrives and places errors on their line."""
+        text = "a: 1\n---\n" * 3 + "b: [1\n"
+        done = subprocess.run(
+            [sys.executable, "-m", "podself", "lint", "-"],
+            input=text.encode(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1
+        assert done.stdout.decode().startswith("<stdin>:8:1: error invalid-yaml"), done.stdout
 
 
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=12))

@@ -22,16 +22,20 @@ __all__ = [
     "RESOURCE_NAMES",
     "SUBSCRIPTABLE_FIELD_PATHS",
     "VOLUME_FIELD_PATHS",
+    "byte_len",
     "default_requests",
     "divisor_error_detail",
     "divisor_for_resource",
     "extract_field_path",
     "format_map",
     "go_bytes",
+    "go_lower",
     "go_quote",
     "go_unquote",
+    "is_dns1123_subdomain",
     "parse_map",
     "qualified_name_errors",
+    "regex_error",
     "resource_value",
     "split_maybe_subscripted_path",
 ]
@@ -123,15 +127,15 @@ _LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _LABEL_INNER = _LOWER_ALNUM | frozenset("-")
 
 
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    # validation.RegexError, including its doubled space between examples.
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """apimachinery's ``RegexError`` message, including its doubled space between examples."""
     if not examples:
         return f"{msg} (regex used for validation is '{fmt}')"
     shown = " or ".join(f"'{e}', " for e in examples)
     return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
 
 
-_NAME_REGEX_MSG = _regex_error(
+_NAME_REGEX_MSG = regex_error(
     "must consist of alphanumeric characters, '-', '_' or '.', "
     "and must start and end with an alphanumeric character",
     _QUALIFIED_NAME_FMT,
@@ -139,7 +143,7 @@ _NAME_REGEX_MSG = _regex_error(
     "my.name",
     "123-abc",
 )
-_SUBDOMAIN_REGEX_MSG = _regex_error(
+_SUBDOMAIN_REGEX_MSG = regex_error(
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
     "'-' or '.', and must start and end with an alphanumeric character",
     _DNS1123_SUBDOMAIN_FMT,
@@ -156,8 +160,8 @@ def _max_len_error(length: int) -> str:
     return f"must be no more than {length} bytes"
 
 
-def _utf8_len(value: str) -> int:
-    # Go's len() counts bytes; ASCII is the common case and needs no encoding.
+def byte_len(value: str) -> int:
+    """Go's ``len()`` of ``value``: UTF-8 bytes (ASCII, the common case, needs no encoding)."""
     return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
 
 
@@ -168,7 +172,9 @@ def _is_qualified_name_part(name: str) -> bool:
     return all(c in _NAME_INNER for c in name)
 
 
-def _is_dns1123_subdomain(value: str) -> bool:
+def is_dns1123_subdomain(value: str) -> bool:
+    """Whether ``value`` matches apimachinery's DNS-1123 subdomain regex (length not checked):
+    dot-separated labels of ``[-a-z0-9]``, each starting and ending alphanumeric."""
     if not value:
         return False
     for label in value.split("."):
@@ -194,27 +200,30 @@ def qualified_name_errors(value: str) -> list[str]:
         if not prefix:
             errs.append("prefix part must be non-empty")
         else:
-            if _utf8_len(prefix) > _DNS1123_SUBDOMAIN_MAX_LENGTH:
+            if byte_len(prefix) > _DNS1123_SUBDOMAIN_MAX_LENGTH:
                 errs.append("prefix part " + _max_len_error(_DNS1123_SUBDOMAIN_MAX_LENGTH))
-            if not _is_dns1123_subdomain(prefix):
+            if not is_dns1123_subdomain(prefix):
                 errs.append("prefix part " + _SUBDOMAIN_REGEX_MSG)
     else:
         return [_TWO_SLASHES_MSG]
     if not name:
         errs.append("name part must be non-empty")
-    elif _utf8_len(name) > _QUALIFIED_NAME_MAX_LENGTH:
+    elif byte_len(name) > _QUALIFIED_NAME_MAX_LENGTH:
         errs.append("name part " + _max_len_error(_QUALIFIED_NAME_MAX_LENGTH))
     if not _is_qualified_name_part(name):
         errs.append("name part " + _NAME_REGEX_MSG)
     return errs
 
 
-def _go_lower(value: str) -> str:
-    # Go's strings.ToLower maps rune by rune (simple case mapping); Python's str.lower() applies
-    # the one unconditional special case U+0130 -> "i\u0307", which Go maps to plain "i".
-    if value.isascii():
-        return value.lower()
-    return value.replace("\u0130", "i").lower()
+def go_lower(text: str) -> str:
+    """Go's ``strings.ToLower``: rune by rune, simple case mapping (no final sigma, İ -> i)."""
+    if text.isascii():
+        return text.lower()
+    out = []
+    for ch in text:
+        low = ch.lower()
+        out.append(low if len(low) == 1 else ("i" if ch == "\u0130" else ch))
+    return "".join(out)
 
 
 # --- Go strconv.Quote / strconv.Unquote -------------------------------------------------------
@@ -593,7 +602,7 @@ def extract_field_path(pod: Mapping[str, Any], field_path: str) -> str:
     path, key, subscripted = split_maybe_subscripted_path(field_path)
     if subscripted:
         if path == "metadata.annotations":
-            errs = qualified_name_errors(_go_lower(key))
+            errs = qualified_name_errors(go_lower(key))
         elif path == "metadata.labels":
             errs = qualified_name_errors(key)
         else:

@@ -656,19 +656,36 @@ _CHUNK: Final = 1 << 20
 
 
 class _ChunkedText:
-    """A regular file given to the YAML parser a chunk at a time as UTF-8 text, so that a long
+    """A file or pipe given to the YAML parser a chunk at a time as UTF-8 text, so that a long
     stream is parsed document by document without ever being held whole. The size bound and
-    UTF-8 are checked as it is read: a problem stops the parser with :class:`_StopReading`."""
+    UTF-8 are checked as it is read: a problem stops the parser with :class:`_StopReading`.
 
-    __slots__ = ("_decoder", "_fd", "_head", "_limits", "_read", "_source", "may_alias")
+    A pipe cannot be read twice, so what is read from one is also written to ``spool`` (an
+    unlinked temporary file): the rare parser error is placed by reading the text again from
+    there, as it is from a regular file itself.
+    """
 
-    def __init__(self, fd: int, source: str, limits: Limits, head: bytes) -> None:
+    __slots__ = (
+        "_decoder",
+        "_fd",
+        "_head",
+        "_limits",
+        "_read",
+        "_source",
+        "_spool",
+        "may_alias",
+    )
+
+    def __init__(
+        self, fd: int, source: str, limits: Limits, head: bytes, spool: int | None = None
+    ) -> None:
         import codecs  # only when a file is streamed
 
         self._fd = fd
         self._source = source
         self._limits = limits
         self._head = head
+        self._spool = spool
         self._read = 0
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self.may_alias = False  # whether a "*" was read: no alias can exist without one
@@ -681,6 +698,8 @@ class _ChunkedText:
             self._read += len(data)
             if self._read > self._limits.max_bytes:
                 raise _StopReading(too_large(self._source, self._limits))
+            if self._spool is not None:
+                _write_all(self._spool, data)
             try:
                 text = self._decoder.decode(data, final=not data)
             except UnicodeDecodeError:
@@ -691,14 +710,23 @@ class _ChunkedText:
             self.may_alias = True
         return text
 
+    def _read_again(self) -> bytes:
+        return os.pread(self._fd if self._spool is None else self._spool, self._read, 0)
+
     def _issue(self) -> LoadIssue:
-        found = _decode(os.pread(self._fd, self._read, 0), self._source)
+        found = _decode(self._read_again(), self._source)
         return found if isinstance(found, LoadIssue) else too_large(self._source, self._limits)
 
     def reread(self) -> str:
         """The text read so far, read again (only to place a rare parser error)."""
-        found = _decode(os.pread(self._fd, self._read, 0), self._source)
+        found = _decode(self._read_again(), self._source)
         return found if isinstance(found, str) else ""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -1038,37 +1066,48 @@ def scan_file(
 ) -> Iterator[Document | LoadIssue]:
     """:func:`scan_documents` for a file or stdin (``"-"``); ``OSError`` if unreadable.
 
-    A regular YAML file is parsed as it is read (with LibYAML), so memory does not grow with
-    the number of its documents.
+    YAML is parsed as it is read (with LibYAML), from a regular file, stdin or a pipe alike,
+    so memory does not grow with the number of documents. JSON is read whole (within
+    ``limits.max_bytes``): its positions need the whole text.
     """
     name = source_name(path)
-    if os.fspath(path) == STDIN:
+    stdin = os.fspath(path) == STDIN
+    fd = _stdin_fd() if stdin else _open_source(path)
+    if fd is None:
         data = read_source(path, limits=limits)
     else:
-        fd = _open_source(path)
         try:
-            streamed = _scan_regular_yaml(fd, name, limits)
-            if streamed is not None:
+            streamed = _scan_streamed(fd, name, limits)
+            if not isinstance(streamed, bytes | None):
                 yield from streamed
                 return
-            data = _size_checked(_read_bounded(fd, limits.max_bytes), limits)
+            taken = streamed or b""
+            data = _size_checked(taken + _read_bounded(fd, limits.max_bytes - len(taken)), limits)
         finally:
-            os.close(fd)
+            if not stdin:
+                os.close(fd)
     if data is None:
         yield too_large(name, limits)
         return
     yield from scan_documents(data, name, limits=limits)
 
 
-def _scan_regular_yaml(
-    fd: int, source: str, limits: Limits
-) -> Iterator[Document | LoadIssue] | None:
-    """The documents of the regular file ``fd``, parsed as it is read; None when it is to be
-    read whole instead (JSON, a pipe, or no LibYAML: these need the whole text)."""
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
+def _stdin_fd() -> int | None:
+    """stdin's descriptor, or None when stdin was replaced by an object without one."""
+    try:
+        return sys.stdin.buffer.fileno()
+    except (AttributeError, OSError, ValueError):
         return None
-    if info.st_size > limits.max_bytes:
+
+
+def _scan_streamed(
+    fd: int, source: str, limits: Limits
+) -> Iterator[Document | LoadIssue] | bytes | None:
+    """The documents of ``fd``, parsed as they are read; else what to read whole instead: None
+    to read from the start, or the bytes already taken from a pipe (JSON, or no LibYAML)."""
+    info = os.fstat(fd)
+    regular = stat.S_ISREG(info.st_mode) and os.lseek(fd, 0, os.SEEK_CUR) == 0
+    if regular and info.st_size > limits.max_bytes:
         return iter((too_large(source, limits),))
     try:
         import yaml
@@ -1076,13 +1115,38 @@ def _scan_regular_yaml(
         return None
     if not getattr(yaml, "__with_libyaml__", False) or source.lower().endswith(".json"):
         return None
-    head = os.read(fd, _CHUNK)
+    head = _read_head(fd)
     # Text that starts like JSON may be JSON: scan_documents decides on the whole text.
     start = head.decode("utf-8-sig", "replace").lstrip(_JSON_WHITESPACE)
-    if _json_first(start, source) or (not start and len(head) == _CHUNK):
+    if _json_first(start, source) or (not start and len(head) >= _CHUNK):
+        if not regular:
+            return head
         os.lseek(fd, 0, os.SEEK_SET)
         return None
-    return _scan_yaml("", source, limits, _ChunkedText(fd, source, limits, head))
+    if regular:
+        return _scan_yaml("", source, limits, _ChunkedText(fd, source, limits, head))
+    return _scan_spooled(fd, source, limits, head)
+
+
+def _read_head(fd: int) -> bytes:
+    """The first chunk; from a pipe, read on until it shows more than white space (or ends)."""
+    head = os.read(fd, _CHUNK)
+    while head and len(head) < _CHUNK and not head.lstrip(b"\xef\xbb\xbf \t\r\n"):
+        more = os.read(fd, _CHUNK - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
+def _scan_spooled(
+    fd: int, source: str, limits: Limits, head: bytes
+) -> Iterator[Document | LoadIssue]:
+    import tempfile  # only for a pipe
+
+    with tempfile.TemporaryFile() as spool:
+        chunks = _ChunkedText(fd, source, limits, head, spool.fileno())
+        yield from _scan_yaml("", source, limits, chunks)
 
 
 def load_file(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> list[Document]:
