@@ -363,3 +363,24 @@ def test_missing_certificate_is_a_clear_error(
     err = capfd.readouterr().err
     assert "tls.crt, tls.key missing" in err
     assert os.listdir(tmp_path) == []
+
+
+def test_serving_needs_only_the_standard_library() -> None:
+    """The image needs podself alone: cryptography is for ``certs``, YAML for manifests."""
+    code = (
+        "import json, sys\n"
+        "from podself.webhook.admission import review\n"
+        "import podself.webhook.server, podself.cli.webhook\n"
+        "app = {'name': 'app', 'image': 'i', 'env': [{'name': 'K8S_POD_NAME', 'value': 'x'}]}\n"
+        "pod = {'metadata': {}, 'spec': {'containers': [app]}}\n"
+        "request = {'uid': 'u', 'kind': {'group': '', 'kind': 'Pod'}, 'operation': 'CREATE',\n"
+        "           'object': pod}\n"
+        "body = {'apiVersion': 'admission.k8s.io/v1', 'request': request}\n"
+        "assert review(json.dumps(body).encode()).outcome == 'patched'\n"
+        "top = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(top - set(sys.stdlib_module_names) - {'podself', '__main__', '_distutils_hack'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
