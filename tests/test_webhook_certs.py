@@ -83,6 +83,16 @@ def test_written_with_one_swap_and_private_keys(tmp_path: Path) -> None:
     }
 
 
+def test_a_folder_with_other_files_is_refused(tmp_path: Path) -> None:
+    """A tls.crt of the user's would survive the swap and shadow the new one: refused."""
+    (tmp_path / "tls.crt").write_text("mine")
+    with pytest.raises(WebhookError, match=r"holds tls\.crt, not written by podself"):
+        write_set(tmp_path, issue(NAMES))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tls.crt"]
+    write_set(tmp_path / "new", issue(NAMES))
+    write_set(tmp_path / "new", issue(NAMES))  # its own output is fine
+
+
 def test_read_set_names_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "ca.crt").write_bytes(b"x")
     with pytest.raises(WebhookError, match=r"tls\.crt, tls\.key missing"):

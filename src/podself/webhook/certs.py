@@ -196,8 +196,28 @@ def read_set(directory: str | os.PathLike[str], *, ca_key: bool = True) -> dict[
 
 
 def write_set(directory: str | os.PathLike[str], certificates: CertificateSet) -> None:
-    """Write the four files into ``directory`` with one ``..data`` swap; keys are 0600."""
+    """Write the four files into ``directory`` with one ``..data`` swap; keys are 0600.
+
+    A directory holding anything else (a file of the same name included, which the swap
+    would leave in place) is refused: :class:`WebhookError`, nothing written."""
     os.makedirs(directory, mode=0o700, exist_ok=True)
+    names = (CA_CERT_FILE, CA_KEY_FILE, CERT_FILE, KEY_FILE)
+    foreign = sorted(
+        entry.name
+        for entry in os.scandir(directory)
+        if not entry.name.startswith("..")  # ..data and the versions it points to
+        and not (
+            entry.name in names
+            and entry.is_symlink()
+            and os.readlink(entry.path) == f"..data/{entry.name}"
+        )
+    )
+    if foreign:
+        msg = (
+            f'"{os.fspath(directory)}": holds {", ".join(foreign[:5])}, not written by podself '
+            "webhook certs; give an empty or new folder"
+        )
+        raise WebhookError(msg)
     atomic.write(
         directory,
         {
