@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import kubernetes_validate
@@ -75,6 +76,22 @@ def test_input_errors_are_messages(tmp_path: Path, capfd: pytest.CaptureFixture[
     assert code == 1
     assert "cannot write" in err
     assert "Traceback" not in err
+
+
+def test_port_in_use(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from podself.webhook.certs import issue, write_set
+
+    write_set(tmp_path / "tls", issue(["x"]))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        code, _, err = run(
+            ["serve", "--cert-dir", str(tmp_path / "tls"), "--host", "127.0.0.1", "--port", port],
+            capfd,
+        )
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in err
 
 
 def test_help_names_the_install(capfd: pytest.CaptureFixture[str]) -> None:

@@ -49,6 +49,16 @@ __all__ = [
 _MAX_PEM_BYTES: Final = 1 << 20
 # Latency buckets (seconds), below the API server's 1-30 s webhook timeouts.
 _BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_ERROR_KINDS: Final = (
+    "handshake",
+    "connection",
+    "connection_limit",
+    "too_large",
+    "bad_length",
+    "short_body",
+    "no_certificate",
+    "internal",
+)
 _MUTATE_PATHS: Final = {"/mutate": False, "/mutate/annotated": True}
 
 _log = logging.getLogger("podself.webhook")
@@ -73,9 +83,10 @@ class Metrics:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.requests: dict[str, int] = {}
+        # every series from the start: rate() and alerts need a 0 before the first event
+        self.requests = dict.fromkeys(("patched", "unchanged", "skipped", "error", "invalid"), 0)
         self.patch_ops = 0
-        self.errors: dict[str, int] = {}
+        self.errors = dict.fromkeys(_ERROR_KINDS, 0)
         self.reloads: dict[str, int] = {"success": 0, "failure": 0}
         self.buckets = [0] * len(_BUCKETS)
         self.count = 0
