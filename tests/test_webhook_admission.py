@@ -13,6 +13,7 @@ from podself.manifest.inject import InjectOptions, inject_text
 from podself.webhook.admission import (
     INJECT_KEY,
     INJECTED_ANNOTATION,
+    MAX_OBJECT_BYTES,
     MAX_WARNING_RUNES,
     MAX_WARNINGS,
     review,
@@ -194,6 +195,16 @@ class TestBadInput:
         assert len(json.dumps(obj)) > 1_000_000
         after = patched(obj, _answer(obj))
         assert len(after["spec"]["containers"][99]["env"]) > 50
+
+    def test_pod_the_patch_would_make_too_large_to_store_is_left_alone(self) -> None:
+        """Past etcd's 1.5 MiB the pod could not be created at all: better not injected."""
+        containers = [{"name": f"c{n}", "image": "i"} for n in range(200)]
+        obj = pod(containers=containers, annotations={"big": "x" * (MAX_OBJECT_BYTES - 100_000)})
+        result = _answer(obj)
+        assert operations(result) == []
+        assert "etcd stores in one object" in result["warnings"][0]
+        obj["metadata"]["annotations"]["big"] = ""
+        assert operations(_answer(obj))
 
     def test_request_is_not_changed(self) -> None:
         obj = pod()

@@ -24,6 +24,7 @@ __all__ = [
     "API_VERSION",
     "INJECTED_ANNOTATION",
     "INJECT_KEY",
+    "MAX_OBJECT_BYTES",
     "MAX_WARNINGS",
     "MAX_WARNING_RUNES",
     "Answer",
@@ -43,6 +44,9 @@ MAX_WARNING_RUNES: Final = 256
 MAX_WARNINGS: Final = 10
 _MAX_WARNINGS_TOTAL: Final = 2048
 _PREFIX: Final = "podself: "
+# etcd's default --max-request-bytes: a pod the patch would take past it could not be stored,
+# so it is left as it is. The review's JSON (the pod and a little more) bounds the pod's size.
+MAX_OBJECT_BYTES: Final = 1536 * 1024
 
 _log = logging.getLogger("podself.webhook")
 
@@ -96,18 +100,18 @@ def _allow(
     uid: str,
     outcome: str,
     warnings: list[str],
-    ops: list[dict[str, Any]] | None = None,
+    *,
+    patch: bytes | None = None,
+    operations: int = 0,
 ) -> Answer:
     response: dict[str, Any] = {"uid": uid, "allowed": True}
-    if ops:
-        patch = json.dumps(ops, separators=(",", ":")).encode("utf-8")
+    if patch:
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(patch).decode("ascii")
     bounded = _bounded(warnings)
     if bounded:
         response["warnings"] = bounded
-    body = _encode(api_version, response)
-    return Answer(200, body, outcome, len(ops) if ops else 0)
+    return Answer(200, _encode(api_version, response), outcome, operations)
 
 
 def _invalid(message: str) -> Answer:
@@ -156,7 +160,9 @@ def _decide(
     uid: str,
     request: Mapping[str, Any],
     options: InjectOptions,
+    *,
     require_annotation: bool,
+    size: int,
 ) -> Answer:
     if not api_version:
         return _allow(
@@ -188,7 +194,15 @@ def _decide(
     else:
         value = {INJECTED_ANNOTATION: "true"}
         ops.append({"op": "add", "path": "/metadata/annotations", "value": value})
-    return _allow(api_version, uid, "patched", warnings, ops)
+    patch = json.dumps(ops, separators=(",", ":")).encode("utf-8")
+    if size + len(patch) > MAX_OBJECT_BYTES:
+        warnings.insert(  # first: the notes may be many, and the list is cut
+            0,
+            f"the injected pod could pass the {MAX_OBJECT_BYTES} bytes etcd stores in one object "
+            f"({size} bytes of review, {len(patch)} of patch); not injected",
+        )
+        return _allow(api_version, uid, "skipped", warnings)
+    return _allow(api_version, uid, "patched", warnings, patch=patch, operations=len(ops))
 
 
 def review(
@@ -205,7 +219,15 @@ def review(
     except _Invalid as exc:
         return _invalid(str(exc))
     try:
-        return _decide(api_version, uid, request, options or InjectOptions(), require_annotation)
+        options = options or InjectOptions()
+        return _decide(
+            api_version,
+            uid,
+            request,
+            options,
+            require_annotation=require_annotation,
+            size=len(body),
+        )
     except Exception:  # a pod is never blocked by a bug of ours
         _log.exception("review %s: failed; the pod is allowed unchanged", printable(uid[:64]))
         return _allow(
