@@ -95,10 +95,11 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     bounds.add_argument(
         "--max-connections",
         type=_positive(int, 1, 4096),
-        default=32,
+        default=64,
         metavar="N",
-        help="connections served at once; more are closed at once, and the API server's "
-        "failurePolicy: Ignore creates those pods without the injection (default 32)",
+        help="connections served at once (default 64); at the limit, the connection idle the "
+        "longest is closed to make room, and with none idle the new one is closed, so the API "
+        "server's failurePolicy: Ignore creates that pod without the injection",
     )
     bounds.add_argument(
         "--handshake-timeout",

@@ -8,8 +8,9 @@
 
 Every bound hostile input controls is here: the body size (413 before reading it), the time a
 connection may take for its TLS handshake, for each request (from its first line to the
-answer) and idle between requests, and how many connections are served at once (more are
-closed at once rather than queued: the API server then applies ``failurePolicy: Ignore``).
+answer) and idle between requests, and how many connections are served at once (at the limit
+the connection idle the longest makes room; with none idle, the new one is closed rather than
+queued, and the API server applies ``failurePolicy: Ignore``).
 
 The certificate and key are read from a directory (a mounted ``kubernetes.io/tls`` Secret:
 ``tls.crt``, ``tls.key``) as one consistent snapshot, and read again when the kubelet swaps
@@ -72,7 +73,7 @@ class ServerConfig:
     port: int = 8443
     options: InjectOptions = field(default_factory=InjectOptions)
     max_body: int = 4 << 20
-    max_connections: int = 32
+    max_connections: int = 64
     handshake_timeout: float = 5.0
     request_timeout: float = 10.0
     idle_timeout: float = 30.0
@@ -296,6 +297,18 @@ class _Deadlines:
             self._deadlines.pop(sock, None)
             self._busy.discard(sock)
 
+    def evict_idle(self) -> bool:
+        """Close the connection that has waited longest for its next request, if any."""
+        with self._lock:
+            idle = [(d, s) for s, d in self._deadlines.items() if s not in self._busy]
+            if not idle:
+                return False
+            _, sock = min(idle, key=lambda pair: pair[0])
+            del self._deadlines[sock]
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        return True
+
     def drain(self) -> None:
         """From now on, idle connections are closed rather than kept for the next request."""
         with self._lock:
@@ -460,7 +473,11 @@ class WebhookServer(ThreadingHTTPServer):
         return int(self.server_address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        # At the limit, a kept-alive connection that waits for its next request makes room:
+        # the API server keeps idle connections, and they must not shut new ones out.
+        if not self._slots.acquire(blocking=False) and not (
+            self.deadlines.evict_idle() and self._slots.acquire(timeout=1.0)
+        ):
             self.metrics.error("connection_limit")
             self.shutdown_request(request)
             return
