@@ -234,6 +234,7 @@ class CertificateStore:
             raise WebhookError(msg)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_alpn_protocols(["http/1.1"])  # no HTTP/2 here: clients fall back at once
         try:
             with _pem_files(snapshot.files[CERT_FILE], snapshot.files[KEY_FILE]) as (cert, key):
                 context.load_cert_chain(cert, key)
@@ -453,7 +454,6 @@ class WebhookServer(ThreadingHTTPServer):
         self.config = config
         self.certificates = certificates
         self.metrics = metrics
-        self.deadlines = _Deadlines()
         self.draining = False
         self._slots = threading.BoundedSemaphore(config.max_connections)
         self._active = 0
@@ -463,6 +463,7 @@ class WebhookServer(ThreadingHTTPServer):
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, config.port), _Handler)
+        self.deadlines = _Deadlines()  # once listening: a failed bind leaves no thread behind
 
     @property
     def ready(self) -> bool:
