@@ -146,8 +146,12 @@ class TestBadInput:
         assert answer.outcome == "invalid"
         assert said in answer.body.decode()
 
-    def test_unknown_api_version_is_allowed_unchanged(self) -> None:
-        request = make_review(pod(), api_version="admission.k8s.io/v2")
+    @pytest.mark.parametrize(
+        ("field", "value"), [("apiVersion", "admission.k8s.io/v2"), ("kind", "ConversionReview")]
+    )
+    def test_unknown_api_version_is_allowed_unchanged(self, field: str, value: str) -> None:
+        request = make_review(pod())
+        request[field] = value
         answer = json.loads(review(encode(request)).body)
         assert answer["apiVersion"] == "admission.k8s.io/v1"
         assert answer["response"]["allowed"] is True

@@ -137,7 +137,8 @@ def _request(body: bytes) -> tuple[str, str, Mapping[str, Any]]:
         msg = "request.uid: required (a non-empty string) to answer the review"
         raise _Invalid(msg)
     api_version = document.get("apiVersion")
-    return (api_version if api_version in _VERSIONS else "", uid, request)
+    known = api_version in _VERSIONS and document.get("kind") == "AdmissionReview"
+    return (str(api_version) if known else "", uid, request)
 
 
 def _opt_in(annotations: object, require_annotation: bool) -> tuple[bool, list[str]]:
