@@ -95,7 +95,7 @@ def test_deployment_pdb_service_and_secret(certificates: dict[str, bytes]) -> No
     assert container["args"][:4] == ["webhook", "serve", "--cert-dir", "/etc/podself-webhook/tls"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     pdb = objects["PodDisruptionBudget"]
-    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["maxUnavailable"] == 1
     assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
     assert objects["Service"]["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     secret = objects["Secret"]

@@ -271,7 +271,8 @@ def render(options: InstallOptions) -> list[dict[str, Any]]:
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
             "metadata": _meta(options),
-            "spec": {"minAvailable": 1, "selector": _selector()},
+            # one pod at a time; minAvailable: 1 would block every node drain at --replicas 1
+            "spec": {"maxUnavailable": 1, "selector": _selector()},
         },
         {
             "apiVersion": "v1",
