@@ -67,6 +67,11 @@ def test_input_errors_are_messages(tmp_path: Path, capfd: pytest.CaptureFixture[
     code, out, err = run(["manifests", "--image", "i", "--certs", str(tmp_path)], capfd)
     assert (code, out) == (2, "")
     assert "ca.crt, tls.crt, tls.key missing" in err
+    made = tmp_path / "made"
+    assert run(["certs", "--out", str(made), "--namespace", "tools"], capfd)[0] == 0
+    code, out, err = run(["manifests", "--image", "i", "--certs", str(made)], capfd)
+    assert (code, out) == (2, "")
+    assert "not podself-webhook.podself-system.svc" in err
     code, _, err = run(["serve", "--cert-dir", str(tmp_path), "--prefix", "1X"], capfd)
     assert code == 2
     assert "prefix '1X'" in err

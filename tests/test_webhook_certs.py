@@ -15,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from podself import atomic
 from podself.errors import WebhookError
-from podself.webhook.certs import issue, read_set, service_dns_names, write_set
+from podself.webhook.certs import check_serving, issue, read_set, service_dns_names, write_set
 
 NAMES = service_dns_names("hook", "tools")
 
@@ -91,6 +91,26 @@ def test_a_folder_with_other_files_is_refused(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tls.crt"]
     write_set(tmp_path / "new", issue(NAMES))
     write_set(tmp_path / "new", issue(NAMES))  # its own output is fine
+
+
+def test_check_serving() -> None:
+    """What the API server would reject later is caught before anything is applied."""
+    made = issue(NAMES)
+    files = {"ca.crt": made.ca_cert, "tls.crt": made.cert, "tls.key": made.key}
+    check_serving(files, "hook.tools.svc")
+    with pytest.raises(WebhookError, match=r"names hook, .*, not hook\.other\.svc"):
+        check_serving(files, "hook.other.svc")
+    other = issue(NAMES)
+    with pytest.raises(WebhookError, match=r"is not signed by ca\.crt"):
+        check_serving({**files, "ca.crt": other.ca_cert}, "hook.tools.svc")
+    with pytest.raises(WebhookError, match=r"does not go with tls\.key"):
+        check_serving({**files, "tls.key": other.key}, "hook.tools.svc")
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=400)
+    future = issue(NAMES, ca=(made.ca_cert, made.ca_key), now=later)
+    with pytest.raises(WebhookError, match="is valid from"):
+        check_serving({**files, "tls.crt": future.cert, "tls.key": future.key}, "hook.tools.svc")
+    with pytest.raises(WebhookError, match="not PEM"):
+        check_serving({**files, "tls.crt": b"junk"}, "hook.tools.svc")
 
 
 def test_read_set_names_what_is_missing(tmp_path: Path) -> None:

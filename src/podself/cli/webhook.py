@@ -367,8 +367,8 @@ def _certs(args: argparse.Namespace) -> int:
 def _manifests(args: argparse.Namespace) -> int:
     from podself.cli.printers import kubectl_yaml
     from podself.errors import PodselfError
-    from podself.webhook.certs import read_set
-    from podself.webhook.manifests import InstallOptions, render
+    from podself.webhook.certs import check_serving, read_set
+    from podself.webhook.manifests import NAME, InstallOptions, render
 
     certificates = None
     if args.certs:
@@ -376,6 +376,11 @@ def _manifests(args: argparse.Namespace) -> int:
             certificates = read_set(args.certs, ca_key=False)
         except PodselfError as exc:
             _say(str(exc))
+            return 2
+        try:
+            check_serving(certificates, f"{NAME}.{args.namespace}.svc")
+        except PodselfError as exc:
+            _say(f'certificate directory "{args.certs}": {exc}')
             return 2
     options = InstallOptions(
         image=args.image,

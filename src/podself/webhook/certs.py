@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,6 +28,7 @@ __all__ = [
     "CERT_FILE",
     "KEY_FILE",
     "CertificateSet",
+    "check_serving",
     "issue",
     "read_set",
     "service_dns_names",
@@ -175,6 +177,50 @@ def issue(
         cert=cert.public_bytes(serialization.Encoding.PEM),
         key=_pem_key(key),
     )
+
+
+def check_serving(files: Mapping[str, bytes], dns_name: str) -> None:
+    """Raise :class:`WebhookError` unless ``tls.crt`` names ``dns_name``, is signed by
+    ``ca.crt``, is valid now and goes with ``tls.key``: what the API server and the server
+    would find out later, as pods created without the injection. Without the ``cryptography``
+    package there is nothing to check with, and nothing is checked."""
+    try:
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        return
+    try:
+        cert = x509.load_pem_x509_certificate(files[CERT_FILE])
+        ca = x509.load_pem_x509_certificate(files[CA_CERT_FILE])
+        key = serialization.load_pem_private_key(files[KEY_FILE], password=None)
+    except (ValueError, TypeError) as exc:
+        msg = f"{CA_CERT_FILE}, {CERT_FILE}, {KEY_FILE}: not PEM certificates and key: {exc}"
+        raise WebhookError(msg) from None
+    problems = []
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = names.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        dns = []
+    if dns_name not in dns:
+        problems.append(f"names {', '.join(dns) or 'nothing'}, not {dns_name}")
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        problems.append(f"is not signed by {CA_CERT_FILE}")
+    now = datetime.datetime.now(datetime.UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        problems.append(f"is valid from {cert.not_valid_before_utc} to {cert.not_valid_after_utc}")
+    if cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) != key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ):
+        problems.append(f"does not go with {KEY_FILE}")
+    if problems:
+        msg = f"{CERT_FILE} {'; '.join(problems)} (podself webhook certs --namespace NS makes one)"
+        raise WebhookError(msg)
 
 
 def read_set(directory: str | os.PathLike[str], *, ca_key: bool = True) -> dict[str, bytes]:
