@@ -240,6 +240,14 @@ def test_concurrent_requests_each_get_their_own_answer(
     assert answers == {uid: uid for uid in uids}
 
 
+def wait_in_flight(server: WebhookServer, count: int) -> None:
+    """Until ``count`` requests are being read (their headers in, their bodies awaited)."""
+    deadline = time.monotonic() + 10
+    while server.metrics.in_flight < count:
+        assert time.monotonic() < deadline, "requests never in flight"
+        time.sleep(0.01)
+
+
 def closed(sock: socket.socket) -> bool:
     """Whether the server has closed ``sock`` (waiting up to 5 s for it)."""
     sock.settimeout(5)
@@ -254,10 +262,13 @@ def test_at_the_limit_the_longest_idle_connection_makes_room(
 ) -> None:
     """Kept-alive connections the API server is not using never shut a new one out."""
     server = start(max_connections=2, idle_timeout=30)
-    oldest = tls_socket(server, pair)
-    time.sleep(0.2)
-    newer = tls_socket(server, pair)
-    time.sleep(0.2)
+    oldest, newer = tls_socket(server, pair), tls_socket(server, pair)
+    for sock in (oldest, newer):  # one answer each: then each waits for its next request
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"ok\n"):
+            answer += sock.recv(4096)
+        time.sleep(0.1)
     with client(pair) as http:
         assert post(http, server, encode(make_review(pod()))).status_code == 200
     assert closed(oldest)
@@ -275,22 +286,13 @@ def test_at_the_limit_with_every_connection_busy_the_new_one_is_closed(
     busy = [tls_socket(server, pair) for _ in range(2)]
     for sock in busy:  # a request whose body is still to come
         sock.sendall(b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
-    time.sleep(0.2)
+    wait_in_flight(server, 2)
     raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     assert closed(raw)  # before any handshake
     raw.close()
+    assert server.metrics.errors["connection_limit"] == 1
     for sock in busy:
         sock.close()
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            with client(pair) as http:
-                text = get(http, server, "/metrics").text
-            break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    assert 'podself_webhook_errors_total{kind="connection_limit"} 1' in text
 
 
 def test_certificate_swapped_in_the_secret_is_served_without_restart(
@@ -326,7 +328,7 @@ def test_drain_finishes_requests_in_flight_and_stops_accepting(
     sock = tls_socket(server, pair)
     sock.sendall(b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
     sock.sendall(body[:10])
-    time.sleep(0.2)
+    wait_in_flight(server, 1)
     done: list[bool] = []
     drainer = threading.Thread(target=lambda: done.append(server.drain(0, 10)))
     drainer.start()
@@ -404,7 +406,8 @@ def test_serving_needs_only_the_standard_library() -> None:
         "pod = {'metadata': {}, 'spec': {'containers': [app]}}\n"
         "request = {'uid': 'u', 'kind': {'group': '', 'kind': 'Pod'}, 'operation': 'CREATE',\n"
         "           'object': pod}\n"
-        "body = {'apiVersion': 'admission.k8s.io/v1', 'request': request}\n"
+        "body = {'apiVersion': 'admission.k8s.io/v1', 'kind': 'AdmissionReview',\n"
+        "        'request': request}\n"
         "assert review(json.dumps(body).encode()).outcome == 'patched'\n"
         "top = {m.split('.')[0] for m in sys.modules}\n"
         "ours = {'podself', '__main__', '_distutils_hack'}\n"
