@@ -41,7 +41,8 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
-# Runs every benchmarks/bench_*.py and writes benchmarks/REPORT.md (a few minutes).
+# Runs every benchmarks/bench_*.py and writes benchmarks/REPORT.md and the headline table in
+# README.md (a few minutes; run it on a quiet machine: every figure states the load average).
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run_all.py
 

@@ -1,6 +1,7 @@
 """How fast ``podself run`` starts a container and projects a label change, beside baselines.
 
-Rows (each measured in this one invocation, median of N):
+Rows (each measured in this one invocation, median of N rounds; in each round every row of a
+table runs once, in an order rotated from round to round; bytecode cached):
 
 1. start-up: from spawning a command to the first instruction of the container (a
    ``date +%s%N`` it runs), for a bare ``sh -c`` and for ``podself run`` (CLI, with and
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import resource
 import shutil
 import signal
@@ -30,8 +30,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from _common import child_env, conditions, headline, interleave
 
 from podself import atomic
 from podself.emulator.kubelet import Kubelet, RunOptions
@@ -81,38 +84,29 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def time_start(argv: list[str], runs: int) -> list[float]:
+def time_start(argv: list[str]) -> float:
     """Seconds from spawning ``argv`` to the timestamp its container prints."""
-    samples = []
-    for _ in range(runs):
-        start = time.time_ns()
-        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
-        samples.append((first_stamp(out) - start) / 1e9)
-    return samples
+    start = time.time_ns()
+    out = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env())
+    return (first_stamp(out.stdout) - start) / 1e9
 
 
-def time_in_process(manifest: str, state: str, runs: int, no_namespace: bool) -> list[float]:
+def time_in_process(manifest: str, state: str, no_namespace: bool) -> float:
     """Seconds from ``Kubelet(...).run()`` to the container's first instruction."""
-    samples = []
-    for _ in range(runs):
-        out = io.BytesIO()
-        options = RunOptions(
-            files=[manifest], state_dir=state, prefix="always", no_namespace=no_namespace
-        )
-        start = time.time_ns()
-        Kubelet(options, out=out, err=io.StringIO()).run()
-        samples.append((first_stamp(out.getvalue().decode()) - start) / 1e9)
-    return samples
+    out = io.BytesIO()
+    options = RunOptions(
+        files=[manifest], state_dir=state, prefix="always", no_namespace=no_namespace
+    )
+    start = time.time_ns()
+    Kubelet(options, out=out, err=io.StringIO()).run()
+    return (first_stamp(out.getvalue().decode()) - start) / 1e9
 
 
-def time_simple(action: Callable[[], object], runs: int) -> list[float]:
-    """Seconds per call of ``action``."""
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return samples
+def time_simple(action: Callable[[], object]) -> float:
+    """Seconds of one call of ``action``."""
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
 
 
 POD_YAML = """\
@@ -134,8 +128,7 @@ def start_cpu(tmp: Path, runs: int) -> dict[str, list[float]]:
     ``podself run`` starting a pod that runs ``true``; bytecode caching on, as after install."""
     manifest = tmp / "cpu.yaml"
     manifest.write_text(POD_YAML)
-    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = child_env(PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
     cases = {
         "bare": [sys.executable, "-c", "pass"],
         "run": [
@@ -145,17 +138,14 @@ def start_cpu(tmp: Path, runs: int) -> dict[str, list[float]]:
     }
     for argv in cases.values():  # cache bytecode
         subprocess.run(argv, env=env, capture_output=True, check=True)
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    names = list(cases)
-    for index in range(runs):
-        for name in names[index % 2 :] + names[: index % 2]:  # alternate which goes first
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)  # microseconds, not ticks
-            subprocess.run(cases[name], env=env, capture_output=True, check=True)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            samples[name].append(
-                after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-            )
-    return samples
+
+    def cpu(argv: list[str]) -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)  # microseconds, not ticks
+        subprocess.run(argv, env=env, capture_output=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+    return interleave({name: partial(cpu, argv) for name, argv in cases.items()}, runs)
 
 
 def wait_for(path: Path, text: str, limit: float = 10.0) -> None:
@@ -177,6 +167,7 @@ def propagation(tmp: Path, runs: int) -> dict[str, list[float]]:
     state_dir = tmp / "state-live"
     manifest = tmp / "live.json"
     manifest.write_text(json.dumps(pod_manifest("bench-live", "sleep 3600", podinfo=True)))
+    env = child_env()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -195,50 +186,58 @@ def propagation(tmp: Path, runs: int) -> dict[str, list[float]]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     state = PodState(str(state_dir), "default", "bench-live")
     labels = Path(state.volumes_dir) / "podinfo" / "labels"
+    counter = iter(range(1, 10**9))
+    target = tmp / "atomic"
+    target.mkdir()
+
+    def cli() -> float:
+        value = str(next(counter))
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "podself", "label", "bench-live", f"round={value}"),
+                *("--overwrite", "--state-dir", str(state_dir)),
+            ],
+            capture_output=True,
+            check=True,
+            env=env,
+        )
+        wait_for(labels, f'round="{value}"')
+        return time.perf_counter() - start
+
+    def direct() -> float:
+        value = f"d{next(counter)}"
+
+        def edit(pod: dict[str, Any]) -> None:
+            pod["metadata"]["labels"]["round"] = value
+
+        start = time.perf_counter()
+        state.update_pod(edit)
+        wait_for(labels, f'round="{value}"')
+        return time.perf_counter() - start
+
     try:
         wait_for(labels, 'round="0"')
-        cli: list[float] = []
-        direct: list[float] = []
-        for index in range(1, runs + 1):
-            value = str(index)
-            start = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "podself",
-                    "label",
-                    "bench-live",
-                    f"round={value}",
-                    "--overwrite",
-                    "--state-dir",
-                    str(state_dir),
-                ],
-                capture_output=True,
-                check=True,
-            )
-            wait_for(labels, f'round="{value}"')
-            cli.append(time.perf_counter() - start)
-            value = f"d{index}"
-
-            def edit(pod: dict[str, Any], value: str = value) -> None:
-                pod["metadata"]["labels"]["round"] = value
-
-            start = time.perf_counter()
-            state.update_pod(edit)
-            wait_for(labels, f'round="{value}"')
-            direct.append(time.perf_counter() - start)
+        return interleave(
+            {
+                "spawn": lambda: time_simple(
+                    lambda: subprocess.run(["sh", "-c", "true"], check=True)
+                ),
+                "atomic": lambda: time_simple(
+                    lambda: atomic.write(target, {"labels": f'round="{next(counter)}"'})
+                ),
+                "direct": direct,
+                "cli": cli,
+            },
+            runs,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    target = tmp / "atomic"
-    target.mkdir()
-    counter = iter(range(10**9))
-    write = time_simple(lambda: atomic.write(target, {"labels": f'round="{next(counter)}"'}), runs)
-    return {"cli": cli, "direct": direct, "atomic": write}
 
 
 def main() -> int:
@@ -264,45 +263,36 @@ def main() -> int:
             state,
         ]
         reason = namespace_support()
-        rows: list[tuple[str, float]] = []
-        bare = median_ms(time_start(["sh", "-c", STAMP], runs))
-        rows.append(("bare sh -c (baseline)", bare))
-        interpreter = median_ms(
-            time_simple(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), runs)
-        )
-        rows.append(("python -c pass (interpreter alone)", interpreter))
+        python = [sys.executable, "-c", "pass"]
+        starts: dict[str, Callable[[], float]] = {
+            "bare sh -c (baseline)": lambda: time_start(["sh", "-c", STAMP]),
+            "python -c pass (interpreter alone)": lambda: time_simple(
+                lambda: subprocess.run(python, check=True, env=child_env())
+            ),
+        }
         if reason is None:
-            rows.append(
-                ("podself run (CLI, mount namespace)", median_ms(time_start(podself, runs)))
-            )
-        rows.append(
-            (
-                "podself run --no-namespace (CLI)",
-                median_ms(time_start([*podself, "--no-namespace"], runs)),
-            )
+            starts["podself run (CLI, mount namespace)"] = lambda: time_start(podself)
+        starts["podself run --no-namespace (CLI)"] = lambda: time_start(
+            [*podself, "--no-namespace"]
         )
         if reason is None:
-            rows.append(
-                (
-                    "emulator in-process (mount namespace)",
-                    median_ms(time_in_process(str(manifest), state, runs, False)),
-                )
+            starts["emulator in-process (mount namespace)"] = lambda: time_in_process(
+                str(manifest), state, False
             )
-        rows.append(
-            (
-                "emulator in-process (--no-namespace)",
-                median_ms(time_in_process(str(manifest), state, runs, True)),
-            )
+        starts["emulator in-process (--no-namespace)"] = lambda: time_in_process(
+            str(manifest), state, True
         )
-        spawn = median_ms(
-            time_simple(lambda: subprocess.run(["sh", "-c", "true"], check=True), runs)
-        )
+        for start in starts.values():  # write bytecode, warm the page cache
+            start()
+        rows = [(name, median_ms(values)) for name, values in interleave(starts, runs).items()]
+        bare = rows[0][1]
         cpu = start_cpu(tmp, runs)
         cpu_rows = [
             ("python -c pass (floor)", median_ms(cpu["bare"])),
             ("podself run -f pod.yaml --timeout 0 (true)", median_ms(cpu["run"])),
         ]
         prop = propagation(tmp, runs)
+        spawn = median_ms(prop["spawn"])
         prop_rows = [
             ("bare sh -c true (baseline)", spawn),
             ("atomic.write of the labels file", median_ms(prop["atomic"])),
@@ -320,7 +310,15 @@ def main() -> int:
     print(f"target: one pod start <= 10x python -c pass: {ratio:.1f}x")
     print()
     print_table("Label change -> Downward API volume", prop_rows, spawn, args.markdown)
-    print(f"\n{runs} runs each, median; Python {sys.version.split()[0]} on {os.uname().sysname}")
+    where = conditions(f"median of {runs} rotating rounds", "bytecode cached")
+    print(f"\n{where}")
+    headline(
+        "CPU of one emulated pod start (`podself run`, container `true`)",
+        f"{cpu_rows[1][1]:.0f} ms",
+        f"`python -c pass`: {cpu_rows[0][1]:.0f} ms",
+        f"{ratio:.1f}×",
+        f"user + system CPU; {where}",
+    )
     return 0
 
 

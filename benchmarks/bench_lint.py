@@ -1,6 +1,7 @@
-"""Throughput and start-up of ``podself lint``, side by side with their baselines.
+"""Throughput, start-up and memory of ``podself lint``, beside PyYAML's parser and checkov.
 
-Rows (measured in this one run, best of N):
+Rows (measured in this one run, best of N rounds; in each round every row runs once, in an
+order rotated from round to round):
 
 1. a generated stream of realistic Deployments (env ``fieldRef``/``resourceFieldRef``, a
    ``downwardAPI`` volume, resources, probes) parsed with PyYAML's ``CSafeLoader``
@@ -9,30 +10,42 @@ Rows (measured in this one run, best of N):
    per second on one core and the ratio to the baseline;
 2. the same stream as JSON, parse + lint;
 3. start-up: wall time of ``podself lint small.yaml`` against ``python -c pass`` (bytecode
-   cached, as after ``pip install``), median of N interleaved runs;
+   cached, as after ``pip install``), median of N rotating rounds;
 4. memory: peak RSS of ``podself lint`` on files of 10,000 and 100,000 of those Deployments
-   (``--rss-docs``), against ``python -c pass``; flat means the larger file costs no more.
+   (``--rss-docs``), against ``python -c pass``; flat means the larger file costs no more;
+5. checkov (the ``bench`` extra, or ``--checkov PATH``), the linter users reach for, as a peer:
+   its install size with its dependencies against podself's with PyYAML and ruamel.yaml, its
+   start-up on the same small manifest, and ``checkov --framework kubernetes`` against
+   ``podself lint`` on the same ``--checkov-docs`` Deployments. The caveat: checkov runs its
+   security-posture policies (privileges, probes, image tags...), podself the Downward API's
+   rules and their run-time surprises; they check different things, and the figures compare
+   what each costs to run on a manifest, not what it finds.
 
-Usage: python benchmarks/bench_lint.py [--docs N] [--runs N] [--rss-docs N,M] [--markdown]
+Usage: python benchmarks/bench_lint.py [--docs N] [--runs N] [--rss-docs N,M] [--checkov PATH]
+       [--checkov-docs N] [--markdown]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import json
-import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import yaml
+from _common import child_env, conditions, headline, interleave
 
+import podself
 from podself.manifest.lint import LintResult, lint_documents
 from podself.manifest.load import Limits, scan_documents
 
@@ -166,14 +179,16 @@ def stream(count: int) -> str:
     return "".join(deployment(i, rng) for i in range(count))
 
 
-def best_of(runs: int, func: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
+def timed(func: Callable[[], object]) -> Callable[[], float]:
+    """``func`` as a measurement: seconds of one call, after a garbage collection."""
+
+    def measure() -> float:
         gc.collect()
         start = time.perf_counter()
         func()
-        best = min(best, time.perf_counter() - start)
-    return best
+        return time.perf_counter() - start
+
+    return measure
 
 
 def parse_baseline(text: str) -> None:
@@ -195,23 +210,123 @@ def parse_and_lint(text: str, source: str, limits: Limits) -> LintResult:
     return result
 
 
-def startup(runs: int) -> tuple[float, float]:
-    """Median wall time of ``python -c pass`` and ``podself lint small.yaml`` (seconds)."""
+def checkov_argv(checkov: str, path: Path) -> list[str]:
+    """checkov on one file, Kubernetes policies only, offline, findings as JSON."""
+    return [
+        *(checkov, "-f", str(path), "--framework", "kubernetes", "--quiet", "--compact"),
+        *("-o", "json"),
+        "--skip-download",  # no network here: its policy metadata download would only retry
+    ]
+
+
+def startup(runs: int, checkov: str | None) -> dict[str, float]:
+    """Median wall time (seconds) of ``python -c pass``, ``podself lint small.yaml`` and, when
+    given, ``checkov`` on the same file."""
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "small.yaml"
         small.write_text(SMALL)
-        env = dict(os.environ, PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        bare = [sys.executable, "-c", "pass"]
-        lint = [sys.executable, "-m", "podself", "lint", str(small)]
-        subprocess.run(lint, env=env, check=True, capture_output=True)  # cache bytecode
-        times: dict[str, list[float]] = {"bare": [], "lint": []}
-        for _ in range(runs):
-            for name, argv in (("bare", bare), ("lint", lint)):
-                start = time.perf_counter()
-                subprocess.run(argv, env=env, check=True, capture_output=True)
-                times[name].append(time.perf_counter() - start)
-    return statistics.median(times["bare"]), statistics.median(times["lint"])
+        env = child_env(PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+        commands = {
+            "bare": [sys.executable, "-c", "pass"],
+            "lint": [sys.executable, "-m", "podself", "lint", str(small)],
+        }
+        if checkov:
+            commands["checkov"] = checkov_argv(checkov, small)
+        for argv in commands.values():  # cache bytecode
+            subprocess.run(argv, env=env, check=False, capture_output=True)
+        times = interleave(
+            {name: partial(_run, argv, env) for name, argv in commands.items()}, runs
+        )
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _run(argv: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of ``argv``, which may exit 1 (findings)."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, check=False, capture_output=True)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{argv[0]} failed with exit status {done.returncode}")
+    return time.perf_counter() - start
+
+
+# What a distribution and everything it requires (extras left out) take on disk.
+_INSTALL_SIZE = """
+import importlib.metadata as md, json, os, re, sys
+seen, total, todo = set(), 0, list(sys.argv[1:])
+while todo:
+    name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+    if name in seen:
+        continue
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        continue
+    seen.add(name)
+    for file in dist.files or []:
+        try:
+            total += os.path.getsize(file.locate())
+        except OSError:
+            pass
+    for requirement in dist.requires or []:
+        if "extra ==" not in requirement:
+            todo.append(re.match(r"[A-Za-z0-9_.-]+", requirement).group(0))
+print(json.dumps([len(seen), total]))
+"""
+
+
+def install_size(python: str, names: list[str]) -> tuple[int, int]:
+    """(distributions, bytes on disk) of ``names`` and what they require, in ``python``'s
+    environment."""
+    done = subprocess.run(
+        [python, "-c", _INSTALL_SIZE, *names], capture_output=True, text=True, check=True
+    )
+    count, size = json.loads(done.stdout)
+    return int(count), int(size)
+
+
+def find_checkov(given: str | None) -> str | None:
+    """The checkov command: ``--checkov``, else the one beside this interpreter, else PATH."""
+    if given:
+        return given
+    beside = Path(sys.executable).with_name("checkov")
+    return str(beside) if beside.is_file() else shutil.which("checkov")
+
+
+def checkov_python(checkov: str) -> str:
+    """The interpreter of checkov's environment, from its script's ``#!`` line."""
+    with open(checkov, "rb") as script:
+        first = script.readline().decode(errors="replace")
+    return first[2:].strip().split()[0] if first.startswith("#!") else sys.executable
+
+
+def versus_checkov(checkov: str, docs: int, runs: int) -> dict[str, float]:
+    """Best wall time (seconds) of ``podself lint`` and checkov on the same Deployments, in
+    rotating rounds, and each one's finding count."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "deployments.yaml"
+        path.write_text(stream(docs))
+        env = child_env(PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+        lint = [sys.executable, "-m", "podself", "lint", "--format", "json", str(path)]
+        commands = {"lint": lint, "checkov": checkov_argv(checkov, path)}
+        times = interleave(
+            {name: partial(_run, argv, env) for name, argv in commands.items()}, runs
+        )
+        found = {}
+        for name, argv in commands.items():
+            out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+            found[f"{name} findings"] = float(_count_findings(name, out.stdout))
+    return {**{name: min(values) for name, values in times.items()}, **found}
+
+
+def _count_findings(name: str, output: str) -> int:
+    try:
+        data = json.loads(output)
+    except ValueError:
+        return -1
+    if name == "checkov":  # one report per check type, or just the one
+        reports = data if isinstance(data, list) else [data]
+        return sum(len(r.get("results", {}).get("failed_checks", [])) for r in reports)
+    return len(data.get("findings", [])) if isinstance(data, dict) else -1
 
 
 # The child reports its own high-water mark: ru_maxrss would also count the memory of the
@@ -243,8 +358,7 @@ def memory(sizes: list[int]) -> tuple[int, list[tuple[int, int, int]]]:
     """Peak RSS of ``python -c pass`` and, per size, (documents, file bytes, lint's peak RSS)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env = child_env(PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
         small = Path(tmp) / "small.yaml"
         small.write_text(SMALL)
         peak_rss(["podself", "lint", str(small)], env)  # cache bytecode: compiling costs memory
@@ -263,11 +377,91 @@ def memory(sizes: list[int]) -> tuple[int, list[tuple[int, int, int]]]:
     return floor, rows
 
 
+def print_checkov(
+    checkov: str, args: argparse.Namespace, lint_start: float, start: float, start_runs: int
+) -> None:
+    """checkov beside podself: install size, start-up, and both on the same Deployments."""
+    ours_count, ours_size = install_size(sys.executable, ["podself", "PyYAML", "ruamel.yaml"])
+    listed = importlib.metadata.distribution("podself").files or []
+    if not any(str(f).endswith("podself/__init__.py") for f in listed):
+        # An editable install lists none of the package's files: count its source tree.
+        package = Path(podself.__file__).parent
+        ours_size += sum(
+            p.stat().st_size
+            for p in package.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        )
+    their_count, their_size = install_size(checkov_python(checkov), ["checkov"])
+    versus = versus_checkov(checkov, args.checkov_docs, args.runs)
+    docs = args.checkov_docs
+    print()
+    print(
+        "checkov --framework kubernetes beside podself lint (caveat: checkov checks security "
+        "posture, podself the Downward API rules: different checks, compared on cost only)"
+    )
+    rows: list[tuple[str, str, str, float | None]] = [
+        (
+            "installed size with dependencies (MB)",
+            f"{ours_size / 1e6:.1f} ({ours_count} dists)",
+            f"{their_size / 1e6:.1f} ({their_count} dists)",
+            their_size / ours_size,
+        ),
+        (
+            f"start-up on small.yaml, median of {start_runs} (ms)",
+            f"{lint_start * 1000:.0f}",
+            f"{start * 1000:.0f}",
+            start / lint_start,
+        ),
+        (
+            f"{docs:,} Deployments, best of {args.runs} (s)",
+            f"{versus['lint']:.2f}",
+            f"{versus['checkov']:.2f}",
+            versus["checkov"] / versus["lint"],
+        ),
+        (
+            f"findings on the {docs:,} Deployments",
+            f"{versus['lint findings']:.0f}",
+            f"{versus['checkov findings']:.0f}",
+            None,
+        ),
+    ]
+    if args.markdown:
+        print("\n| | podself lint | checkov | checkov / podself |\n|---|---:|---:|---:|")
+    else:
+        print(f"{'':<46}{'podself lint':>20}{'checkov':>20}{'checkov/podself':>17}")
+    for name, ours, theirs, ratio in rows:
+        cell = "-" if ratio is None else f"{ratio:.1f}x"
+        if args.markdown:
+            print(f"| {name} | {ours} | {theirs} | {cell} |")
+        else:
+            print(f"{name:<46}{ours:>20}{theirs:>20}{cell:>17}")
+    where = conditions(
+        f"{docs:,} Deployments, best of {args.runs} rotating rounds, whole processes",
+        "checkov --skip-download (offline); it checks security posture, not the Downward API",
+    )
+    headline(
+        "lint a manifest, against checkov `--framework kubernetes`",
+        f"{versus['lint']:.2f} s; start-up {lint_start * 1000:.0f} ms; "
+        f"{ours_size / 1e6:.0f} MB installed",
+        f"checkov: {versus['checkov']:.2f} s; start-up {start * 1000:,.0f} ms; "
+        f"{their_size / 1e6:.0f} MB installed",
+        f"{versus['checkov'] / versus['lint']:.0f}× faster",
+        where,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=10_000, help="workloads in the stream")
     parser.add_argument("--runs", type=int, default=3, help="repetitions (best / median)")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--checkov", metavar="PATH", help="the checkov command (default: found)")
+    parser.add_argument(
+        "--checkov-docs",
+        type=int,
+        default=500,
+        help="Deployments both podself lint and checkov check (default 500; 0: skip checkov)",
+    )
     parser.add_argument(
         "--rss-docs",
         default="10000,100000",
@@ -282,11 +476,20 @@ def main() -> int:
     check = parse_and_lint(text, "bench.yaml", limits)
     assert check.workloads == args.docs, check.workloads
 
-    base = best_of(args.runs, lambda: parse_baseline(text))
-    ours = best_of(args.runs, lambda: our_loader(text, limits))
-    linted = best_of(args.runs, lambda: parse_and_lint(text, "bench.yaml", limits))
-    json_linted = best_of(args.runs, lambda: parse_and_lint(as_json, "bench.json", limits))
-    bare, lint_start = startup(max(5, args.runs * 3))
+    measured = interleave(
+        {
+            "base": timed(lambda: parse_baseline(text)),
+            "ours": timed(lambda: our_loader(text, limits)),
+            "linted": timed(lambda: parse_and_lint(text, "bench.yaml", limits)),
+            "json": timed(lambda: parse_and_lint(as_json, "bench.json", limits)),
+        },
+        args.runs,
+    )
+    base, ours, linted, json_linted = (min(measured[k]) for k in ("base", "ours", "linted", "json"))
+    checkov = find_checkov(args.checkov) if args.checkov_docs > 0 else None
+    start_runs = max(5, args.runs * 3)
+    starts = startup(start_runs, checkov)
+    bare, lint_start = starts["bare"], starts["lint"]
 
     n = args.docs
     size = len(text.encode()) / 1e6
@@ -298,7 +501,8 @@ def main() -> int:
     ]
     title = (
         f"{n} Deployments, {size:.1f} MB of YAML, {len(check.findings)} findings "
-        f"({', '.join(sorted({f.rule for f in check.findings})) or 'none'}); best of {args.runs}"
+        f"({', '.join(sorted({f.rule for f in check.findings})) or 'none'}); "
+        + conditions(f"best of {args.runs} rotating rounds, one core")
     )
     if args.markdown:
         print(f"**{title}**\n")
@@ -318,19 +522,19 @@ def main() -> int:
         for name, seconds in rows:
             print(f"{name:<58} {seconds:>8.3f} {n / seconds:>9,.0f} {base / seconds:>7.2f}x")
         print()
-        print(f"{'start-up (median of interleaved runs)':<58} {'ms':>8}")
+        print(f"{f'start-up (median of {start_runs} rotating rounds)':<58} {'ms':>8}")
         print(f"{'python -c pass [baseline]':<58} {bare * 1000:>8.1f}")
         print(f"{'podself lint small.yaml':<58} {lint_start * 1000:>8.1f}")
         print(f"{'difference':<58} {(lint_start - bare) * 1000:>8.1f}")
     sizes = [int(part) for part in args.rss_docs.split(",") if part.strip()]
     if sizes:
-        floor, measured = memory(sizes)
+        floor, measured_rss = memory(sizes)
         print()
         if args.markdown:
             print("| peak RSS | file | MiB | vs `python -c pass` |")
             print("|---|---:|---:|---:|")
             print(f"| `python -c pass` [floor] | | {floor / 2**20:.1f} | 1.00x |")
-            for count, size, rss in measured:
+            for count, size, rss in measured_rss:
                 print(
                     f"| `podself lint`, {count:,} Deployments | {size / 1e6:.0f} MB "
                     f"| {rss / 2**20:.1f} | {rss / floor:.2f}x |"
@@ -338,15 +542,37 @@ def main() -> int:
         else:
             print(f"{'peak RSS':<58} {'MiB':>8} {'vs floor':>9}")
             print(f"{'python -c pass [floor]':<58} {floor / 2**20:>8.1f} {1:>8.2f}x")
-            for count, size, rss in measured:
+            for count, size, rss in measured_rss:
                 name = f"podself lint, {count:,} Deployments ({size / 1e6:.0f} MB)"
                 print(f"{name:<58} {rss / 2**20:>8.1f} {rss / floor:>8.2f}x")
-        growth = measured[-1][2] / max(1, measured[0][2])
+        growth = measured_rss[-1][2] / max(1, measured_rss[0][2])
         verdict = "met" if growth <= 1.2 else "NOT met"
         print(
-            f"\ntarget: peak RSS flat (within 20 %) from {measured[0][0]:,} to "
-            f"{measured[-1][0]:,} documents: {growth:.2f}x ({verdict})"
+            f"\ntarget: peak RSS flat (within 20 %) from {measured_rss[0][0]:,} to "
+            f"{measured_rss[-1][0]:,} documents: {growth:.2f}x ({verdict})"
         )
+    where = conditions(f"best of {args.runs} rotating rounds, one core, in process")
+    headline(
+        "`podself lint` throughput (parse + every rule)",
+        f"{n / linted:,.0f} docs/s",
+        f"PyYAML's C loader, parsing alone: {n / base:,.0f} docs/s",
+        f"{base / linted:.2f}× the parser's speed",
+        f"{n:,} Deployments, {len(text.encode()) / 1e6:.0f} MB; {where}",
+    )
+    if sizes:
+        headline(
+            "`podself lint` peak RSS, "
+            f"{measured_rss[0][0]:,} → {measured_rss[-1][0]:,} Deployments",
+            f"{measured_rss[0][2] / 2**20:.0f} → {measured_rss[-1][2] / 2**20:.0f} MiB",
+            f"`python -c pass`: {floor / 2**20:.0f} MiB",
+            f"{growth:.2f}× growth",
+            conditions("VmHWM of the process, bytecode cached"),
+        )
+    if checkov is None:
+        if args.checkov_docs > 0:
+            print("\ncheckov: not installed, rows skipped (the bench extra installs it)")
+    else:
+        print_checkov(checkov, args, lint_start, starts["checkov"], start_runs)
     target = n / linted
     print(
         f"\ntarget >= 2,000 workload documents/s on one core: {target:,.0f}/s "

@@ -1,6 +1,7 @@
 """Start-up and read costs of podself, side by side with their baselines, in one run.
 
-Rows (each measured in this same invocation, interleaved, median of N):
+Rows (each measured in this same invocation, median of N rounds; in each round every row runs
+once, in an order rotated from round to round):
 
 1. interpreter start (``python -c pass``) vs start + ``import podself`` + ``current()``
    inside a fake pod: the difference is what podself adds to a process's start;
@@ -20,13 +21,14 @@ import importlib.util
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 import timeit
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from _common import child_env, conditions, headline, interleave, time_call, time_process
 
 import podself
 from podself.testing import FakePod
@@ -75,14 +77,8 @@ class _FakeApiServer(BaseHTTPRequestHandler):
         pass
 
 
-def _time_process(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-    return (time.perf_counter() - start) * 1000
-
-
 def _median_ms(samples: list[float]) -> float:
-    return statistics.median(samples)
+    return statistics.median(samples) * 1000
 
 
 def main() -> int:
@@ -93,12 +89,14 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="podself-bench-") as root:
         pod = FakePod(root, labels={"app": "bench", "version": "1.0"})
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            **pod.environ,
-            "PODSELF_ROOT": root,
-            "PODSELF_PROC_ROOT": str(pod.proc_root),
-        }
+        env = child_env(
+            {
+                "PATH": os.environ.get("PATH", ""),
+                **pod.environ,
+                "PODSELF_ROOT": root,
+                "PODSELF_PROC_ROOT": str(pod.proc_root),
+            }
+        )
         python = sys.executable
         commands = {
             "pass": [python, "-c", "pass"],
@@ -110,28 +108,31 @@ def main() -> int:
             threading.Thread(target=server.serve_forever, daemon=True).start()
             url = f"http://127.0.0.1:{server.server_address[1]}"
             commands["kubernetes"] = [python, "-c", KUBERNETES_CLIENT, url]
-        samples: dict[str, list[float]] = {name: [] for name in commands}
         for argv in commands.values():  # warm-up: page cache, .pyc files
-            _time_process(argv, env)
-        for _ in range(args.runs):
-            for name, argv in commands.items():
-                samples[name].append(_time_process(argv, env))
+            time_process(argv, env)
+        samples = interleave(
+            {name: partial(time_process, argv, env) for name, argv in commands.items()},
+            args.runs,
+        )
         if server is not None:
             server.shutdown()
 
         read_args = pod.read_args()
         os.environ.update(pod.environ)
         podself.refresh()
-        number, cached_total = timeit.Timer(podself.current).autorange()
-        cached_us = min(timeit.repeat(podself.current, number=number, repeat=5)) / number * 1e6
-        fresh = timeit.Timer(lambda: podself.read(**read_args))  # type: ignore[arg-type]
-        n, _ = fresh.autorange()
-        fresh_us = min(fresh.repeat(number=n, repeat=5)) / n * 1e6
         names = list(pod.environ)[:10]
-        plain = timeit.Timer(lambda: [os.environ.get(k) for k in names])
-        n, _ = plain.autorange()
-        plain_us = min(plain.repeat(number=n, repeat=5)) / n * 1e6
-        del cached_total
+        calls = {
+            "plain": lambda: [os.environ.get(k) for k in names],
+            "cached": podself.current,
+            "fresh": lambda: podself.read(**read_args),  # type: ignore[arg-type]
+        }
+        # As many calls per sample as fill about 0.2 s, then the rows in rotating rounds.
+        numbers = {name: timeit.Timer(call).autorange()[0] for name, call in calls.items()}
+        per_call = interleave(
+            {name: partial(time_call, call, numbers[name]) for name, call in calls.items()},
+            args.runs,
+        )
+        plain_us, cached_us, fresh_us = (statistics.median(per_call[n]) * 1e6 for n in calls)
 
     base = _median_ms(samples["pass"])
     ours = _median_ms(samples["podself"])
@@ -180,10 +181,10 @@ def main() -> int:
             "target < 200 us",
         ),
     ]
-    print(
-        f"podself {podself.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-        f"{args.runs} process runs per row (median)"
+    where = conditions(
+        f"median of {args.runs} rotating rounds", "bytecode cached", "fake pod on this host"
     )
+    print(f"podself {podself.__version__}; {where}")
     if args.markdown:
         print("\n| measurement | value | ratio to baseline | note |\n|---|---:|---:|---|")
         for row in rows:
@@ -192,6 +193,23 @@ def main() -> int:
         width = max(len(r[0]) for r in rows)
         for name, value, ratio, note in rows:
             print(f"{name.ljust(width)}  {value:>12}  {ratio:>7}  {note}")
+    if "kubernetes" in samples:
+        kube = _median_ms(samples["kubernetes"])
+        headline(
+            "added to interpreter start: `import` + first read",
+            f"{ours - base:.1f} ms",
+            f"kubernetes client + `read_namespaced_pod` (local fake API server): "
+            f"{kube - base:,.0f} ms",
+            f"{(kube - base) / max(ours - base, 0.01):.0f}× less",
+            where,
+        )
+    headline(
+        "`podself.current()` (cached) / fresh `read()`",
+        f"{cached_us:.3f} µs / {fresh_us:.0f} µs",
+        f"`os.environ.get` ×10: {plain_us:.2f} µs",
+        f"{cached_us / plain_us:.2g}× / {fresh_us / plain_us:.0f}×",
+        where,
+    )
     return 0
 
 

@@ -1,7 +1,7 @@
 """What resource-aware tuning costs and what it buys, measured side by side in one run.
 
 (a) Start-up: ``podself exec -- true`` against ``true`` run directly (and ``python -c pass``
-    for scale), median of N interleaved runs inside a fake pod with limits. The difference
+    for scale), median of N rotating rounds inside a fake pod with limits. The difference
     is what ``podself exec`` adds before the wrapped command starts (target < 50 ms).
 
 (c) Per call: ``podself.cpu_count()`` (cached per process until ``podself.refresh()`` or a
@@ -18,12 +18,18 @@
     capacity in an open loop, the p50/p99 latency of a task from its arrival to its result.
     Runs alternate between the two sizings; medians over the rounds are printed.
 
+(d) Correctness: what each peer answers for "how many CPUs may I use" inside a real cgroup
+    CPU quota (``--quota``, created as for (b); skipped, saying why, without one), next to
+    the quota itself: once as a process in a child cgroup (the host's view) and once as in a
+    container, in its own cgroup namespace with the ``cpu`` hierarchy mounted anew (so the
+    quota is at the mount's root, where loky looks).
+
 ``--node-cpus N`` sizes the ``os.cpu_count()`` pool as a pod on an N-CPU node would see it
 (this machine's own count otherwise), since the harm grows with the node/quota ratio.
 
 Usage: python benchmarks/bench_tuning.py [--runs N] [--rounds R] [--quota CPUS] [--load F]
        [--task-ms MS] [--node-cpus N] [--calls N] [--skip-startup] [--skip-pool]
-       [--skip-cpu-count]
+       [--skip-cpu-count] [--skip-correctness]
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import random
 import shutil
@@ -39,8 +46,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
+
+from _common import child_env, conditions, headline, interleave, rotation, time_call, time_process
 
 from podself.testing import FakePod
 
@@ -58,22 +69,18 @@ def _podself_command() -> list[str]:
     return [sys.executable, "-m", "podself"]
 
 
-def _time_run(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
 def bench_startup(runs: int) -> dict[str, float]:
-    """Median wall time (ms) of each command over ``runs`` interleaved runs."""
+    """Median wall time (ms) of each command over ``runs`` rotating rounds."""
     with tempfile.TemporaryDirectory() as tmp:
         fake = FakePod(tmp, limits={"cpu": "2", "memory": "2Gi"})
-        env = {
-            **fake.environ,
-            "PODSELF_ROOT": str(fake.root),
-            "PODSELF_PROC_ROOT": str(fake.proc_root),
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        }
+        env = child_env(
+            {
+                **fake.environ,
+                "PODSELF_ROOT": str(fake.root),
+                "PODSELF_PROC_ROOT": str(fake.proc_root),
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            }
+        )
         true = shutil.which("true") or "/bin/true"
         commands = {
             "true": [true],
@@ -81,17 +88,17 @@ def bench_startup(runs: int) -> dict[str, float]:
             "podself exec -- true": [*_podself_command(), "exec", "--", true],
         }
         for argv in commands.values():  # warm the page cache and write bytecode once
-            _time_run(argv, env)
-        times: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(runs):
-            for name, argv in commands.items():
-                times[name].append(_time_run(argv, env))
+            time_process(argv, env)
+        times = interleave(
+            {name: partial(time_process, argv, env) for name, argv in commands.items()},
+            runs,
+        )
     return {name: statistics.median(values) * 1e3 for name, values in times.items()}
 
 
 def print_startup(result: dict[str, float], runs: int) -> None:
     base = result["true"]
-    print(f"(a) podself exec start-up, median of {runs} interleaved runs (fake pod 2 CPU / 2Gi)")
+    print(f"(a) podself exec start-up, median of {runs} rotating rounds (fake pod 2 CPU / 2Gi)")
     print(f"    {'command':<24}{'median ms':>11}{'vs true':>10}")
     for name, value in result.items():
         print(f"    {name:<24}{value:>11.1f}{value / base:>9.1f}x")
@@ -102,19 +109,26 @@ def print_startup(result: dict[str, float], runs: int) -> None:
         f"    overhead of podself exec: {overhead:.1f} ms ({verdict} the 50 ms target); "
         f"{python:.1f} ms above a bare interpreter start"
     )
+    headline(
+        "`podself exec` start-up overhead",
+        f"{overhead:.1f} ms",
+        f"`true` run directly: {base:.1f} ms",
+        f"+{overhead:.1f} ms",
+        conditions(f"median of {runs} rotating rounds", "bytecode cached"),
+    )
 
 
 # -- (c) per-call cost of cpu_count() ---------------------------------------------------------
 
 
-def _cpu_count_rows() -> dict[str, object]:
+def _cpu_count_rows() -> dict[str, Callable[[], object]]:
     """The calls a user would make to size a pool, each a zero-argument callable."""
     import podself
     import podself.tuning
 
     podself.cpu_count()  # the first call reads the pod; what follows is the steady state
     info = podself.current()
-    rows: dict[str, object] = {
+    rows: dict[str, Callable[[], object]] = {
         "os.process_cpu_count()" if hasattr(os, "process_cpu_count") else "os.cpu_count()": (
             getattr(os, "process_cpu_count", os.cpu_count)
         ),
@@ -124,26 +138,25 @@ def _cpu_count_rows() -> dict[str, object]:
     }
     if hasattr(os, "sched_getaffinity"):
         rows["len(os.sched_getaffinity(0))"] = lambda: len(os.sched_getaffinity(0))
-    for module, call in (("psutil", "cpu_count"), ("loky", "cpu_count")):
-        with contextlib.suppress(ImportError):
-            rows[f"{module}.{call}()"] = getattr(__import__(module), call)
+    with contextlib.suppress(ImportError):
+        import psutil  # type: ignore[import-untyped,unused-ignore]
+
+        process = psutil.Process()
+        rows["len(psutil.Process().cpu_affinity())"] = lambda: len(process.cpu_affinity())
+    with contextlib.suppress(ImportError):
+        import loky  # type: ignore[import-untyped,unused-ignore]
+
+        rows["loky.cpu_count()"] = loky.cpu_count
     return rows
 
 
 def bench_cpu_count(rounds: int, calls: int) -> dict[str, float]:
     """Median µs per call of each row; rows alternate and rotate order every round."""
-    import timeit
-
     rows = _cpu_count_rows()
-    names = list(rows)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            call = rows[name]
-            assert callable(call)
-            times[name].append(timeit.timeit(call, number=calls) / calls * 1e6)
-    return {name: statistics.median(values) for name, values in times.items()}
+    times = interleave(
+        {name: partial(time_call, call, calls) for name, call in rows.items()}, rounds
+    )
+    return {name: statistics.median(values) * 1e6 for name, values in times.items()}
 
 
 def print_cpu_count(result: dict[str, float], rounds: int, calls: int) -> None:
@@ -153,9 +166,17 @@ def print_cpu_count(result: dict[str, float], rounds: int, calls: int) -> None:
         f"(c) cost of one call, median of {rounds} rotating rounds of {calls} calls "
         f"(ratio against {base_name})"
     )
-    print(f"    {'call':<32}{'µs/call':>10}{'ratio':>9}")
+    print(f"    {'call':<40}{'µs/call':>10}{'ratio':>9}")
     for name, value in result.items():
-        print(f"    {name:<32}{value:>10.3f}{value / base:>8.2f}x")
+        print(f"    {name:<40}{value:>10.3f}{value / base:>8.2f}x")
+    ours = result["podself.cpu_count()"]
+    headline(
+        "`podself.cpu_count()`, one call",
+        f"{ours:.3f} µs",
+        f"`{base_name}`: {base:.3f} µs",
+        f"{ours / base:.3g}×",
+        conditions(f"median of {rounds} rotating rounds of {calls:,} calls"),
+    )
 
 
 # -- (b) CPU-bound pool under a quota ---------------------------------------------------------
@@ -334,10 +355,10 @@ def bench_pool(
     capacity = (quota.cpus if quota.path is not None else 1.0) * 1000 / task_ms
     rate = load * capacity
     results: dict[str, list[dict[str, float]]] = {"os": [], "podself": []}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PODSELF_")}
+    env = child_env({k: v for k, v in os.environ.items() if not k.startswith("PODSELF_")})
     try:
-        for _ in range(rounds):
-            for sizing in ("os", "podself"):
+        for round_ in range(rounds):
+            for sizing in rotation(("os", "podself"), round_):
                 argv = quota.argv(
                     [
                         sys.executable,
@@ -412,6 +433,118 @@ def print_pool(quota: Quota, result: dict[str, dict[str, float]], setup: str) ->
         )
 
 
+# -- (d) what each peer answers under a quota -------------------------------------------------
+
+# Run inside the quota; prints {call: answer} (an answer is a number or the error's text).
+PEERS = """
+import json, os
+def answer(call):
+    try:
+        return call()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+calls = {"os.cpu_count()": os.cpu_count}
+if hasattr(os, "process_cpu_count"):
+    calls["os.process_cpu_count()"] = os.process_cpu_count
+calls["len(os.sched_getaffinity(0))"] = lambda: len(os.sched_getaffinity(0))
+try:
+    import psutil
+    calls["len(psutil.Process().cpu_affinity())"] = lambda: len(psutil.Process().cpu_affinity())
+except ImportError:
+    pass
+try:
+    import loky
+    calls["loky.cpu_count()"] = loky.cpu_count
+except ImportError:
+    pass
+import podself
+calls["podself.cpu_count()"] = podself.cpu_count
+print(json.dumps({name: answer(call) for name, call in calls.items()}))
+"""
+
+
+def _answers(quota: Quota, container: bool, env: dict[str, str]) -> dict[str, object] | str:
+    """Each peer's answer inside ``quota``, or why it could not be asked."""
+    argv = [sys.executable, "-c", PEERS]
+    if container:
+        assert quota.root is not None
+        fstype = "-t cgroup -o cpu" if quota.kind == "cgroup v1" else "-t cgroup2"
+        remount = f'umount {quota.root} && mount {fstype} cgroup {quota.root} && exec "$@"'
+        argv = ["unshare", "--cgroup", "--mount", "--propagation", "private"]
+        argv += ["sh", "-c", remount, "sh", sys.executable, "-c", PEERS]
+    try:
+        done = subprocess.run(
+            argv,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            preexec_fn=quota.enter,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"could not run: {exc}"
+    if done.returncode != 0:
+        return f"exit status {done.returncode}: {done.stderr.strip()[-200:]}"
+    answers: dict[str, object] = json.loads(done.stdout)
+    return answers
+
+
+def correctness(quota_cpus: float) -> None:
+    """Print what each peer answers inside a real CPU quota, beside the quota."""
+    print()
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        print("(d) CPU count under a quota: skipped (needs root on Linux to create a cgroup)")
+        return
+    quota = Quota(quota_cpus)
+    try:
+        if quota.path is None:
+            print(f"(d) CPU count under a quota: skipped (no cgroup: {quota.detail})")
+            return
+        env = child_env({k: v for k, v in os.environ.items() if not k.startswith("PODSELF_")})
+        views = {
+            "child cgroup": _answers(quota, False, env),
+            "as in a container": _answers(quota, True, env),
+        }
+    finally:
+        quota.cleanup()
+    truth = max(1, math.ceil(quota_cpus))
+    print(
+        f"(d) CPU count inside a {quota_cpus:g}-CPU quota ({quota.kind}; {quota.detail}); "
+        f"truth: {truth}; this machine has {os.cpu_count()} CPUs"
+    )
+    names: list[str] = []
+    for answers in views.values():
+        if isinstance(answers, dict):
+            names += [name for name in answers if name not in names]
+    print(f"    {'call':<40}" + "".join(f"{view:>20}" for view in views))
+    for name in names:
+        cells = ""
+        for answers in views.values():
+            value = answers.get(name, "-") if isinstance(answers, dict) else "-"
+            mark = "" if value == truth else " (wrong)" if isinstance(value, int) else ""
+            cells += f"{str(value) + mark:>20}"
+        print(f"    {name:<40}{cells}")
+    for view, answers in views.items():
+        if isinstance(answers, str):
+            print(f"    {view}: {answers}")
+    container = views["as in a container"]
+    if isinstance(container, dict):
+        peers = ", ".join(
+            f"{name} {value}" for name, value in container.items() if name != "podself.cpu_count()"
+        )
+        wrong = sum(
+            value != truth for name, value in container.items() if name != "podself.cpu_count()"
+        )
+        headline(
+            f"CPU count inside a {quota_cpus:g}-CPU cgroup quota (truth: {truth})",
+            str(container.get("podself.cpu_count()")),
+            peers,
+            f"{wrong} of {len(container) - 1} peers wrong",
+            conditions(f"{quota.kind} cpu quota, container view (own cgroup namespace)"),
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=21, help="start-up runs per command")
@@ -431,6 +564,7 @@ def main() -> int:
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--skip-pool", action="store_true")
     parser.add_argument("--skip-cpu-count", action="store_true")
+    parser.add_argument("--skip-correctness", action="store_true")
     parser.add_argument("--calls", type=int, default=20_000, help="cpu_count() calls per round")
     parser.add_argument("--pool-child", choices=("os", "podself"), help=argparse.SUPPRESS)
     parser.add_argument("--loops", type=int, help=argparse.SUPPRESS)
@@ -448,10 +582,13 @@ def main() -> int:
         )
         print(json.dumps(row))
         return 0
+    print(f"host: {conditions()}")
     if not args.skip_startup:
         print_startup(bench_startup(args.runs), args.runs)
     if not args.skip_cpu_count:
         print_cpu_count(bench_cpu_count(args.rounds, args.calls), args.rounds, args.calls)
+    if not args.skip_correctness:
+        correctness(args.quota)
     if not args.skip_pool:
         load_before = os.getloadavg()[0]
         quota, result = bench_pool(
@@ -464,7 +601,7 @@ def main() -> int:
         )
         setup = (
             f"{args.tasks} tasks of ~{args.task_ms:g} ms CPU; latency = Poisson arrival to result "
-            f"at {args.load:.0%} of the quota's capacity; median of {args.rounds} alternating "
+            f"at {args.load:.0%} of the quota's capacity; median of {args.rounds} rotating "
             "rounds"
         )
         if args.node_cpus:

@@ -6,6 +6,11 @@ it under one heading per benchmark, with the machine's details and the command t
 A benchmark that fails (non-zero exit, or no output before ``--timeout``) is reported as failed,
 with its exit status and the end of its stderr; the report is written either way.
 
+Each benchmark also prints its headline figures as ``headline: {json}`` lines (see
+``_common.headline``): they are taken out of its section and gathered into the report's
+"Headline figures" table, and that table replaces the one between the ``bench:start`` and
+``bench:end`` markers of every README that has them, so the README quotes the latest report.
+
 Usage: python benchmarks/run_all.py [--only NAME]... [--timeout S] [--output FILE] [--list]
 Exit status: 0 when every benchmark succeeded, 1 when any failed, 2 for bad arguments.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime
+import json
 import os
 import platform
 import shlex
@@ -23,15 +29,20 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from _common import HEADLINE, child_env
 
 __all__ = [
     "Outcome",
     "benchmarks",
+    "headline_table",
     "machine_details",
     "main",
+    "marked_block",
     "render_report",
+    "replace_marked_block",
     "run_benchmark",
 ]
 
@@ -40,6 +51,9 @@ ROOT = HERE.parent
 REPORT = HERE / "REPORT.md"
 REPRODUCE = "make bench"  # runs: .venv/bin/python benchmarks/run_all.py
 STDERR_TAIL = 40  # lines of a failed benchmark's stderr kept in the report
+READMES = (ROOT / "README.md", ROOT / "README.ko.md")  # updated where they hold the markers
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+HEADLINE_KEYS = ("measurement", "podself", "peer", "ratio", "conditions")
 
 
 @dataclass
@@ -55,6 +69,7 @@ class Outcome:
     stderr: str = ""
     seconds: float = 0.0
     error: str = ""  # could not be started at all
+    headlines: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -118,7 +133,8 @@ def run_benchmark(path: Path, *, timeout: float, echo: bool = True) -> Outcome:
     markdown = _accepts_markdown(path, min(timeout, 60.0))
     command = [sys.executable, str(path.relative_to(ROOT))] + (["--markdown"] if markdown else [])
     outcome = Outcome(path.stem, command, _description(path), markdown)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Bytecode cached for the benchmark and whatever it starts, as after pip install.
+    env = child_env(PYTHONUNBUFFERED="1")
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -153,9 +169,29 @@ def run_benchmark(path: Path, *, timeout: float, echo: bool = True) -> Outcome:
         if stream is not None:
             stream.close()
     outcome.seconds = time.monotonic() - started
-    outcome.stdout = "".join(out)
+    outcome.stdout, outcome.headlines = split_headlines("".join(out))
     outcome.stderr = "".join(err)
     return outcome
+
+
+def split_headlines(stdout: str) -> tuple[str, list[dict[str, str]]]:
+    """``stdout`` without its headline lines, and those lines' figures.
+
+    A headline line that is not a JSON object of the five text fields is kept in the output
+    as it is (so it shows in the report) instead of becoming a row."""
+    kept: list[str] = []
+    rows: list[dict[str, str]] = []
+    for line in stdout.splitlines(keepends=True):
+        if line.startswith(HEADLINE):
+            try:
+                row = json.loads(line[len(HEADLINE) :])
+            except ValueError:
+                row = None
+            if isinstance(row, dict) and all(isinstance(row.get(k), str) for k in HEADLINE_KEYS):
+                rows.append({k: row[k] for k in HEADLINE_KEYS})
+                continue
+        kept.append(line)
+    return "".join(kept), rows
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -295,6 +331,46 @@ def _fence(text: str) -> str:
     return f"{ticks}text\n{text.rstrip()}\n{ticks}"
 
 
+def _cell(text: str) -> str:
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def headline_table(outcomes: Sequence[Outcome]) -> str:
+    """The "Headline figures" table of the benchmarks' headline lines, in their order, between
+    the markers: the very text that goes into the README."""
+    lines = [
+        START,
+        "| measurement | podself | peer or baseline | ratio | conditions |",
+        "|---|---:|---|---:|---|",
+    ]
+    for outcome in outcomes:
+        for row in outcome.headlines:
+            lines.append("| " + " | ".join(_cell(row[k]) for k in HEADLINE_KEYS) + " |")
+    if len(lines) == 3:
+        lines.append("| no headline figures: every benchmark failed | | | | |")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def marked_block(text: str) -> str | None:
+    """The text from the ``bench:start`` marker to the ``bench:end`` marker, both included;
+    None when ``text`` lacks either."""
+    start = text.find(START)
+    end = text.find(END, start + len(START)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        return None
+    return text[start : end + len(END)]
+
+
+def replace_marked_block(text: str, block: str) -> str | None:
+    """``text`` with its marked block replaced by ``block``; None when it has no markers."""
+    old = marked_block(text)
+    if old is None:
+        return None
+    start = text.find(old)
+    return text[:start] + block + text[start + len(old) :]
+
+
 def render_report(
     outcomes: Sequence[Outcome],
     machine: Sequence[tuple[str, str]],
@@ -319,6 +395,13 @@ def render_report(
         "| | |",
         "|---|---|",
         *(f"| {name} | {value.replace('|', '/')} |" for name, value in machine),
+        "",
+        "## Headline figures",
+        "",
+        "Each benchmark's own headline lines, with the conditions it ran under; README.md",
+        "shows this table as it is.",
+        "",
+        headline_table(outcomes),
         "",
         "## Summary",
         "",
@@ -350,6 +433,21 @@ def render_report(
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def update_readmes(block: str, readmes: Sequence[Path] = READMES) -> list[Path]:
+    """Put ``block`` in place of the marked table of each README that has one; those changed."""
+    changed = []
+    for path in readmes:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        new = replace_marked_block(text, block)
+        if new is not None and new != text:
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks and write the report; 0 if all succeeded, 1 if any failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -369,7 +467,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default 900)",
     )
     parser.add_argument(
-        "--output", type=Path, default=REPORT, metavar="FILE", help="default benchmarks/REPORT.md"
+        "--output",
+        type=Path,
+        default=REPORT,
+        metavar="FILE",
+        help="default benchmarks/REPORT.md (then README's headline table is replaced too)",
     )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
@@ -413,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     output: Path = args.output
     output.write_text(report, encoding="utf-8")
+    if output.resolve() == REPORT:  # README quotes the report in its place, never another file
+        update_readmes(headline_table(outcomes))
     failed = [o.name for o in outcomes if not o.ok]
     where = output.relative_to(ROOT) if output.is_relative_to(ROOT) else output
     print(f"\nwrote {where}" + (f"; failed: {', '.join(failed)}" if failed else ""))

@@ -204,7 +204,7 @@ class TestSignalSafety:
     def sent(self, monkeypatch: pytest.MonkeyPatch) -> list[int]:
         """Pids signalled, recorded instead of signalled."""
         calls: list[int] = []
-        monkeypatch.setattr(reloader, "_pidfd", lambda pid: None)
+        monkeypatch.setattr(reloader.signals, "_pidfd", lambda pid: None)
         monkeypatch.setattr(os, "kill", lambda pid, sig: calls.append(pid))
         return calls
 
@@ -261,9 +261,9 @@ class TestSignalSafety:
         by_file = Signal(signal.SIGHUP, pidfile=str(pidfile))
         assert by_pid.run(batch) == f"sent to pid {pid}"
         assert by_file.run(batch) == f"sent to pid {pid}"
-        real = reloader._start_time(pid)
+        real = reloader.signals._start_time(pid)
         assert real is not None
-        monkeypatch.setattr(reloader, "_start_time", lambda p: real + 1)  # a newer process
+        monkeypatch.setattr(reloader.signals, "_start_time", lambda p: real + 1)  # a newer process
         for action in (by_pid, by_file):
             with pytest.raises(ActionError, match="the pid was reused"):
                 action.run(batch)

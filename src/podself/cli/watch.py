@@ -17,19 +17,17 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from podself.reloader import (
-    _MAX_DELAY_MS,
-    _MAX_RETRIES,
-    _PID_MAX,
     Action,
     Exec,
     Post,
     Reloader,
     ReloadMetrics,
     Signal,
-    _is_pid,
     printable,
     redact_url,
 )
+from podself.reloader.engine import MAX_DELAY_MS, MAX_RETRIES
+from podself.reloader.signals import PID_MAX, is_pid
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -38,7 +36,7 @@ __all__ = ["configure", "main", "run"]
 
 _PROG = "podself watch"
 _MAX_TIMEOUT_S = 2**31 - 1  # what socket and poll timeouts accept, with room to spare
-_MAX_MS = _MAX_DELAY_MS  # debounce and poll too: at most an hour
+_MAX_MS = MAX_DELAY_MS  # debounce and poll too: at most an hour
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -134,7 +132,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     opts.add_argument(
         "--retries",
-        type=_int_arg(0, _MAX_RETRIES),
+        type=_int_arg(0, MAX_RETRIES),
         default=3,
         metavar="N",
         help="retries of a failed action (default 3)",
@@ -178,8 +176,8 @@ def _signal_arg(text: str) -> signal.Signals:
 
 
 def _pid_arg(text: str) -> int:
-    if not _is_pid(text):
-        msg = f'pid "{text}": must be a positive integer (at most {_PID_MAX})'
+    if not is_pid(text):
+        msg = f'pid "{text}": must be a positive integer (at most {PID_MAX})'
         raise argparse.ArgumentTypeError(msg)
     return int(text)
 

@@ -148,7 +148,11 @@ class _Shape:
         }
         if preset.trace_keys is not None:
             out.update(trace_fields(preset.trace_keys, self._project))
-        out.update(rename_colliding(self.identity.fields, {*out, *event_dict}))
+        fields = self.identity.fields
+        if fields.keys().isdisjoint(out) and fields.keys().isdisjoint(event_dict):
+            out.update(fields)  # the usual case: no key set built per record
+        else:
+            out.update(rename_colliding(fields, {*out, *event_dict}))
         for key, value in event_dict.items():
             new = key
             while new in out or new in self._own:
@@ -230,6 +234,11 @@ def structlog_processors(
         _Shape(identity),
     ]
     if renderer:
-        render = processors.JSONRenderer(serializer=json.dumps, ensure_ascii=False, default=str)
-        chain.append(render)
+        # One encoder for every record: json.dumps with options builds a new one per call.
+        encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+        def serialize(obj: Any, **_: Any) -> str:
+            return encode(obj)
+
+        chain.append(processors.JSONRenderer(serializer=serialize))
     return chain
