@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import ssl
 import subprocess
@@ -38,6 +37,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import child_env, conditions, headline, rotation
 
 API_SERVER_TIMEOUT_S = 10.0  # admissionregistration.k8s.io/v1 timeoutSeconds default
 NAMES = ["podself-webhook", "podself-webhook.bench", "podself-webhook.bench.svc"]
@@ -284,8 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         certs = Path(tmp) / "certs"
         write_set(certs, issue(NAMES))
-        env = dict(os.environ, PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env = child_env(PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
         ports = {"stdlib HTTPS (baseline)": free_port(), "podself webhook": free_port()}
         commands = {
             "stdlib HTTPS (baseline)": [
@@ -330,8 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             measured: dict[tuple[str, int], dict[str, Any]] = {}
             for round_number in range(args.rounds):
                 for level in levels:
-                    shift = round_number % len(names)
-                    for name in names[shift:] + names[:shift]:
+                    for name in rotation(names, round_number):
                         got = load(ports[name], ca_file, level, args.seconds, 10**9, env=env)
                         total = measured.setdefault(
                             (name, level), {"n": 0, "t": 0.0, "lat": [], "err": 0}
@@ -356,11 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             for proc in procs.values():
                 proc.wait(30)
 
-    print(
-        f"podself webhook vs a do-nothing stdlib HTTPS server (loopback, {os.cpu_count()} CPUs): "
-        f"{args.rounds} rounds of {args.seconds:g} s per row, rows rotating; API server "
-        f"timeout {API_SERVER_TIMEOUT_S:g} s.\n"
+    where = conditions(
+        f"loopback, TLS, keep-alive; {args.rounds} rotating rounds of {args.seconds:g} s per row"
     )
+    print(f"podself webhook vs a do-nothing stdlib HTTPS server; {where}\n")
     rows = [["server", "clients", "reviews/s", "vs baseline", "p50 ms", "p99 ms"]]
     rows[0] += ["p99 / 10 s timeout", "errors"]
     for level in levels:
@@ -393,6 +391,26 @@ def main(argv: list[str] | None = None) -> int:
         [name, *(f"{kib[name] / 1024:.1f}" for kib in (started, half, after))] for name in names
     ]
     table(memory, args.markdown)
+    top = max(levels)
+    ours, base = measured[(names[1], top)], measured[(names[0], top)]
+    rate, base_rate = ours["n"] / ours["t"], base["n"] / base["t"]
+    p99 = quantile(ours["lat"], 0.99)
+    headline(
+        f"`podself webhook` AdmissionReviews at {top} concurrent clients",
+        f"{rate:,.0f}/s, p99 {p99 * 1e3:.0f} ms ({p99 / API_SERVER_TIMEOUT_S:.1%} of the "
+        "API server's 10 s timeout)",
+        f"do-nothing stdlib HTTPS server: {base_rate:,.0f}/s",
+        f"{rate / base_rate:.2f}x",
+        where,
+    )
+    headline(
+        "`podself webhook` resident memory",
+        f"{after[names[1]] / 1024:.1f} MiB after {args.rss_requests:,} more reviews "
+        f"({half[names[1]] / 1024:.1f} MiB half way)",
+        f"do-nothing stdlib HTTPS server: {after[names[0]] / 1024:.1f} MiB",
+        f"{after[names[1]] / after[names[0]]:.2f}x",
+        where,
+    )
     return 0
 
 
