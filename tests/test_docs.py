@@ -443,8 +443,10 @@ def _default(action: argparse.Action) -> str:
     return f"`{value}`"
 
 
-def _command_section(name: str, help_text: str, parser: argparse.ArgumentParser) -> list[str]:
-    out = [f"## `podself {name}`", "", _cell(parser.description or help_text), ""]
+def _command_section(
+    name: str, help_text: str, parser: argparse.ArgumentParser, level: str = "##"
+) -> list[str]:
+    out = [f"{level} `podself {name}`", "", _cell(parser.description or help_text), ""]
     out += ["```", _synopsis(name, parser), "```", ""]
     formatter = parser._get_formatter()
     for group in parser._action_groups:
@@ -462,6 +464,10 @@ def _command_section(name: str, help_text: str, parser: argparse.ArgumentParser)
         out.append("")
     if parser.epilog:
         out += [_cell(parser.epilog), ""]
+    for action in parser._actions:  # sub-commands (podself webhook serve), one level down
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub_parser in action.choices.items():
+                out += _command_section(f"{name} {sub_name}", "", sub_parser, level + "#")
     return out
 
 

@@ -16,7 +16,9 @@
     ├── ConfinementError   (OSError)     a create or delete that would leave podself's own
     │                                    directories (a hostile name, a symlink, a foreign dir)
     ├── ManifestError      (ValueError)  a manifest that cannot be read or used
-    └── ActionError                      a reload action (exec, signal, POST) that failed once
+    ├── ActionError                      a reload action (exec, signal, POST) that failed once
+    └── WebhookError                     the webhook's certificates: unreadable, not a pair,
+                                         or the ``webhook`` extra (cryptography) missing
 
 Messages name the input, the rule and the offending value, e.g.
 ``quantity "12Q": unable to parse quantity's suffix``.
@@ -37,6 +39,7 @@ __all__ = [
     "ResourceFieldError",
     "SourceError",
     "WatchError",
+    "WebhookError",
 ]
 
 
@@ -88,3 +91,7 @@ class ConfinementError(PodselfError, OSError):
 
 class ActionError(PodselfError):
     """One attempt of a reload action (``podself.reloader``) failed; the message says why."""
+
+
+class WebhookError(PodselfError):
+    """The webhook's certificates cannot be read, loaded or made."""

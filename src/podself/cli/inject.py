@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from podself.manifest.inject import InjectOptions, InjectResult
     from podself.manifest.load import Limits
 
-__all__ = ["configure", "run"]
+__all__ = ["add_inject_options", "configure", "inject_options", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="print a Kustomize component or a Helm _podself.tpl instead of editing manifests "
         "(kustomize: from the given manifests, or generic with --containers)",
     )
+    add_inject_options(parser)
+    add_input_limits(parser)
+
+
+def add_inject_options(parser: argparse.ArgumentParser) -> None:
+    """The "what to add" options, shared with ``podself webhook serve``."""
     what = parser.add_argument_group("what to add")
     what.add_argument(
         "--env",
@@ -99,7 +105,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add resource fields even for limits/requests a container does not set",
     )
-    add_input_limits(parser)
 
 
 def _say(message: str) -> None:
@@ -113,7 +118,8 @@ def _usage(message: str) -> int:
     return 2
 
 
-def _options(args: argparse.Namespace) -> InjectOptions:
+def inject_options(args: argparse.Namespace) -> InjectOptions:
+    """:class:`InjectOptions` from :func:`add_inject_options`'s options; raises ValueError."""
     from podself.manifest.inject import DEFAULT_FIELDS, InjectOptions, parse_fields
 
     containers = None
@@ -249,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(limits, str):
         return _usage(limits)
     try:
-        options = _options(args)
+        options = inject_options(args)
     except ValueError as exc:
         return _usage(str(exc))
     if args.emit:
