@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import os
 import runpy
+import signal
+import subprocess
 import sys
+import textwrap
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +27,7 @@ from podself.testing import FakePod
 from podself.tuning import Host, Plan, Policy, plan
 
 GIB = 1 << 30
+WAIT = 30.0  # a deadline for slow machines, not a measurement
 PodEnviron = Callable[..., None]
 
 
@@ -72,14 +79,15 @@ class TestGunicorn:
     def test_star_import_in_a_config_file(
         self, pod_environ: PodEnviron, tmp_path: Path, limits: dict[str, str], workers: int
     ) -> None:
-        """A gunicorn.conf.py with the star import defines exactly workers and threads."""
+        """A gunicorn.conf.py with the star import defines workers, threads and the hooks."""
         pod_environ(limits)
-        fresh_gunicorn_module()
+        module = fresh_gunicorn_module()
         conf = tmp_path / "gunicorn.conf.py"
         conf.write_text("from podself.integrations.gunicorn import *\nbind = '0.0.0.0:8000'\n")
         namespace = runpy.run_path(str(conf))
         settings = {k: v for k, v in namespace.items() if not k.startswith("__")}
-        assert settings == {"workers": workers, "threads": 1, "bind": "0.0.0.0:8000"}
+        hooks = {name: getattr(module, name) for name in ("pre_fork", "post_fork", "when_ready")}
+        assert settings == {"workers": workers, "threads": 1, "bind": "0.0.0.0:8000", **hooks}
 
     def test_web_concurrency_wins(self, pod_environ: PodEnviron) -> None:
         """WEB_CONCURRENCY set by the user (or podself exec) is what gunicorn gets."""
@@ -103,6 +111,165 @@ class TestGunicorn:
         with caplog.at_level(logging.WARNING, logger="podself"):
             assert settings(current, environ={"WEB_CONCURRENCY": "many"})["workers"] == 2
         assert any("WEB_CONCURRENCY" in r.getMessage() for r in caplog.records)
+
+
+def resize(fake: FakePod, millicores: int) -> None:
+    """Rewrite the fake pod's cgroup v2 CPU quota in one step, as an in-place resize does."""
+    (path,) = fake.root.glob("sys/fs/cgroup/**/cpu.max")
+    tmp = path.with_name("cpu.max.tmp")
+    tmp.write_text(f"{millicores * 100} 100000\n")
+    os.replace(tmp, path)
+
+
+def live_children(pid: int) -> list[int]:
+    """Pids of the processes whose parent is ``pid`` and that have not exited."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rpartition(")")[2].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def wait_workers(pid: int, count: int) -> None:
+    """Wait until the arbiter ``pid`` has ``count`` live workers."""
+    wait_until(lambda: len(live_children(pid)) == count, f"{count} workers")
+
+
+# Each worker, once booted, writes its pid, index env and log record field to a file.
+WORKER_APP = """
+import json, logging, os
+record = logging.getLogRecordFactory()("t", logging.INFO, __file__, 1, "m", None, None)
+seen = {"index": os.environ.get("PODSELF_WORKER_INDEX"),
+        "log": record.__dict__.get("podself.worker"), "calls": os.environ.get("CALLS", "")}
+out = os.path.join(os.environ["SEEN_DIR"], str(os.getpid()))
+with open(out + ".tmp", "w") as f:
+    json.dump(seen, f)
+os.replace(out + ".tmp", out)
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+class TestGunicornLive:
+    """A real gunicorn follows a resize of its pod's limits without restarting its arbiter."""
+
+    def start(
+        self, tmp_path: Path, config: str, *args: str, **env: str
+    ) -> tuple[FakePod, subprocess.Popen[bytes]]:
+        pytest.importorskip("gunicorn")
+        fake = FakePod(tmp_path / "pod", limits={"cpu": "2", "memory": "2Gi"})
+        (tmp_path / "seen").mkdir()
+        (tmp_path / "workerapp.py").write_text(WORKER_APP)
+        (tmp_path / "gunicorn.conf.py").write_text(textwrap.dedent(config))
+        environ = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            **fake.environ,
+            "PODSELF_ROOT": str(fake.root),
+            "PODSELF_PROC_ROOT": str(fake.proc_root),
+            "PODSELF_RESIZE_INTERVAL": "0.2",
+            "SEEN_DIR": str(tmp_path / "seen"),
+            **env,
+        }
+        argv = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"]
+        with (tmp_path / "gunicorn.log").open("w") as log:
+            proc = subprocess.Popen(
+                [*argv, *args, "workerapp:app"], cwd=tmp_path, env=environ, stderr=log
+            )
+        self.procs.append(proc)
+        return fake, proc
+
+    @pytest.fixture(autouse=True)
+    def _stop(self) -> Iterator[None]:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        yield
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def seen(self, tmp_path: Path, pids: list[int]) -> list[dict[str, Any]]:
+        files = [tmp_path / "seen" / str(pid) for pid in pids]
+        wait_until(lambda: all(f.exists() for f in files), "workers to boot")
+        return [json.loads(f.read_text()) for f in files]
+
+    def test_resize_up_and_down(self, tmp_path: Path) -> None:
+        """2 CPUs -> 2 workers; 3 CPUs -> 3 with the same arbiter; 1 CPU -> 1. Every worker
+        knows its index (env and log records), unique among the live ones."""
+        fake, proc = self.start(tmp_path, "from podself.integrations.gunicorn import *\n")
+        for millicores, count in ((None, 2), (3000, 3), (1000, 1), (2000, 2)):
+            if millicores is not None:
+                resize(fake, millicores)
+            wait_workers(proc.pid, count)
+            assert proc.poll() is None
+            indexes = [s["index"] for s in self.seen(tmp_path, live_children(proc.pid))]
+            assert len(set(indexes)) == count
+            assert all(i is not None and 0 <= int(i) < 3 for i in indexes)
+        info = self.seen(tmp_path, live_children(proc.pid))[0]
+        assert info["log"] == int(info["index"])
+        log = (tmp_path / "gunicorn.log").read_text()
+        assert "podself: resize to 3 workers (was 2): workers=3: cpu limit 3000m" in log
+        # A reload re-reads the config file: it gets the resized count, not the start-up one.
+        resize(fake, 3000)
+        wait_workers(proc.pid, 3)
+        before = set(live_children(proc.pid))
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: not before & set(live_children(proc.pid)), "the old workers to exit")
+        wait_workers(proc.pid, 3)
+        # The old workers still held 0-2 when the new ones forked: the lowest free were 3-5.
+        seen = self.seen(tmp_path, live_children(proc.pid))
+        assert sorted(s["index"] for s in seen) == ["3", "4", "5"]
+
+    def test_user_hooks_compose(self, tmp_path: Path) -> None:
+        """A config whose own post_fork replaces podself's still numbers its workers, and the
+        user's hook runs too."""
+        config = """
+        import os
+        from podself.integrations.gunicorn import *
+
+        def post_fork(server, worker):
+            os.environ["CALLS"] = "user"
+        """
+        _, proc = self.start(tmp_path, config)
+        wait_workers(proc.pid, 2)
+        seen = self.seen(tmp_path, live_children(proc.pid))
+        assert sorted(s["index"] for s in seen) == ["0", "1"]
+        assert {s["calls"] for s in seen} == {"user"}
+
+    @pytest.mark.parametrize(("args", "env"), [(("-w", "3"), {}), ((), {"WEB_CONCURRENCY": "3"})])
+    def test_a_count_set_by_the_user_is_kept(
+        self, tmp_path: Path, args: tuple[str, ...], env: dict[str, str]
+    ) -> None:
+        """-w or WEB_CONCURRENCY other than the plan's: a resize leaves the count alone."""
+        fake, proc = self.start(
+            tmp_path, "from podself.integrations.gunicorn import *\n", *args, **env
+        )
+        wait_workers(proc.pid, 3)
+        log = (tmp_path / "gunicorn.log").read_text()
+        assert "podself: 3 workers set outside the plan (which says 2)" in log
+        resize(fake, 1000)
+        time.sleep(1.0)  # five re-reads at 0.2 s: time to act, if it wrongly would
+        assert len(live_children(proc.pid)) == 3
 
 
 class TestUvicorn:
@@ -190,3 +357,23 @@ class TestPools:
         """Outside a coroutine and without loop= it says what to do."""
         with pytest.raises(RuntimeError, match="no running event loop"):
             pools.install_default_executor(current=make_plan(1000))
+
+
+class TestResizeInterval:
+    """$PODSELF_RESIZE_INTERVAL sets how often the integrations re-read the pod."""
+
+    def test_values(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A number of seconds in range is used; anything else is logged and 30 s used."""
+        from podself.integrations._resize import interval_s
+
+        assert interval_s({}) == 30.0
+        assert interval_s({"PODSELF_RESIZE_INTERVAL": " 2.5 "}) == 2.5
+        with caplog.at_level(logging.WARNING, logger="podself"):
+            for bad in ("0", "nan", "1e9", "soon", "-1"):
+                assert interval_s({"PODSELF_RESIZE_INTERVAL": bad}) == 30.0
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 5
+        assert messages[3] == (
+            'env PODSELF_RESIZE_INTERVAL="soon": must be a number of seconds from 0.1 to 3600; '
+            "using 30"
+        )
