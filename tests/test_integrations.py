@@ -121,18 +121,20 @@ def resize(fake: FakePod, millicores: int) -> None:
     os.replace(tmp, path)
 
 
-def live_children(pid: int) -> list[int]:
-    """Pids of the processes whose parent is ``pid`` and that have not exited."""
+def live_children(pid: int, marker: bytes = b"") -> list[int]:
+    """Pids of the processes whose parent is ``pid``, that have not exited and whose command
+    line holds ``marker``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
         state, ppid = stat.rpartition(")")[2].split()[:2]
-        if int(ppid) == pid and state != "Z":
+        if int(ppid) == pid and state != "Z" and marker in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -145,9 +147,9 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-def wait_workers(pid: int, count: int) -> None:
-    """Wait until the arbiter ``pid`` has ``count`` live workers."""
-    wait_until(lambda: len(live_children(pid)) == count, f"{count} workers")
+def wait_workers(pid: int, count: int, marker: bytes = b"") -> None:
+    """Wait until ``pid`` has ``count`` live workers (children with ``marker``)."""
+    wait_until(lambda: len(live_children(pid, marker)) == count, f"{count} workers")
 
 
 # Each worker, once booted, writes its pid, index env and log record field to a file.
@@ -272,6 +274,50 @@ class TestGunicornLive:
         assert len(live_children(proc.pid)) == 3
 
 
+UVICORN_MAIN = """
+from podself.integrations.uvicorn import run
+
+async def app(scope, receive, send):
+    pass
+
+if __name__ == "__main__":
+    run("main:app", host="127.0.0.1", port=0, log_level="info")
+"""
+
+
+class TestUvicornLive:
+    """A real uvicorn started with run() follows a resize of its pod without a restart."""
+
+    def test_resize_up_and_down(self, tmp_path: Path) -> None:
+        """2 CPUs -> 2 worker processes; 3 -> 3; 1 -> 1, under the same supervisor."""
+        pytest.importorskip("uvicorn")
+        fake = FakePod(tmp_path / "pod", limits={"cpu": "2", "memory": "2Gi"})
+        (tmp_path / "main.py").write_text(UVICORN_MAIN)
+        environ = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            **fake.environ,
+            "PODSELF_ROOT": str(fake.root),
+            "PODSELF_PROC_ROOT": str(fake.proc_root),
+            "PODSELF_RESIZE_INTERVAL": "0.2",
+        }
+        with (tmp_path / "uvicorn.log").open("w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "main.py"], cwd=tmp_path, env=environ, stderr=log
+            )
+        try:
+            for millicores, count in ((None, 2), (3000, 3), (1000, 1)):
+                if millicores is not None:
+                    resize(fake, millicores)
+                wait_workers(proc.pid, count, b"spawn_main")
+                assert proc.poll() is None
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(WAIT)
+        text = (tmp_path / "uvicorn.log").read_text()
+        assert "uvicorn: resize to 3 workers (was 2): workers=3: cpu limit 3000m" in text
+        assert "Received SIGTTOU, decreasing number of processes." in text
+
+
 class TestUvicorn:
     """uvicorn helpers size ``workers`` and pass it to ``uvicorn.run``."""
 
@@ -284,6 +330,18 @@ class TestUvicorn:
         assert helper.workers(current, environ={"WEB_CONCURRENCY": "4"}) == 4
         assert helper.workers(current, environ={"WEB_CONCURRENCY": "0"}) == 3
         assert helper.config(current, environ={}) == {"workers": 3}
+
+    def test_no_signal_before_uvicorn_handles_it(self, caplog: pytest.LogCaptureFixture) -> None:
+        """SIGTTIN's default action stops the process: nothing is sent while uvicorn's
+        supervisor has no handler for it (here: pytest's process)."""
+        from podself.integrations.uvicorn import _Resizer
+
+        assert signal.getsignal(signal.SIGTTIN) == signal.SIG_DFL
+        resizer = _Resizer(2)
+        with caplog.at_level(logging.WARNING, logger="uvicorn.error"):
+            resizer(make_plan(3000), make_plan(2000))
+        assert resizer.count == 2
+        assert "its supervisor does not handle SIGTTIN/SIGTTOU" in caplog.text
 
     def test_run_calls_uvicorn(
         self, monkeypatch: pytest.MonkeyPatch, pod_environ: PodEnviron
