@@ -435,3 +435,117 @@ class TestResizeInterval:
             'env PODSELF_RESIZE_INTERVAL="soon": must be a number of seconds from 0.1 to 3600; '
             "using 30"
         )
+
+
+CELERY_APP = """
+from celery import Celery
+import podself.integrations.celery
+
+app = Celery("tasks", broker="memory://")
+app.conf.update(USER_CONF)
+podself.integrations.celery.install(app)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+class TestCeleryLive:
+    """A real Celery worker gets its concurrency from the plan and its prefork pool follows
+    a resize of the pod."""
+
+    def start(
+        self, tmp_path: Path, *args: str, user_conf: str = "{}"
+    ) -> tuple[FakePod, subprocess.Popen[bytes]]:
+        pytest.importorskip("celery")
+        fake = FakePod(tmp_path / "pod", limits={"cpu": "2", "memory": "2Gi"})
+        (tmp_path / "tasks.py").write_text(CELERY_APP.replace("USER_CONF", user_conf))
+        environ = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            **fake.environ,
+            "PODSELF_ROOT": str(fake.root),
+            "PODSELF_PROC_ROOT": str(fake.proc_root),
+            "PODSELF_RESIZE_INTERVAL": "0.2",
+        }
+        argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "INFO", *args]
+        with (tmp_path / "celery.log").open("w") as log:
+            proc = subprocess.Popen(
+                argv,
+                cwd=tmp_path,
+                env=environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.procs.append(proc)
+        return fake, proc
+
+    @pytest.fixture(autouse=True)
+    def _stop(self) -> Iterator[None]:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        yield
+        for proc in self.procs:
+            # Celery's own shutdown takes seconds on the memory transport: end the group.
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def log_has(self, tmp_path: Path, text: str) -> None:
+        path = tmp_path / "celery.log"
+        wait_until(lambda: text in path.read_text(), repr(text))
+
+    def test_prefork_follows_a_resize(self, tmp_path: Path) -> None:
+        """2 CPUs -> 2 pool processes; 3 CPUs -> 3 and 1 CPU -> 1 in the same worker."""
+        fake, proc = self.start(tmp_path)
+        self.log_has(tmp_path, "ready.")
+        self.log_has(tmp_path, "worker_concurrency=2 for the prefork pool (workers=2: cpu limit")
+        for millicores, count in ((None, 2), (3000, 3), (1000, 1)):
+            if millicores is not None:
+                resize(fake, millicores)
+            wait_workers(proc.pid, count)
+            assert proc.poll() is None
+        self.log_has(tmp_path, "celery: resize to 3 pool processes (was 2)")
+        # A warm shutdown stops the watcher before the pool goes away.
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(WAIT)
+        assert "check failed" not in (tmp_path / "celery.log").read_text()
+
+    def test_threads_pool(self, tmp_path: Path) -> None:
+        """The threads pool gets min(32, cpus + 4) threads: the banner says so."""
+        _, _proc = self.start(tmp_path, "--pool=threads")
+        self.log_has(tmp_path, "ready.")
+        self.log_has(tmp_path, "concurrency: 6 (thread)")
+
+    @pytest.mark.parametrize(
+        ("args", "user_conf"), [(("-c", "3"), "{}"), ((), '{"worker_concurrency": 3}')]
+    )
+    def test_user_concurrency_wins(
+        self, tmp_path: Path, args: tuple[str, ...], user_conf: str
+    ) -> None:
+        """-c or the app's own worker_concurrency is kept, and no resize is followed."""
+        _, proc = self.start(tmp_path, *args, user_conf=user_conf)
+        self.log_has(tmp_path, "ready.")
+        self.log_has(tmp_path, "concurrency: 3 (prefork)")
+        self.log_has(tmp_path, "worker_concurrency set by the user; the plan would say 2")
+        assert len(live_children(proc.pid)) == 3
+
+
+class TestCelery:
+    """worker_concurrency from the plan, by pool."""
+
+    def test_concurrency_by_pool(self) -> None:
+        """prefork gets the plan's workers (memory-capped); threads min(32, cpus + 4);
+        solo, gevent and eventlet are left to Celery."""
+        pytest.importorskip("celery")
+        from celery.concurrency import prefork, thread  # type: ignore[import-untyped]
+
+        from podself.integrations import celery as helper
+
+        current = make_plan(8000, memory_gib=1)  # 8 CPUs, 1 GiB: 4 workers of 256 MB
+        assert helper.concurrency("prefork", current) == 4
+        assert helper.concurrency("processes", current) == 4
+        assert helper.concurrency(prefork.TaskPool, current) == 4
+        assert helper.concurrency("threads", current) == 12
+        assert helper.concurrency(thread.TaskPool, current) == 12
+        for pool in ("solo", "gevent", "eventlet", "custom"):
+            assert helper.concurrency(pool, current) is None
+        assert helper.config("prefork", current) == {"worker_concurrency": 4}
+        assert helper.config("solo", current) == {}
