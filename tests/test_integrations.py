@@ -493,16 +493,18 @@ class TestCeleryLive:
         wait_until(lambda: text in path.read_text(), repr(text))
 
     def test_prefork_follows_a_resize(self, tmp_path: Path) -> None:
-        """2 CPUs -> 2 pool processes; 3 CPUs -> 3 and 1 CPU -> 1 in the same worker."""
+        """2 CPUs -> 2 pool processes; 3 CPUs -> 3 in the same worker. The memory transport
+        runs without an event loop: 1 CPU leaves 3 and says why."""
         fake, proc = self.start(tmp_path)
         self.log_has(tmp_path, "ready.")
         self.log_has(tmp_path, "worker_concurrency=2 for the prefork pool (workers=2: cpu limit")
-        for millicores, count in ((None, 2), (3000, 3), (1000, 1)):
-            if millicores is not None:
-                resize(fake, millicores)
-            wait_workers(proc.pid, count)
-            assert proc.poll() is None
+        wait_workers(proc.pid, 2)
+        resize(fake, 3000)
+        wait_workers(proc.pid, 3)
         self.log_has(tmp_path, "celery: resize to 3 pool processes (was 2)")
+        resize(fake, 1000)
+        self.log_has(tmp_path, "celery: pool left at 3 processes (plan: 1): without an event loop")
+        assert len(live_children(proc.pid)) == 3
         # A warm shutdown stops the watcher before the pool goes away.
         proc.send_signal(signal.SIGTERM)
         proc.wait(WAIT)
@@ -549,3 +551,39 @@ class TestCelery:
             assert helper.concurrency(pool, current) is None
         assert helper.config("prefork", current) == {"worker_concurrency": 4}
         assert helper.config("solo", current) == {}
+
+    def test_settle_with_an_event_loop(self) -> None:
+        """With an event loop a shrink is retried while every process is busy, and the
+        prefetch count follows the pool (as pool_grow and pool_shrink do)."""
+        from podself.integrations.celery import _PoolResizer
+
+        calls: list[tuple[str, int]] = []
+
+        class Pool:
+            num_processes = 3
+            busy = True
+
+            def grow(self, n: int) -> None:
+                calls.append(("grow", n))
+
+            def shrink(self, n: int) -> None:
+                if self.busy:
+                    raise ValueError("Can't shrink pool. All processes busy!")
+                calls.append(("shrink", n))
+
+        consumer = types.SimpleNamespace(
+            pool=Pool(),
+            controller=types.SimpleNamespace(hub=object()),
+            _update_prefetch_count=lambda n: calls.append(("prefetch", n)),
+        )
+        resizer = _PoolResizer(consumer, 3)
+        resizer.target = 1
+        resizer.settle()
+        assert calls == []
+        consumer.pool.busy = False
+        resizer.settle()
+        assert calls == [("shrink", 2), ("prefetch", -2)]
+        calls.clear()
+        resizer.target = 5
+        resizer.settle()
+        assert calls == [("grow", 2), ("prefetch", 2)]

@@ -14,7 +14,8 @@ runs: the plan's ``workers`` for prefork (processes, capped by memory: a prefork
 100-170 MiB), ``min(32, cpus + 4)`` for threads (CPython's own rule for I/O threads, with the
 pod's CPUs). ``-c``/``--concurrency`` and a ``worker_concurrency`` of your own win. With
 prefork it then re-reads the pod every ``$PODSELF_RESIZE_INTERVAL`` seconds and grows or
-shrinks the pool as Celery's ``pool_grow``/``pool_shrink`` remote commands do. ``config()`` is
+shrinks the pool as Celery's ``pool_grow``/``pool_shrink`` remote commands do (shrinking needs
+the event loop Celery runs with brokers such as Redis and RabbitMQ). ``config()`` is
 the same number as settings, for ``app.conf.update(...)``, without following resizes.
 """
 
@@ -73,11 +74,18 @@ def config(pool: object = "prefork", current: Plan | None = None) -> dict[str, i
 
 class _PoolResizer(PlanWatcher):
     """Grows or shrinks a running prefork pool to the plan's workers. A shrink retires idle
-    processes only (billiard refuses while all are busy), so every re-read tries again."""
+    processes only (billiard refuses while all are busy), so every re-read tries again.
+
+    Without an event loop (a broker transport Celery cannot poll asynchronously, such as
+    ``memory://``) the pool's processes share one task queue and its lock: retiring one that
+    holds the lock would stall the others and the worker's shutdown, so that pool only grows.
+    """
 
     def __init__(self, consumer: Any, sized: int) -> None:
         self.consumer = consumer
         self.target = sized
+        self.hub = getattr(consumer.controller, "hub", None)
+        self._said_no_shrink = False
         super().__init__(self._changed, interval_s=interval_s())
 
     def _changed(self, new: Plan, old: Plan) -> None:
@@ -93,9 +101,8 @@ class _PoolResizer(PlanWatcher):
     def check(self) -> Plan | None:
         changed = super().check()
         # With an event loop the pool is the loop's to change, as remote commands do.
-        hub = getattr(self.consumer.controller, "hub", None)
-        if hub is not None:
-            hub.call_soon(self.settle)
+        if self.hub is not None:
+            self.hub.call_soon(self.settle)
         else:
             self.settle()
         return changed
@@ -106,6 +113,15 @@ class _PoolResizer(PlanWatcher):
         if diff > 0:
             pool.grow(diff)
             self.consumer._update_prefetch_count(diff)
+        elif diff < 0 and self.hub is None:
+            if not self._said_no_shrink:
+                self._said_no_shrink = True
+                logger.warning(
+                    "celery: pool left at %d processes (plan: %d): without an event loop the "
+                    "pool cannot retire a process safely; restart the worker to shrink it",
+                    pool.num_processes,
+                    self.target,
+                )
         elif diff < 0:
             try:
                 pool.shrink(-diff)
