@@ -16,6 +16,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +114,10 @@ class TestGunicorn:
         assert any("WEB_CONCURRENCY" in r.getMessage() for r in caplog.records)
 
 
-def resize(fake: FakePod, millicores: int) -> None:
-    """Rewrite the fake pod's cgroup v2 CPU quota in one step, as an in-place resize does."""
-    (path,) = fake.root.glob("sys/fs/cgroup/**/cpu.max")
+def resize(fake: FakePod | Path, millicores: int) -> None:
+    """Rewrite a fake pod's cgroup v2 CPU quota in one step, as an in-place resize does."""
+    root = fake if isinstance(fake, Path) else fake.root
+    (path,) = root.glob("sys/fs/cgroup/**/cpu.max")
     tmp = path.with_name("cpu.max.tmp")
     tmp.write_text(f"{millicores * 100} 100000\n")
     os.replace(tmp, path)
@@ -415,6 +417,65 @@ class TestPools:
         """Outside a coroutine and without loop= it says what to do."""
         with pytest.raises(RuntimeError, match="no running event loop"):
             pools.install_default_executor(current=make_plan(1000))
+
+
+class TestResizablePool:
+    """A pool whose size changes while it runs: new tasks get the new size, old ones finish."""
+
+    def test_resize_starts_a_pool_of_the_new_size(self) -> None:
+        """A task running in the 1-thread pool keeps running; two tasks submitted after
+        resize(2) run at the same time; the old task then completes."""
+        pool = pools.ResizablePool(lambda n: ThreadPoolExecutor(max_workers=n), 1)
+        release = threading.Event()
+        old = pool.submit(release.wait, WAIT)
+        assert pool.resize(2) is True
+        assert pool.resize(2) is False
+        together = threading.Barrier(2, timeout=WAIT)
+        new = [pool.submit(together.wait) for _ in range(2)]
+        assert sorted(f.result(WAIT) for f in new) == [0, 1]
+        assert not old.done()
+        release.set()
+        assert old.result(WAIT) is True
+        pool.shutdown()
+        with pytest.raises(RuntimeError, match="after shutdown"):
+            pool.submit(int)
+        with pytest.raises(RuntimeError, match="after shutdown"):
+            pool.resize(3)
+
+    def test_bad_size(self) -> None:
+        """Sizes are whole numbers of workers, at least 1."""
+        with pytest.raises(ValueError, match="pool size 0: must be a whole number of workers"):
+            pools.ResizablePool(lambda n: ThreadPoolExecutor(max_workers=n), 0)
+        with pools.resizable_thread_pool(current=make_plan(1000), follow=False) as pool:
+            with pytest.raises(ValueError, match="pool size True"):
+                pool.resize(True)
+            assert pool.size == 5
+
+    def test_process_pool(self) -> None:
+        """resizable_process_pool() runs work before and after a resize."""
+        with pools.resizable_process_pool(current=make_plan(2000), follow=False) as pool:
+            assert pool.size == 2
+            assert list(pool.map(_square, range(4))) == [0, 1, 4, 9]
+            pool.resize(1)
+            assert list(pool.map(_square, range(4))) == [0, 1, 4, 9]
+            assert pool._executor._max_workers == 1  # type: ignore[attr-defined]
+
+    def test_follows_the_plan(self, pod_environ: PodEnviron, tmp_path: Path) -> None:
+        """A thread pool of min(32, cpus + 4) becomes 8 threads when the pod goes from 2 CPUs
+        to 4, without being recreated by the caller."""
+        pod_environ({"cpu": "2", "memory": "2Gi"}, PODSELF_RESIZE_INTERVAL="0.1")
+        with pools.resizable_thread_pool() as pool:
+            assert pool.size == 6
+            resize(tmp_path, 4000)
+            wait_until(lambda: pool.size == 8, "the pool to follow the resize")
+            assert (
+                pool.submit(lambda: threading.current_thread().name)
+                .result(WAIT)
+                .startswith("podself")
+            )
+        assert pool.watcher is not None
+        assert pool.watcher._thread is not None
+        assert not pool.watcher._thread.is_alive()
 
 
 class TestResizeInterval:
