@@ -360,6 +360,38 @@ class TestUvicorn:
         helper.run("app:app", workers=1)
         assert calls == [("app:app", {"port": 8000, "workers": 2}), ("app:app", {"workers": 1})]
 
+    @pytest.mark.parametrize(
+        ("kwargs", "web_concurrency", "follows"),
+        [
+            ({}, "", True),
+            ({}, "2", True),  # what podself exec sets: the plan's own number
+            ({}, "3", False),
+            ({"workers": 2}, "", False),
+            ({"reload": True}, "", False),
+        ],
+    )
+    def test_when_run_follows_resizes(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        pod_environ: PodEnviron,
+        kwargs: dict[str, object],
+        web_concurrency: str,
+        follows: bool,
+    ) -> None:
+        """A plan watcher runs during uvicorn.run unless the count is pinned or reloading."""
+        pod_environ({"cpu": "2", "memory": "1Gi"}, WEB_CONCURRENCY=web_concurrency)
+        seen: list[bool] = []
+        fake = types.ModuleType("uvicorn")
+        fake.run = lambda app, **kw: seen.append(  # type: ignore[attr-defined]
+            any(t.name == "podself-plan" for t in threading.enumerate())
+        )
+        monkeypatch.setitem(sys.modules, "uvicorn", fake)
+        from podself.integrations import uvicorn as helper
+
+        helper.run("app:app", **kwargs)
+        assert seen == [follows]
+        assert not any(t.name == "podself-plan" for t in threading.enumerate())
+
 
 def _square(value: int) -> int:
     return value * value

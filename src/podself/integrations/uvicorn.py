@@ -94,14 +94,17 @@ def run(app: str, **kwargs: Any) -> None:
     """``uvicorn.run(app, workers=<plan>, **kwargs)``; ``app`` must be an import string
     (``"module:attr"``) when there is more than one worker.
 
-    An explicit ``workers=`` or ``WEB_CONCURRENCY`` wins and is kept. Otherwise, with 2
-    workers or more (uvicorn runs one process without its supervisor) and without ``reload``,
-    in-place resizes are followed while uvicorn runs.
+    An explicit ``workers=`` wins and is kept, and so does a ``WEB_CONCURRENCY`` other than
+    the plan's (``podself exec`` sets it to the plan's). Otherwise, with 2 workers or more
+    (uvicorn runs one process without its supervisor) and without ``reload``, in-place
+    resizes are followed while uvicorn runs.
     """
     import uvicorn  # type: ignore[import-not-found,unused-ignore]  # optional
 
-    follow = "workers" not in kwargs and _pinned(os.environ) is None
-    kwargs.setdefault("workers", workers())
+    chosen = plan()
+    pinned = _pinned(os.environ)
+    follow = "workers" not in kwargs and pinned in (None, chosen.workers)
+    kwargs.setdefault("workers", workers(chosen))
     watcher: PlanWatcher | None = None
     if follow and kwargs["workers"] > 1 and not kwargs.get("reload"):
         watcher = PlanWatcher(_Resizer(kwargs["workers"]), interval_s=interval_s())
