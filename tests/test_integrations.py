@@ -154,6 +154,28 @@ def wait_workers(pid: int, count: int, marker: bytes = b"") -> None:
     wait_until(lambda: len(live_children(pid, marker)) == count, f"{count} workers")
 
 
+@pytest.fixture(name="cpu_cgroup")
+def _cpu_cgroup() -> Iterator[Path]:
+    """A real cgroup v1 CPU group with a 2-CPU quota, under this process's own; removed after
+    the test (which ends the processes it put there)."""
+    own = "/"
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            own = path
+    parent = Path("/sys/fs/cgroup/cpu") / own.lstrip("/")
+    if os.geteuid() != 0 or not (parent / "cpu.cfs_quota_us").is_file():
+        pytest.skip("needs root and a cgroup v1 cpu controller")
+    group = parent / f"podself-test-{os.getpid()}"
+    group.mkdir()
+    try:
+        (group / "cpu.cfs_period_us").write_text("100000\n")
+        (group / "cpu.cfs_quota_us").write_text("200000\n")
+        yield group
+    finally:
+        group.rmdir()
+
+
 # Each worker, once booted, writes its pid, index env and log record field to a file.
 WORKER_APP = """
 import json, logging, os
@@ -176,8 +198,9 @@ class TestGunicornLive:
     """A real gunicorn follows a resize of its pod's limits without restarting its arbiter."""
 
     def start(
-        self, tmp_path: Path, config: str, *args: str, **env: str
+        self, tmp_path: Path, config: str, *args: str, cgroup: Path | None = None, **env: str
     ) -> tuple[FakePod, subprocess.Popen[bytes]]:
+        """gunicorn in a fake pod; with ``cgroup``, in that real cgroup and reading it."""
         pytest.importorskip("gunicorn")
         fake = FakePod(tmp_path / "pod", limits={"cpu": "2", "memory": "2Gi"})
         (tmp_path / "seen").mkdir()
@@ -185,17 +208,26 @@ class TestGunicornLive:
         (tmp_path / "gunicorn.conf.py").write_text(textwrap.dedent(config))
         environ = {
             "PATH": os.environ.get("PATH", os.defpath),
-            **fake.environ,
-            "PODSELF_ROOT": str(fake.root),
-            "PODSELF_PROC_ROOT": str(fake.proc_root),
             "PODSELF_RESIZE_INTERVAL": "0.2",
             "SEEN_DIR": str(tmp_path / "seen"),
             **env,
         }
+        if cgroup is None:
+            environ.update(fake.environ)
+            environ.update(PODSELF_ROOT=str(fake.root), PODSELF_PROC_ROOT=str(fake.proc_root))
         argv = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"]
+
+        def enter() -> None:
+            if cgroup is not None:
+                (cgroup / "cgroup.procs").write_text(f"{os.getpid()}\n")
+
         with (tmp_path / "gunicorn.log").open("w") as log:
             proc = subprocess.Popen(
-                [*argv, *args, "workerapp:app"], cwd=tmp_path, env=environ, stderr=log
+                [*argv, *args, "workerapp:app"],
+                cwd=tmp_path,
+                env=environ,
+                stderr=log,
+                preexec_fn=enter,  # noqa: PLW1509 - writes one file between fork and exec
             )
         self.procs.append(proc)
         return fake, proc
@@ -243,6 +275,24 @@ class TestGunicornLive:
         # The old workers still held 0-2 when the new ones forked: the lowest free were 3-5.
         seen = self.seen(tmp_path, live_children(proc.pid))
         assert sorted(s["index"] for s in seen) == ["3", "4", "5"]
+
+    def test_resize_in_a_real_cgroup(self, tmp_path: Path, cpu_cgroup: Path) -> None:
+        """In a real cgroup v1 CPU group (as root), changing cpu.cfs_quota_us while gunicorn
+        runs changes its worker count, arbiter unchanged."""
+        _, proc = self.start(
+            tmp_path, "from podself.integrations.gunicorn import *\n", cgroup=cpu_cgroup
+        )
+        try:  # at most this machine's CPUs count: 2 CPUs, 1, then 2 again
+            for quota, count in ((None, 2), (100_000, 1), (200_000, 2)):
+                if quota is not None:
+                    (cpu_cgroup / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+                wait_workers(proc.pid, count)
+                assert proc.poll() is None
+        finally:
+            proc.terminate()
+            proc.wait(WAIT)
+        log = (tmp_path / "gunicorn.log").read_text()
+        assert f"cpu limit 1000m (cgroup {cpu_cgroup}/cpu.cfs_quota_us)" in log
 
     def test_user_hooks_compose(self, tmp_path: Path) -> None:
         """A config whose own post_fork replaces podself's still numbers its workers, and the
