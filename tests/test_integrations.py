@@ -198,7 +198,12 @@ class TestGunicornLive:
     """A real gunicorn follows a resize of its pod's limits without restarting its arbiter."""
 
     def start(
-        self, tmp_path: Path, config: str, *args: str, cgroup: Path | None = None, **env: str
+        self,
+        tmp_path: Path,
+        config: str,
+        *args: str,
+        cgroup: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> tuple[FakePod, subprocess.Popen[bytes]]:
         """gunicorn in a fake pod; with ``cgroup``, in that real cgroup and reading it."""
         pytest.importorskip("gunicorn")
@@ -210,7 +215,7 @@ class TestGunicornLive:
             "PATH": os.environ.get("PATH", os.defpath),
             "PODSELF_RESIZE_INTERVAL": "0.2",
             "SEEN_DIR": str(tmp_path / "seen"),
-            **env,
+            **(env or {}),
         }
         if cgroup is None:
             environ.update(fake.environ)
@@ -316,7 +321,7 @@ class TestGunicornLive:
     ) -> None:
         """-w or WEB_CONCURRENCY other than the plan's: a resize leaves the count alone."""
         fake, proc = self.start(
-            tmp_path, "from podself.integrations.gunicorn import *\n", *args, **env
+            tmp_path, "from podself.integrations.gunicorn import *\n", *args, env=env
         )
         wait_workers(proc.pid, 3)
         log = (tmp_path / "gunicorn.log").read_text()
