@@ -687,8 +687,8 @@ def print_gunicorn(result: dict[str, dict[str, float]], setup: str, rule: str) -
     print(f"    {'ratio podself / os':<26}{ratios}")
     print(
         "    errors = requests refused or cut off (a worker killed mid-request); restarts = "
-        "workers gunicorn booted again during the load; peak MB = the memory cgroup's "
-        "max_usage; throttled = CFS periods at the quota"
+        "workers gunicorn booted again during the load; OOM kills and peak MB = the memory "
+        "cgroup's over the whole run; throttled = CFS periods at the quota during the load"
     )
 
 
