@@ -43,6 +43,8 @@ INDEX_ENV = "PODSELF_WORKER_INDEX"
 LOG_FIELD = "podself.worker"
 # Set on gunicorn's worker objects in the arbiter (before the fork), read in the worker.
 _INDEX_ATTR = "podself_index"
+# The process whose index post_fork published (a worker's own pid once it ran there).
+_published_pid: int | None = None
 # How long the arbiter may take to act on one TTIN/TTOU (its loop wakes at least every second).
 _STEP_TIMEOUT_S = 10.0
 
@@ -93,9 +95,11 @@ def post_fork(server: Any, worker: Any) -> None:
     ``podself.worker`` on every log record of the process). Runs once per worker however
     often it is called; without podself's ``pre_fork`` there is no index and it does nothing.
     """
+    global _published_pid
     index = worker_index(worker)
-    if index is None or os.environ.get(INDEX_ENV) == str(index):
+    if index is None or _published_pid == os.getpid():
         return
+    _published_pid = os.getpid()
     os.environ[INDEX_ENV] = str(index)
     import logging  # the worker's records carry its index from here on
 
