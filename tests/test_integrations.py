@@ -700,6 +700,17 @@ class TestCelery:
         assert helper.config("prefork", current) == {"worker_concurrency": 4}
         assert helper.config("solo", current) == {}
 
+    def test_config_in_an_app(self) -> None:
+        """config() is a Celery configuration of its own, or an update to one."""
+        celery = pytest.importorskip("celery")
+        from podself.integrations import celery as helper
+
+        app = celery.Celery("sized", broker="memory://", set_as_current=False)
+        app.config_from_object(helper.config("prefork", make_plan(3000)))
+        assert app.conf.worker_concurrency == 3
+        app.conf.update(helper.config("threads", make_plan(3000)))
+        assert app.conf.worker_concurrency == 7
+
     def test_settle_with_an_event_loop(self) -> None:
         """With an event loop a shrink is retried while every process is busy, and the
         prefetch count follows the pool (as pool_grow and pool_shrink do)."""
