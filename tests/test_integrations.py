@@ -299,6 +299,21 @@ class TestGunicornLive:
         log = (tmp_path / "gunicorn.log").read_text()
         assert f"cpu limit 1000m (cgroup {cpu_cgroup}/cpu.cfs_quota_us)" in log
 
+    def test_resize_before_ready(self, tmp_path: Path) -> None:
+        """A resize between loading the config (2 CPUs) and when_ready is applied too."""
+        config = """
+        import glob, os
+        from podself.integrations.gunicorn import *
+
+        pattern = os.environ["PODSELF_ROOT"] + "/sys/fs/cgroup/**/cpu.max"
+        (cpu_max,) = glob.glob(pattern, recursive=True)
+        with open(cpu_max, "w") as f:
+            f.write("300000 100000\\n")
+        """
+        _, proc = self.start(tmp_path, config)
+        wait_workers(proc.pid, 3)
+        assert "podself: resize to 3 workers (was 2)" in (tmp_path / "gunicorn.log").read_text()
+
     def test_user_hooks_compose(self, tmp_path: Path) -> None:
         """A config whose own post_fork replaces podself's still numbers its workers, and the
         user's hook runs too."""

@@ -85,7 +85,7 @@ def describe(current: Plan | None = None) -> str:
 
 
 def worker_index(worker: object) -> int | None:
-    """The index ``when_ready`` gave this gunicorn worker, or ``None`` without it."""
+    """The index podself's ``pre_fork`` gave this gunicorn worker, or ``None`` without it."""
     index = getattr(worker, _INDEX_ATTR, None)
     return index if isinstance(index, int) else None
 
@@ -113,19 +113,16 @@ def post_fork(server: Any, worker: Any) -> None:
     logging.setLogRecordFactory(factory)
 
 
-def _chain(server: Any, name: str, ours: Callable[[Any, Any], None], first: bool) -> None:
-    """Make gunicorn's ``name`` hook run ``ours`` too, unless it is ours already."""
+def _chain(server: Any, name: str, ours: Callable[[Any, Any], None]) -> None:
+    """Make gunicorn's ``name`` hook run ``ours`` first, unless it is ours already."""
     setting = server.cfg.settings[name]
     theirs = setting.get()
     if theirs is ours or getattr(theirs, "__wrapped__", None) is ours:
         return
 
     def both(server: Any, worker: Any) -> None:
-        if first:
-            ours(server, worker)
+        ours(server, worker)
         theirs(server, worker)
-        if not first:
-            ours(server, worker)
 
     both.__wrapped__ = ours  # type: ignore[attr-defined]
     setting.set(both)
@@ -183,8 +180,8 @@ class _Resizer:
 
 
 def _install(server: Any) -> None:
-    _chain(server, "pre_fork", pre_fork, first=True)
-    _chain(server, "post_fork", post_fork, first=True)
+    _chain(server, "pre_fork", pre_fork)
+    _chain(server, "post_fork", post_fork)
 
 
 class _ArbiterWatcher(PlanWatcher):
@@ -215,6 +212,9 @@ def when_ready(server: Any) -> None:
         )
         return
     watcher = _ArbiterWatcher(server)
+    # A resize between reading the config and now is applied by the first re-read, from the
+    # watcher's thread: this one must return for the arbiter to handle the signals.
+    watcher.plan = current_plan
     server.podself_watcher = watcher
     watcher.start()
     server.log.info(
@@ -222,8 +222,6 @@ def when_ready(server: Any) -> None:
         watcher.interval_s,
         current_plan.reasons["workers"],
     )
-    if watcher.plan.workers != current_plan.workers:  # resized since the config was read
-        watcher.callback(watcher.plan, current_plan)
 
 
 current_plan: Plan = plan()
