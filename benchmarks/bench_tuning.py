@@ -26,14 +26,19 @@
     failed requests, worker restarts, OOM kills, the cgroup's peak memory and throttled
     periods.
 
-``--node-cpus N`` sizes the ``os.cpu_count()`` pool and gunicorn's rule as a pod on an N-CPU
-node would see them (this machine's own count otherwise), since the harm grows with the
-node/quota ratio.
+(e) Celery prefork with ``--concurrency`` = the node's CPUs (its default) against
+    ``podself.integrations.celery.install(app)``, under the same limits, each child loading
+    ``--app-mb`` in ``worker_process_init``: children alive, children lost to SIGKILL, OOM
+    kills and peak memory once the worker is ready.
+
+``--node-cpus N`` sizes the ``os.cpu_count()`` pool, gunicorn's rule and Celery's default
+concurrency as a pod on an N-CPU node would see them (this machine's own count otherwise),
+since the harm grows with the node/quota ratio.
 
 Usage: python benchmarks/bench_tuning.py [--runs N] [--rounds R] [--quota CPUS] [--load F]
        [--task-ms MS] [--node-cpus N] [--calls N] [--memory-mb MB] [--app-mb MB]
        [--request-ms MS] [--clients N] [--seconds S] [--gunicorn-rounds R] [--skip-startup]
-       [--skip-pool] [--skip-cpu-count] [--skip-gunicorn]
+       [--skip-pool] [--skip-cpu-count] [--skip-gunicorn] [--skip-celery]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -567,8 +573,6 @@ def gunicorn_run(
     seconds: float,
 ) -> dict[str, float]:
     """One gunicorn in a fresh cgroup: boot, warm up, then ``seconds`` of load."""
-    import re
-
     quota = Quota(quota_cpus, memory_mb)
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "app.py").write_text(GUNICORN_APP)
@@ -641,6 +645,119 @@ def gunicorn_run(
     if memory is not None:
         row["peak_mb"], row["oom_kills"] = memory
     return row
+
+
+# A Celery app whose prefork children each load what a task needs (a model, a cache): memory
+# allocated in the child, so not shared with the parent copy-on-write.
+CELERY_APP = """
+import os
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+app = Celery("tasks", broker="memory://")
+if os.environ.get("BENCH_PODSELF"):
+    import podself.integrations.celery
+
+    podself.integrations.celery.install(app)
+HELD = []
+
+
+@worker_process_init.connect
+def load(**_):
+    HELD.append(b"\\x01" * (int(os.environ["BENCH_APP_MB"]) << 20))
+"""
+
+
+def celery_run(
+    sizing: str, *, quota_cpus: float, memory_mb: int, app_mb: int, node_cpus: int, seconds: float
+) -> dict[str, float]:
+    """One Celery prefork worker in a fresh cgroup, watched for ``seconds`` once ready."""
+    quota = Quota(quota_cpus, memory_mb)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "tasks.py").write_text(CELERY_APP)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PODSELF_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
+        env["BENCH_APP_MB"] = str(app_mb)
+        argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "INFO"]
+        if sizing == "podself":
+            env["BENCH_PODSELF"] = "1"
+        else:  # Celery's default: one child per CPU the node shows
+            argv += ["--concurrency", str(node_cpus)]
+        log_path = Path(tmp, "celery.log")
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                quota.argv(argv),
+                cwd=tmp,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=quota.enter,  # noqa: PLW1509
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while " ready." not in log_path.read_text():
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("celery did not start:\n" + log_path.read_text())
+                time.sleep(0.05)
+            time.sleep(seconds)
+            children = len(_children(proc.pid))
+            text = log_path.read_text()
+        finally:
+            os.killpg(proc.pid, 9)  # its warm shutdown polls for seconds; nothing to keep
+            proc.wait()
+        memory = quota.memory_stats()
+        quota.cleanup()
+    found = re.search(r"concurrency: (\d+)", text)
+    row: dict[str, float] = {
+        "workers": int(found[1]) if found else float("nan"),
+        "alive": children,
+        "lost": text.count("exited with 'signal 9 (SIGKILL)'"),
+    }
+    if memory is not None:
+        row["peak_mb"], row["oom_kills"] = memory
+    return row
+
+
+def bench_celery(rounds: int, **options: Any) -> dict[str, dict[str, float]]:
+    """Median of each Celery column over ``rounds``, the sizings alternating."""
+    names = ["os", "podself"]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for r in range(rounds):
+        for sizing in names[r % 2 :] + names[: r % 2]:
+            results[sizing].append(celery_run(sizing, **options))
+    return {
+        sizing: {key: statistics.median(row[key] for row in runs) for key in runs[0]}
+        for sizing, runs in results.items()
+    }
+
+
+def print_celery(result: dict[str, dict[str, float]], setup: str, rule: str) -> None:
+    print()
+    print("(e) Celery prefork under the same limits, sized by the node's CPUs or by podself")
+    print(f"    {setup}")
+    columns = [
+        ("workers", "children", ".0f"),
+        ("alive", "alive", ".0f"),
+        ("lost", "lost", ".0f"),
+        ("oom_kills", "OOM kills", ".0f"),
+        ("peak_mb", "peak MB", ".0f"),
+    ]
+    columns = [c for c in columns if c[0] in result["os"]]
+    print(f"    {'concurrency from':<26}" + "".join(f"{title:>10}" for _, title, _ in columns))
+    names = {"os": rule, "podself": "podself install(app)"}
+    for sizing, row in result.items():
+        cells = "".join(f"{row[key]:>10{fmt}}" for key, _, fmt in columns)
+        print(f"    {names[sizing]:<26}{cells}")
+    print(
+        "    children = the worker's concurrency; alive = pool processes at the end; lost = "
+        "children the pool reports killed by SIGKILL (the OOM killer); OOM kills and peak MB "
+        "= the memory cgroup's"
+    )
 
 
 def bench_gunicorn(rounds: int, **options: Any) -> dict[str, dict[str, float]]:
@@ -719,6 +836,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="load per gunicorn run")
     parser.add_argument("--gunicorn-rounds", type=int, default=3, help="gunicorn rounds per sizing")
     parser.add_argument("--skip-gunicorn", action="store_true")
+    parser.add_argument("--skip-celery", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--skip-pool", action="store_true")
     parser.add_argument("--skip-cpu-count", action="store_true")
@@ -790,6 +908,22 @@ def main() -> int:
             f"{os.getloadavg()[0]:.2f}"
         )
         print_gunicorn(gunicorn, setup, f"2 x {node} CPUs + 1 (docs)")
+    if not args.skip_celery and os.geteuid() == 0:
+        node = args.node_cpus or os.cpu_count() or 1
+        celery = bench_celery(
+            args.gunicorn_rounds,
+            quota_cpus=args.quota,
+            memory_mb=args.memory_mb,
+            app_mb=args.app_mb,
+            node_cpus=node,
+            seconds=args.seconds,
+        )
+        setup = (
+            f"limits: {args.quota:g} CPU, {args.memory_mb} MiB; each prefork child loads "
+            f"{args.app_mb} MiB (worker_process_init); watched for {args.seconds:g} s once "
+            f"ready; median of {args.gunicorn_rounds} alternating rounds"
+        )
+        print_celery(celery, setup, f"{node} CPUs (Celery default)")
     return 0
 
 
