@@ -750,7 +750,7 @@ class TestCelery:
             controller=types.SimpleNamespace(hub=object()),
             _update_prefetch_count=lambda n: calls.append(("prefetch", n)),
         )
-        resizer = _PoolResizer(consumer, 3)
+        resizer = _PoolResizer(consumer)
         resizer.target = 1
         resizer.settle()
         assert calls == []

@@ -81,12 +81,13 @@ class _PoolResizer(PlanWatcher):
     holds the lock would stall the others and the worker's shutdown, so that pool only grows.
     """
 
-    def __init__(self, consumer: Any, sized: int) -> None:
+    def __init__(self, consumer: Any) -> None:
         self.consumer = consumer
-        self.target = sized
         self.hub = getattr(consumer.controller, "hub", None)
         self._said_no_shrink = False
         super().__init__(self._changed, interval_s=interval_s())
+        # The pool was sized a moment ago; a resize since then is applied at the first check.
+        self.target = self.plan.workers
 
     def _changed(self, new: Plan, old: Plan) -> None:
         if new.workers != self.target:
@@ -160,7 +161,7 @@ def install(app: Any, *, follow_resize: bool = True) -> None:
         conf.worker_concurrency = n
         state["message"] = f"celery: worker_concurrency={n} for the {kind} pool ({why})"
         if kind == "prefork":
-            state["sized"] = n
+            state["follow"] = True
 
     def on_ready(sender: Any = None, **_: Any) -> None:
         consumer = sender
@@ -168,12 +169,12 @@ def install(app: Any, *, follow_resize: bool = True) -> None:
             return
         if "message" in state:
             logger.info("%s", state["message"])
-        if not follow_resize or "sized" not in state:
+        if not follow_resize or "follow" not in state:
             return
         if consumer.controller.autoscaler:
             logger.info("celery: --autoscale manages the pool; in-place resizes not followed")
             return
-        state["resizer"] = _PoolResizer(consumer, state["sized"]).start()
+        state["resizer"] = _PoolResizer(consumer).start()
 
     def on_shutting_down(**_: Any) -> None:
         resizer = state.pop("resizer", None)
