@@ -108,6 +108,7 @@ def run(app: str, **kwargs: Any) -> None:
     watcher: PlanWatcher | None = None
     if follow and kwargs["workers"] > 1 and not kwargs.get("reload"):
         watcher = PlanWatcher(_Resizer(kwargs["workers"]), interval_s=interval_s())
+        watcher.plan = chosen  # a resize since uvicorn was sized is applied at the first check
         watcher.start()
     try:
         uvicorn.run(app, **kwargs)
