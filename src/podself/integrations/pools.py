@@ -137,7 +137,9 @@ class ResizablePool(Executor):
             self.watcher = PlanWatcher(
                 lambda new, old: self.resize(sizer(new)),
                 interval_s=interval_s if interval_s is not None else default_interval(),
-            ).start()
+            )
+            self.resize(sizer(self.watcher.plan))  # the plan it follows from now on
+            self.watcher.start()
 
     @property
     def size(self) -> int:
