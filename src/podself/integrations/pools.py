@@ -111,7 +111,8 @@ class ResizablePool(Executor):
 
     With ``sizer`` a :class:`~podself.tuning.PlanWatcher` re-reads the pod every
     ``interval_s`` seconds (default ``$PODSELF_RESIZE_INTERVAL``, else 30) and resizes to
-    ``sizer(new_plan)`` when the plan changes; :meth:`shutdown` stops it.
+    ``sizer(plan)`` for the plan it reads first and whenever it changes; :meth:`shutdown`
+    stops it.
     """
 
     def __init__(
