@@ -24,22 +24,40 @@
     container, in its own cgroup namespace with the ``cpu`` hierarchy mounted anew (so the
     quota is at the mount's root, where loky looks).
 
-``--node-cpus N`` sizes the ``os.cpu_count()`` pool as a pod on an N-CPU node would see it
-(this machine's own count otherwise), since the harm grows with the node/quota ratio.
+(e) The servers: gunicorn with ``2 x CPUs + 1`` workers (its documented rule, with the CPUs
+    the node shows) against gunicorn configured with ``from podself.integrations.gunicorn
+    import *``, each in a fresh cgroup with a CPU quota and a memory limit (as root only; the
+    groups nest under this process's own). Each worker's app holds ``--app-mb`` of memory, as
+    a loaded Python app does. A closed loop of clients reports throughput, p50/p99 latency,
+    failed requests, worker restarts, OOM kills, the cgroup's peak memory and throttled
+    periods.
+
+(f) Celery prefork with ``--concurrency`` = the node's CPUs (its default) against
+    ``podself.integrations.celery.install(app)``, under the same limits, each child loading
+    ``--app-mb`` in ``worker_process_init``: children alive, children lost to SIGKILL, OOM
+    kills and peak memory once the worker is ready.
+
+``--node-cpus N`` sizes the ``os.cpu_count()`` pool, gunicorn's rule and Celery's default
+concurrency as a pod on an N-CPU node would see them (this machine's own count otherwise),
+since the harm grows with the node/quota ratio.
 
 Usage: python benchmarks/bench_tuning.py [--runs N] [--rounds R] [--quota CPUS] [--load F]
-       [--task-ms MS] [--node-cpus N] [--calls N] [--skip-startup] [--skip-pool]
-       [--skip-cpu-count] [--skip-correctness]
+       [--task-ms MS] [--node-cpus N] [--calls N] [--memory-mb MB] [--app-mb MB]
+       [--request-ms MS] [--clients N] [--seconds S] [--gunicorn-rounds R] [--skip-startup]
+       [--skip-pool] [--skip-cpu-count] [--skip-correctness] [--skip-gunicorn]
+       [--skip-celery]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import math
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -50,6 +68,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from _common import child_env, conditions, headline, interleave, rotation, time_call, time_process
 
@@ -202,13 +221,30 @@ def calibrate(target_ms: float) -> int:
         n *= 2
 
 
-class Quota:
-    """A CPU quota for child processes: a real cgroup if possible, else CPU affinity."""
+def _own_cgroup(controller: str) -> str:
+    """This process's cgroup v1 path for ``controller`` ("/" when unknown): new groups nest
+    under it, so the machine's own accounting and limits still cover them."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controller in controllers.split(","):
+                return path
+    except (OSError, ValueError):
+        pass
+    return "/"
 
-    def __init__(self, cpus: float) -> None:
+
+class Quota:
+    """A CPU quota (and optionally a memory limit) for child processes: a real cgroup if
+    possible, else CPU affinity (and no memory limit)."""
+
+    def __init__(self, cpus: float, memory_mb: int | None = None) -> None:
         self.cpus = cpus
+        self.memory_mb = memory_mb
         self.path: Path | None = None
         self.root: Path | None = None
+        self.mount: Path | None = None  # where the cpu hierarchy is mounted
+        self.memory: Path | None = None  # the v1 memory group, when separate
         self.kind = "affinity"
         self.detail = "taskset -c 0 (one CPU)"
         self._setup()
@@ -216,27 +252,41 @@ class Quota:
     def _setup(self) -> None:
         period = 100_000
         quota = int(self.cpus * period)
-        name = f"podself-bench-{os.getpid()}"
+        name = f"podself-bench-{os.getpid()}-{time.monotonic_ns()}"
         v1 = Path("/sys/fs/cgroup/cpu")
         v2 = Path("/sys/fs/cgroup")
+        limit = self.memory_mb << 20 if self.memory_mb else None
         try:
             if (v1 / "cpu.cfs_quota_us").is_file():
-                path = v1 / name
+                parent = v1 / _own_cgroup("cpu").lstrip("/")
+                path = parent / name
                 path.mkdir()
-                self.path, self.root = path, v1
+                self.path, self.root, self.mount = path, parent, v1
                 (path / "cpu.cfs_period_us").write_text(f"{period}\n")
                 (path / "cpu.cfs_quota_us").write_text(f"{quota}\n")
                 self.kind = "cgroup v1"
                 self.detail = f"{path}: cpu.cfs_quota_us={quota} cpu.cfs_period_us={period}"
+                if limit is not None:
+                    memory = Path("/sys/fs/cgroup/memory") / _own_cgroup("memory").lstrip("/")
+                    self.memory = memory / name
+                    self.memory.mkdir()
+                    (self.memory / "memory.limit_in_bytes").write_text(f"{limit}\n")
+                    with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+                        (self.memory / "memory.memsw.limit_in_bytes").write_text(f"{limit}\n")
+                    self.detail += f"; {self.memory}: memory.limit_in_bytes={limit}"
             elif (v2 / "cgroup.controllers").is_file() and "cpu" in (
                 v2 / "cgroup.subtree_control"
             ).read_text():
                 path = v2 / name
                 path.mkdir()
-                self.path, self.root = path, v2
+                self.path, self.root, self.mount = path, v2, v2
                 (path / "cpu.max").write_text(f"{quota} {period}\n")
                 self.kind = "cgroup v2"
                 self.detail = f"{path}: cpu.max={quota} {period}"
+                if limit is not None:
+                    (path / "memory.max").write_text(f"{limit}\n")
+                    (path / "memory.swap.max").write_text("0\n")
+                    self.detail += f" memory.max={limit}"
         except OSError as exc:
             self.cleanup()
             self.kind = "affinity"
@@ -249,8 +299,9 @@ class Quota:
 
     def enter(self) -> None:
         """Run in the child before exec: join the cgroup."""
-        if self.path is not None:
-            (self.path / "cgroup.procs").write_text(f"{os.getpid()}\n")
+        for group in (self.path, self.memory):
+            if group is not None:
+                (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
 
     def throttled(self) -> tuple[int, float] | None:
         """(periods throttled, ms throttled) so far, from the cgroup's cpu.stat."""
@@ -263,15 +314,33 @@ class Quota:
             return int(stat["nr_throttled"]), int(stat["throttled_time"]) / 1e6
         return int(stat["nr_throttled"]), int(stat.get("throttled_usec", 0)) / 1e3
 
+    def memory_stats(self) -> tuple[float, int] | None:
+        """(peak MB, OOM kills) of the memory group so far."""
+        group = self.memory or self.path
+        if group is None or self.memory_mb is None:
+            return None
+        if self.memory is not None:  # v1
+            peak = int((group / "memory.max_usage_in_bytes").read_text())
+            events = (group / "memory.oom_control").read_text()
+        else:
+            peak_file = group / "memory.peak"  # Linux 5.19+
+            peak = int(peak_file.read_text()) if peak_file.is_file() else 0
+            events = (group / "memory.events").read_text()
+        kills = dict(line.split() for line in events.splitlines() if line).get("oom_kill", "0")
+        return peak / (1 << 20), int(kills)
+
     def cleanup(self) -> None:
-        if self.path is not None:
+        for attr in ("path", "memory"):
+            group = getattr(self, attr)
+            if group is None:
+                continue
             for _ in range(50):  # the last pool processes may still be exiting
                 try:
-                    self.path.rmdir()
+                    group.rmdir()
                     break
                 except OSError:
                     time.sleep(0.1)
-            self.path = None
+            setattr(self, attr, None)
 
 
 def _rss_kib(pid: int) -> int:
@@ -467,9 +536,9 @@ def _answers(quota: Quota, container: bool, env: dict[str, str]) -> dict[str, ob
     """Each peer's answer inside ``quota``, or why it could not be asked."""
     argv = [sys.executable, "-c", PEERS]
     if container:
-        assert quota.root is not None
+        assert quota.mount is not None
         fstype = "-t cgroup -o cpu" if quota.kind == "cgroup v1" else "-t cgroup2"
-        remount = f'umount {quota.root} && mount {fstype} cgroup {quota.root} && exec "$@"'
+        remount = f'umount {quota.mount} && mount {fstype} cgroup {quota.mount} && exec "$@"'
         argv = ["unshare", "--cgroup", "--mount", "--propagation", "private"]
         argv += ["sh", "-c", remount, "sh", sys.executable, "-c", PEERS]
     try:
@@ -545,6 +614,331 @@ def correctness(quota_cpus: float) -> None:
         )
 
 
+# -- (e) gunicorn under a CPU quota and a memory limit -----------------------------------------
+
+# A WSGI app whose workers each hold what a loaded Python app holds (the gunicorn and Celery
+# OOM reports: 100-170 MiB) and spend a few ms of CPU per request.
+GUNICORN_APP = """
+import os
+
+HELD = b"\\x01" * (int(os.environ["BENCH_APP_MB"]) << 20)  # written, so resident
+LOOPS = int(os.environ["BENCH_LOOPS"])
+
+
+def app(environ, start_response):
+    total = 0
+    for i in range(LOOPS):
+        total += i * i % 7
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """Live (not zombie) children of ``pid``: a gunicorn arbiter's workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _get(port: int) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
+    except (OSError, http.client.HTTPException):  # refused, reset, cut off mid-response
+        return False
+    finally:
+        conn.close()
+
+
+def _load(port: int, clients: int, seconds: float) -> tuple[list[float], int]:
+    """``clients`` threads in a closed loop for ``seconds``: latencies of the successful
+    requests and the number of failed ones (refused, reset, 5xx: a worker killed mid-request)."""
+    import threading
+
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    end = time.perf_counter() + seconds
+
+    def client() -> None:
+        while (start := time.perf_counter()) < end:
+            ok = _get(port)
+            spent = time.perf_counter() - start
+            with lock:
+                if ok:
+                    latencies.append(spent)
+                else:
+                    errors[0] += 1
+            if not ok:
+                time.sleep(0.01)  # a refused connection returns at once: do not spin
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, errors[0]
+
+
+def gunicorn_run(
+    sizing: str,
+    *,
+    quota_cpus: float,
+    memory_mb: int,
+    app_mb: int,
+    loops: int,
+    node_cpus: int,
+    clients: int,
+    seconds: float,
+) -> dict[str, float]:
+    """One gunicorn in a fresh cgroup: boot, warm up, then ``seconds`` of load."""
+    quota = Quota(quota_cpus, memory_mb)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "app.py").write_text(GUNICORN_APP)
+        conf = Path(tmp, "gunicorn.conf.py")
+        if sizing == "podself":
+            conf.write_text("from podself.integrations.gunicorn import *\n")
+            workers_args: list[str] = []
+        else:  # gunicorn's documented rule, with the CPUs the node shows
+            conf.write_text("")
+            workers_args = ["--workers", str(2 * node_cpus + 1)]
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PODSELF_")
+            and k not in ("WEB_CONCURRENCY", "PYTHONDONTWRITEBYTECODE")
+        }
+        env.update(BENCH_APP_MB=str(app_mb), BENCH_LOOPS=str(loops))
+        log_path = Path(tmp, "gunicorn.log")
+        argv = [sys.executable, "-m", "gunicorn", "-c", str(conf), "--chdir", tmp]
+        argv += ["--bind", "127.0.0.1:0", *workers_args, "app:app"]
+        with log_path.open("w") as log:
+            # No other thread runs yet: joining the cgroup between fork and exec is safe.
+            proc = subprocess.Popen(
+                quota.argv(argv),
+                env=env,
+                stderr=log,
+                preexec_fn=quota.enter,  # noqa: PLW1509
+            )
+        try:
+            deadline = time.monotonic() + 60
+            port = 0
+            while not port:
+                found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log_path.read_text())
+                if found:
+                    port = int(found[1])
+                elif time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("gunicorn did not start:\n" + log_path.read_text())
+                else:
+                    time.sleep(0.05)
+            while not _get(port):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn never answered:\n" + log_path.read_text())
+            _load(port, clients, 2.0)  # every worker booted and warm
+            workers = 2 * node_cpus + 1 if workers_args else len(_children(proc.pid))
+            before = quota.throttled()
+            booted = log_path.read_text().count("Booting worker")
+            latencies, errors = _load(port, clients, seconds)
+            after = quota.throttled()
+            restarts = log_path.read_text().count("Booting worker") - booted
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        memory = quota.memory_stats()
+        quota.cleanup()
+    ordered = sorted(latencies) or [float("nan")]
+    row: dict[str, float] = {
+        "workers": workers,
+        "throughput": len(latencies) / seconds,
+        "p50_ms": ordered[len(ordered) // 2] * 1e3,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
+        "errors": errors,
+        "restarts": restarts,
+    }
+    if before is not None and after is not None:
+        row["throttled"] = after[0] - before[0]
+    if memory is not None:
+        row["peak_mb"], row["oom_kills"] = memory
+    return row
+
+
+# A Celery app whose prefork children each load what a task needs (a model, a cache): memory
+# allocated in the child, so not shared with the parent copy-on-write.
+CELERY_APP = """
+import os
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+app = Celery("tasks", broker="memory://")
+if os.environ.get("BENCH_PODSELF"):
+    import podself.integrations.celery
+
+    podself.integrations.celery.install(app)
+HELD = []
+
+
+@worker_process_init.connect
+def load(**_):
+    HELD.append(b"\\x01" * (int(os.environ["BENCH_APP_MB"]) << 20))
+"""
+
+
+def celery_run(
+    sizing: str, *, quota_cpus: float, memory_mb: int, app_mb: int, node_cpus: int, seconds: float
+) -> dict[str, float]:
+    """One Celery prefork worker in a fresh cgroup, watched for ``seconds`` once ready."""
+    quota = Quota(quota_cpus, memory_mb)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "tasks.py").write_text(CELERY_APP)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PODSELF_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
+        env["BENCH_APP_MB"] = str(app_mb)
+        argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "INFO"]
+        if sizing == "podself":
+            env["BENCH_PODSELF"] = "1"
+        else:  # Celery's default: one child per CPU the node shows
+            argv += ["--concurrency", str(node_cpus)]
+        log_path = Path(tmp, "celery.log")
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                quota.argv(argv),
+                cwd=tmp,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=quota.enter,  # noqa: PLW1509
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while " ready." not in log_path.read_text():
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("celery did not start:\n" + log_path.read_text())
+                time.sleep(0.05)
+            time.sleep(seconds)
+            children = len(_children(proc.pid))
+            text = log_path.read_text()
+        finally:
+            os.killpg(proc.pid, 9)  # its warm shutdown polls for seconds; nothing to keep
+            proc.wait()
+        memory = quota.memory_stats()
+        quota.cleanup()
+    found = re.search(r"concurrency: (\d+)", text)
+    row: dict[str, float] = {
+        "workers": int(found[1]) if found else float("nan"),
+        "alive": children,
+        "lost": text.count("exited with 'signal 9 (SIGKILL)'"),
+    }
+    if memory is not None:
+        row["peak_mb"], row["oom_kills"] = memory
+    return row
+
+
+def bench_celery(rounds: int, **options: Any) -> dict[str, dict[str, float]]:
+    """Median of each Celery column over ``rounds``, the sizings alternating."""
+    names = ["os", "podself"]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for r in range(rounds):
+        for sizing in names[r % 2 :] + names[: r % 2]:
+            results[sizing].append(celery_run(sizing, **options))
+    return {
+        sizing: {key: statistics.median(row[key] for row in runs) for key in runs[0]}
+        for sizing, runs in results.items()
+    }
+
+
+def print_celery(result: dict[str, dict[str, float]], setup: str, rule: str) -> None:
+    print()
+    print("(f) Celery prefork under the same limits, sized by the node's CPUs or by podself")
+    print(f"    {setup}")
+    columns = [
+        ("workers", "children", ".0f"),
+        ("alive", "alive", ".0f"),
+        ("lost", "lost", ".0f"),
+        ("oom_kills", "OOM kills", ".0f"),
+        ("peak_mb", "peak MB", ".0f"),
+    ]
+    columns = [c for c in columns if c[0] in result["os"]]
+    print(f"    {'concurrency from':<26}" + "".join(f"{title:>10}" for _, title, _ in columns))
+    names = {"os": rule, "podself": "podself install(app)"}
+    for sizing, row in result.items():
+        cells = "".join(f"{row[key]:>10{fmt}}" for key, _, fmt in columns)
+        print(f"    {names[sizing]:<26}{cells}")
+    print(
+        "    children = the worker's concurrency; alive = pool processes at the end; lost = "
+        "children the pool reports killed by SIGKILL (the OOM killer); OOM kills and peak MB "
+        "= the memory cgroup's"
+    )
+
+
+def bench_gunicorn(rounds: int, **options: Any) -> dict[str, dict[str, float]]:
+    """Median of each gunicorn column over ``rounds``; the two sizings alternate and swap
+    order every round."""
+    names = ["os", "podself"]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for r in range(rounds):
+        for sizing in names[r % 2 :] + names[: r % 2]:
+            results[sizing].append(gunicorn_run(sizing, **options))
+    return {
+        sizing: {key: statistics.median(row[key] for row in runs) for key in runs[0]}
+        for sizing, runs in results.items()
+    }
+
+
+def print_gunicorn(result: dict[str, dict[str, float]], setup: str, rule: str) -> None:
+    print()
+    print(
+        "(e) gunicorn under a CPU quota and a memory limit, sized by the node's CPUs or by podself"
+    )
+    print(f"    {setup}")
+    columns = [
+        ("workers", "workers", ".0f"),
+        ("throughput", "req/s", ".1f"),
+        ("p50_ms", "p50 ms", ".1f"),
+        ("p99_ms", "p99 ms", ".1f"),
+        ("errors", "errors", ".0f"),
+        ("restarts", "restarts", ".0f"),
+        ("oom_kills", "OOM kills", ".0f"),
+        ("peak_mb", "peak MB", ".0f"),
+        ("throttled", "throttled", ".0f"),
+    ]
+    columns = [c for c in columns if c[0] in result["os"]]
+    print(f"    {'workers from':<26}" + "".join(f"{title:>10}" for _, title, _ in columns))
+    names = {"os": rule, "podself": "podself plan (star import)"}
+    for sizing, row in result.items():
+        cells = "".join(f"{row[key]:>10{fmt}}" for key, _, fmt in columns)
+        print(f"    {names[sizing]:<26}{cells}")
+    ratios = ""
+    for key, _, _ in columns:
+        base = result["os"][key]
+        ratios += f"{result['podself'][key] / base:>9.2f}x" if base else f"{'-':>10}"
+    print(f"    {'ratio podself / os':<26}{ratios}")
+    print(
+        "    errors = requests refused or cut off (a worker killed mid-request); restarts = "
+        "workers gunicorn booted again during the load; OOM kills and peak MB = the memory "
+        "cgroup's over the whole run; throttled = CFS periods at the quota during the load"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=21, help="start-up runs per command")
@@ -561,6 +955,18 @@ def main() -> int:
         help="size the os.cpu_count() pool as on a node with this many CPUs (what a pod on a "
         "big node sees) instead of this machine's count",
     )
+    parser.add_argument(
+        "--memory-mb", type=int, default=512, help="memory limit of each gunicorn run, in MiB"
+    )
+    parser.add_argument(
+        "--app-mb", type=int, default=120, help="memory each gunicorn worker's app holds, in MiB"
+    )
+    parser.add_argument("--request-ms", type=float, default=5.0, help="CPU time of one request")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent gunicorn clients")
+    parser.add_argument("--seconds", type=float, default=8.0, help="load per gunicorn run")
+    parser.add_argument("--gunicorn-rounds", type=int, default=3, help="gunicorn rounds per sizing")
+    parser.add_argument("--skip-gunicorn", action="store_true")
+    parser.add_argument("--skip-celery", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--skip-pool", action="store_true")
     parser.add_argument("--skip-cpu-count", action="store_true")
@@ -611,6 +1017,47 @@ def main() -> int:
             f"{os.getloadavg()[0]:.2f} (other processes compete for the same CPUs)"
         )
         print_pool(quota, result, setup)
+    if not args.skip_gunicorn:
+        node = args.node_cpus or os.cpu_count() or 1
+        if os.geteuid() != 0:
+            print("\n(e) gunicorn under a memory limit: skipped (creating a cgroup needs root)")
+            return 0
+        load_before = os.getloadavg()[0]
+        gunicorn = bench_gunicorn(
+            args.gunicorn_rounds,
+            quota_cpus=args.quota,
+            memory_mb=args.memory_mb,
+            app_mb=args.app_mb,
+            loops=calibrate(args.request_ms),
+            node_cpus=node,
+            clients=args.clients,
+            seconds=args.seconds,
+        )
+        setup = (
+            f"limits: {args.quota:g} CPU, {args.memory_mb} MiB; each worker's app holds "
+            f"{args.app_mb} MiB and a request costs ~{args.request_ms:g} ms CPU; {args.clients} "
+            f"clients in a closed loop for {args.seconds:g} s after a warm-up; median of "
+            f"{args.gunicorn_rounds} alternating rounds, a fresh cgroup per run"
+            f"\n    machine load average before/after: {load_before:.2f} / "
+            f"{os.getloadavg()[0]:.2f}"
+        )
+        print_gunicorn(gunicorn, setup, f"2 x {node} CPUs + 1 (docs)")
+    if not args.skip_celery and os.geteuid() == 0:
+        node = args.node_cpus or os.cpu_count() or 1
+        celery = bench_celery(
+            args.gunicorn_rounds,
+            quota_cpus=args.quota,
+            memory_mb=args.memory_mb,
+            app_mb=args.app_mb,
+            node_cpus=node,
+            seconds=args.seconds,
+        )
+        setup = (
+            f"limits: {args.quota:g} CPU, {args.memory_mb} MiB; each prefork child loads "
+            f"{args.app_mb} MiB (worker_process_init); watched for {args.seconds:g} s once "
+            f"ready; median of {args.gunicorn_rounds} alternating rounds"
+        )
+        print_celery(celery, setup, f"{node} CPUs (Celery default)")
     return 0
 
 
