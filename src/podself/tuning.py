@@ -1,6 +1,6 @@
 """Sizing decisions from the pod's CPU and memory: workers, threads, caches, pools and heaps.
 
-A :class:`~podself.policy.Policy` turns a :class:`~podself.pod.PodInfo` into a :class:`Plan`
+A :class:`~podself.policy.Policy` turns a :class:`~podself.podinfo.PodInfo` into a :class:`Plan`
 whose every number carries the reason it was chosen. The default policy reproduces the seed's
 exercise 4 and its Java example exactly; knobs come from code, ``PODSELF_*`` env vars or a small
 TOML/JSON file (:mod:`podself.policy`, whose names are re-exported here).
