@@ -17,6 +17,7 @@ by signal ``N``, 128 when it could not be started); 1 when the pod could not sta
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shlex
 import signal
@@ -40,6 +41,7 @@ from podself.emulator.mounts import (
     probe_namespace,
     working_dir,
 )
+from podself.emulator.resize import cgroup_values
 from podself.emulator.state import (
     PodExistsError,
     PodState,
@@ -48,7 +50,7 @@ from podself.emulator.state import (
 )
 from podself.emulator.supervisor import ContainerProcess, OutputChannel, Supervisor, exit_code
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
-from podself.errors import ConfinementError, ManifestError, PodselfError
+from podself.errors import ConfinementError, ManifestError, PodselfError, QuantityError
 from podself.manifest.load import DEFAULT_LIMITS, STDIN, Document, load_documents, load_file
 from podself.manifest.workloads import Workload, iter_workloads
 from podself.validation import validate_config_object
@@ -212,6 +214,8 @@ class _Container:
     process: ContainerProcess | None = None
     skipped: bool = False
     reason: str = ""  # waiting reason while not running
+    actual: dict[str, Any] | None = None  # resources in its cgroups when they lag the spec
+    resize_error: str = ""  # why the last resize could not be actuated in full
 
     @property
     def name(self) -> str:
@@ -624,6 +628,10 @@ class Kubelet:
             return
         process = ContainerProcess(container.name, argv, env)
         try:
+            process.limits = cgroup_values(spec.get("resources") or {})
+        except QuantityError as exc:
+            self.say(f'container "{container.name}": cpu and memory not limited: {exc}')
+        try:
             mounts = self._mounts(spec)
             if self.shm_path is not None and not any(m.target == "/dev/shm" for m in mounts):
                 mounts += (MountSpec(self.shm_path, "/dev/shm"),)
@@ -665,6 +673,8 @@ class Kubelet:
         if not self.supervisor.start(process):
             self.say(f'container "{container.name}": StartError: {process.start_error}')
             self._record_failure(128)
+        for problem in process.limit_problems:
+            self.debug(f'container "{container.name}": {problem}')
         self._write_status()
 
     def _warn_absolute_paths(
@@ -946,6 +956,9 @@ class Kubelet:
             else:
                 meta.pop(key, None)
         meta["resourceVersion"] = stored_meta.get("resourceVersion", meta.get("resourceVersion"))
+        raw_spec = stored.get("spec")
+        if isinstance(raw_spec, dict):
+            self._resize(raw_spec)
         try:
             changed = self.volumes.sync(self.pod)
         except (PodselfError, OSError) as exc:
@@ -953,6 +966,63 @@ class Kubelet:
             return
         if changed:
             self.debug(f"updated volumes: {', '.join(changed)}")
+
+    # -- in-place resize -------------------------------------------------------------------
+
+    def _resize(self, stored_spec: Mapping[str, Any]) -> None:
+        """Actuate the cpu and memory resources ``podself resize`` wrote (validated there as
+        the API server validates them): the containers' cgroups now, the volumes by the sync
+        that follows; environment variables keep their values from container start."""
+        for container in self.containers:
+            if container.kind == "init":
+                continue  # their resources are immutable
+            key = "initContainers" if container.kind == "sidecar" else "containers"
+            stored = next(
+                (
+                    c
+                    for c in stored_spec.get(key) or []
+                    if isinstance(c, Mapping) and c.get("name") == container.name
+                ),
+                None,
+            )
+            resources = stored.get("resources") if stored is not None else None
+            if not isinstance(resources, dict) or resources == container.spec.get("resources"):
+                continue
+            try:
+                values = cgroup_values(resources)
+            except QuantityError as exc:
+                self.say(f'container "{container.name}": resize ignored: {exc}')
+                continue
+            old = container.spec.get("resources") or {}
+            spec = container.spec
+            assert isinstance(spec, dict)  # the pod's own container entry
+            spec["resources"] = copy.deepcopy(resources)
+            process = container.process
+            where = "not running"
+            problems: list[str] = []
+            if process is not None and process.running and self.supervisor is not None:
+                problems = self.supervisor.tracker.set_limits(process, values)
+                where = self.supervisor.tracker.describe_limits(process)
+            container.resize_error = ""
+            container.actual = None
+            if problems and process is not None and process.limit_dirs:
+                # The kubelet reports the resize in progress, with an error, until it can act.
+                container.resize_error = "; ".join(problems)
+                container.actual = copy.deepcopy(resources)
+                old_memory = (old.get("limits") or {}).get("memory")
+                if old_memory is not None and "not lowered" in container.resize_error:
+                    container.actual.setdefault("limits", {})["memory"] = old_memory
+            self.say(
+                f'container "{container.name}" resized in place: {_describe(resources)} '
+                f"(was {_describe(old)})"
+            )
+            if process is not None and process.limit_dirs:
+                self.debug(f'container "{container.name}": cgroups {where}')
+                for problem in problems:
+                    self.say(f'container "{container.name}": resize in progress: {problem}')
+            elif process is not None and process.running:
+                self.say(f'container "{container.name}": cpu and memory limits {where}')
+        self._write_status()
 
     # -- status and cleanup ---------------------------------------------------------------
 
@@ -972,6 +1042,15 @@ class Kubelet:
             code = exit_code(process.returncode or 0)
             reason = "Completed" if code == 0 else "Error"
             status["state"] = {"terminated": {"exitCode": code, "reason": reason}}
+        if container.kind != "init":
+            # What the kubelet has allocated (the spec once a resize is accepted) and what
+            # the container has (the same, unless a resize is still in progress).
+            allocated = container.spec.get("resources") or {}
+            if allocated.get("requests"):
+                status["allocatedResources"] = copy.deepcopy(allocated["requests"])
+            actual = container.actual if container.actual is not None else allocated
+            if actual:
+                status["resources"] = copy.deepcopy(actual)
         return status
 
     def _write_status(self) -> None:
@@ -988,6 +1067,18 @@ class Kubelet:
                 self._container_status(c) for c in self.containers if c.kind == "regular"
             ],
         }
+        errors = [
+            f'container "{c.name}": {c.resize_error}' for c in self.containers if c.resize_error
+        ]
+        if errors:
+            status["conditions"] = [
+                {
+                    "type": "PodResizeInProgress",
+                    "status": "True",
+                    "reason": "Error",
+                    "message": "; ".join(errors),
+                }
+            ]
         with contextlib.suppress(OSError):
             self.state.write_status(status)
 
@@ -1007,6 +1098,17 @@ class Kubelet:
                 self.state.remove()
             except OSError as exc:
                 self.say(f"cannot remove {self.state.path}: {exc}")
+
+
+def _describe(resources: Mapping[str, Any]) -> str:
+    """``limits cpu=2,memory=1Gi requests cpu=1`` (cpu and memory only)."""
+    parts = []
+    for section in ("limits", "requests"):
+        values = resources.get(section) or {}
+        shown = [f"{k}={values[k]}" for k in ("cpu", "memory") if k in values]
+        if shown:
+            parts.append(f"{section} {','.join(shown)}")
+    return " ".join(parts) or "no cpu or memory resources"
 
 
 def _terminal_safe(text: str) -> str:
