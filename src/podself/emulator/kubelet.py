@@ -572,6 +572,8 @@ class Kubelet:
         self.raise_on_stop = False  # from here on the supervisor handles stop signals
         with Supervisor(prefix=prefix, out=self.out, err=self.err_channel) as supervisor:
             self.supervisor = supervisor
+            if not supervisor.tracker.limit_roots:
+                self.debug(f"cpu and memory limits not enforced: {supervisor.tracker.limits_note}")
             if self.early_signal is not None:  # arrived between the two handlers
                 supervisor.signals.append(self.early_signal)
             if self.inotify is not None:
@@ -910,7 +912,8 @@ class Kubelet:
         if dict(workload.spec) != dict(self.workload.spec):
             self.say(
                 "the manifest's pod spec changed; only labels and annotations of a running "
-                "pod can change (restart podself run to apply the rest)"
+                "pod can change (podself resize changes cpu and memory; restart podself run "
+                "to apply the rest)"
             )
             self.workload = workload
         old_labels, old_annotations = self.last_applied
@@ -957,8 +960,8 @@ class Kubelet:
                 meta.pop(key, None)
         meta["resourceVersion"] = stored_meta.get("resourceVersion", meta.get("resourceVersion"))
         raw_spec = stored.get("spec")
-        if isinstance(raw_spec, dict):
-            self._resize(raw_spec)
+        if isinstance(raw_spec, dict) and self._resize(raw_spec):
+            self._write_status()
         try:
             changed = self.volumes.sync(self.pod)
         except (PodselfError, OSError) as exc:
@@ -969,10 +972,12 @@ class Kubelet:
 
     # -- in-place resize -------------------------------------------------------------------
 
-    def _resize(self, stored_spec: Mapping[str, Any]) -> None:
+    def _resize(self, stored_spec: Mapping[str, Any]) -> bool:
         """Actuate the cpu and memory resources ``podself resize`` wrote (validated there as
         the API server validates them): the containers' cgroups now, the volumes by the sync
-        that follows; environment variables keep their values from container start."""
+        that follows; environment variables keep their values from container start. Whether
+        any container was resized."""
+        resized = False
         for container in self.containers:
             if container.kind == "init":
                 continue  # their resources are immutable
@@ -1022,7 +1027,8 @@ class Kubelet:
                     self.say(f'container "{container.name}": resize in progress: {problem}')
             elif process is not None and process.running:
                 self.say(f'container "{container.name}": cpu and memory limits {where}')
-        self._write_status()
+            resized = True
+        return resized
 
     # -- status and cleanup ---------------------------------------------------------------
 
