@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from podself.emulator import kubelet as kubelet_module
+from podself.emulator import supervisor as supervisor_module
 from podself.emulator.kubelet import (
     Kubelet,
     RunOptions,
@@ -778,6 +779,82 @@ class TestLiveChanges:
             thread.join()
         assert result.code == 0
         assert f"ignoring the edited manifest: {path}: not a regular file any more" in result.err
+
+
+class TestResize:
+    """cpu and memory resources changed in pod.json while the pod runs (podself resize)."""
+
+    POD = """\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: resized}
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        command: ["sh", "-c"]
+        args:
+        - |
+          last=""
+          while :; do
+            now="$(cat "$PODSELF_ROOT/etc/podinfo/cpu") env=$CPU"
+            if [ "$now" != "$last" ]; then echo "$now"; last=$now; fi
+            case "$now" in 3000*) exit 0;; esac
+            sleep 0.05
+          done
+        env:
+        - name: CPU
+          valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1m}}
+        resources:
+          limits: {cpu: 500m, memory: 64Mi}
+        volumeMounts:
+        - {name: podinfo, mountPath: /etc/podinfo}
+      volumes:
+      - name: podinfo
+        downwardAPI:
+          items:
+          - {path: cpu, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}}
+    """
+
+    def test_resize_without_cgroups(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without cgroups the volume still follows and podself run says the limits are not
+        enforced; a value pod.json cannot hold as a quantity is ignored with a message."""
+        monkeypatch.setattr(supervisor_module, "_own_cgroup", lambda: None)
+        path = manifest(tmp_path, self.POD)
+        state = PodState(str(tmp_path / "state"), "default", "resized")
+
+        def resize(cpu: str) -> None:
+            def change(pod: dict[str, Any]) -> None:
+                limits = pod["spec"]["containers"][0]["resources"]["limits"]
+                limits["cpu"] = cpu
+
+            state.update_pod(change)
+            time.sleep(0.4)
+
+        def resizes() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            for cpu in ("2", "lots", "3"):
+                resize(cpu)
+
+        thread = threading.Thread(target=resizes)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            thread.join()
+        assert result.code == 0, result.err
+        assert result.out.splitlines() == ["500 env=500", "2000 env=500", "3000 env=500"]
+        assert 'container "app" resized in place: limits cpu=2,memory=64Mi' in result.err
+        assert 'container "app": cpu and memory limits not enforced: ' in result.err
+        assert (
+            "container \"app\": resize ignored: resources.limits[cpu] 'lots': not a quantity"
+            in result.err
+        )
 
 
 class TestMessages:
