@@ -137,10 +137,11 @@ class TestResize:
         assert cli(state, "resize", "web", "--memory", "128Mi") == 0
         assert resources(state)["limits"]["memory"] == "128Mi"
 
-    def test_restart_container_policy_is_refused(
+    def test_restart_container_policy_is_accepted(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """A change the node would apply by restarting the container: podself run cannot."""
+        """A change that needs a restart is the kubelet's business: the API server takes it
+        (podself run then restarts the container, see test_emulator_kubelet)."""
         container = {
             "name": "app",
             "resources": copy.deepcopy(BURSTABLE),
@@ -148,17 +149,10 @@ class TestResize:
         }
         pod_state = PodState(str(tmp_path), "default", "web")
         pod_state.create(make_pod([container], "Burstable"))
-        before = pod_state.read_pod()
-        assert main(["resize", "web", "--cpu", "2", "--state-dir", str(tmp_path)]) == 0
-        assert main(["resize", "web", "--memory", "1Gi", "--state-dir", str(tmp_path)]) == 1
-        err = capsys.readouterr().err
-        assert err.startswith('error: container "app" has resizePolicy RestartContainer for memory')
-        assert "podself run does not restart containers" in err
-        assert pod_state.read_pod()["spec"]["containers"][0]["resources"]["limits"] == {
-            "cpu": "2",
-            "memory": "512Mi",
-        }
-        assert before["spec"]["containers"][0]["resources"] == BURSTABLE
+        assert main(["resize", "web", "--memory", "256Mi", "--state-dir", str(tmp_path)]) == 0
+        assert capsys.readouterr().out == "pod/web patched\n"
+        limits = pod_state.read_pod()["spec"]["containers"][0]["resources"]["limits"]
+        assert limits == {"cpu": "1", "memory": "256Mi"}
 
     def test_choosing_the_container(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -856,6 +856,67 @@ class TestResize:
             in result.err
         )
 
+    RESTART = """\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: restarted}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: busybox
+        command: ["sh", "-c", "echo start $MEM; [ $MEM = 128 ] && exit 0; trap '' TERM; sleep 1000"]
+        env:
+        - name: MEM
+          valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
+        resources:
+          limits: {cpu: 500m, memory: 64Mi}
+        resizePolicy:
+        - {resourceName: memory, restartPolicy: RestartContainer}
+    """
+
+    def test_restart_container_policy(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A changed resource whose resizePolicy is RestartContainer restarts the container
+        (SIGKILL after the grace period when it ignores SIGTERM) with env from the new
+        resources; a cpu change with NotRequired does not."""
+        path = manifest(tmp_path, self.RESTART)
+        state = PodState(str(tmp_path / "state"), "default", "restarted")
+        statuses: list[dict[str, Any]] = []
+
+        def change(pod: dict[str, Any], name: str, value: str) -> None:
+            pod["spec"]["containers"][0]["resources"]["limits"][name] = value
+
+        def resizes() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            state.update_pod(lambda pod: change(pod, "cpu", "1"))
+            time.sleep(0.4)
+            statuses.append(state.read_status())
+            state.update_pod(lambda pod: change(pod, "memory", "128Mi"))
+
+        thread = threading.Thread(target=resizes)
+        thread.start()
+        try:
+            result = run_pod(
+                tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0, grace=None, verbose=True
+            )
+        finally:
+            thread.join()
+        assert result.code == 0, result.err
+        assert result.out.splitlines() == ["start 64", "start 128"]
+        assert statuses[0]["containerStatuses"][0]["restartCount"] == 0
+        assert 'container "app" resized in place: limits cpu=1,memory=64Mi' in result.err
+        assert (
+            'container "app" resized: limits cpu=1,memory=128Mi requests cpu=500m,memory=64Mi '
+            "(was limits cpu=1,memory=64Mi requests cpu=500m,memory=64Mi); restarting it "
+            "(resizePolicy RestartContainer for memory)"
+        ) in result.err
+        assert 'container "app" stopped (exit code 137); restarting' in result.err
+
 
 class TestMessages:
     """podself's own lines on stderr."""

@@ -5,7 +5,8 @@ cluster: the new cpu and memory limits and requests of one container are checked
 server checks a ``/resize`` request, written to the pod, and the running ``podself run``
 actuates them as the kubelet does: the container's cgroup (``cpu.max``/``memory.max`` on v2,
 ``cpu.cfs_quota_us``/``memory.limit_in_bytes`` on v1) at once, the Downward API volumes after
-its sync delay. The container keeps running; its environment variables keep their values.
+its sync delay. The container keeps running and its environment variables keep their values,
+unless its ``resizePolicy`` asks for a restart.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ kubectl: kubectl patch pod web --subresource resize -p '{"spec":{"containers":[{
   --limits=cpu=2,memory=1Gi.
 
 Only cpu and memory can change; the pod's QoS class must stay the same (a Guaranteed pod
-keeps requests equal to limits); requests may not exceed limits nor be removed. A container
-whose resizePolicy says RestartContainer for a resource that changes is refused: podself run
-does not restart containers.
+keeps requests equal to limits); requests may not exceed limits nor be removed. The container
+keeps running, unless its resizePolicy says RestartContainer for a resource that changes:
+podself run then restarts it, as the kubelet does (its env then shows the new values).
 """
 
 
@@ -132,34 +133,6 @@ def _choose_container(pod: dict[str, Any], wanted: str | None) -> str:
     raise _Refused(msg)
 
 
-def _restart_refusal(old: dict[str, Any], new: dict[str, Any], container: str) -> str | None:
-    """Why the resize needs a container restart podself run cannot do (None when it does
-    not): a changed resource whose ``resizePolicy`` is RestartContainer."""
-    from podself.downward import go_quote
-    from podself.emulator.resize import RESIZABLE, find_resizable, restart_policies
-
-    where = find_resizable(old, container)
-    assert where is not None
-    key, index = where
-    before = old["spec"][key][index]
-    after = new["spec"][key][index]
-    policies = restart_policies(after)
-    for resource in RESIZABLE:
-        changed = any(
-            ((before.get("resources") or {}).get(section) or {}).get(resource)
-            != ((after.get("resources") or {}).get(section) or {}).get(resource)
-            for section in ("limits", "requests")
-        )
-        if changed and policies[resource] == "RestartContainer":
-            return (
-                f"container {go_quote(container)} has resizePolicy RestartContainer for "
-                f"{resource}: a node would restart it to apply the new {resource}, and podself "
-                "run does not restart containers (stop the pod and run it again with the new "
-                "resources)"
-            )
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     """Check the resize as the API server does, write it to the pod, print kubectl's line."""
     from podself.cli.label import UsageError, pod_name, request_error, wait_until_running
@@ -220,9 +193,6 @@ def run(args: argparse.Namespace) -> int:
             errors = [str(e) for e in resize_errors(new, pod)]
         if errors:
             raise _Invalid(invalid_message("Pod", name, errors))
-        refusal = _restart_refusal(pod, new, container)
-        if refusal is not None:
-            raise _Refused(refusal)
         outcome["changed"] = new["spec"] != pod["spec"]
         if outcome["changed"]:
             pod["spec"] = new["spec"]

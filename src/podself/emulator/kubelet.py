@@ -5,8 +5,10 @@ together until they all exit, ``--timeout`` passes, or SIGINT/SIGTERM/SIGHUP arr
 container's process group gets SIGTERM, then every process of it SIGKILL after the grace
 period (see :class:`~podself.emulator.supervisor.ProcessTracker`). Label and
 annotation changes (``podself label``/``annotate``, or an edit of the manifest) are projected
-into the Downward API volumes after the sync delay. The state directory is removed on every
-exit path.
+into the Downward API volumes after the sync delay. A resize (``podself resize``) sets the
+containers' cpu and memory cgroups at once, or restarts a container whose ``resizePolicy``
+asks for it, and is projected into the volumes the same way. The state directory is removed
+on every exit path.
 
 Exit status: 0 when every container that ran succeeded or was stopped by podself (timeout,
 signal); otherwise the exit code of the first container that failed (``128 + N`` for a death
@@ -216,6 +218,9 @@ class _Container:
     reason: str = ""  # waiting reason while not running
     actual: dict[str, Any] | None = None  # resources in its cgroups when they lag the spec
     resize_error: str = ""  # why the last resize could not be actuated in full
+    restarting: bool = False  # stopped by a resize whose resizePolicy is RestartContainer
+    kill_at: float | None = None  # SIGKILL then, if it has not stopped by itself
+    restart_count: int = 0
 
     @property
     def name(self) -> str:
@@ -560,10 +565,7 @@ class Kubelet:
         prefix = self.options.prefix == "always" or (
             self.options.prefix == "auto" and len(self.containers) > 1
         )
-        grace = self.options.grace
-        if grace is None:
-            period = spec.get("terminationGracePeriodSeconds")
-            grace = float(period) if isinstance(period, int | float) else 30.0
+        grace = self._grace()
         deadline = (
             time.monotonic() + self.options.timeout if self.options.timeout is not None else None
         )
@@ -733,6 +735,11 @@ class Kubelet:
                         supervisor.kill(container.process)
                 self.stop_deadline = None
                 give_up_at = now + _KILL_LINGER
+            for container in self.containers:
+                if container.kill_at is not None and now >= container.kill_at:
+                    container.kill_at = None
+                    if container.process is not None:
+                        supervisor.kill(container.process)
             for process in supervisor.reap():
                 self._on_exit(process)
             self._poll_watches(now)
@@ -777,6 +784,7 @@ class Kubelet:
                 self.sync_at,
                 pipe_deadline,
                 give_up_at,
+                *(c.kill_at for c in self.containers),
             ):
                 if moment is not None and moment > now:
                     waits.append(moment - now)
@@ -825,6 +833,16 @@ class Kubelet:
     def _on_exit(self, process: ContainerProcess) -> None:
         container = next(c for c in self.containers if c.process is process)
         code = exit_code(process.returncode or 0)
+        if container.restarting:
+            # Stopped to apply a resize: started again with the new resources (and the env
+            # they give), as the kubelet restarts it; the pod goes on.
+            container.restarting = False
+            container.kill_at = None
+            if not self.stopping:
+                container.restart_count += 1
+                self.debug(f'container "{container.name}" stopped (exit code {code}); restarting')
+                self._start(container)
+                return
         if process.stopped:
             self.debug(f'container "{container.name}" stopped (exit code {code})')
         else:
@@ -1003,6 +1021,16 @@ class Kubelet:
             assert isinstance(spec, dict)  # the pod's own container entry
             spec["resources"] = copy.deepcopy(resources)
             process = container.process
+            resized = True
+            restart = _restart_for(spec, old, resources)
+            if restart and process is not None and process.running and not self.stopping:
+                self.say(
+                    f'container "{container.name}" resized: {_describe(resources)} (was '
+                    f"{_describe(old)}); restarting it (resizePolicy RestartContainer for "
+                    f"{restart})"
+                )
+                self._restart(container, process)
+                continue
             where = "not running"
             problems: list[str] = []
             if process is not None and process.running and self.supervisor is not None:
@@ -1027,14 +1055,34 @@ class Kubelet:
                     self.say(f'container "{container.name}": resize in progress: {problem}')
             elif process is not None and process.running:
                 self.say(f'container "{container.name}": cpu and memory limits {where}')
-            resized = True
         return resized
+
+    def _restart(self, container: _Container, process: ContainerProcess) -> None:
+        """Stop ``container`` (SIGTERM, SIGKILL after its grace period) to start it again."""
+        assert self.supervisor is not None
+        container.restarting = True
+        container.actual = None
+        container.resize_error = ""
+        self.supervisor.stop(process)
+        container.kill_at = time.monotonic() + self._grace()
+
+    def _grace(self) -> float:
+        """Seconds between SIGTERM and SIGKILL: ``--grace``, else the pod's
+        ``terminationGracePeriodSeconds`` (30 by default)."""
+        if self.options.grace is not None:
+            return self.options.grace
+        period = self.pod["spec"].get("terminationGracePeriodSeconds")
+        return float(period) if isinstance(period, int | float) else 30.0
 
     # -- status and cleanup ---------------------------------------------------------------
 
     def _container_status(self, container: _Container) -> dict[str, Any]:
         process = container.process
-        status: dict[str, Any] = {"name": container.name, "ready": False, "restartCount": 0}
+        status: dict[str, Any] = {
+            "name": container.name,
+            "ready": False,
+            "restartCount": container.restart_count,
+        }
         if process is None or process.start_error:
             reason = container.reason or ("StartError" if process else "PodInitializing")
             if process is not None and process.start_error:
@@ -1104,6 +1152,26 @@ class Kubelet:
                 self.state.remove()
             except OSError as exc:
                 self.say(f"cannot remove {self.state.path}: {exc}")
+
+
+def _restart_for(
+    container: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
+) -> str:
+    """The changed resources whose ``resizePolicy`` is RestartContainer (``"memory"``), or
+    ``""`` when the container is resized in place."""
+    from podself.emulator.resize import RESIZABLE, restart_policies
+
+    policies = restart_policies(container)
+    changed = [
+        name
+        for name in RESIZABLE
+        if policies[name] == "RestartContainer"
+        and any(
+            (old.get(section) or {}).get(name) != (new.get(section) or {}).get(name)
+            for section in ("limits", "requests")
+        )
+    ]
+    return " and ".join(changed)
 
 
 def _describe(resources: Mapping[str, Any]) -> str:
