@@ -216,6 +216,23 @@ class TestResize:
         assert message in capsys.readouterr().err
         assert state.read_pod() == POD
 
+    def test_pod_json_edited_by_hand(
+        self, state: PodState, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A quantity pod.json cannot hold is named, not a traceback; nothing is written."""
+
+        def spoil(pod: dict[str, Any]) -> None:
+            pod["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "lots"
+
+        state.update_pod(spoil)
+        before = state.read_pod()
+        assert cli(state, "resize", "web", "--cpu", "2") == 1
+        assert capsys.readouterr().err == 'error: pod "web" not changed: quantity "lots": ' + (
+            "quantities must match the regular expression "
+            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'\n"
+        )
+        assert state.read_pod() == before
+
     def test_concurrent_resize_and_label(self, state: PodState) -> None:
         """podself resize and podself label at the same time: both changes land (one lock)."""
         base = [sys.executable, "-m", "podself"]

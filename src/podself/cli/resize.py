@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the resize as the API server does, write it to the pod, print kubectl's line."""
     from podself.cli.label import UsageError, pod_name, request_error, wait_until_running
     from podself.emulator.state import PodState, default_state_root, next_resource_version
-    from podself.errors import ConfinementError, ManifestError
+    from podself.errors import ConfinementError, PodselfError
     from podself.validation import name_is_dns_label, name_is_dns_subdomain
 
     try:
@@ -210,8 +210,9 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(not_found, file=sys.stderr)
         return 1
-    except (OSError, ManifestError) as exc:
-        # A full disk, an unreadable pod.json...: the pod is left exactly as it was.
+    except (OSError, PodselfError) as exc:
+        # A full disk, an unreadable pod.json, a quantity edited into it by hand...: the pod
+        # is left exactly as it was.
         print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
         return 1
     print(f"pod/{name} patched" if outcome.get("changed") else f"pod/{name} patched (no change)")
