@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from podself.cgroups import shares_to_weight
 from podself.emulator import supervisor as supervisor_module
 from podself.emulator.resize import cgroup_values
 from podself.emulator.supervisor import (
@@ -464,3 +465,33 @@ class TestLimits:
             problems = supervisor.tracker.set_limits(process, process.limits)
             assert problems == [f"limits not enforced: {supervisor.tracker.limits_note}"]
             run_all(supervisor)
+
+    def test_v2_files(self, tmp_path: Path) -> None:
+        """On cgroup v2 the same values go to cpu.max, cpu.weight and memory.max ("max" for
+        no limit); memory.current guards a decrease."""
+        tracker = ProcessTracker(use_cgroups=False)
+        try:
+            tracker.limit_version = 2
+            # Regular files stand in for the kernel's (written without truncation: keep them short).
+            for name in ("cpu.max", "cpu.weight", "memory.max"):
+                (tmp_path / name).write_text("")
+            (tmp_path / "memory.current").write_text("4096\n")
+            process = ContainerProcess("a", ["true"], ENV)
+            process.limit_dirs = {"cpu": str(tmp_path), "memory": str(tmp_path)}
+            values = cgroup_values({"limits": {"cpu": "1500m", "memory": "1Gi"}})
+            assert tracker.set_limits(process, values) == []
+            assert (tmp_path / "cpu.max").read_text() == "150000 100000"
+            assert (tmp_path / "cpu.weight").read_text() == str(shares_to_weight(1536))
+            assert (tmp_path / "memory.max").read_text() == str(2**30)
+            for name in ("cpu.max", "cpu.weight", "memory.max"):
+                (tmp_path / name).write_text("")
+            assert tracker.set_limits(process, cgroup_values({})) == []
+            assert (tmp_path / "cpu.max").read_text() == "max 100000"
+            assert (tmp_path / "memory.max").read_text() == "max"
+            problems = tracker.set_limits(process, cgroup_values({"limits": {"memory": "1Ki"}}))
+            assert problems == [
+                "memory limit 1024 bytes is below the container's usage (4096 bytes): not lowered"
+            ]
+            assert (tmp_path / "memory.max").read_text() == "max"
+        finally:
+            tracker.close()  # undoes the subreaper it became
