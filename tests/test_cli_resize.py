@@ -369,6 +369,8 @@ def test_live_resize(tmp_path: Path) -> None:
             "2",
             "--timeout",
             "60",
+            "--node-cpu",
+            "4",
             "--state-dir",
             str(state_dir),
         ],
@@ -405,6 +407,22 @@ def test_live_resize(tmp_path: Path) -> None:
         assert shown["spec"]["containers"][0]["resources"]["limits"] == wanted
         assert status["allocatedResources"] == wanted
         assert status["resources"] == {"limits": wanted, "requests": wanted}
+        # More than the node has: accepted by the API server, not applied by the kubelet.
+        done = subprocess.run(
+            [*resize, "--cpu", "64"], check=True, capture_output=True, text=True, timeout=WAIT
+        )
+        assert done.stdout == "pod/resized patched\n"
+        note = output.wait_for("podself run: resize not applied")
+        assert note == (
+            "podself run: resize not applied (PodResizePending, Infeasible): Node didn't have "
+            "enough capacity: cpu, requested: 64000, capacity: 4000"
+        )
+        shown = json.loads(
+            subprocess.run(get, check=True, capture_output=True, text=True, timeout=WAIT).stdout
+        )
+        assert shown["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "64"
+        assert shown["status"]["containerStatuses"][0]["resources"]["limits"]["cpu"] == "2"
+        assert shown["status"]["conditions"][-1]["type"] == "PodResizePending"
     finally:
         proc.terminate()
         proc.wait(timeout=WAIT)

@@ -10,6 +10,8 @@ import pytest
 from podself.emulator.resize import (
     CgroupValues,
     cgroup_values,
+    infeasible,
+    pod_requests,
     resize_errors,
     resized_pod,
     restart_policies,
@@ -190,3 +192,49 @@ class TestCgroupValues:
     def test_bad_quantity(self) -> None:
         with pytest.raises(QuantityError, match=r"resources.limits\[cpu\] 'lots': not a quantity"):
             cgroup_values({"limits": {"cpu": "lots"}})
+
+
+class TestFeasibility:
+    SPEC: dict[str, Any] = {  # noqa: RUF012
+        "containers": [
+            {"name": "a", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}},
+            {"name": "b", "resources": {"requests": {"cpu": "0.0005", "memory": "1"}}},
+        ],
+        "initContainers": [
+            {"name": "big-init", "resources": {"requests": {"cpu": "3", "memory": "1Mi"}}},
+            {
+                "name": "side",
+                "restartPolicy": "Always",
+                "resources": {"requests": {"cpu": "250m"}},
+            },
+        ],
+        "overhead": {"cpu": "100m"},
+    }
+
+    def test_pod_requests(self) -> None:
+        """PodRequests: containers and sidecars together, or an init container with the
+        sidecars before it when larger; exact sums rounded up once; plus overhead."""
+        assert pod_requests(self.SPEC, "cpu") == 3000 + 100  # big-init alone wins
+        assert pod_requests(self.SPEC, "memory") == 2**30 + 1
+        spec = copy.deepcopy(self.SPEC)
+        spec["initContainers"].reverse()  # the sidecar now runs beside big-init
+        assert pod_requests(spec, "cpu") == 3250 + 100
+
+    @pytest.mark.parametrize(
+        ("allocatable", "expected"),
+        [
+            ({"cpu": "4", "memory": "8Gi"}, None),
+            (
+                {"cpu": "3", "memory": "8Gi"},
+                "Node didn't have enough capacity: cpu, requested: 3100, capacity: 3000",
+            ),
+            (
+                {"cpu": "1", "memory": "1Gi"},  # memory is named when both are short
+                "Node didn't have enough capacity: memory, requested: 1073741825, "
+                "capacity: 1073741824",
+            ),
+            ({}, None),
+        ],
+    )
+    def test_infeasible(self, allocatable: dict[str, str], expected: str | None) -> None:
+        assert infeasible(self.SPEC, allocatable) == expected

@@ -43,7 +43,7 @@ from podself.emulator.mounts import (
     probe_namespace,
     working_dir,
 )
-from podself.emulator.resize import cgroup_values
+from podself.emulator.resize import cgroup_values, infeasible
 from podself.emulator.state import (
     PodExistsError,
     PodState,
@@ -275,6 +275,7 @@ class Kubelet:
         self.early_signal: int | None = None
         self.raise_on_stop = False
         self.hurry = False  # stopped by --timeout or a signal: do not wait long for readers
+        self.resize_pending = ""  # why the last resize was not applied (Infeasible)
 
     # -- output ---------------------------------------------------------------------------
 
@@ -995,7 +996,24 @@ class Kubelet:
         the API server validates them): the containers' cgroups now, the volumes by the sync
         that follows; environment variables keep their values from container start. Whether
         any container was resized."""
-        resized = False
+        desired = copy.deepcopy(self.pod["spec"])
+        for key in ("containers", "initContainers"):
+            stored_list = stored_spec.get(key) or []
+            for index, entry in enumerate(desired.get(key) or []):
+                stored = stored_list[index] if index < len(stored_list) else None
+                if isinstance(stored, Mapping) and stored.get("name") == entry.get("name"):
+                    entry["resources"] = copy.deepcopy(stored.get("resources") or {})
+        assert self.node is not None
+        message = infeasible(desired, self.node.allocatable)
+        if message is not None:
+            # Not actuated: the spec says what was asked, the status what the node keeps.
+            if message == self.resize_pending:
+                return False
+            self.resize_pending = message
+            self.say(f"resize not applied (PodResizePending, Infeasible): {message}")
+            return True
+        resized = bool(self.resize_pending)
+        self.resize_pending = ""
         for container in self.containers:
             if container.kind == "init":
                 continue  # their resources are immutable
@@ -1124,15 +1142,27 @@ class Kubelet:
         errors = [
             f'container "{c.name}": {c.resize_error}' for c in self.containers if c.resize_error
         ]
+        conditions = []
+        if self.resize_pending:
+            conditions.append(
+                {
+                    "type": "PodResizePending",
+                    "status": "True",
+                    "reason": "Infeasible",
+                    "message": self.resize_pending,
+                }
+            )
         if errors:
-            status["conditions"] = [
+            conditions.append(
                 {
                     "type": "PodResizeInProgress",
                     "status": "True",
                     "reason": "Error",
                     "message": "; ".join(errors),
                 }
-            ]
+            )
+        if conditions:
+            status["conditions"] = conditions
         with contextlib.suppress(OSError):
             self.state.write_status(status)
 

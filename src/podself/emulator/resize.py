@@ -11,8 +11,10 @@ volumes are re-projected. Environment variables keep their values from container
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Final
 
 from podself.cgroups import DEFAULT_PERIOD_US, millicores_to_shares
@@ -31,6 +33,8 @@ __all__ = [
     "CgroupValues",
     "cgroup_values",
     "find_resizable",
+    "infeasible",
+    "pod_requests",
     "resize_errors",
     "resized_pod",
     "restart_policies",
@@ -246,6 +250,64 @@ def resize_errors(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[FieldE
 
 def _path(key: str, index: int) -> str:
     return f"spec.{key}[{index}].resources"
+
+
+def _amount(value: object) -> Fraction:
+    """A quantity's exact value (zero when it does not parse: validation reports it)."""
+    try:
+        numerator, denominator = Quantity.from_json(value).as_integer_ratio()  # type: ignore[arg-type]
+    except (QuantityError, TypeError, ValueError):
+        return Fraction(0)
+    return Fraction(numerator, denominator)
+
+
+def pod_requests(spec: Mapping[str, Any], resource: str) -> int:
+    """``GetResourceRequest``: the pod's request of ``resource`` (millicores for cpu, bytes
+    otherwise) as the kubelet counts it (``PodRequests``): the containers and sidecars
+    together, or an init container with the sidecars started before it if that is more,
+    plus ``overhead``."""
+
+    def request(container: object) -> Fraction:
+        if not isinstance(container, Mapping):
+            return Fraction(0)
+        requests = (container.get("resources") or {}).get("requests") or {}
+        return _amount(requests.get(resource)) if isinstance(requests, Mapping) else Fraction(0)
+
+    total = sum((request(c) for c in spec.get("containers") or []), Fraction(0))
+    sidecars = Fraction(0)
+    inits = Fraction(0)
+    for container in spec.get("initContainers") or []:
+        amount = request(container)
+        if isinstance(container, Mapping) and _is_sidecar(container):
+            total += amount
+            sidecars += amount
+            amount = sidecars
+        else:
+            amount += sidecars
+        inits = max(inits, amount)
+    total = max(total, inits)
+    overhead = spec.get("overhead")
+    if isinstance(overhead, Mapping):
+        total += _amount(overhead.get(resource))
+    return math.ceil(total * 1000) if resource == "cpu" else math.ceil(total)
+
+
+def infeasible(spec: Mapping[str, Any], allocatable: Mapping[str, Any]) -> str | None:
+    """The kubelet's answer (``canResizePod``) when the resized pod's requests exceed node
+    allocatable: the ``PodResizePending`` condition's message (reason Infeasible); None
+    when it fits."""
+    over: dict[str, str] = {}
+    for name in ("memory", "cpu"):  # the kubelet names memory first when both are short
+        if allocatable.get(name) is None:
+            continue  # unknown capacity: nothing to compare with
+        available = _amount(allocatable[name])
+        available_int = math.ceil(available * 1000) if name == "cpu" else math.ceil(available)
+        requested = pod_requests(spec, name)
+        if requested > available_int:
+            over[name] = f"{name}, requested: {requested}, capacity: {available_int}"
+    if not over:
+        return None
+    return f"Node didn't have enough capacity: {next(iter(over.values()))}"
 
 
 @dataclass(frozen=True, slots=True)
