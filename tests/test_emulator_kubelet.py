@@ -856,6 +856,47 @@ class TestResize:
             in result.err
         )
 
+    def test_cgroups_at_once_volumes_after_the_sync_delay(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A resize is actuated as soon as pod.json changes (the status says so); the volume
+        follows only after --sync-delay, as label changes do."""
+        path = manifest(tmp_path, self.POD)
+        state = PodState(str(tmp_path / "state"), "default", "resized")
+        seen: list[tuple[Any, str]] = []
+
+        def resize() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+            def change(pod: dict[str, Any]) -> None:
+                pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "2"
+
+            state.update_pod(change)
+            deadline = time.monotonic() + 5
+            limits: Any = None
+            while time.monotonic() < deadline:
+                statuses = state.read_status().get("containerStatuses") or [{}]
+                limits = statuses[0].get("resources", {}).get("limits")
+                if limits and limits["cpu"] == "2":
+                    break
+                time.sleep(0.02)
+            volume = Path(state.volumes_dir, "podinfo", "cpu").read_text()
+            seen.append((limits, volume))
+
+        thread = threading.Thread(target=resize)
+        thread.start()
+        try:
+            result = run_pod(
+                tmp_path, [path], capfd, no_namespace=True, sync_delay=60.0, timeout=2.0
+            )
+        finally:
+            thread.join()
+        assert result.code == 0, result.err
+        assert seen == [({"cpu": "2", "memory": "64Mi"}, "500")]
+        assert result.out.splitlines() == ["500 env=500"]
+
     RESTART = """\
     apiVersion: v1
     kind: Pod

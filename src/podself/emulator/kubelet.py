@@ -891,6 +891,7 @@ class Kubelet:
                 continue
             assert self.state is not None
             if path == self.state.pod_file:
+                self._apply_resize()  # at once, as a pod update starts a kubelet sync
                 self._schedule_sync(now)
             else:
                 self._manifest_changed(path)
@@ -978,9 +979,6 @@ class Kubelet:
             else:
                 meta.pop(key, None)
         meta["resourceVersion"] = stored_meta.get("resourceVersion", meta.get("resourceVersion"))
-        raw_spec = stored.get("spec")
-        if isinstance(raw_spec, dict) and self._resize(raw_spec):
-            self._write_status()
         try:
             changed = self.volumes.sync(self.pod)
         except (PodselfError, OSError) as exc:
@@ -990,6 +988,17 @@ class Kubelet:
             self.debug(f"updated volumes: {', '.join(changed)}")
 
     # -- in-place resize -------------------------------------------------------------------
+
+    def _apply_resize(self) -> None:
+        """Actuate a resize written to ``pod.json`` (the volumes follow at the next sync)."""
+        assert self.state is not None
+        try:
+            stored = self.state.read_pod()
+        except (OSError, ValueError, ManifestError):
+            return  # reported by the sync that follows
+        raw_spec = stored.get("spec")
+        if isinstance(raw_spec, dict) and self._resize(raw_spec):
+            self._write_status()
 
     def _resize(self, stored_spec: Mapping[str, Any]) -> bool:
         """Actuate the cpu and memory resources ``podself resize`` wrote (validated there as
