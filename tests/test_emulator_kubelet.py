@@ -856,12 +856,35 @@ class TestResize:
             in result.err
         )
 
+    ONCE = """\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: resized}
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        command: [sh, -c, 'echo "$(cat "$PODSELF_ROOT/etc/podinfo/cpu") env=$CPU"; sleep 3']
+        env:
+        - name: CPU
+          valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1m}}
+        resources:
+          limits: {cpu: 500m, memory: 64Mi}
+        volumeMounts:
+        - {name: podinfo, mountPath: /etc/podinfo}
+      volumes:
+      - name: podinfo
+        downwardAPI:
+          items:
+          - {path: cpu, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}}
+    """
+
     def test_cgroups_at_once_volumes_after_the_sync_delay(
         self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
     ) -> None:
         """A resize is actuated as soon as pod.json changes (the status says so); the volume
         follows only after --sync-delay, as label changes do."""
-        path = manifest(tmp_path, self.POD)
+        path = manifest(tmp_path, self.ONCE)
         state = PodState(str(tmp_path / "state"), "default", "resized")
         seen: list[tuple[Any, str]] = []
 
@@ -888,14 +911,91 @@ class TestResize:
         thread = threading.Thread(target=resize)
         thread.start()
         try:
-            result = run_pod(
-                tmp_path, [path], capfd, no_namespace=True, sync_delay=60.0, timeout=2.0
-            )
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=60.0)
         finally:
             thread.join()
         assert result.code == 0, result.err
         assert seen == [({"cpu": "2", "memory": "64Mi"}, "500")]
         assert result.out.splitlines() == ["500 env=500"]
+
+    def test_memory_below_usage_stays_in_progress_and_is_retried(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A limit the container's cgroup refuses (below its usage) leaves the resize in
+        progress, with the kubelet's condition and the old limit in the status; the next
+        change of the pod tries again."""
+        refuse = threading.Event()
+        refuse.set()
+        prepare = ProcessTracker.prepare
+
+        def fake_prepare(self: ProcessTracker, process: ContainerProcess) -> None:
+            prepare(self, process)
+            process.limit_dirs = {"memory": str(tmp_path / "no-such-cgroup")}
+
+        def fake_set_limits(self: ProcessTracker, process: ContainerProcess, values: Any) -> Any:
+            if values.memory_limit_bytes == 1024 and refuse.is_set():
+                usage = "is below the container's usage (4096 bytes): not lowered"
+                return [f"memory limit 1024 bytes {usage}"]
+            return []
+
+        monkeypatch.setattr(ProcessTracker, "prepare", fake_prepare)
+        monkeypatch.setattr(ProcessTracker, "set_limits", fake_set_limits)
+        path = manifest(tmp_path, self.POD)
+        state = PodState(str(tmp_path / "state"), "default", "resized")
+        seen: list[Any] = []
+
+        def status_when(check: Any) -> dict[str, Any]:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                status = state.read_status()
+                if check(status):
+                    return status
+                time.sleep(0.02)
+            return {}
+
+        def steps() -> None:
+            deadline = time.monotonic() + 10
+            while not state.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+            def memory(pod: dict[str, Any]) -> None:
+                pod["spec"]["containers"][0]["resources"]["limits"]["memory"] = "1Ki"
+
+            state.update_pod(memory)
+            seen.append(status_when(lambda s: s.get("conditions")))
+            refuse.clear()
+            state.update_pod(lambda pod: pod["metadata"].setdefault("labels", {}).update(a="b"))
+            seen.append(status_when(lambda s: s and not s.get("conditions")))
+
+            def finish(pod: dict[str, Any]) -> None:
+                pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "3"
+
+            state.update_pod(finish)
+
+        thread = threading.Thread(target=steps)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            thread.join()
+        assert result.code == 0, result.err
+        assert result.out.splitlines() == ["500 env=500", "3000 env=500"]
+        pending, done = seen
+        assert pending["conditions"] == [
+            {
+                "type": "PodResizeInProgress",
+                "status": "True",
+                "reason": "Error",
+                "message": 'container "app": memory limit 1024 bytes is below the container\'s '
+                "usage (4096 bytes): not lowered",
+            }
+        ]
+        status = pending["containerStatuses"][0]
+        assert status["resources"]["limits"] == {"cpu": "500m", "memory": "64Mi"}
+        assert status["allocatedResources"] == {"cpu": "500m", "memory": "64Mi"}
+        assert done["containerStatuses"][0]["resources"]["limits"]["memory"] == "1Ki"
+        assert 'container "app": resize in progress: memory limit 1024 bytes' in result.err
+        assert 'container "app": resize completed' in result.err
 
     RESTART = """\
     apiVersion: v1

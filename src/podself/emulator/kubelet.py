@@ -1036,7 +1036,10 @@ class Kubelet:
                 None,
             )
             resources = stored.get("resources") if stored is not None else None
-            if not isinstance(resources, dict) or resources == container.spec.get("resources"):
+            if not isinstance(resources, dict):
+                continue
+            if resources == container.spec.get("resources"):
+                resized = self._retry(container) or resized
                 continue
             try:
                 values = cgroup_values(resources)
@@ -1083,6 +1086,24 @@ class Kubelet:
             elif process is not None and process.running:
                 self.say(f'container "{container.name}": cpu and memory limits {where}')
         return resized
+
+    def _retry(self, container: _Container) -> bool:
+        """Try again a resize left in progress (a memory limit below the usage then), as the
+        kubelet does at each sync; whether it now went through."""
+        process = container.process
+        if not container.resize_error or process is None or not process.running:
+            return False
+        assert self.supervisor is not None
+        try:
+            values = cgroup_values(container.spec.get("resources") or {})
+        except QuantityError:
+            return False
+        if self.supervisor.tracker.set_limits(process, values):
+            return False
+        container.resize_error = ""
+        container.actual = None
+        self.say(f'container "{container.name}": resize completed')
+        return True
 
     def _restart(self, container: _Container, process: ContainerProcess) -> None:
         """Stop ``container`` (SIGTERM, SIGKILL after its grace period) to start it again."""
