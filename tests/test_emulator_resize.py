@@ -14,6 +14,7 @@ from podself.emulator.resize import (
     pod_requests,
     resize_errors,
     resized_pod,
+    restart_needed,
     restart_policies,
 )
 from podself.errors import QuantityError
@@ -163,6 +164,15 @@ class TestResizeErrors:
     def test_pods_that_cannot_be_resized(self, extra: dict[str, Any], message: str) -> None:
         old = pod(copy.deepcopy(BURSTABLE), **extra)
         assert errors(resized_pod(old, "app", {"cpu": q("2")}, {}), old) == [message]
+
+    def test_restart_needed(self) -> None:
+        """Only a resource that really changes (2000m is 2) and asks for a restart counts."""
+        container = {"resizePolicy": [{"resourceName": "cpu", "restartPolicy": "RestartContainer"}]}
+        old = {"limits": {"cpu": "2", "memory": "1Gi"}}
+        assert restart_needed(container, old, {"limits": {"cpu": "2000m", "memory": "2Gi"}}) == []
+        assert restart_needed(container, old, {"limits": {"cpu": "3", "memory": "1Gi"}}) == ["cpu"]
+        added = {"limits": old["limits"], "requests": {"cpu": "1"}}
+        assert restart_needed(container, old, added) == ["cpu"]
 
     def test_restart_policies(self) -> None:
         container = {

@@ -43,7 +43,7 @@ from podself.emulator.mounts import (
     probe_namespace,
     working_dir,
 )
-from podself.emulator.resize import cgroup_values, infeasible
+from podself.emulator.resize import cgroup_values, infeasible, restart_needed
 from podself.emulator.state import (
     PodExistsError,
     PodState,
@@ -1052,7 +1052,7 @@ class Kubelet:
             spec["resources"] = copy.deepcopy(resources)
             process = container.process
             resized = True
-            restart = _restart_for(spec, old, resources)
+            restart = " and ".join(restart_needed(spec, old, resources))
             if restart and process is not None and process.running and not self.stopping:
                 self.say(
                     f'container "{container.name}" resized: {_describe(resources)} (was '
@@ -1072,8 +1072,9 @@ class Kubelet:
                 # The kubelet reports the resize in progress, with an error, until it can act.
                 container.resize_error = "; ".join(problems)
                 container.actual = copy.deepcopy(resources)
+                kept = process.limits is not None and process.limits != values
                 old_memory = (old.get("limits") or {}).get("memory")
-                if old_memory is not None and "not lowered" in container.resize_error:
+                if kept and old_memory is not None:
                     container.actual.setdefault("limits", {})["memory"] = old_memory
             self.say(
                 f'container "{container.name}" resized in place: {_describe(resources)} '
@@ -1212,26 +1213,6 @@ class Kubelet:
                 self.state.remove()
             except OSError as exc:
                 self.say(f"cannot remove {self.state.path}: {exc}")
-
-
-def _restart_for(
-    container: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
-) -> str:
-    """The changed resources whose ``resizePolicy`` is RestartContainer (``"memory"``), or
-    ``""`` when the container is resized in place."""
-    from podself.emulator.resize import RESIZABLE, restart_policies
-
-    policies = restart_policies(container)
-    changed = [
-        name
-        for name in RESIZABLE
-        if policies[name] == "RestartContainer"
-        and any(
-            (old.get(section) or {}).get(name) != (new.get(section) or {}).get(name)
-            for section in ("limits", "requests")
-        )
-    ]
-    return " and ".join(changed)
 
 
 def _describe(resources: Mapping[str, Any]) -> str:

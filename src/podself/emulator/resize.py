@@ -37,6 +37,7 @@ __all__ = [
     "pod_requests",
     "resize_errors",
     "resized_pod",
+    "restart_needed",
     "restart_policies",
 ]
 
@@ -111,6 +112,28 @@ def restart_policies(container: Mapping[str, Any]) -> dict[str, str]:
         if isinstance(entry, Mapping) and entry.get("resourceName") in RESIZABLE:
             policies[str(entry["resourceName"])] = str(entry.get("restartPolicy") or "NotRequired")
     return policies
+
+
+def restart_needed(
+    container: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
+) -> list[str]:
+    """The resources that change from ``old`` to ``new`` (a container's ``resources``) and
+    whose ``resizePolicy`` is RestartContainer: the kubelet restarts the container for them
+    (RestartContainer wins when both policies apply)."""
+    policies = restart_policies(container)
+    changed = []
+    for name in RESIZABLE:
+        if policies[name] != "RestartContainer":
+            continue
+        for section in ("limits", "requests"):
+            before = _quantities(old.get(section)).get(name)
+            after = _quantities(new.get(section)).get(name)
+            if (before is None) != (after is None) or (
+                before is not None and after is not None and before.cmp(after) != 0
+            ):
+                changed.append(name)
+                break
+    return changed
 
 
 def _quantities(section: object) -> dict[str, Quantity | None]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import io
 import itertools
@@ -599,10 +600,12 @@ class ProcessTracker:
         """Write ``values`` into the container's cpu and memory cgroups, as a container
         runtime's ``UpdateContainerResources`` does; return what could not be done (empty
         when all is written). A memory limit below the container's usage is not written: the
-        kubelet checks the same before it lowers a limit, and leaves the resize in progress."""
+        kubelet checks the same before it lowers a limit, and leaves the resize in progress;
+        ``process.limits`` then keeps the memory limit in force."""
         if not process.limit_dirs:
             return [f"limits not enforced: {self.limits_note}"]
         problems: list[str] = []
+        applied = values
         v2 = self.limit_version == 2
         cpu_dir = process.limit_dirs.get("cpu")
         if cpu_dir is not None:
@@ -630,10 +633,13 @@ class ProcessTracker:
                     f"memory limit {limit} bytes is below the container's usage "
                     f"({int(usage)} bytes): not lowered"
                 )
+                kept = process.limits.memory_limit_bytes if process.limits is not None else None
+                applied = dataclasses.replace(values, memory_limit_bytes=kept)
             else:
                 knob = "memory.max" if v2 else "memory.limit_in_bytes"
                 text = ("max" if v2 else "-1") if limit is None else str(limit)
                 problems.extend(_write_all(memory_dir, [(knob, text)]))
+        process.limits = applied
         return problems
 
     def describe_limits(self, process: ContainerProcess) -> str:
