@@ -14,8 +14,7 @@ import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from podself.cgroups import DEFAULT_PERIOD_US, millicores_to_shares
 from podself.errors import QuantityError
@@ -27,6 +26,9 @@ from podself.validation import (
     api_quantity_string,
     kubernetes_target_version,
 )
+
+if TYPE_CHECKING:
+    from fractions import Fraction  # imported when used: it imports decimal, slow to load
 
 __all__ = [
     "RESIZABLE",
@@ -277,6 +279,8 @@ def _path(key: str, index: int) -> str:
 
 def _amount(value: object) -> Fraction:
     """A quantity's exact value (zero when it does not parse: validation reports it)."""
+    from fractions import Fraction
+
     try:
         numerator, denominator = Quantity.from_json(value).as_integer_ratio()  # type: ignore[arg-type]
     except (QuantityError, TypeError, ValueError):
@@ -289,6 +293,7 @@ def pod_requests(spec: Mapping[str, Any], resource: str) -> int:
     otherwise) as the kubelet counts it (``PodRequests``): the containers and sidecars
     together, or an init container with the sidecars started before it if that is more,
     plus ``overhead``."""
+    from fractions import Fraction
 
     def request(container: object) -> Fraction:
         if not isinstance(container, Mapping):
