@@ -13,8 +13,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from podself.cgroups import DEFAULT_PERIOD_US, millicores_to_shares
 from podself.errors import QuantityError
@@ -338,8 +337,7 @@ def infeasible(spec: Mapping[str, Any], allocatable: Mapping[str, Any]) -> str |
     return f"Node didn't have enough capacity: {next(iter(over.values()))}"
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupValues:
+class CgroupValues(NamedTuple):
     """What the kubelet asks the runtime to set for one container: CFS quota and period
     (quota None: no limit), cpu shares, memory limit in bytes (None: no limit)."""
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import errno
 import io
 import itertools
@@ -634,7 +633,7 @@ class ProcessTracker:
                     f"({int(usage)} bytes): not lowered"
                 )
                 kept = process.limits.memory_limit_bytes if process.limits is not None else None
-                applied = dataclasses.replace(values, memory_limit_bytes=kept)
+                applied = values._replace(memory_limit_bytes=kept)
             else:
                 knob = "memory.max" if v2 else "memory.limit_in_bytes"
                 text = ("max" if v2 else "-1") if limit is None else str(limit)
