@@ -781,6 +781,16 @@ class TestLiveChanges:
         assert f"ignoring the edited manifest: {path}: not a regular file any more" in result.err
 
 
+def wait_running(state: PodState) -> None:
+    """Until the pod's first container runs (its env and first volume read are done)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        statuses = state.read_status().get("containerStatuses") or [{}]
+        if "running" in statuses[0].get("state", {}):
+            return
+        time.sleep(0.02)
+
+
 class TestResize:
     """cpu and memory resources changed in pod.json while the pod runs (podself resize)."""
 
@@ -834,10 +844,7 @@ class TestResize:
             time.sleep(0.4)
 
         def resizes() -> None:
-            deadline = time.monotonic() + 10
-            while not state.alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.3)
+            wait_running(state)
             for cpu in ("2", "lots", "3"):
                 resize(cpu)
 
@@ -889,9 +896,7 @@ class TestResize:
         seen: list[tuple[Any, str]] = []
 
         def resize() -> None:
-            deadline = time.monotonic() + 10
-            while not state.alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_running(state)
 
             def change(pod: dict[str, Any]) -> None:
                 pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "2"
@@ -917,6 +922,28 @@ class TestResize:
         assert result.code == 0, result.err
         assert seen == [({"cpu": "2", "memory": "64Mi"}, "500")]
         assert result.out.splitlines() == ["500 env=500"]
+
+    def test_resize_before_the_watches(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A change of pod.json while podself run is still setting the pod up (its state
+        exists, so podself resize or label accept it) is not lost: here the container starts
+        with the new resources."""
+        setup = Kubelet._setup_watches
+
+        def change(pod: dict[str, Any]) -> None:
+            pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "2"
+
+        def late(kubelet: Kubelet) -> None:
+            assert kubelet.state is not None
+            kubelet.state.update_pod(change)  # lands just before the watches are set up
+            setup(kubelet)
+
+        monkeypatch.setattr(Kubelet, "_setup_watches", late)
+        path = manifest(tmp_path, self.ONCE.replace("sleep 3", "true"))
+        result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        assert result.code == 0, result.err
+        assert result.out.splitlines() == ["2000 env=2000"]
 
     def test_memory_below_usage_stays_in_progress_and_is_retried(
         self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -954,9 +981,7 @@ class TestResize:
             return {}
 
         def steps() -> None:
-            deadline = time.monotonic() + 10
-            while not state.alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_running(state)
 
             def memory(pod: dict[str, Any]) -> None:
                 pod["spec"]["containers"][0]["resources"]["limits"]["memory"] = "1Ki"
@@ -1030,10 +1055,7 @@ class TestResize:
             pod["spec"]["containers"][0]["resources"]["limits"][name] = value
 
         def resizes() -> None:
-            deadline = time.monotonic() + 10
-            while not state.alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.3)
+            wait_running(state)
             state.update_pod(lambda pod: change(pod, "cpu", "1"))
             time.sleep(0.4)
             statuses.append(state.read_status())

@@ -863,6 +863,9 @@ class Kubelet:
             paths.append(os.path.abspath(self.manifest_path))
         for path in paths:
             self.watch_signatures[path] = _signature(path)
+        # pod.json may have been changed (podself label or resize) since it was written and
+        # before this point: compared with nothing, it is read once at the first poll.
+        self.watch_signatures[self.state.pod_file] = None
         if not sys.platform.startswith("linux"):
             return
         try:
