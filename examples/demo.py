@@ -345,6 +345,8 @@ def app_as_deployment(state: Path) -> None:
             lambda r: r.get("level") == "DEBUG" and "/healthz" in r["message"],
         )
 
+        resize_live(pod, port, name, where)
+
         step("Stop the pod: SIGTERM to podself run, which stops its container cleanly")
         code = pod.stop()
         pod.wait_for_line("the app stopping", lambda r: r["message"] == "stopped")
@@ -356,17 +358,43 @@ def app_as_deployment(state: Path) -> None:
         pod.kill()
 
 
+def resize_live(pod: Pod, port: int, name: str, where: Sequence[str]) -> None:
+    """In-place resize (GA in Kubernetes 1.35): new limits reach the running app through its
+    cgroup and the podinfo volume; the process stays the same, its env keeps the old limits."""
+    step("Resize the running pod in place (kubectl patch --subresource resize → podself resize)")
+    before = get(port, "/info", pod)
+    run(podself("resize", "pod", name, "--cpu", "2", "--memory", "1Gi", *where))
+    record = pod.wait_for_line(
+        "the app's new plan", lambda r: r["message"].startswith("resized in place:")
+    )
+    after = get(port, "/info", pod)
+    resources = after["resources"]
+    cpu, memory = resources["cpu_limit"], resources["memory_limit"] // 2**20
+    row("cpu limit", f"{cpu}m  (from {_source(after, 'resources.cpu_limit')})")
+    row("memory limit", f"{memory}Mi  (from {_source(after, 'resources.memory_limit')})")
+    for key in ("workers", "threads", "cache_mb"):
+        row(key, f"{before['plan'][key]} → {record['plan'][key]}")
+    row("pid", f"{before['server']['pid']} → {after['server']['pid']}  (no restart)")
+    if after["server"]["pid"] != before["server"]["pid"] or resources["cpu_limit"] != 2000:
+        msg = f"expected the same process with a 2000m cpu limit after the resize, got {after}"
+        raise DemoError(msg)
+
+
+def _source(info: dict[str, Any], key: str) -> str:
+    """Where ``/info`` says the value ``key`` came from."""
+    entry = info["sources"].get(key)
+    return f"{entry['kind']}: {entry['origin']}" if entry else "unknown"
+
+
 def describe(info: dict[str, Any]) -> None:
     """The interesting parts of ``/info``."""
     pod = info["pod"]
-    sources = info["sources"]
     plan = info["plan"]
     workload = info["workload"]
     resources = info["resources"]
 
     def source(key: str) -> str:
-        entry = sources.get(key)
-        return f"{entry['kind']}: {entry['origin']}" if entry else "unknown"
+        return _source(info, key)
 
     row("pod", f"{pod['name']}  (from {source('name')})")
     row("namespace", f"{pod['namespace']}  (from {source('namespace')})")

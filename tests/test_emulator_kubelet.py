@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from podself.emulator import kubelet as kubelet_module
+from podself.emulator import supervisor as supervisor_module
 from podself.emulator.kubelet import (
     Kubelet,
     RunOptions,
@@ -778,6 +779,306 @@ class TestLiveChanges:
             thread.join()
         assert result.code == 0
         assert f"ignoring the edited manifest: {path}: not a regular file any more" in result.err
+
+
+def wait_running(state: PodState) -> None:
+    """Until the pod's first container runs (its env and first volume read are done)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        statuses = state.read_status().get("containerStatuses") or [{}]
+        if "running" in statuses[0].get("state", {}):
+            return
+        time.sleep(0.02)
+
+
+class TestResize:
+    """cpu and memory resources changed in pod.json while the pod runs (podself resize)."""
+
+    POD = """\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: resized}
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        command: ["sh", "-c"]
+        args:
+        - |
+          last=""
+          while :; do
+            now="$(cat "$PODSELF_ROOT/etc/podinfo/cpu") env=$CPU"
+            if [ "$now" != "$last" ]; then echo "$now"; last=$now; fi
+            case "$now" in 3000*) exit 0;; esac
+            sleep 0.05
+          done
+        env:
+        - name: CPU
+          valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1m}}
+        resources:
+          limits: {cpu: 500m, memory: 64Mi}
+        volumeMounts:
+        - {name: podinfo, mountPath: /etc/podinfo}
+      volumes:
+      - name: podinfo
+        downwardAPI:
+          items:
+          - {path: cpu, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}}
+    """
+
+    def test_resize_without_cgroups(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without cgroups the volume still follows and podself run says the limits are not
+        enforced; a value pod.json cannot hold as a quantity is ignored with a message."""
+        monkeypatch.setattr(supervisor_module, "_own_cgroup", lambda: None)
+        path = manifest(tmp_path, self.POD)
+        state = PodState(str(tmp_path / "state"), "default", "resized")
+
+        def resize(cpu: str) -> None:
+            def change(pod: dict[str, Any]) -> None:
+                limits = pod["spec"]["containers"][0]["resources"]["limits"]
+                limits["cpu"] = cpu
+
+            state.update_pod(change)
+            time.sleep(0.4)
+
+        def resizes() -> None:
+            wait_running(state)
+            for cpu in ("2", "lots", "3"):
+                resize(cpu)
+
+        thread = threading.Thread(target=resizes)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            thread.join()
+        assert result.code == 0, result.err
+        assert result.out.splitlines() == ["500 env=500", "2000 env=500", "3000 env=500"]
+        assert 'container "app" resized in place: limits cpu=2,memory=64Mi' in result.err
+        assert 'container "app": cpu and memory limits not enforced: ' in result.err
+        assert (
+            "container \"app\": resize ignored: resources.limits[cpu] 'lots': not a quantity"
+            in result.err
+        )
+
+    ONCE = """\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: resized}
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        command: [sh, -c, 'echo "$(cat "$PODSELF_ROOT/etc/podinfo/cpu") env=$CPU"; sleep 3']
+        env:
+        - name: CPU
+          valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1m}}
+        resources:
+          limits: {cpu: 500m, memory: 64Mi}
+        volumeMounts:
+        - {name: podinfo, mountPath: /etc/podinfo}
+      volumes:
+      - name: podinfo
+        downwardAPI:
+          items:
+          - {path: cpu, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}}
+    """
+
+    def test_cgroups_at_once_volumes_after_the_sync_delay(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A resize is actuated as soon as pod.json changes (the status says so); the volume
+        follows only after --sync-delay, as label changes do."""
+        path = manifest(tmp_path, self.ONCE)
+        state = PodState(str(tmp_path / "state"), "default", "resized")
+        seen: list[tuple[Any, str]] = []
+
+        def resize() -> None:
+            wait_running(state)
+
+            def change(pod: dict[str, Any]) -> None:
+                pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "2"
+
+            state.update_pod(change)
+            deadline = time.monotonic() + 5
+            limits: Any = None
+            while time.monotonic() < deadline:
+                statuses = state.read_status().get("containerStatuses") or [{}]
+                limits = statuses[0].get("resources", {}).get("limits")
+                if limits and limits["cpu"] == "2":
+                    break
+                time.sleep(0.02)
+            volume = Path(state.volumes_dir, "podinfo", "cpu").read_text()
+            seen.append((limits, volume))
+
+        thread = threading.Thread(target=resize)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=60.0)
+        finally:
+            thread.join()
+        assert result.code == 0, result.err
+        assert seen == [({"cpu": "2", "memory": "64Mi"}, "500")]
+        assert result.out.splitlines() == ["500 env=500"]
+
+    def test_resize_before_the_watches(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A change of pod.json while podself run is still setting the pod up (its state
+        exists, so podself resize or label accept it) is not lost: here the container starts
+        with the new resources."""
+        setup = Kubelet._setup_watches
+
+        def change(pod: dict[str, Any]) -> None:
+            pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "2"
+
+        def late(kubelet: Kubelet) -> None:
+            assert kubelet.state is not None
+            kubelet.state.update_pod(change)  # lands just before the watches are set up
+            setup(kubelet)
+
+        monkeypatch.setattr(Kubelet, "_setup_watches", late)
+        path = manifest(tmp_path, self.ONCE.replace("sleep 3", "true"))
+        result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        assert result.code == 0, result.err
+        assert result.out.splitlines() == ["2000 env=2000"]
+
+    def test_memory_below_usage_stays_in_progress_and_is_retried(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A limit the container's cgroup refuses (below its usage) leaves the resize in
+        progress, with the kubelet's condition and the old limit in the status; the next
+        change of the pod tries again."""
+        refuse = threading.Event()
+        refuse.set()
+        prepare = ProcessTracker.prepare
+
+        def fake_prepare(self: ProcessTracker, process: ContainerProcess) -> None:
+            prepare(self, process)
+            process.limit_dirs = {"memory": str(tmp_path / "no-such-cgroup")}
+
+        def fake_set_limits(self: ProcessTracker, process: ContainerProcess, values: Any) -> Any:
+            if values.memory_limit_bytes == 1024 and refuse.is_set():
+                usage = "is below the container's usage (4096 bytes): not lowered"
+                return [f"memory limit 1024 bytes {usage}"]
+            return []
+
+        monkeypatch.setattr(ProcessTracker, "prepare", fake_prepare)
+        monkeypatch.setattr(ProcessTracker, "set_limits", fake_set_limits)
+        path = manifest(tmp_path, self.POD)
+        state = PodState(str(tmp_path / "state"), "default", "resized")
+        seen: list[Any] = []
+
+        def status_when(check: Any) -> dict[str, Any]:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                status = state.read_status()
+                if check(status):
+                    return status
+                time.sleep(0.02)
+            return {}
+
+        def steps() -> None:
+            wait_running(state)
+
+            def memory(pod: dict[str, Any]) -> None:
+                pod["spec"]["containers"][0]["resources"]["limits"]["memory"] = "1Ki"
+
+            state.update_pod(memory)
+            seen.append(status_when(lambda s: s.get("conditions")))
+            refuse.clear()
+            state.update_pod(lambda pod: pod["metadata"].setdefault("labels", {}).update(a="b"))
+            seen.append(status_when(lambda s: s and not s.get("conditions")))
+
+            def finish(pod: dict[str, Any]) -> None:
+                pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "3"
+
+            state.update_pod(finish)
+
+        thread = threading.Thread(target=steps)
+        thread.start()
+        try:
+            result = run_pod(tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0)
+        finally:
+            thread.join()
+        assert result.code == 0, result.err
+        assert result.out.splitlines() == ["500 env=500", "3000 env=500"]
+        pending, done = seen
+        assert pending["conditions"] == [
+            {
+                "type": "PodResizeInProgress",
+                "status": "True",
+                "reason": "Error",
+                "message": 'container "app": memory limit 1024 bytes is below the container\'s '
+                "usage (4096 bytes): not lowered",
+            }
+        ]
+        status = pending["containerStatuses"][0]
+        assert status["resources"]["limits"] == {"cpu": "500m", "memory": "64Mi"}
+        assert status["allocatedResources"] == {"cpu": "500m", "memory": "64Mi"}
+        assert done["containerStatuses"][0]["resources"]["limits"]["memory"] == "1Ki"
+        assert 'container "app": resize in progress: memory limit 1024 bytes' in result.err
+        assert 'container "app": resize completed' in result.err
+
+    RESTART = """\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: restarted}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: busybox
+        command: ["sh", "-c", "echo start $MEM; [ $MEM = 128 ] && exit 0; trap '' TERM; sleep 1000"]
+        env:
+        - name: MEM
+          valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
+        resources:
+          limits: {cpu: 500m, memory: 64Mi}
+        resizePolicy:
+        - {resourceName: memory, restartPolicy: RestartContainer}
+    """
+
+    def test_restart_container_policy(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A changed resource whose resizePolicy is RestartContainer restarts the container
+        (SIGKILL after the grace period when it ignores SIGTERM) with env from the new
+        resources; a cpu change with NotRequired does not."""
+        path = manifest(tmp_path, self.RESTART)
+        state = PodState(str(tmp_path / "state"), "default", "restarted")
+        statuses: list[dict[str, Any]] = []
+
+        def change(pod: dict[str, Any], name: str, value: str) -> None:
+            pod["spec"]["containers"][0]["resources"]["limits"][name] = value
+
+        def resizes() -> None:
+            wait_running(state)
+            state.update_pod(lambda pod: change(pod, "cpu", "1"))
+            time.sleep(0.4)
+            statuses.append(state.read_status())
+            state.update_pod(lambda pod: change(pod, "memory", "128Mi"))
+
+        thread = threading.Thread(target=resizes)
+        thread.start()
+        try:
+            result = run_pod(
+                tmp_path, [path], capfd, no_namespace=True, sync_delay=0.0, grace=None, verbose=True
+            )
+        finally:
+            thread.join()
+        assert result.code == 0, result.err
+        assert result.out.splitlines() == ["start 64", "start 128"]
+        assert statuses[0]["containerStatuses"][0]["restartCount"] == 0
+        assert 'container "app" resized in place: limits cpu=1,memory=64Mi' in result.err
+        assert (
+            'container "app" resized: limits cpu=1,memory=128Mi requests cpu=500m,memory=64Mi '
+            "(was limits cpu=1,memory=64Mi requests cpu=500m,memory=64Mi); restarting it "
+            "(resizePolicy RestartContainer for memory)"
+        ) in result.err
+        assert 'container "app" stopped (exit code 137); restarting' in result.err
 
 
 class TestMessages:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from podself.cgroups import shares_to_weight
 from podself.emulator import supervisor as supervisor_module
+from podself.emulator.resize import cgroup_values
 from podself.emulator.supervisor import (
     ContainerProcess,
     OutputChannel,
@@ -407,3 +409,89 @@ class TestTracking:
             sleeper.wait()
             with contextlib.suppress(OSError):
                 os.rmdir(stale)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="cgroups need Linux")
+class TestLimits:
+    """Each container gets the kubelet's cpu and memory values in its own cgroups."""
+
+    def test_limits_at_start_and_resized(self) -> None:
+        """The values are in the cgroup the container runs in before it execs; set_limits
+        changes them while it runs; a memory limit below its usage is not written."""
+        with Supervisor(prefix=True, out=io.BytesIO()) as supervisor:
+            tracker = supervisor.tracker
+            if not tracker.limit_roots:
+                pytest.skip(f"no cpu and memory cgroups here: {tracker.limits_note}")
+            script = "cat /proc/self/cgroup; exec sleep 1000"
+            process = ContainerProcess("a", ["sh", "-c", script], ENV)
+            process.limits = cgroup_values({"limits": {"cpu": "500m", "memory": "256Mi"}})
+            supervisor.start(process)
+            assert process.limit_problems == []
+            v2 = tracker.limit_version == 2
+            cpu, memory = process.limit_dirs["cpu"], process.limit_dirs["memory"]
+
+            def knob(directory: str, v1: str, v2_name: str) -> str:
+                return Path(directory, v2_name if v2 else v1).read_text().strip()
+
+            assert knob(cpu, "cpu.cfs_quota_us", "cpu.max") == ("50000 100000" if v2 else "50000")
+            assert knob(memory, "memory.limit_in_bytes", "memory.max") == str(256 * 2**20)
+            deadline = time.monotonic() + 20
+            while str(process.pid) not in Path(cpu, "cgroup.procs").read_text().split():
+                assert time.monotonic() < deadline, "the container never joined its cgroup"
+                supervisor.wait(0.05)
+            bigger = cgroup_values({"limits": {"cpu": "2", "memory": "1Gi"}})
+            assert tracker.set_limits(process, bigger) == []
+            assert knob(cpu, "cpu.cfs_quota_us", "cpu.max") == ("200000 100000" if v2 else "200000")
+            assert knob(memory, "memory.limit_in_bytes", "memory.max") == str(2**30)
+            tiny = cgroup_values({"limits": {"cpu": "2", "memory": "1"}})
+            problems = tracker.set_limits(process, tiny)
+            assert len(problems) == 1
+            assert problems[0].startswith("memory limit 1 bytes is below the container's usage")
+            assert knob(memory, "memory.limit_in_bytes", "memory.max") == str(2**30)
+            supervisor.kill(process)
+            run_all(supervisor)
+        assert not os.path.exists(cpu)
+        assert not os.path.exists(memory)
+
+    def test_without_cgroups_says_why(self) -> None:
+        """Untracked by cgroups: nothing is written and set_limits says limits are not
+        enforced, with the reason."""
+        with Supervisor(prefix=True, out=io.BytesIO(), track=False) as supervisor:
+            process = ContainerProcess("a", ["true"], ENV)
+            process.limits = cgroup_values({"limits": {"cpu": "1"}})
+            supervisor.start(process)
+            assert process.limit_dirs == {}
+            assert process.limit_problems == []  # nothing was tried before the start
+            problems = supervisor.tracker.set_limits(process, process.limits)
+            assert problems == [f"limits not enforced: {supervisor.tracker.limits_note}"]
+            run_all(supervisor)
+
+    def test_v2_files(self, tmp_path: Path) -> None:
+        """On cgroup v2 the same values go to cpu.max, cpu.weight and memory.max ("max" for
+        no limit); memory.current guards a decrease."""
+        tracker = ProcessTracker(use_cgroups=False)
+        try:
+            tracker.limit_version = 2
+            # Regular files stand in for the kernel's (written without truncation: keep them short).
+            for name in ("cpu.max", "cpu.weight", "memory.max"):
+                (tmp_path / name).write_text("")
+            (tmp_path / "memory.current").write_text("4096\n")
+            process = ContainerProcess("a", ["true"], ENV)
+            process.limit_dirs = {"cpu": str(tmp_path), "memory": str(tmp_path)}
+            values = cgroup_values({"limits": {"cpu": "1500m", "memory": "1Gi"}})
+            assert tracker.set_limits(process, values) == []
+            assert (tmp_path / "cpu.max").read_text() == "150000 100000"
+            assert (tmp_path / "cpu.weight").read_text() == str(shares_to_weight(1536))
+            assert (tmp_path / "memory.max").read_text() == str(2**30)
+            for name in ("cpu.max", "cpu.weight", "memory.max"):
+                (tmp_path / name).write_text("")
+            assert tracker.set_limits(process, cgroup_values({})) == []
+            assert (tmp_path / "cpu.max").read_text() == "max 100000"
+            assert (tmp_path / "memory.max").read_text() == "max"
+            problems = tracker.set_limits(process, cgroup_values({"limits": {"memory": "1Ki"}}))
+            assert problems == [
+                "memory limit 1024 bytes is below the container's usage (4096 bytes): not lowered"
+            ]
+            assert (tmp_path / "memory.max").read_text() == "max"
+        finally:
+            tracker.close()  # undoes the subreaper it became

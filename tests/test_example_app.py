@@ -373,6 +373,21 @@ class TestServiceInAFakePod:
         assert "'maybe'" in record["message"]
         assert get(port, "/")[1]["feature-x"] is False
 
+    def test_resize_logs_the_new_plan(self, tmp_path: Path) -> None:
+        """New limits in the podinfo volume (an in-place resize; env keeps the old ones) are
+        logged as the new plan by the running process."""
+        pod = FakePod(tmp_path, limits={"cpu": "500m", "memory": "256Mi"}, cgroup=None)
+        app = AppProcess([sys.executable, "-m", "app", "--port", "0"], fake_pod_env(pod))
+        try:
+            app.port()
+            pod.limits = {"cpu": "1500m", "memory": "1Gi"}
+            assert pod.write_volume()
+            record = app.wait_for("the new plan", lambda r: r["message"].startswith("resized"))
+            assert "memory_mb 256 → 1024" in record["message"]
+            assert record["plan"]["cpu_millicores"] == 1500
+        finally:
+            app.kill()
+
     def test_sigterm_stops_cleanly(self, running: AppProcess) -> None:
         """SIGTERM logs stopping and stopped, and the exit status is 0."""
         running.port()
@@ -581,6 +596,22 @@ class TestUnderTheEmulator:
                 timeout=WAIT,
             )
             pod.wait_for("feature-x", lambda r: r.get("flag") == "feature-x")
+            # An in-place resize reaches the running process: same pid, the new plan.
+            subprocess.run(
+                [
+                    *(sys.executable, "-m", "podself", "resize", "pod", name),
+                    *("--cpu", "1500m", "--memory", "1Gi", "--state-dir", str(state)),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=WAIT,
+            )
+            resized = pod.wait_for("the new plan", lambda r: r["message"].startswith("resized"))
+            assert resized["plan"]["cpu_millicores"] == 1500
+            assert resized["plan"]["memory_mb"] == 1024
+            _, after = get(port, "/info")
+            assert after["server"]["pid"] == info["server"]["pid"]
+            assert after["resources"]["cpu_limit"] == 1500
             assert pod.stop() == 0
         finally:
             pod.kill()

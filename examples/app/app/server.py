@@ -27,7 +27,7 @@ import podself
 import podself.logs
 from podself.flags import Flags, apply_log_level
 from podself.integrations.web import PodInfoWSGI
-from podself.tuning import plan
+from podself.tuning import Plan, PlanWatcher, plan
 
 __all__ = [
     "DEFAULT_PORT",
@@ -305,11 +305,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     flags.on_change(FEATURE_FLAG, feature_changed, kind=bool, default=False)
     flags.start()
+
+    def plan_changed(new: Plan, old: Plan) -> None:
+        # An in-place resize: the cgroup and the podinfo volume changed under the running
+        # process (env keeps its start values). A pool sized at start keeps its size.
+        before, after = old.numbers(), new.numbers()
+        shown = ("cpu_millicores", "memory_mb", "workers", "threads", "cache_mb", "connections")
+        log.info(
+            "resized in place: %s",
+            ", ".join(f"{k} {before[k]} → {after[k]}" for k in shown if before[k] != after[k]),
+            extra={"plan": after, "cpu_from": new.cpu_from, "memory_from": new.memory_from},
+        )
+
     # Re-read the pod (labels, resized limits) once per committed volume update, not per
     # request: a warning about the pod is then logged once, not on every GET /info.
+    plans = PlanWatcher(plan_changed)  # checked on each volume update, not on its timer
     refresher = None
     if os.path.isdir(flags.path):
-        refresher = podself.Watcher(flags.path, lambda _change: podself.refresh()).start()
+        refresher = podself.Watcher(flags.path, lambda _change: plans.check()).start()
 
     app = App(flags=flags, threads=threads, threads_from=threads_from, port=port)
     try:

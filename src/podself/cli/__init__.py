@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "label": ("podself.cli.label", "update the labels of a pod run by 'podself run'"),
     "annotate": ("podself.cli.label", "update the annotations of a pod run by 'podself run'"),
     "get": ("podself.cli.get", "list the pods 'podself run' is running (get pods)"),
+    "resize": ("podself.cli.resize", "change the cpu and memory of a running pod in place"),
     "webhook": (
         "podself.cli.webhook",
         "inject at pod creation in a cluster: serve, certs, manifests",

@@ -14,9 +14,12 @@ import argparse
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podself.validation import label_value_errors
+
+if TYPE_CHECKING:
+    from podself.emulator.state import PodState
 
 __all__ = [
     "annotation_errors",
@@ -24,10 +27,12 @@ __all__ = [
     "label_errors",
     "label_value_errors",
     "parse_pairs",
+    "pod_name",
     "request_error",
     "run",
     "run_starting",
     "split_resources",
+    "wait_until_running",
 ]
 
 _POD_TYPES = ("pod", "pods", "po")
@@ -205,7 +210,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _pod_name(resources: Sequence[str]) -> str:
+def pod_name(resources: Sequence[str]) -> str:
+    """The pod named by ``[pod] NAME``, ``pod/NAME`` or ``NAME`` (kubectl's forms)."""
     if not resources:
         msg = "one or more resources must be specified as <resource> <name> or <resource>/<name>"
         raise UsageError(msg)
@@ -225,6 +231,17 @@ def _pod_name(resources: Sequence[str]) -> str:
         msg = "resource name may not be empty"
         raise UsageError(msg)
     return name
+
+
+def wait_until_running(state: PodState) -> bool:
+    """Whether a live ``podself run`` owns ``state``; a pod that a ``podself run`` of this
+    session is still creating is waited for, at most ten seconds."""
+    deadline = time.monotonic() + _STARTING_SECONDS
+    while not (state.exists() and state.alive()):
+        if time.monotonic() > deadline or not run_starting():
+            return False
+        time.sleep(_POLL_SECONDS)
+    return True
 
 
 def _label_change_message(before: dict[str, str], after: dict[str, str]) -> str:
@@ -256,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
             for item in args.items
         ]
         resources, pairs = split_resources(items, pair_type)
-        names = [] if args.all else [_pod_name(resources)]  # --all: listed below
+        names = [] if args.all else [pod_name(resources)]  # --all: listed below
         if args.all:
             _check_all(resources)
         new, remove = parse_pairs(pairs, pair_type)
@@ -332,13 +349,9 @@ def _change_pod(
     except ConfinementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    # A pod that a `podself run` is still creating is waited for, at most ten seconds.
-    deadline = time.monotonic() + _STARTING_SECONDS
-    while not (state.exists() and state.alive()):
-        if time.monotonic() > deadline or not run_starting():
-            print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
-            return 1
-        time.sleep(_POLL_SECONDS)
+    if not wait_until_running(state):
+        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
+        return 1
     outcome: dict[str, Any] = {}
 
     def change(pod: dict[str, Any]) -> None:

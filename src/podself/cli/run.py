@@ -109,8 +109,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=_seconds,
         default=1.0,
         metavar="S",
-        help="seconds before a label/annotation change reaches the volumes "
-        "(default 1; the real kubelet takes up to 60-90)",
+        help="seconds before a label/annotation change or a resize reaches the volumes "
+        "(default 1; the real kubelet takes up to 60-90; a resize reaches the cgroups at once)",
     )
     parser.add_argument(
         "--state-dir",

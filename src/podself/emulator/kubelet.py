@@ -5,8 +5,10 @@ together until they all exit, ``--timeout`` passes, or SIGINT/SIGTERM/SIGHUP arr
 container's process group gets SIGTERM, then every process of it SIGKILL after the grace
 period (see :class:`~podself.emulator.supervisor.ProcessTracker`). Label and
 annotation changes (``podself label``/``annotate``, or an edit of the manifest) are projected
-into the Downward API volumes after the sync delay. The state directory is removed on every
-exit path.
+into the Downward API volumes after the sync delay. A resize (``podself resize``) sets the
+containers' cpu and memory cgroups at once, or restarts a container whose ``resizePolicy``
+asks for it, and is projected into the volumes the same way. The state directory is removed
+on every exit path.
 
 Exit status: 0 when every container that ran succeeded or was stopped by podself (timeout,
 signal); otherwise the exit code of the first container that failed (``128 + N`` for a death
@@ -17,6 +19,7 @@ by signal ``N``, 128 when it could not be started); 1 when the pod could not sta
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shlex
 import signal
@@ -40,6 +43,7 @@ from podself.emulator.mounts import (
     probe_namespace,
     working_dir,
 )
+from podself.emulator.resize import cgroup_values, infeasible, restart_needed
 from podself.emulator.state import (
     PodExistsError,
     PodState,
@@ -48,7 +52,7 @@ from podself.emulator.state import (
 )
 from podself.emulator.supervisor import ContainerProcess, OutputChannel, Supervisor, exit_code
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
-from podself.errors import ConfinementError, ManifestError, PodselfError
+from podself.errors import ConfinementError, ManifestError, PodselfError, QuantityError
 from podself.manifest.load import DEFAULT_LIMITS, STDIN, Document, load_documents, load_file
 from podself.manifest.workloads import Workload, iter_workloads
 from podself.validation import validate_config_object
@@ -212,6 +216,11 @@ class _Container:
     process: ContainerProcess | None = None
     skipped: bool = False
     reason: str = ""  # waiting reason while not running
+    actual: dict[str, Any] | None = None  # resources in its cgroups when they lag the spec
+    resize_error: str = ""  # why the last resize could not be actuated in full
+    restarting: bool = False  # stopped by a resize whose resizePolicy is RestartContainer
+    kill_at: float | None = None  # SIGKILL then, if it has not stopped by itself
+    restart_count: int = 0
 
     @property
     def name(self) -> str:
@@ -266,6 +275,7 @@ class Kubelet:
         self.early_signal: int | None = None
         self.raise_on_stop = False
         self.hurry = False  # stopped by --timeout or a signal: do not wait long for readers
+        self.resize_pending = ""  # why the last resize was not applied (Infeasible)
 
     # -- output ---------------------------------------------------------------------------
 
@@ -556,10 +566,7 @@ class Kubelet:
         prefix = self.options.prefix == "always" or (
             self.options.prefix == "auto" and len(self.containers) > 1
         )
-        grace = self.options.grace
-        if grace is None:
-            period = spec.get("terminationGracePeriodSeconds")
-            grace = float(period) if isinstance(period, int | float) else 30.0
+        grace = self._grace()
         deadline = (
             time.monotonic() + self.options.timeout if self.options.timeout is not None else None
         )
@@ -568,6 +575,8 @@ class Kubelet:
         self.raise_on_stop = False  # from here on the supervisor handles stop signals
         with Supervisor(prefix=prefix, out=self.out, err=self.err_channel) as supervisor:
             self.supervisor = supervisor
+            if not supervisor.tracker.limit_roots:
+                self.debug(f"cpu and memory limits not enforced: {supervisor.tracker.limits_note}")
             if self.early_signal is not None:  # arrived between the two handlers
                 supervisor.signals.append(self.early_signal)
             if self.inotify is not None:
@@ -624,6 +633,10 @@ class Kubelet:
             return
         process = ContainerProcess(container.name, argv, env)
         try:
+            process.limits = cgroup_values(spec.get("resources") or {})
+        except QuantityError as exc:
+            self.say(f'container "{container.name}": cpu and memory not limited: {exc}')
+        try:
             mounts = self._mounts(spec)
             if self.shm_path is not None and not any(m.target == "/dev/shm" for m in mounts):
                 mounts += (MountSpec(self.shm_path, "/dev/shm"),)
@@ -665,6 +678,8 @@ class Kubelet:
         if not self.supervisor.start(process):
             self.say(f'container "{container.name}": StartError: {process.start_error}')
             self._record_failure(128)
+        for problem in process.limit_problems:
+            self.debug(f'container "{container.name}": {problem}')
         self._write_status()
 
     def _warn_absolute_paths(
@@ -721,6 +736,11 @@ class Kubelet:
                         supervisor.kill(container.process)
                 self.stop_deadline = None
                 give_up_at = now + _KILL_LINGER
+            for container in self.containers:
+                if container.kill_at is not None and now >= container.kill_at:
+                    container.kill_at = None
+                    if container.process is not None:
+                        supervisor.kill(container.process)
             for process in supervisor.reap():
                 self._on_exit(process)
             self._poll_watches(now)
@@ -765,6 +785,7 @@ class Kubelet:
                 self.sync_at,
                 pipe_deadline,
                 give_up_at,
+                *(c.kill_at for c in self.containers),
             ):
                 if moment is not None and moment > now:
                     waits.append(moment - now)
@@ -813,6 +834,16 @@ class Kubelet:
     def _on_exit(self, process: ContainerProcess) -> None:
         container = next(c for c in self.containers if c.process is process)
         code = exit_code(process.returncode or 0)
+        if container.restarting:
+            # Stopped to apply a resize: started again with the new resources (and the env
+            # they give), as the kubelet restarts it; the pod goes on.
+            container.restarting = False
+            container.kill_at = None
+            if not self.stopping:
+                container.restart_count += 1
+                self.debug(f'container "{container.name}" stopped (exit code {code}); restarting')
+                self._start(container)
+                return
         if process.stopped:
             self.debug(f'container "{container.name}" stopped (exit code {code})')
         else:
@@ -832,6 +863,9 @@ class Kubelet:
             paths.append(os.path.abspath(self.manifest_path))
         for path in paths:
             self.watch_signatures[path] = _signature(path)
+        # pod.json may have been changed (podself label or resize) since it was written and
+        # before this point: compared with nothing, it is read once at the first poll.
+        self.watch_signatures[self.state.pod_file] = None
         if not sys.platform.startswith("linux"):
             return
         try:
@@ -860,6 +894,7 @@ class Kubelet:
                 continue
             assert self.state is not None
             if path == self.state.pod_file:
+                self._apply_resize()  # at once, as a pod update starts a kubelet sync
                 self._schedule_sync(now)
             else:
                 self._manifest_changed(path)
@@ -900,7 +935,8 @@ class Kubelet:
         if dict(workload.spec) != dict(self.workload.spec):
             self.say(
                 "the manifest's pod spec changed; only labels and annotations of a running "
-                "pod can change (restart podself run to apply the rest)"
+                "pod can change (podself resize changes cpu and memory; restart podself run "
+                "to apply the rest)"
             )
             self.workload = workload
         old_labels, old_annotations = self.last_applied
@@ -954,11 +990,151 @@ class Kubelet:
         if changed:
             self.debug(f"updated volumes: {', '.join(changed)}")
 
+    # -- in-place resize -------------------------------------------------------------------
+
+    def _apply_resize(self) -> None:
+        """Actuate a resize written to ``pod.json`` (the volumes follow at the next sync)."""
+        assert self.state is not None
+        try:
+            stored = self.state.read_pod()
+        except (OSError, ValueError, ManifestError):
+            return  # reported by the sync that follows
+        raw_spec = stored.get("spec")
+        if isinstance(raw_spec, dict) and self._resize(raw_spec):
+            self._write_status()
+
+    def _resize(self, stored_spec: Mapping[str, Any]) -> bool:
+        """Actuate the cpu and memory resources ``podself resize`` wrote (validated there as
+        the API server validates them): the containers' cgroups now, the volumes by the sync
+        that follows; environment variables keep their values from container start. Whether
+        any container was resized."""
+        desired = copy.deepcopy(self.pod["spec"])
+        for key in ("containers", "initContainers"):
+            stored_list = stored_spec.get(key) or []
+            for index, entry in enumerate(desired.get(key) or []):
+                stored = stored_list[index] if index < len(stored_list) else None
+                if isinstance(stored, Mapping) and stored.get("name") == entry.get("name"):
+                    entry["resources"] = copy.deepcopy(stored.get("resources") or {})
+        assert self.node is not None
+        message = infeasible(desired, self.node.allocatable)
+        if message is not None:
+            # Not actuated: the spec says what was asked, the status what the node keeps.
+            if message == self.resize_pending:
+                return False
+            self.resize_pending = message
+            self.say(f"resize not applied (PodResizePending, Infeasible): {message}")
+            return True
+        resized = bool(self.resize_pending)
+        self.resize_pending = ""
+        for container in self.containers:
+            if container.kind == "init":
+                continue  # their resources are immutable
+            key = "initContainers" if container.kind == "sidecar" else "containers"
+            stored = next(
+                (
+                    c
+                    for c in stored_spec.get(key) or []
+                    if isinstance(c, Mapping) and c.get("name") == container.name
+                ),
+                None,
+            )
+            resources = stored.get("resources") if stored is not None else None
+            if not isinstance(resources, dict):
+                continue
+            if resources == container.spec.get("resources"):
+                resized = self._retry(container) or resized
+                continue
+            try:
+                values = cgroup_values(resources)
+            except QuantityError as exc:
+                self.say(f'container "{container.name}": resize ignored: {exc}')
+                continue
+            old = container.spec.get("resources") or {}
+            spec = container.spec
+            assert isinstance(spec, dict)  # the pod's own container entry
+            spec["resources"] = copy.deepcopy(resources)
+            process = container.process
+            resized = True
+            restart = " and ".join(restart_needed(spec, old, resources))
+            if restart and process is not None and process.running and not self.stopping:
+                self.say(
+                    f'container "{container.name}" resized: {_describe(resources)} (was '
+                    f"{_describe(old)}); restarting it (resizePolicy RestartContainer for "
+                    f"{restart})"
+                )
+                self._restart(container, process)
+                continue
+            where = "not running"
+            problems: list[str] = []
+            if process is not None and process.running and self.supervisor is not None:
+                problems = self.supervisor.tracker.set_limits(process, values)
+                where = self.supervisor.tracker.describe_limits(process)
+            container.resize_error = ""
+            container.actual = None
+            if problems and process is not None and process.limit_dirs:
+                # The kubelet reports the resize in progress, with an error, until it can act.
+                container.resize_error = "; ".join(problems)
+                container.actual = copy.deepcopy(resources)
+                kept = process.limits is not None and process.limits != values
+                old_memory = (old.get("limits") or {}).get("memory")
+                if kept and old_memory is not None:
+                    container.actual.setdefault("limits", {})["memory"] = old_memory
+            self.say(
+                f'container "{container.name}" resized in place: {_describe(resources)} '
+                f"(was {_describe(old)})"
+            )
+            if process is not None and process.limit_dirs:
+                self.debug(f'container "{container.name}": cgroups {where}')
+                for problem in problems:
+                    self.say(f'container "{container.name}": resize in progress: {problem}')
+            elif process is not None and process.running:
+                self.say(f'container "{container.name}": cpu and memory limits {where}')
+        return resized
+
+    def _retry(self, container: _Container) -> bool:
+        """Try again a resize left in progress (a memory limit below the usage then), as the
+        kubelet does at each sync; whether it now went through."""
+        process = container.process
+        if not container.resize_error or process is None or not process.running:
+            return False
+        assert self.supervisor is not None
+        try:
+            values = cgroup_values(container.spec.get("resources") or {})
+        except QuantityError:
+            return False
+        if self.supervisor.tracker.set_limits(process, values):
+            return False
+        container.resize_error = ""
+        container.actual = None
+        self.say(f'container "{container.name}": resize completed')
+        return True
+
+    def _restart(self, container: _Container, process: ContainerProcess) -> None:
+        """Stop ``container`` (SIGTERM, SIGKILL after its grace period) to start it again."""
+        assert self.supervisor is not None
+        container.restarting = True
+        container.actual = None
+        container.resize_error = ""
+        self.supervisor.stop(process)
+        container.kill_at = time.monotonic() + self._grace()
+
+    def _grace(self) -> float:
+        """Seconds between SIGTERM and SIGKILL: ``--grace``, else the pod's
+        ``terminationGracePeriodSeconds`` (30 by default)."""
+        if self.options.grace is not None:
+            return self.options.grace
+        period = self.pod["spec"].get("terminationGracePeriodSeconds")
+        return float(period) if isinstance(period, int | float) else 30.0
+
     # -- status and cleanup ---------------------------------------------------------------
 
     def _container_status(self, container: _Container) -> dict[str, Any]:
         process = container.process
-        status: dict[str, Any] = {"name": container.name, "ready": False, "restartCount": 0}
+        status: dict[str, Any] = {
+            "name": container.name,
+            "ready": False,
+            "restartCount": container.restart_count,
+        }
         if process is None or process.start_error:
             reason = container.reason or ("StartError" if process else "PodInitializing")
             if process is not None and process.start_error:
@@ -972,6 +1148,15 @@ class Kubelet:
             code = exit_code(process.returncode or 0)
             reason = "Completed" if code == 0 else "Error"
             status["state"] = {"terminated": {"exitCode": code, "reason": reason}}
+        if container.kind != "init":
+            # What the kubelet has allocated (the spec once a resize is accepted) and what
+            # the container has (the same, unless a resize is still in progress).
+            allocated = container.spec.get("resources") or {}
+            if allocated.get("requests"):
+                status["allocatedResources"] = copy.deepcopy(allocated["requests"])
+            actual = container.actual if container.actual is not None else allocated
+            if actual:
+                status["resources"] = copy.deepcopy(actual)
         return status
 
     def _write_status(self) -> None:
@@ -988,6 +1173,30 @@ class Kubelet:
                 self._container_status(c) for c in self.containers if c.kind == "regular"
             ],
         }
+        errors = [
+            f'container "{c.name}": {c.resize_error}' for c in self.containers if c.resize_error
+        ]
+        conditions = []
+        if self.resize_pending:
+            conditions.append(
+                {
+                    "type": "PodResizePending",
+                    "status": "True",
+                    "reason": "Infeasible",
+                    "message": self.resize_pending,
+                }
+            )
+        if errors:
+            conditions.append(
+                {
+                    "type": "PodResizeInProgress",
+                    "status": "True",
+                    "reason": "Error",
+                    "message": "; ".join(errors),
+                }
+            )
+        if conditions:
+            status["conditions"] = conditions
         with contextlib.suppress(OSError):
             self.state.write_status(status)
 
@@ -1007,6 +1216,17 @@ class Kubelet:
                 self.state.remove()
             except OSError as exc:
                 self.say(f"cannot remove {self.state.path}: {exc}")
+
+
+def _describe(resources: Mapping[str, Any]) -> str:
+    """``limits cpu=2,memory=1Gi requests cpu=1`` (cpu and memory only)."""
+    parts = []
+    for section in ("limits", "requests"):
+        values = resources.get(section) or {}
+        shown = [f"{k}={values[k]}" for k in ("cpu", "memory") if k in values]
+        if shown:
+            parts.append(f"{section} {','.join(shown)}")
+    return " ".join(parts) or "no cpu or memory resources"
 
 
 def _terminal_safe(text: str) -> str:

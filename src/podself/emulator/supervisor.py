@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO, Any, BinaryIO, Final, NamedTuple
 
+from podself.cgroups import shares_to_weight
 from podself.emulator.mounts import SETUP_FAILED_EXIT, parse_mountinfo, reap_child
+from podself.emulator.resize import CgroupValues
 from podself.emulator.state import process_alive, process_token
 
 __all__ = [
@@ -246,6 +248,34 @@ def _own_cgroup() -> tuple[str, int] | None:
     return None
 
 
+def _own_v1_dirs(controllers: Sequence[str]) -> dict[str, str]:
+    """podself's own cgroup directory in the v1 hierarchy of each of ``controllers`` where it
+    may create cgroups (``{"cpu": ..., "memory": ...}``; co-mounted ones share a directory)."""
+    own = _read_text("/proc/self/cgroup")
+    mountinfo = _read_text("/proc/self/mountinfo")
+    if own is None or mountinfo is None:
+        return {}
+    pid = str(os.getpid())
+    mounts = [m for m in parse_mountinfo(mountinfo) if m.fs_type == "cgroup"]
+    found: dict[str, str] = {}
+    for line in own.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        for controller in controllers:
+            if controller not in parts[1].split(",") or controller in found:
+                continue
+            for mount in mounts:
+                if controller not in mount.super_options:
+                    continue
+                directory = os.path.join(mount.mount_point, parts[2].lstrip("/")).rstrip("/")
+                procs = _read_text(os.path.join(directory, "cgroup.procs"))
+                if procs is not None and pid in procs.split() and os.access(directory, os.W_OK):
+                    found[controller] = directory
+                    break
+    return found
+
+
 def _cgroup_dirs(top: str) -> list[str]:
     """``top`` and the cgroups below it, deepest first (at most ``_MAX_CGROUPS``)."""
     found: list[str] = []
@@ -289,6 +319,25 @@ def _kill_cgroup(top: str, version: int) -> None:
     for directory in _cgroup_dirs(top):
         with contextlib.suppress(OSError):
             os.rmdir(directory)
+
+
+def _write_all(directory: str, writes: Sequence[tuple[str, str]]) -> list[str]:
+    """Write each ``(file, text)`` in ``directory``; the failures, as messages."""
+    problems: list[str] = []
+    for name, text in writes:
+        path = os.path.join(directory, name)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            problems.append(f'cannot write "{path}": {exc.strerror or exc}')
+            continue
+        try:
+            os.write(fd, text.encode())
+        except OSError as exc:
+            problems.append(f'cannot write {text} to "{path}": {exc.strerror or exc}')
+        finally:
+            os.close(fd)
+    return problems
 
 
 def _signal_all(pids: Iterable[int], signum: int) -> None:
@@ -352,15 +401,24 @@ def _now_ticks() -> int:
 
 
 class _JoinCgroup:
-    """A ``preexec_fn``: move the child into its container's cgroup, then run ``then``."""
+    """A ``preexec_fn``: move the child into its container's cgroup (and its cpu and memory
+    cgroups of cgroup v1, ``also``), then run ``then``."""
 
-    def __init__(self, procs_file: str, name: str, then: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        procs_file: str,
+        name: str,
+        then: Callable[[], None] | None,
+        also: Sequence[str] = (),
+    ) -> None:
         self.procs_file = procs_file
         self.name = name
         self.then = then
+        self.also = tuple(also)
 
     def __call__(self) -> None:
-        if not _write_text(self.procs_file, str(os.getpid())):
+        pid = str(os.getpid())
+        if not all(_write_text(path, pid) for path in (self.procs_file, *self.also)):
             text = f'podself run: container "{self.name}": cannot join its cgroup\n'
             os.write(2, text.encode("utf-8", "replace"))
             os._exit(SETUP_FAILED_EXIT)
@@ -397,8 +455,13 @@ class ProcessTracker:
         self._since = 0
         self._known: set[int] = set()
         self._unset_subreaper = False
+        # Where each container's cpu and memory cgroups go: {controller: the run's directory}.
+        self.limit_roots: dict[str, str] = {}
+        self.limit_version = 0
+        self.limits_note = "no cgroups here (Linux only)"
         if not sys.platform.startswith("linux") or not os.path.isdir("/proc/self"):
             return
+        self.limits_note = "podself may not create cgroups here (run as root, or delegate one)"
         own = _own_cgroup() if use_cgroups else None
         if own is not None:
             directory, version = own
@@ -413,6 +476,7 @@ class ProcessTracker:
                 self.mode, self.version = "cgroup", version
                 self.run_cgroup = os.path.join(directory, name)
                 self._start_guard()
+                self._limit_roots(directory, name)
                 return
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -424,6 +488,53 @@ class ProcessTracker:
                 self._unset_subreaper = not already.value
         except (OSError, AttributeError):
             pass
+
+    def _limit_roots(self, own: str, name: str) -> None:
+        """Find or make the run's cgroups where containers get their cpu and memory limits:
+        the run cgroup itself on v2 (once its cpu and memory controllers are enabled), else
+        (v1, or the hybrid layout where those controllers are v1's) a cgroup of the same name
+        beside podself's own in the v1 cpu and memory hierarchies."""
+        assert self.run_cgroup is not None
+        wanted = ("cpu", "memory")
+        if self.version == 2:
+            controllers = os.path.join(self.run_cgroup, "cgroup.controllers")
+            if not set((_read_text(controllers) or "").split()).issuperset(wanted):
+                _write_text(os.path.join(own, "cgroup.subtree_control"), "+cpu +memory")
+            if set((_read_text(controllers) or "").split()).issuperset(wanted) and _write_text(
+                os.path.join(self.run_cgroup, "cgroup.subtree_control"), "+cpu +memory"
+            ):
+                self.limit_roots = dict.fromkeys(wanted, self.run_cgroup)
+                self.limit_version = 2
+                return
+        dirs = _own_v1_dirs(wanted)
+        missing = [c for c in wanted if c not in dirs]
+        if missing:
+            self.limits_note = (
+                f'the cpu and memory controllers cannot be enabled below "{own}" (cgroup v2 '
+                "allows it only in a cgroup without processes of its own)"
+                if self.version == 2
+                else f"no writable cgroup v1 {' and '.join(missing)} hierarchy"
+            )
+            return
+        roots: dict[str, str] = {}
+        for controller in wanted:
+            root = os.path.join(dirs[controller], name)
+            if root not in roots.values():
+                _sweep_stale(dirs[controller], 1)
+                try:
+                    os.mkdir(root)
+                except OSError as exc:
+                    self.limits_note = f'cannot create "{root}": {exc.strerror or exc}'
+                    self._remove_limit_roots(roots)
+                    return
+            roots[controller] = root
+        self.limit_roots = roots
+        self.limit_version = 1
+
+    def _remove_limit_roots(self, roots: Mapping[str, str]) -> None:
+        if self.limit_version == 1:
+            for root in set(roots.values()):
+                _kill_cgroup(root, 1)
 
     def _start_guard(self) -> None:
         assert self.run_cgroup is not None
@@ -460,16 +571,81 @@ class ProcessTracker:
         """Give ``process`` its cgroup (before it starts)."""
         if self.mode != "cgroup" or self.run_cgroup is None:
             return
-        directory = os.path.join(self.run_cgroup, str(self._count))
+        leaf = str(self._count)
+        directory = os.path.join(self.run_cgroup, leaf)
         self._count += 1
         try:
             os.mkdir(directory)
         except OSError:
             return  # tracked by its process group only
         process.cgroup = directory
+        also: list[str] = []
+        for controller, root in self.limit_roots.items():
+            limit_dir = os.path.join(root, leaf)
+            if limit_dir != directory and limit_dir not in process.limit_dirs.values():
+                try:
+                    os.mkdir(limit_dir)
+                except OSError:
+                    continue  # checked by set_limits
+                also.append(os.path.join(limit_dir, "cgroup.procs"))
+            process.limit_dirs[controller] = limit_dir
+        if process.limits is not None:
+            process.limit_problems = self.set_limits(process, process.limits)
         process.preexec = _JoinCgroup(
-            os.path.join(directory, "cgroup.procs"), process.name, process.preexec
+            os.path.join(directory, "cgroup.procs"), process.name, process.preexec, also
         )
+
+    def set_limits(self, process: ContainerProcess, values: CgroupValues) -> list[str]:
+        """Write ``values`` into the container's cpu and memory cgroups, as a container
+        runtime's ``UpdateContainerResources`` does; return what could not be done (empty
+        when all is written). A memory limit below the container's usage is not written: the
+        kubelet checks the same before it lowers a limit, and leaves the resize in progress;
+        ``process.limits`` then keeps the memory limit in force."""
+        if not process.limit_dirs:
+            return [f"limits not enforced: {self.limits_note}"]
+        problems: list[str] = []
+        applied = values
+        v2 = self.limit_version == 2
+        cpu_dir = process.limit_dirs.get("cpu")
+        if cpu_dir is not None:
+            quota = values.cpu_quota_us
+            period = values.cpu_period_us
+            if v2:
+                writes = [
+                    ("cpu.max", f"{'max' if quota is None else quota} {period}"),
+                    ("cpu.weight", str(shares_to_weight(values.cpu_shares))),
+                ]
+            else:
+                writes = [
+                    ("cpu.cfs_period_us", str(period)),
+                    ("cpu.cfs_quota_us", str(-1 if quota is None else quota)),
+                    ("cpu.shares", str(values.cpu_shares)),
+                ]
+            problems.extend(_write_all(cpu_dir, writes))
+        memory_dir = process.limit_dirs.get("memory")
+        if memory_dir is not None:
+            limit = values.memory_limit_bytes
+            usage_file = "memory.current" if v2 else "memory.usage_in_bytes"
+            usage = _read_text(os.path.join(memory_dir, usage_file)) or ""
+            if limit is not None and usage.strip().isdigit() and int(usage) > limit:
+                problems.append(
+                    f"memory limit {limit} bytes is below the container's usage "
+                    f"({int(usage)} bytes): not lowered"
+                )
+                kept = process.limits.memory_limit_bytes if process.limits is not None else None
+                applied = values._replace(memory_limit_bytes=kept)
+            else:
+                knob = "memory.max" if v2 else "memory.limit_in_bytes"
+                text = ("max" if v2 else "-1") if limit is None else str(limit)
+                problems.extend(_write_all(memory_dir, [(knob, text)]))
+        process.limits = applied
+        return problems
+
+    def describe_limits(self, process: ContainerProcess) -> str:
+        """Where ``process``'s limits live, for messages."""
+        if not process.limit_dirs:
+            return f"not enforced: {self.limits_note}"
+        return ", ".join(sorted(set(process.limit_dirs.values())))
 
     def started(self, process: ContainerProcess) -> None:
         """Remember a started main process (it is no adopted orphan)."""
@@ -480,6 +656,8 @@ class ProcessTracker:
         """SIGKILL every process of ``process``'s container that can still be found."""
         if process.cgroup:
             _kill_cgroup(process.cgroup, self.version)
+            for limit_dir in set(process.limit_dirs.values()) - {process.cgroup}:
+                _kill_cgroup(limit_dir, self.limit_version)
         elif self.mode == "subreaper" and process.running and process.pid is not None:
             _signal_all(_descendants([process.pid], _proc_table()), signal.SIGKILL)
 
@@ -511,6 +689,8 @@ class ProcessTracker:
         """Kill whatever is left of every container, stop the guard, undo the subreaper."""
         if self.run_cgroup is not None:
             _kill_cgroup(self.run_cgroup, self.version)
+            self._remove_limit_roots(self.limit_roots)
+            self.limit_roots = {}
             self.run_cgroup = None
         if self._guard_fd is not None:
             os.close(self._guard_fd)
@@ -573,6 +753,9 @@ class ContainerProcess:
     finished_at: float = 0.0
     pipe_open: bool = False
     cgroup: str = ""  # the container's own cgroup, when processes are tracked by cgroup
+    limits: CgroupValues | None = None  # cpu and memory limits to set before it starts
+    limit_dirs: dict[str, str] = field(default_factory=dict)  # {"cpu": dir, "memory": dir}
+    limit_problems: list[str] = field(default_factory=list)  # what set_limits could not do
     _partial: bytearray = field(default_factory=bytearray)
 
     @property

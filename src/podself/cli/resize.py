@@ -1,0 +1,219 @@
+"""``podself resize``: in-place resize of a pod run by ``podself run`` (KEP-1287, GA in 1.35).
+
+What ``kubectl patch pod NAME --subresource resize`` (or ``kubectl set resources``) does on a
+cluster: the new cpu and memory limits and requests of one container are checked as the API
+server checks a ``/resize`` request, written to the pod, and the running ``podself run``
+actuates them as the kubelet does: the container's cgroup (``cpu.max``/``memory.max`` on v2,
+``cpu.cfs_quota_us``/``memory.limit_in_bytes`` on v1) at once, the Downward API volumes after
+its sync delay. The container keeps running and its environment variables keep their values,
+unless its ``resizePolicy`` asks for a restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["configure", "run"]
+
+_EPILOG = """\
+examples:
+  podself resize web --cpu 2 --memory 1Gi   # limits; a request equal to the old limit follows
+  podself resize pod/web -c app --limits cpu=2,memory=1Gi --requests cpu=1,memory=512Mi
+
+kubectl: kubectl patch pod web --subresource resize -p '{"spec":{"containers":[{"name":"app",
+  "resources":{"limits":{"cpu":"2","memory":"1Gi"}}}]}}'  or  kubectl set resources pod web
+  --limits=cpu=2,memory=1Gi.
+
+Only cpu and memory can change; the pod's QoS class must stay the same (a Guaranteed pod
+keeps requests equal to limits); requests may not exceed limits nor be removed. The container
+keeps running, unless its resizePolicy says RestartContainer for a resource that changes:
+podself run then restarts it, as the kubelet does (its env then shows the new values).
+"""
+
+
+class _Refused(Exception):
+    """A kubectl-style error (``error: ...``), exit status 1."""
+
+
+class _Invalid(Exception):
+    """The API server's "is invalid" answer, printed as it is."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add ``resize``'s options."""
+    from podself.cli import add_kubernetes_version
+
+    parser.usage = "%(prog)s [pod] NAME [-c CONTAINER] [--cpu Q] [--memory Q] [--limits ...]"
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _EPILOG
+    parser.add_argument("items", nargs="+", metavar="ARG", help="[pod] NAME (or pod/NAME)")
+    parser.set_defaults(intermixed="items")  # flags may follow the pod's name, as in kubectl
+    parser.add_argument(
+        "-c",
+        "--container",
+        help="the container to resize (default: the pod's only container, or the one named "
+        "by its kubectl.kubernetes.io/default-container annotation)",
+    )
+    parser.add_argument(
+        "--cpu",
+        metavar="Q",
+        help="new cpu limit (e.g. 2, 500m); a cpu request equal to the old limit follows it",
+    )
+    parser.add_argument(
+        "--memory",
+        metavar="Q",
+        help="new memory limit (e.g. 1Gi); a memory request equal to the old limit follows it",
+    )
+    parser.add_argument(
+        "--limits",
+        metavar="cpu=Q,memory=Q",
+        help="new limits, as kubectl set resources --limits (requests are left as they are)",
+    )
+    parser.add_argument(
+        "--requests",
+        metavar="cpu=Q,memory=Q",
+        help="new requests, as kubectl set resources --requests",
+    )
+    parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="the state directory podself run uses "
+        "(default $PODSELF_STATE_DIR, else /run/podself as root, "
+        "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
+    )
+    add_kubernetes_version(parser)
+
+
+def _quantity(text: str, what: str) -> Any:
+    from podself.errors import QuantityError
+    from podself.quantity import Quantity
+
+    try:
+        return Quantity.parse(text)
+    except QuantityError as exc:
+        msg = f"{what}: {exc}"
+        raise _Refused(msg) from None
+
+
+def _pairs(text: str | None, option: str) -> dict[str, Any]:
+    """``cpu=2,memory=1Gi`` as ``{name: Quantity}`` (kubectl's ``--limits`` syntax)."""
+    result: dict[str, Any] = {}
+    for item in (text or "").split(",") if text else []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            msg = f"{option} {item!r}: expected NAME=QUANTITY pairs separated by commas"
+            raise _Refused(msg)
+        result[name] = _quantity(value, f"{option} {name}")
+    return result
+
+
+def _choose_container(pod: dict[str, Any], wanted: str | None) -> str:
+    from podself.downward import go_quote
+    from podself.emulator.resize import find_resizable
+
+    spec = pod.get("spec") or {}
+    if wanted is not None:
+        if find_resizable(pod, wanted) is None:
+            msg = f"unable to find container named {go_quote(wanted)}"
+            raise _Refused(msg)
+        return wanted
+    names = [str(c.get("name")) for c in spec.get("containers") or []]
+    default = ((pod.get("metadata") or {}).get("annotations") or {}).get(
+        "kubectl.kubernetes.io/default-container"
+    )
+    if default in names:
+        return str(default)
+    if len(names) == 1:
+        return names[0]
+    shown = ", ".join(go_quote(n) for n in names)
+    msg = f"the pod has {len(names)} containers ({shown}): choose one with -c"
+    raise _Refused(msg)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the resize as the API server does, write it to the pod, print kubectl's line."""
+    from podself.cli.label import UsageError, pod_name, request_error, wait_until_running
+    from podself.emulator.state import PodState, default_state_root, next_resource_version
+    from podself.errors import ConfinementError, PodselfError
+    from podself.validation import name_is_dns_label, name_is_dns_subdomain
+
+    try:
+        items = [
+            i.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for i in args.items
+        ]
+        name = pod_name(items)
+        limits = _pairs(args.limits, "--limits")
+        requests = _pairs(args.requests, "--requests")
+        follow = {}
+        for option, resource in (("cpu", "cpu"), ("memory", "memory")):
+            text = getattr(args, option)
+            if text is not None:
+                if resource in limits:
+                    msg = f"--{option} and --limits {resource}=...: give the {resource} limit once"
+                    raise _Refused(msg)
+                follow[resource] = _quantity(text, f"--{option}")
+        if not (limits or requests or follow):
+            msg = "nothing to change: give --cpu, --memory, --limits or --requests"
+            raise _Refused(msg)
+    except (UsageError, _Refused) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    namespace = args.namespace or "default"
+    invalid = request_error(namespace, name)
+    if invalid is not None:
+        print(f"error: {invalid}", file=sys.stderr)
+        return 1
+    not_found = f'Error from server (NotFound): pods "{name}" not found'
+    # No pod can have a name or namespace the API server refuses: nothing is read.
+    if name_is_dns_subdomain(name) or name_is_dns_label(namespace):
+        print(not_found, file=sys.stderr)
+        return 1
+    root = args.state_dir or default_state_root()
+    try:
+        state = PodState(root, namespace, name)
+    except ConfinementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not wait_until_running(state):
+        print(not_found, file=sys.stderr)
+        return 1
+    outcome: dict[str, bool] = {}
+
+    def change(pod: dict[str, Any]) -> None:
+        from podself.emulator.pod import invalid_message
+        from podself.emulator.resize import resize_errors, resized_pod
+        from podself.validation import kubernetes_target
+
+        container = _choose_container(pod, args.container)
+        new = resized_pod(pod, container, limits, requests, follow=follow)
+        with kubernetes_target(args.kubernetes_version):
+            errors = [str(e) for e in resize_errors(new, pod)]
+        if errors:
+            raise _Invalid(invalid_message("Pod", name, errors))
+        outcome["changed"] = new["spec"] != pod["spec"]
+        if outcome["changed"]:
+            pod["spec"] = new["spec"]
+            meta = pod.setdefault("metadata", {})
+            meta["resourceVersion"] = next_resource_version(meta)
+
+    try:
+        state.update_pod(change)
+    except _Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except _Invalid as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(not_found, file=sys.stderr)
+        return 1
+    except (OSError, PodselfError) as exc:
+        # A full disk, an unreadable pod.json, a quantity edited into it by hand...: the pod
+        # is left exactly as it was.
+        print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
+        return 1
+    print(f"pod/{name} patched" if outcome.get("changed") else f"pod/{name} patched (no change)")
+    return 0
