@@ -110,9 +110,16 @@ class TestDocument:
             "service.instance.id": service_instance_id(info),
         }
         assert set(doc) == {
-            *("pod", "workload", "resources", "plan", "process", "app", "sources", "warnings"),
+            *("pod", "workload", "resources", "containers", "plan", "process", "app"),
+            *("sources", "warnings"),
         }
+        assert doc["containers"] == {}
         json.dumps(doc)
+
+    def test_other_containers_limits(self) -> None:
+        """The limits the podinfo volume gives for other containers (containers/<name>/)."""
+        info = PodInfo(name=POD, containers={"main": Resources(cpu_limit=1000)})
+        assert podinfo_document(info)["containers"]["main"]["cpu_limit"] == 1000
 
 
 class TestWsgi:

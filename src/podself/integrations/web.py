@@ -56,9 +56,11 @@ def podinfo_document(info: PodInfo | None = None) -> Document:
     """What ``GET /podinfo`` answers for ``info`` (default ``podself.current()``).
 
     ``pod`` (identity, labels and annotations without secret-like keys), ``workload`` (with
-    its stable DNS name), ``resources``, ``plan`` (:func:`podself.tuning.plan` with its
-    reasons), ``process`` (pid and this process's ``service.instance.id``), ``app``
-    (``APP_*`` settings), ``sources`` (where each value came from) and ``warnings``.
+    its stable DNS name), ``resources`` (this container's own), ``containers`` (the limits the
+    podinfo volume gives for each container, ``PodInfo.containers``), ``plan``
+    (:func:`podself.tuning.plan` with its reasons), ``process`` (pid and this process's
+    ``service.instance.id``), ``app`` (``APP_*`` settings), ``sources`` (where each value came
+    from) and ``warnings``.
     """
     from podself.tuning import plan
 
@@ -84,6 +86,7 @@ def podinfo_document(info: PodInfo | None = None) -> Document:
         },
         "workload": {**info.workload.to_dict(), "dns_name": info.dns_name()},
         "resources": info.resources.to_dict(),
+        "containers": {name: r.to_dict() for name, r in info.containers.items()},
         "plan": sizing.to_dict(),
         "process": {"pid": os.getpid(), "service.instance.id": service_instance_id(info)},
         "app": dict(info.app),
