@@ -761,3 +761,78 @@ class TestCelery:
         resizer.target = 5
         resizer.settle()
         assert calls == [("grow", 2), ("prefetch", 2)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_gunicorn_follows_podself_resize_on_the_emulator(tmp_path: Path) -> None:
+    """The whole path a user takes: a manifest they would write, ``podself inject`` (each
+    container's limits under containers/<name>/), ``podself run`` with gunicorn configured by
+    ``from podself.integrations.gunicorn import *``, then ``podself resize``: the arbiter
+    (started once) sends itself TTOU and TTIN as the limits change, without a restart."""
+    pytest.importorskip("gunicorn")
+    import yaml
+
+    (tmp_path / "workerapp.py").write_text(
+        'def app(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n'
+    )
+    (tmp_path / "gunicorn.conf.py").write_text("from podself.integrations.gunicorn import *\n")
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+    command += ["--chdir", str(tmp_path), "--bind", "127.0.0.1:0", "workerapp:app"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "web",
+                    "image": "python:3.12",
+                    "workingDir": str(tmp_path),
+                    "command": command,
+                    "env": [{"name": "PODSELF_RESIZE_INTERVAL", "value": "0.2"}],
+                    "resources": {"limits": {"cpu": "2", "memory": "1Gi"}},
+                }
+            ]
+        },
+    }
+    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
+    podself = [sys.executable, "-m", "podself"]
+    injected = subprocess.run(
+        [*podself, "inject", str(tmp_path / "pod.yaml")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    ).stdout
+    assert "containers/web/cpu_limit" in injected
+    (tmp_path / "injected.yaml").write_text(injected)
+    where = ["--state-dir", str(tmp_path / "state")]
+    run = [*podself, "run", "-f", str(tmp_path / "injected.yaml"), *where]
+    run += ["--sync-delay", "0.1", "--grace", "5", "--timeout", "120", "--node-cpu", "4"]
+    with (tmp_path / "run.log").open("w") as log:
+        proc = subprocess.Popen(run, stdout=log, stderr=subprocess.STDOUT)
+
+    def output() -> str:
+        return (tmp_path / "run.log").read_text()
+
+    def logged(text: str) -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"podself run ended ({proc.returncode}):\n{output()}")
+        return text in output()
+
+    try:
+        wait_until(
+            lambda: logged("Booting worker") and output().count("Booting worker") >= 2, "2 workers"
+        )
+        for cpu, workers, was in (("1", 1, 2), ("2", 2, 1)):
+            resize = [*podself, "resize", "web", "--cpu", cpu, *where]
+            done = subprocess.run(resize, capture_output=True, text=True, timeout=WAIT, check=False)
+            assert (done.returncode, done.stdout) == (0, "pod/web patched\n"), done.stderr
+            wait_until(
+                lambda w=workers, p=was: logged(f"podself: resize to {w} workers (was {p})"),
+                f"gunicorn resized to {workers}",
+            )
+        assert output().count("Starting gunicorn") == 1  # one arbiter all along
+    finally:
+        proc.terminate()
+        proc.wait(timeout=WAIT)
