@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import logging
@@ -828,10 +829,8 @@ def test_gunicorn_follows_podself_resize_on_the_emulator(tmp_path: Path) -> None
             resize = [*podself, "resize", "web", "--cpu", cpu, *where]
             done = subprocess.run(resize, capture_output=True, text=True, timeout=WAIT, check=False)
             assert (done.returncode, done.stdout) == (0, "pod/web patched\n"), done.stderr
-            wait_until(
-                lambda w=workers, p=was: logged(f"podself: resize to {w} workers (was {p})"),
-                f"gunicorn resized to {workers}",
-            )
+            line = f"podself: resize to {workers} workers (was {was})"
+            wait_until(functools.partial(logged, line), f"gunicorn resized to {workers}")
         assert output().count("Starting gunicorn") == 1  # one arbiter all along
     finally:
         proc.terminate()

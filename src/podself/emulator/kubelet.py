@@ -1015,6 +1015,12 @@ class Kubelet:
                 stored = stored_list[index] if index < len(stored_list) else None
                 if isinstance(stored, Mapping) and stored.get("name") == entry.get("name"):
                     entry["resources"] = copy.deepcopy(stored.get("resources") or {})
+        if (
+            desired == self.pod["spec"]
+            and not self.resize_pending
+            and not any(c.resize_error for c in self.containers)
+        ):
+            return False  # no resize (a label change): nothing to check or retry
         assert self.node is not None
         message = infeasible(desired, self.node.allocatable)
         if message is not None:
