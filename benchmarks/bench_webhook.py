@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds (rows rotate in each)")
     parser.add_argument("--concurrency", default="1,10,50", help="concurrent clients per level")
     parser.add_argument(
-        "--rss-requests", type=int, default=20_000, help="reviews sent before reading RSS"
+        "--rss-requests", type=int, default=100_000, help="reviews sent before reading RSS"
     )
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     args = parser.parse_args(args_list)
