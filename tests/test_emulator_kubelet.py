@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from podself.emulator import kubelet as kubelet_module
-from podself.emulator import supervisor as supervisor_module
+from podself.emulator import tracking as tracking_module
 from podself.emulator.kubelet import (
     Kubelet,
     RunOptions,
@@ -28,7 +28,8 @@ from podself.emulator.kubelet import (
 )
 from podself.emulator.mounts import namespace_support
 from podself.emulator.state import PodState
-from podself.emulator.supervisor import ContainerProcess, ProcessTracker, Supervisor
+from podself.emulator.supervisor import Supervisor
+from podself.emulator.tracking import ContainerProcess, ProcessTracker
 from podself.emulator.volumes import VolumeSet
 from podself.errors import ManifestError
 from tests.test_emulator_supervisor import marked, running
@@ -831,7 +832,7 @@ class TestResize:
     ) -> None:
         """Without cgroups the volume still follows and podself run says the limits are not
         enforced; a value pod.json cannot hold as a quantity is ignored with a message."""
-        monkeypatch.setattr(supervisor_module, "_own_cgroup", lambda: None)
+        monkeypatch.setattr(tracking_module, "_own_cgroup", lambda: None)
         path = manifest(tmp_path, self.POD)
         state = PodState(str(tmp_path / "state"), "default", "resized")
 

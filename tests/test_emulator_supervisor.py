@@ -1,4 +1,5 @@
-"""podself.emulator.supervisor: container processes, output prefixes, stopping."""
+"""podself.emulator.supervisor (container processes, output prefixes, stopping) and the process
+tracking it relies on (podself.emulator.tracking: cgroups, subreaper, limits)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,10 @@ from pathlib import Path
 import pytest
 
 from podself.cgroups import shares_to_weight
-from podself.emulator import supervisor as supervisor_module
+from podself.emulator import tracking as tracking_module
 from podself.emulator.resize import cgroup_values
-from podself.emulator.supervisor import (
-    ContainerProcess,
-    OutputChannel,
-    ProcessTracker,
-    Supervisor,
-    exit_code,
-)
+from podself.emulator.supervisor import Supervisor, exit_code
+from podself.emulator.tracking import ContainerProcess, ProcessTracker
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
@@ -173,62 +169,6 @@ class TestLifecycle:
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
-class TestOutputChannel:
-    """podself's own output never waits for its reader."""
-
-    def test_unread_pipe_does_not_block(self) -> None:
-        """Writes to a pipe nobody reads return; what fits waits, the excess is counted."""
-        read_fd, write_fd = os.pipe()
-        with os.fdopen(write_fd, "wb") as stream:
-            channel = OutputChannel(stream, limit=256 << 10)
-            for _ in range(64):
-                channel.write(b"x" * 8191 + b"\n")  # 512 KiB: more than pipe and limit
-            assert channel.backlog > 0
-            assert channel.dropped > 0
-            received = bytearray()
-            os.set_blocking(read_fd, False)
-            while channel.backlog:
-                with contextlib.suppress(BlockingIOError):
-                    received += os.read(read_fd, 1 << 16)
-                channel.flush()
-            channel.close()
-        with contextlib.suppress(BlockingIOError):
-            while chunk := os.read(read_fd, 1 << 16):
-                received += chunk
-        os.close(read_fd)
-        assert len(received) + channel.dropped == 64 * 8192
-        assert set(received) == {ord("x"), ord("\n")}
-
-    def test_finish_gives_up_on_a_reader_that_never_reads(self) -> None:
-        """finish() waits a bounded time, then counts what is left and what comes later."""
-        read_fd, write_fd = os.pipe()
-        with os.fdopen(write_fd, "wb") as stream:
-            channel = OutputChannel(stream)
-            channel.write(b"z" * (1 << 20))
-            left = channel.backlog
-            assert left > 0
-            channel.finish(0.05)
-            channel.write(b"late\n")
-        os.close(read_fd)
-        assert channel.dropped == left + len(b"late\n")
-
-    def test_reader_gone(self) -> None:
-        """A pipe whose reader has closed is given up on, like a broken pipe."""
-        read_fd, write_fd = os.pipe()
-        os.close(read_fd)
-        with os.fdopen(write_fd, "wb") as stream:
-            channel = OutputChannel(stream)
-            channel.write(b"lost\n")
-            assert channel.backlog == 0
-            channel.close()
-
-    def test_text_stream(self) -> None:
-        """An in-memory text stream is written directly."""
-        text = io.StringIO()
-        OutputChannel(text).write("é\n".encode())
-        assert text.getvalue() == "é\n"
-
-
 class TestBackpressure:
     """Prefixed output to a slow reader: containers wait, nothing is lost."""
 
@@ -339,7 +279,7 @@ class TestTracking:
         directory = "/sys/fs/cgroup/freezer" + (paths[0].rstrip("/") if paths else "")
         if not paths or not os.access(os.path.join(directory, "cgroup.procs"), os.W_OK):
             pytest.skip("no writable v1 freezer hierarchy here")
-        monkeypatch.setattr(supervisor_module, "_own_cgroup", lambda: (directory, 1))
+        monkeypatch.setattr(tracking_module, "_own_cgroup", lambda: (directory, 1))
         marker = f"podself-freezer-{os.getpid()}"
         try:
             with Supervisor(prefix=True, out=io.BytesIO()) as supervisor:
@@ -378,7 +318,7 @@ class TestTracking:
         out = io.BytesIO()
         with Supervisor(prefix=True, out=out, track=False) as supervisor:
             process = ContainerProcess("a", ["sh", "-c", "echo never"], ENV)
-            process.preexec = supervisor_module._JoinCgroup(
+            process.preexec = tracking_module._JoinCgroup(
                 str(tmp_path / "gone" / "cgroup.procs"), "a", None
             )
             supervisor.start(process)

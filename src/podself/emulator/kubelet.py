@@ -3,7 +3,7 @@
 Init containers run one after another (a failure stops the pod); then the containers run
 together until they all exit, ``--timeout`` passes, or SIGINT/SIGTERM/SIGHUP arrives: every
 container's process group gets SIGTERM, then every process of it SIGKILL after the grace
-period (see :class:`~podself.emulator.supervisor.ProcessTracker`). Label and
+period (see :class:`~podself.emulator.tracking.ProcessTracker`). Label and
 annotation changes (``podself label``/``annotate``, or an edit of the manifest) are projected
 into the Downward API volumes after the sync delay. A resize (``podself resize``) sets the
 containers' cpu and memory cgroups at once, or restarts a container whose ``resizePolicy``
@@ -43,6 +43,7 @@ from podself.emulator.mounts import (
     probe_namespace,
     working_dir,
 )
+from podself.emulator.output import OutputChannel
 from podself.emulator.resize import cgroup_values, infeasible, restart_needed
 from podself.emulator.state import (
     PodExistsError,
@@ -50,7 +51,8 @@ from podself.emulator.state import (
     default_state_root,
     next_resource_version,
 )
-from podself.emulator.supervisor import ContainerProcess, OutputChannel, Supervisor, exit_code
+from podself.emulator.supervisor import Supervisor, exit_code
+from podself.emulator.tracking import ContainerProcess
 from podself.emulator.volumes import VolumeSet, resolve_sub_path
 from podself.errors import ConfinementError, ManifestError, PodselfError, QuantityError
 from podself.manifest.load import DEFAULT_LIMITS, STDIN, Document, load_documents, load_file
