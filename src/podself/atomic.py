@@ -22,6 +22,9 @@ Every name starting with ``..`` belongs to the protocol. The twelve steps are li
 Readers: one ``open()`` of ``<dir>/<file>`` resolves ``..data`` once, so it never sees a torn
 file; several files are read consistently by :func:`read_snapshot` (readlink ``..data``, read
 ``<dir>/<target>/…``, readlink again, retry on change or ``ENOENT``).
+
+One module on purpose: the writer and the reader are the two halves of one protocol, and the
+writer's steps read best in one place, in the kubelet's order.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Finds the cgroup v1, v2 or hybrid hierarchies through ``/proc/self/mountinfo`` and
 ``/proc/self/cgroup`` and takes the tightest limit along the chain of ancestors.
+
+One module on purpose: v1, v2 and hybrid layouts differ only in file names and formats, and
+the walk that finds the tightest limit is the same for all of them.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ Each committed update is reported once as a :class:`ChangeSet`, read from one co
 snapshot and compared by content, after a debounce; the final state of a storm is always
 reported. Linux uses inotify on the DIRECTORY (never the file, whose inode the swap replaces);
 elsewhere, or when inotify is unavailable, it polls.
+
+One module on purpose: the inotify loop, the polling fallback and the threaded and asyncio
+faces share one change-detection core (snapshot, compare, coalesce), which reads best whole.
 """
 
 from __future__ import annotations

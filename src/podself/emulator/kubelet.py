@@ -14,6 +14,10 @@ Exit status: 0 when every container that ran succeeded or was stopped by podself
 signal); otherwise the exit code of the first container that failed (``128 + N`` for a death
 by signal ``N``, 128 when it could not be started); 1 when the pod could not start
 (unresolvable env or volume); 2 for an invalid manifest or usage.
+
+One module on purpose: :class:`Kubelet` is the pod's lifecycle (start, live updates, resize,
+stop, status), one state machine whose transitions read best together; the parts it drives
+have modules of their own (env, volumes, mounts, supervisor, tracking, resize, state).
 """
 
 from __future__ import annotations
