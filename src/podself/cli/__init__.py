@@ -36,6 +36,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def add_state_dir(
+    parser: argparse.ArgumentParser, what: str = "the state directory podself run uses"
+) -> None:
+    """``--state-dir``, shared by ``podself run`` and the commands that act on its pods."""
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help=f"{what} (default $PODSELF_STATE_DIR, else /run/podself as root, "
+        "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
+    )
+
+
 def add_kubernetes_version(parser: argparse.ArgumentParser) -> None:
     """``--kubernetes-version``, shared by the commands that validate as the API server does."""
     from podself.validation import (

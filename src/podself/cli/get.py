@@ -31,6 +31,8 @@ _POD_TYPES = ("pod", "pods", "po")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``get``'s options."""
+    from podself.cli import add_state_dir
+
     parser.add_argument("resource", help="pods (also pod, po, or pod/NAME)")
     parser.add_argument("names", nargs="*", metavar="NAME", help="only these pods")
     parser.set_defaults(intermixed="names")  # flags may follow the names, as in kubectl
@@ -41,13 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", choices=("wide", "json", "yaml", "name"), help="output format"
     )
-    parser.add_argument(
-        "--state-dir",
-        metavar="DIR",
-        help="the state directory podself run uses "
-        "(default $PODSELF_STATE_DIR, else /run/podself as root, "
-        "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
-    )
+    add_state_dir(parser)
 
 
 def human_duration(seconds: float) -> str:

@@ -180,6 +180,8 @@ def request_error(namespace: str, name: str | None = None) -> str | None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``label`` and ``annotate`` (the same for both)."""
+    from podself.cli import add_state_dir
+
     noun = "annotation" if parser.prog.endswith("annotate") else "label"
     article = "an" if noun == "annotation" else "a"
     parser.usage = "%(prog)s [--overwrite] [pod] NAME KEY_1=VAL_1 ... KEY_N=VAL_N"
@@ -201,13 +203,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--all", action="store_true", help="change every pod of the namespace (pods --all)"
     )
     parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
-    parser.add_argument(
-        "--state-dir",
-        metavar="DIR",
-        help="the state directory podself run uses "
-        "(default $PODSELF_STATE_DIR, else /run/podself as root, "
-        "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
-    )
+    add_state_dir(parser)
 
 
 def pod_name(resources: Sequence[str]) -> str:

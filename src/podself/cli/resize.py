@@ -43,7 +43,7 @@ class _Invalid(Exception):
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``resize``'s options."""
-    from podself.cli import add_kubernetes_version
+    from podself.cli import add_kubernetes_version, add_state_dir
 
     parser.usage = "%(prog)s [pod] NAME [-c CONTAINER] [--cpu Q] [--memory Q] [--limits ...]"
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -77,13 +77,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="new requests, as kubectl set resources --requests",
     )
     parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
-    parser.add_argument(
-        "--state-dir",
-        metavar="DIR",
-        help="the state directory podself run uses "
-        "(default $PODSELF_STATE_DIR, else /run/podself as root, "
-        "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
-    )
+    add_state_dir(parser)
     add_kubernetes_version(parser)
 
 

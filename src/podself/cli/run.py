@@ -12,7 +12,7 @@ import math
 import shlex
 import sys
 
-from podself.cli import add_kubernetes_version
+from podself.cli import add_kubernetes_version, add_state_dir
 
 __all__ = ["configure", "run"]
 
@@ -112,13 +112,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds before a label/annotation change or a resize reaches the volumes "
         "(default 1; the real kubelet takes up to 60-90; a resize reaches the cgroups at once)",
     )
-    parser.add_argument(
-        "--state-dir",
-        metavar="DIR",
-        help="where running pods keep their state "
-        "(default $PODSELF_STATE_DIR, else /run/podself as root, "
-        "$XDG_RUNTIME_DIR/podself or <tmp>/podself-<uid>)",
-    )
+    add_state_dir(parser, "where running pods keep their state")
     parser.add_argument(
         "--no-namespace",
         action="store_true",
