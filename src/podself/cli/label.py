@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from podself.validation import label_value_errors
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from podself.emulator.state import PodState
 
 __all__ = [
@@ -81,6 +83,10 @@ def run_starting(proc: str = "/proc", session: int | None = None) -> bool:
 
 class UsageError(Exception):
     """A kubectl-style error: printed as ``error: <message>``, exit status 1."""
+
+
+class InvalidPod(Exception):
+    """The API server's "is invalid" answer (printed as it is, like kubectl), exit status 1."""
 
 
 def split_resources(items: Sequence[str], pair_type: str) -> tuple[list[str], list[str]]:
@@ -240,6 +246,61 @@ def wait_until_running(state: PodState) -> bool:
     return True
 
 
+def not_found(name: str) -> str:
+    """kubectl's answer for a pod that does not exist."""
+    return f'Error from server (NotFound): pods "{name}" not found'
+
+
+def running_pod(root: str, namespace: str, name: str) -> PodState | int:
+    """The state of the running pod ``namespace/name``, or the exit status after printing
+    kubectl's error: names client-go refuses, names no pod can have (nothing is read then),
+    a state directory that is not podself's, a pod that is not running."""
+    from podself.emulator.state import PodState
+    from podself.errors import ConfinementError
+    from podself.validation import name_is_dns_label, name_is_dns_subdomain
+
+    invalid = request_error(namespace, name)
+    if invalid is not None:
+        print(f"error: {invalid}", file=sys.stderr)
+        return 1
+    if name_is_dns_subdomain(name) or name_is_dns_label(namespace):
+        print(not_found(name), file=sys.stderr)
+        return 1
+    try:
+        state = PodState(root, namespace, name)
+    except ConfinementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not wait_until_running(state):
+        print(not_found(name), file=sys.stderr)
+        return 1
+    return state
+
+
+def update_running_pod(state: PodState, name: str, change: Callable[[dict[str, Any]], None]) -> int:
+    """Apply ``change`` to the pod under its lock: 0, or 1 after printing kubectl's error
+    (:class:`UsageError`, :class:`InvalidPod`, NotFound) or why the pod was left as it was."""
+    from podself.errors import PodselfError
+
+    try:
+        state.update_pod(change)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except InvalidPod as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(not_found(name), file=sys.stderr)
+        return 1
+    except (OSError, PodselfError) as exc:
+        # A full disk, an unreadable pod.json, a value edited into it by hand...: the pod is
+        # left exactly as it was.
+        print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
+        return 1
+    return 0
+
+
 def _label_change_message(before: dict[str, str], after: dict[str, str]) -> str:
     """kubectl's ``updateDataChangeMsg``: what ``pod/NAME ...`` says after a label change."""
     added_or_changed = any(
@@ -322,32 +383,14 @@ def _change_pod(
     """Change one pod; print kubectl's lines (``--list`` under a heading per pod when
     ``heading``); return the exit status."""
     from podself.downward import go_quote
-    from podself.emulator.state import PodState, next_resource_version
-    from podself.errors import ConfinementError, ManifestError
-    from podself.validation import name_is_dns_label, name_is_dns_subdomain
-
-    class InvalidPod(ManifestError):
-        """The API server's "is invalid" answer (printed as it is, like kubectl)."""
+    from podself.emulator.state import next_resource_version
 
     pair_type = "annotation" if args.command == "annotate" else "label"
     field = f"{pair_type}s"
     new, remove = changes
-    invalid = request_error(namespace, name)
-    if invalid is not None:
-        print(f"error: {invalid}", file=sys.stderr)
-        return 1
-    # No pod can have a name or namespace the API server refuses: NotFound, nothing is read.
-    if name_is_dns_subdomain(name) or name_is_dns_label(namespace):
-        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
-        return 1
-    try:
-        state = PodState(root, namespace, name)
-    except ConfinementError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if not wait_until_running(state):
-        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
-        return 1
+    state = running_pod(root, namespace, name)
+    if isinstance(state, int):
+        return state
     outcome: dict[str, Any] = {}
 
     def change(pod: dict[str, Any]) -> None:
@@ -395,21 +438,9 @@ def _change_pod(
             meta.pop(field, None)
         meta["resourceVersion"] = next_resource_version(meta)
 
-    try:
-        state.update_pod(change)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except InvalidPod as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    except FileNotFoundError:
-        print(f'Error from server (NotFound): pods "{name}" not found', file=sys.stderr)
-        return 1
-    except (OSError, ManifestError) as exc:
-        # A full disk, an unreadable pod.json...: the pod is left exactly as it was.
-        print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
-        return 1
+    code = update_running_pod(state, name, change)
+    if code:
+        return code
     if args.list:
         indent = ""
         if heading and pair_type == "label":  # kubectl label's heading (annotate has none)

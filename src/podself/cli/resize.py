@@ -15,6 +15,8 @@ import argparse
 import sys
 from typing import Any
 
+from podself.cli.label import InvalidPod, UsageError
+
 __all__ = ["configure", "run"]
 
 _EPILOG = """\
@@ -31,14 +33,6 @@ keeps requests equal to limits); requests may not exceed limits nor be removed. 
 keeps running, unless its resizePolicy says RestartContainer for a resource that changes:
 podself run then restarts it, as the kubelet does (its env then shows the new values).
 """
-
-
-class _Refused(Exception):
-    """A kubectl-style error (``error: ...``), exit status 1."""
-
-
-class _Invalid(Exception):
-    """The API server's "is invalid" answer, printed as it is."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +83,7 @@ def _quantity(text: str, what: str) -> Any:
         return Quantity.parse(text)
     except QuantityError as exc:
         msg = f"{what}: {exc}"
-        raise _Refused(msg) from None
+        raise UsageError(msg) from None
 
 
 def _pairs(text: str | None, option: str) -> dict[str, Any]:
@@ -99,7 +93,7 @@ def _pairs(text: str | None, option: str) -> dict[str, Any]:
         name, sep, value = item.partition("=")
         if not sep or not name or not value:
             msg = f"{option} {item!r}: expected NAME=QUANTITY pairs separated by commas"
-            raise _Refused(msg)
+            raise UsageError(msg)
         result[name] = _quantity(value, f"{option} {name}")
     return result
 
@@ -112,7 +106,7 @@ def _choose_container(pod: dict[str, Any], wanted: str | None) -> str:
     if wanted is not None:
         if find_resizable(pod, wanted) is None:
             msg = f"unable to find container named {go_quote(wanted)}"
-            raise _Refused(msg)
+            raise UsageError(msg)
         return wanted
     names = [str(c.get("name")) for c in spec.get("containers") or []]
     default = ((pod.get("metadata") or {}).get("annotations") or {}).get(
@@ -124,15 +118,13 @@ def _choose_container(pod: dict[str, Any], wanted: str | None) -> str:
         return names[0]
     shown = ", ".join(go_quote(n) for n in names)
     msg = f"the pod has {len(names)} containers ({shown}): choose one with -c"
-    raise _Refused(msg)
+    raise UsageError(msg)
 
 
 def run(args: argparse.Namespace) -> int:
     """Check the resize as the API server does, write it to the pod, print kubectl's line."""
-    from podself.cli.label import UsageError, pod_name, request_error, wait_until_running
-    from podself.emulator.state import PodState, default_state_root, next_resource_version
-    from podself.errors import ConfinementError, PodselfError
-    from podself.validation import name_is_dns_label, name_is_dns_subdomain
+    from podself.cli.label import pod_name, running_pod, update_running_pod
+    from podself.emulator.state import default_state_root, next_resource_version
 
     try:
         items = [
@@ -147,33 +139,17 @@ def run(args: argparse.Namespace) -> int:
             if text is not None:
                 if resource in limits:
                     msg = f"--{option} and --limits {resource}=...: give the {resource} limit once"
-                    raise _Refused(msg)
+                    raise UsageError(msg)
                 follow[resource] = _quantity(text, f"--{option}")
         if not (limits or requests or follow):
             msg = "nothing to change: give --cpu, --memory, --limits or --requests"
-            raise _Refused(msg)
-    except (UsageError, _Refused) as exc:
+            raise UsageError(msg)
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    namespace = args.namespace or "default"
-    invalid = request_error(namespace, name)
-    if invalid is not None:
-        print(f"error: {invalid}", file=sys.stderr)
-        return 1
-    not_found = f'Error from server (NotFound): pods "{name}" not found'
-    # No pod can have a name or namespace the API server refuses: nothing is read.
-    if name_is_dns_subdomain(name) or name_is_dns_label(namespace):
-        print(not_found, file=sys.stderr)
-        return 1
-    root = args.state_dir or default_state_root()
-    try:
-        state = PodState(root, namespace, name)
-    except ConfinementError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if not wait_until_running(state):
-        print(not_found, file=sys.stderr)
-        return 1
+    state = running_pod(args.state_dir or default_state_root(), args.namespace or "default", name)
+    if isinstance(state, int):
+        return state
     outcome: dict[str, bool] = {}
 
     def change(pod: dict[str, Any]) -> None:
@@ -186,28 +162,15 @@ def run(args: argparse.Namespace) -> int:
         with kubernetes_target(args.kubernetes_version):
             errors = [str(e) for e in resize_errors(new, pod)]
         if errors:
-            raise _Invalid(invalid_message("Pod", name, errors))
+            raise InvalidPod(invalid_message("Pod", name, errors))
         outcome["changed"] = new["spec"] != pod["spec"]
         if outcome["changed"]:
             pod["spec"] = new["spec"]
             meta = pod.setdefault("metadata", {})
             meta["resourceVersion"] = next_resource_version(meta)
 
-    try:
-        state.update_pod(change)
-    except _Refused as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except _Invalid as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    except FileNotFoundError:
-        print(not_found, file=sys.stderr)
-        return 1
-    except (OSError, PodselfError) as exc:
-        # A full disk, an unreadable pod.json, a quantity edited into it by hand...: the pod
-        # is left exactly as it was.
-        print(f'error: pod "{name}" not changed: {exc}', file=sys.stderr)
-        return 1
+    code = update_running_pod(state, name, change)
+    if code:
+        return code
     print(f"pod/{name} patched" if outcome.get("changed") else f"pod/{name} patched (no change)")
     return 0
