@@ -14,6 +14,7 @@ from podself.downward import (
     ENV_FIELD_PATHS,
     MEMORY_DIVISORS,
 )
+from podself.manifest.inject.fields import FIELDS
 from podself.manifest.lint.engine import Family, PodCheck, make_rule
 from podself.manifest.lint.pod import (
     Env,
@@ -60,25 +61,13 @@ _RULES: Final = (
     ),
 )
 
+# PodInfo attribute -> the field or resource that fills it: inject's table of what it adds.
 _ATTR_FIELD: Final[Mapping[str, str]] = {
-    "name": "metadata.name",
-    "namespace": "metadata.namespace",
-    "uid": "metadata.uid",
-    "pod_ip": "status.podIP",
-    "pod_ips": "status.podIPs",
-    "host_ip": "status.hostIP",
-    "host_ips": "status.hostIPs",
-    "node_name": "spec.nodeName",
-    "service_account": "spec.serviceAccountName",
+    f.key: f.field_path for f in FIELDS.values() if f.kind == "identity" and f.field_path
 }
 _FIELD_ATTR: Final = {path: attr for attr, path in _ATTR_FIELD.items()}
 _ATTR_RESOURCE: Final[Mapping[str, str]] = {
-    "cpu_limit": "limits.cpu",
-    "cpu_request": "requests.cpu",
-    "memory_limit": "limits.memory",
-    "memory_request": "requests.memory",
-    "ephemeral_storage_limit": "limits.ephemeral-storage",
-    "ephemeral_storage_request": "requests.ephemeral-storage",
+    f.key: f.resource for f in FIELDS.values() if f.kind == "resource"
 }
 _RESOURCE_ATTR: Final = {resource: attr for attr, resource in _ATTR_RESOURCE.items()}
 _UNIT_WORDS: Final[Mapping[str, str]] = {
